@@ -1,0 +1,72 @@
+use std::path::PathBuf;
+
+/// What can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The row asked for does not exist.
+    #[error("{what} not found")]
+    NotFound { what: &'static str },
+    /// A uniqueness rule was broken, e.g. a username already taken.
+    #[error("{what} already exists")]
+    Conflict { what: &'static str },
+    /// A stored value did not decode into its typed form.
+    #[error("corrupt value in {column}: {detail}")]
+    Corrupt { column: &'static str, detail: String },
+    /// The data directory or database file could not be opened.
+    #[error("cannot open database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The schema could not be brought up to date.
+    #[error("cannot migrate database: {0}")]
+    Migration(#[from] rusqlite_migration::Error),
+    /// The database is newer than this build of Cairn.
+    #[error(
+        "database schema version {found} is newer than this Cairn build knows ({known}); run a newer Cairn"
+    )]
+    TooNew { found: usize, known: usize },
+    /// The database file cannot be used as Cairn needs (e.g. WAL refused).
+    #[error("database unusable: {0}")]
+    Unusable(String),
+    /// The group transaction this write was part of failed to commit.
+    #[error("commit failed: {0}")]
+    CommitFailed(String),
+    /// SQLite refused a statement.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The store's connection threads have stopped (the store is shutting down).
+    #[error("the store is closed")]
+    Closed,
+}
+
+/// Results of store operations.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+impl StoreError {
+    /// Turns "no rows" into `NotFound` and a broken UNIQUE rule into `Conflict`,
+    /// naming `what` the statement was about.
+    pub(crate) fn about(what: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
+        move |err| match err {
+            rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound { what },
+            rusqlite::Error::SqliteFailure(e, _)
+                if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                    || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
+            {
+                StoreError::Conflict { what }
+            }
+            other => StoreError::Sqlite(other),
+        }
+    }
+}
+
+impl From<tokio_rusqlite::Error<StoreError>> for StoreError {
+    fn from(err: tokio_rusqlite::Error<StoreError>) -> Self {
+        match err {
+            tokio_rusqlite::Error::Error(e) => e,
+            tokio_rusqlite::Error::Close((_, e)) => StoreError::Sqlite(e),
+            _ => StoreError::Closed,
+        }
+    }
+}

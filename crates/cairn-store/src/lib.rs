@@ -1,0 +1,43 @@
+//! Cairn's store: the SQLite schema, typed queries over newtype IDs, and one
+//! writer that commits whatever is queued in a single transaction.
+//!
+//! The store knows nothing of gRPC or HTML. Reads go through a few reader
+//! connections; every write goes through [`Writer`], which batches concurrent
+//! writes into one transaction (group commit) so that a burst of log lines
+//! costs one fsync, not thousands.
+//!
+//! Durability: WAL mode with `synchronous=FULL` — a write whose future has
+//! resolved survives a process kill and a power cut. See `docs/store.md`.
+
+#![forbid(unsafe_code)]
+
+mod audit;
+mod error;
+mod ids;
+mod migrations;
+mod open;
+mod page;
+mod settings;
+mod tokens;
+mod users;
+mod writer;
+
+pub use audit::{ActorKind, AuditEntry, AuditFilter, AuditRecord, Outcome};
+pub use error::{StoreError, StoreResult};
+pub use ids::{ApiTokenId, AuditId, EnrollmentTokenId, HostId, JobId, RepositoryId, ScheduleId, SessionId, UserId};
+pub use migrations::{MIGRATIONS_DIR, latest_version};
+pub use open::Store;
+pub use page::{Page, PageOf};
+pub use settings::SettingKey;
+pub use tokens::{ApiToken, NewApiToken, Scope, TokenFilter};
+pub use users::{NewSession, NewUser, Role, Session, User, UserUpdate};
+pub use writer::WriterStats;
+
+/// Milliseconds since the Unix epoch, UTC: how every time is stored.
+pub type Millis = i64;
+
+/// The current time as stored.
+pub fn now_millis() -> Millis {
+    let now = time::OffsetDateTime::now_utc();
+    (now.unix_timestamp_nanos() / 1_000_000) as Millis
+}

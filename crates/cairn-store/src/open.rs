@@ -1,0 +1,155 @@
+//! Opening the database: pragmas on every connection, migrations, the writer
+//! and the readers.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use rusqlite::Connection;
+use rusqlite_migration::SchemaVersion;
+
+use crate::error::{StoreError, StoreResult};
+use crate::migrations::migrations;
+use crate::writer::{Writer, WriterStats};
+
+/// Reader connections. WAL lets them read while the writer commits.
+const READERS: usize = 4;
+/// How long a connection waits for a lock held by another process (for
+/// instance `cairn admin` writing while the server runs) before failing.
+const BUSY_TIMEOUT_MS: u32 = 5_000;
+
+/// The store: a handle to the database, cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    readers: Vec<tokio_rusqlite::Connection>,
+    next_reader: AtomicUsize,
+    writer: Writer,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.inner.path).finish()
+    }
+}
+
+/// Settings every connection gets. `synchronous=FULL` in WAL mode makes a
+/// commit durable across power loss; group commit keeps its cost to one fsync
+/// per batch. Foreign keys are per connection in SQLite, so they are set here.
+fn configure(conn: &Connection, read_only: bool) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_millis(u64::from(BUSY_TIMEOUT_MS)))?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    if read_only {
+        conn.pragma_update(None, "query_only", "ON")?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Opens (creating if needed) the database file at `path` and brings its
+    /// schema up to date. WAL needs a real file: there is no in-memory mode.
+    pub async fn open(path: &Path) -> StoreResult<Store> {
+        let open_err = |source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let writer_conn = tokio_rusqlite::Connection::open(path)
+            .await
+            .map_err(open_err)?;
+        writer_conn
+            .call(|conn| -> StoreResult<()> {
+                let mode: String =
+                    conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+                if !mode.eq_ignore_ascii_case("wal") {
+                    return Err(StoreError::Unusable(format!(
+                        "journal_mode WAL refused (got {mode}): the database must be a file on a local disk"
+                    )));
+                }
+                configure(conn, false)?;
+                migrate(conn)
+            })
+            .await?;
+
+        let mut readers = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            let reader = tokio_rusqlite::Connection::open(path)
+                .await
+                .map_err(open_err)?;
+            reader
+                .call(|conn| configure(conn, true).map_err(StoreError::from))
+                .await?;
+            readers.push(reader);
+        }
+        Ok(Store {
+            inner: Arc::new(Inner {
+                path: path.to_path_buf(),
+                readers,
+                next_reader: AtomicUsize::new(0),
+                writer: Writer::start(writer_conn),
+            }),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// The writer's counters.
+    pub fn writer_stats(&self) -> Arc<WriterStats> {
+        self.inner.writer.stats().clone()
+    }
+
+    /// Runs a read on one of the reader connections.
+    pub(crate) async fn read<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let index = self.inner.next_reader.fetch_add(1, Ordering::Relaxed) % READERS;
+        Ok(self.inner.readers[index].call(move |c| f(c)).await?)
+    }
+
+    /// Runs a write in the next group commit.
+    pub(crate) async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.inner.writer.write(f).await
+    }
+
+    /// The schema version of the open database.
+    pub async fn schema_version(&self) -> StoreResult<usize> {
+        self.read(|c| {
+            Ok(c.pragma_query_value(None, "user_version", |row| row.get::<_, i64>(0))? as usize)
+        })
+        .await
+    }
+
+    /// Checks the database answers: the readiness probe.
+    pub async fn ping(&self) -> StoreResult<()> {
+        self.read(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?))
+            .await
+    }
+}
+
+fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    let migrations = migrations().map_err(|detail| {
+        StoreError::Migration(rusqlite_migration::Error::FileLoad(detail))
+    })?;
+    let known = crate::migrations::latest_version();
+    if let SchemaVersion::Outside(found) = migrations.current_version(conn)? {
+        return Err(StoreError::TooNew {
+            found: found.get(),
+            known,
+        });
+    }
+    migrations.to_latest(conn)?;
+    Ok(())
+}

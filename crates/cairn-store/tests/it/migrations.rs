@@ -1,0 +1,81 @@
+use cairn_store::{MIGRATIONS_DIR, Store, StoreError, latest_version};
+use sha2::{Digest, Sha256};
+
+use crate::fresh_store;
+
+/// Landed migrations and the SHA-256 of their text. A landed migration is
+/// never edited (databases in the field already ran the old text): add a new
+/// migration instead, and add its line here when it lands.
+const LANDED: &[(&str, &str)] = &[(
+    "0001_initial.sql",
+    "LANDED_0001_HASH",
+)];
+
+#[test]
+fn landed_migrations_are_never_edited() {
+    for (name, want) in LANDED {
+        let file = MIGRATIONS_DIR
+            .get_file(name)
+            .unwrap_or_else(|| panic!("landed migration {name} was removed"));
+        let got = hex::encode(Sha256::digest(file.contents()));
+        assert_eq!(&got, want, "landed migration {name} was edited: add a new migration instead");
+    }
+}
+
+#[tokio::test]
+async fn apply_to_an_empty_file_and_reopen_cleanly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("cairn.db");
+    let store = Store::open(&path).await.expect("first open migrates");
+    assert_eq!(store.schema_version().await.expect("version"), latest_version());
+    assert!(latest_version() >= 1);
+    drop(store);
+
+    let store = Store::open(&path).await.expect("reopen");
+    assert_eq!(store.schema_version().await.expect("version"), latest_version());
+    store.ping().await.expect("ping");
+}
+
+#[tokio::test]
+async fn every_connection_has_wal_and_foreign_keys() {
+    let (store, dir) = fresh_store().await;
+    drop(store);
+    // WAL is a property of the file: another tool opening it sees it too.
+    let mode: String = rusqlite_connection(&dir.path().join("cairn.db"))
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .expect("journal_mode");
+    assert_eq!(mode.to_lowercase(), "wal");
+    // Foreign keys are enforced by the store's own connections: a session for
+    // a user that does not exist is refused.
+    let (store, _dir) = fresh_store().await;
+    let err = store
+        .create_session(cairn_store::NewSession {
+            token_hash: vec![1; 32],
+            user_id: cairn_store::UserId(999),
+            csrf_token: "x".into(),
+            now: 1,
+            expires_at: 2,
+            client_addr: None,
+            user_agent: None,
+        })
+        .await
+        .expect_err("foreign key enforced");
+    assert!(matches!(err, StoreError::Sqlite(_)), "{err}");
+}
+
+fn rusqlite_connection(path: &std::path::Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(path).expect("open")
+}
+
+#[tokio::test]
+async fn a_database_from_a_newer_cairn_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("cairn.db");
+    drop(Store::open(&path).await.expect("open"));
+    let conn = rusqlite_connection(&path);
+    conn.pragma_update(None, "user_version", latest_version() as i64 + 5)
+        .expect("bump version");
+    drop(conn);
+    let err = Store::open(&path).await.expect_err("too new");
+    assert!(matches!(err, StoreError::TooNew { .. }), "{err}");
+}
