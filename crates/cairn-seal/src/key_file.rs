@@ -99,7 +99,10 @@ mod tests {
         let (again, created) = load_or_create_key_file(&path).expect("reload");
         assert!(!created);
         let ctx = SealContext::new("t", 1, "c");
-        assert_eq!(again.open(ctx, &first.seal(ctx, b"v").expect("seal")), Ok(b"v".to_vec()));
+        assert_eq!(
+            again.open(ctx, &first.seal(ctx, b"v").expect("seal")),
+            Ok(b"v".to_vec())
+        );
     }
 
     #[test]

@@ -1,1 +1,65 @@
-//! placeholder during bootstrap
+//! Cairn's server: the gRPC services, operator authentication, the core
+//! workers, and [`Server::serve`], which runs everything on one listener.
+//!
+//! The server renders no HTML: the web UI (cairn-web) is handed in as an axum
+//! router and calls the same service layer ([`Api`]) the gRPC API does, so
+//! the UI can do nothing the API cannot.
+//!
+//! ```text
+//! main ─ config::load ─ Server::open(config) ─ Server::serve(listener, ui, shutdown)
+//!                          │                       │
+//!                          ├ data dir, key, store  ├ gRPC routes (tonic) + UI + /healthz /readyz
+//!                          └ Api { auth, admin }   └ hyper-util accept loop, graceful drain
+//! ```
+
+#![forbid(unsafe_code)]
+
+pub mod admin;
+pub mod audit;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod error;
+mod grpc;
+mod serve;
+mod startup;
+
+use cairn_store::Store;
+use tokio::sync::watch;
+
+pub use config::ServerConfig;
+pub use error::{ServiceError, ServiceResult};
+pub use grpc::ClientAddr;
+pub use startup::{Server, StartError};
+
+/// The service layer, shared by the gRPC services, the web UI and the CLI.
+/// Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Api {
+    /// Setup, login, sessions, API-token authentication.
+    pub auth: auth::Auth,
+    /// Operators and API tokens.
+    pub admin: admin::Admin,
+    /// Whether cookies must be `Secure` (the server is reached over HTTPS).
+    pub secure_cookies: bool,
+    /// The URL operators reach the server at.
+    pub public_url: String,
+    store: Store,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl Api {
+    /// Whether the server can answer requests (the database responds).
+    pub async fn ready(&self) -> bool {
+        self.store.ping().await.is_ok()
+    }
+
+    /// Resolves when the server begins shutting down. Long-lived streams
+    /// (SSE, gRPC server streams) select on it so that shutdown never waits
+    /// on them.
+    pub async fn shutting_down(&self) {
+        let mut rx = self.shutdown.clone();
+        // An error means the sender is gone: the server is gone too.
+        let _ = rx.wait_for(|down| *down).await;
+    }
+}

@@ -155,7 +155,11 @@ impl Store {
     }
 
     /// Entries, newest first, a page at a time.
-    pub async fn list_audit(&self, filter: AuditFilter, page: Page) -> StoreResult<PageOf<AuditRecord>> {
+    pub async fn list_audit(
+        &self,
+        filter: AuditFilter,
+        page: Page,
+    ) -> StoreResult<PageOf<AuditRecord>> {
         self.read(move |c| {
             let prefix = filter
                 .action_prefix

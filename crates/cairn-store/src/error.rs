@@ -11,7 +11,10 @@ pub enum StoreError {
     Conflict { what: &'static str },
     /// A stored value did not decode into its typed form.
     #[error("corrupt value in {column}: {detail}")]
-    Corrupt { column: &'static str, detail: String },
+    Corrupt {
+        column: &'static str,
+        detail: String,
+    },
     /// The data directory or database file could not be opened.
     #[error("cannot open database {path}: {source}")]
     Open {

@@ -24,7 +24,10 @@ mod writer;
 
 pub use audit::{ActorKind, AuditEntry, AuditFilter, AuditRecord, Outcome};
 pub use error::{StoreError, StoreResult};
-pub use ids::{ApiTokenId, AuditId, EnrollmentTokenId, HostId, JobId, RepositoryId, ScheduleId, SessionId, UserId};
+pub use ids::{
+    ApiTokenId, AuditId, EnrollmentTokenId, HostId, JobId, RepositoryId, ScheduleId, SessionId,
+    UserId,
+};
 pub use migrations::{MIGRATIONS_DIR, latest_version};
 pub use open::Store;
 pub use page::{Page, PageOf};

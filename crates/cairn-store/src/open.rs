@@ -33,7 +33,9 @@ struct Inner {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("path", &self.inner.path).finish()
+        f.debug_struct("Store")
+            .field("path", &self.inner.path)
+            .finish()
     }
 }
 
@@ -58,6 +60,7 @@ impl Store {
             path: path.to_path_buf(),
             source,
         };
+        create_private(path)?;
         let writer_conn = tokio_rusqlite::Connection::open(path)
             .await
             .map_err(open_err)?;
@@ -139,10 +142,28 @@ impl Store {
     }
 }
 
+/// Creates the database file readable by its owner only, if it does not exist
+/// yet. SQLite gives the `-wal` and `-shm` files the same mode.
+fn create_private(path: &Path) -> StoreResult<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(err) => Err(StoreError::Unusable(format!(
+            "cannot create {}: {err}",
+            path.display()
+        ))),
+    }
+}
+
 fn migrate(conn: &mut Connection) -> StoreResult<()> {
-    let migrations = migrations().map_err(|detail| {
-        StoreError::Migration(rusqlite_migration::Error::FileLoad(detail))
-    })?;
+    let migrations = migrations()
+        .map_err(|detail| StoreError::Migration(rusqlite_migration::Error::FileLoad(detail)))?;
     let known = crate::migrations::latest_version();
     if let SchemaVersion::Outside(found) = migrations.current_version(conn)? {
         return Err(StoreError::TooNew {

@@ -35,14 +35,23 @@ impl Store {
     /// A setting's value, if set.
     pub async fn setting(&self, key: SettingKey) -> StoreResult<Option<Vec<u8>>> {
         self.read(move |c| {
-            Ok(c.query_row("SELECT value FROM settings WHERE key = ?1", [key.as_str()], |r| r.get(0))
-                .optional()?)
+            Ok(c.query_row(
+                "SELECT value FROM settings WHERE key = ?1",
+                [key.as_str()],
+                |r| r.get(0),
+            )
+            .optional()?)
         })
         .await
     }
 
     /// Sets a setting.
-    pub async fn put_setting(&self, key: SettingKey, value: Vec<u8>, now: Millis) -> StoreResult<()> {
+    pub async fn put_setting(
+        &self,
+        key: SettingKey,
+        value: Vec<u8>,
+        now: Millis,
+    ) -> StoreResult<()> {
         self.write(move |c| {
             c.execute(
                 "INSERT INTO settings (key, value, updated_at) VALUES (?1, ?2, ?3)
@@ -55,7 +64,12 @@ impl Store {
     }
 
     /// Sets a setting only if it is not set yet. Returns whether it was set now.
-    pub async fn put_setting_if_absent(&self, key: SettingKey, value: Vec<u8>, now: Millis) -> StoreResult<bool> {
+    pub async fn put_setting_if_absent(
+        &self,
+        key: SettingKey,
+        value: Vec<u8>,
+        now: Millis,
+    ) -> StoreResult<bool> {
         self.write(move |c| {
             Ok(c.execute(
                 "INSERT INTO settings (key, value, updated_at) VALUES (?1, ?2, ?3)

@@ -163,7 +163,10 @@ impl Store {
 
     /// The token whose secret hashes to `token_hash`, with its owner, if any
     /// (active or not: the caller decides, so it can say why it refuses).
-    pub async fn api_token_by_hash(&self, token_hash: Vec<u8>) -> StoreResult<Option<(ApiToken, User)>> {
+    pub async fn api_token_by_hash(
+        &self,
+        token_hash: Vec<u8>,
+    ) -> StoreResult<Option<(ApiToken, User)>> {
         self.read(move |c| {
             Ok(c.query_row(
                 &format!(
@@ -186,7 +189,12 @@ impl Store {
     }
 
     /// Tokens, newest first, a page at a time.
-    pub async fn list_api_tokens(&self, filter: TokenFilter, page: Page, now: Millis) -> StoreResult<PageOf<ApiToken>> {
+    pub async fn list_api_tokens(
+        &self,
+        filter: TokenFilter,
+        page: Page,
+        now: Millis,
+    ) -> StoreResult<PageOf<ApiToken>> {
         self.read(move |c| {
             let mut stmt = c.prepare(&format!(
                 "SELECT {TOKEN_COLUMNS} FROM api_tokens JOIN users ON users.id = api_tokens.user_id
@@ -231,7 +239,10 @@ impl Store {
     /// Records that a call carried the token.
     pub async fn touch_api_token(&self, id: ApiTokenId, now: Millis) -> StoreResult<()> {
         self.write(move |c| {
-            c.execute("UPDATE api_tokens SET last_used_at = ?2 WHERE id = ?1", params![id, now])?;
+            c.execute(
+                "UPDATE api_tokens SET last_used_at = ?2 WHERE id = ?1",
+                params![id, now],
+            )?;
             Ok(())
         })
         .await

@@ -138,8 +138,7 @@ impl std::fmt::Debug for NewSession {
     }
 }
 
-const USER_COLUMNS: &str =
-    "users.id, users.username, users.role, users.disabled, users.created_at, users.last_login_at, users.password_hash";
+const USER_COLUMNS: &str = "users.id, users.username, users.role, users.disabled, users.created_at, users.last_login_at, users.password_hash";
 
 /// Reads a user from the first seven columns of `row` (as `USER_COLUMNS`).
 pub(crate) fn user_from_row(row: &Row<'_>, offset: usize) -> rusqlite::Result<User> {
@@ -187,8 +186,10 @@ impl Store {
 
     /// How many operators exist (0 means the server awaits its first admin).
     pub async fn count_users(&self) -> StoreResult<u64> {
-        self.read(|c| Ok(c.query_row("SELECT count(*) FROM users", [], |r| r.get::<_, i64>(0))? as u64))
-            .await
+        self.read(|c| {
+            Ok(c.query_row("SELECT count(*) FROM users", [], |r| r.get::<_, i64>(0))? as u64)
+        })
+        .await
     }
 
     /// Creates the first admin only if no operator exists yet, in one
@@ -236,9 +237,10 @@ impl Store {
                 "SELECT {USER_COLUMNS} FROM users WHERE id > ?1 ORDER BY id LIMIT ?2"
             ))?;
             let rows = stmt
-                .query_map(params![page.cursor.unwrap_or(0), page.probe_limit()], |row| {
-                    user_from_row(row, 0)
-                })?
+                .query_map(
+                    params![page.cursor.unwrap_or(0), page.probe_limit()],
+                    |row| user_from_row(row, 0),
+                )?
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(page.finish(rows, |u| u.id.0))
         })
@@ -247,7 +249,12 @@ impl Store {
 
     /// Changes an operator's role or disabled flag. Disabling also ends every
     /// session of theirs in the same transaction.
-    pub async fn update_user(&self, id: UserId, update: UserUpdate, now: Millis) -> StoreResult<User> {
+    pub async fn update_user(
+        &self,
+        id: UserId,
+        update: UserUpdate,
+        now: Millis,
+    ) -> StoreResult<User> {
         self.write(move |c| {
             let current = user_by_id_in(c, id)?;
             let role = update.role.unwrap_or(current.role);
@@ -265,7 +272,12 @@ impl Store {
     }
 
     /// Replaces an operator's password hash and ends every session of theirs.
-    pub async fn set_password(&self, id: UserId, password_hash: String, now: Millis) -> StoreResult<()> {
+    pub async fn set_password(
+        &self,
+        id: UserId,
+        password_hash: String,
+        now: Millis,
+    ) -> StoreResult<()> {
         self.write(move |c| {
             let changed = c.execute(
                 "UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE id = ?1",
@@ -309,7 +321,11 @@ impl Store {
 
     /// The live session whose cookie hashes to `token_hash`, if any. Expired
     /// sessions and sessions of disabled users are not returned.
-    pub async fn session_by_token_hash(&self, token_hash: Vec<u8>, now: Millis) -> StoreResult<Option<Session>> {
+    pub async fn session_by_token_hash(
+        &self,
+        token_hash: Vec<u8>,
+        now: Millis,
+    ) -> StoreResult<Option<Session>> {
         self.read(move |c| {
             Ok(c.query_row(
                 &format!(
@@ -336,7 +352,12 @@ impl Store {
     }
 
     /// Slides a session's idle expiry forward.
-    pub async fn touch_session(&self, id: SessionId, now: Millis, expires_at: Millis) -> StoreResult<()> {
+    pub async fn touch_session(
+        &self,
+        id: SessionId,
+        now: Millis,
+        expires_at: Millis,
+    ) -> StoreResult<()> {
         self.write(move |c| {
             c.execute(
                 "UPDATE sessions SET last_seen_at = ?2, expires_at = max(expires_at, ?3) WHERE id = ?1",

@@ -132,7 +132,9 @@ async fn run(
             }
         }
         stats.transactions.fetch_add(1, Ordering::Relaxed);
-        stats.writes.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        stats
+            .writes
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
 
         let outcome = conn
             .call_raw(move |c| {

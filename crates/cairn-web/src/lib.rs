@@ -1,1 +1,45 @@
-//! placeholder during bootstrap
+//! Cairn's web UI: axum handlers and askama views over the service layer.
+//!
+//! This crate never opens the database: every page calls [`cairn_server::Api`],
+//! the same functions the gRPC API calls, as the signed-in operator. So the UI
+//! can do nothing the API cannot, and both enforce the same roles.
+//!
+//! Defences that live here: session cookies (`HttpOnly`, `SameSite=Lax`,
+//! `Secure` and `__Host-` over HTTPS), CSRF (Origin / `Sec-Fetch-Site` on
+//! every state change plus a per-session token), and a strict set of response
+//! headers (CSP without inline script, no framing, no sniffing, no referrer).
+//! Templates escape everything they print.
+
+#![forbid(unsafe_code)]
+
+mod csrf;
+mod headers;
+mod pages;
+mod reply;
+mod session;
+
+use axum::Router;
+use axum::routing::{get, post};
+use cairn_server::Api;
+
+/// Shared state of every handler.
+#[derive(Debug, Clone)]
+pub(crate) struct Web {
+    api: Api,
+}
+
+/// The UI's routes, ready to merge into the server's router.
+pub fn router(api: Api) -> Router {
+    let web = Web { api };
+    Router::new()
+        .route("/", get(pages::account))
+        .route("/login", get(pages::login_form).post(pages::login))
+        .route("/logout", post(pages::logout))
+        .route("/setup", get(pages::setup_form).post(pages::setup))
+        .route("/tokens", post(pages::create_token))
+        .route("/tokens/{id}/revoke", post(pages::revoke_token))
+        .route("/static/app.css", get(headers::stylesheet))
+        .layer(axum::middleware::from_fn(csrf::same_origin_only))
+        .layer(axum::middleware::from_fn(headers::security_headers))
+        .with_state(web)
+}

@@ -1,1 +1,91 @@
-fn main() {}
+//! The one Cairn binary: `cairn server`, `cairn ctl …`, `cairn admin …`.
+//!
+//! Wiring only: parse the command line, set up logging, hand over to the
+//! crates that do the work, and turn their outcome into an exit status.
+
+#![forbid(unsafe_code)]
+
+mod admin_cmd;
+mod ctl;
+mod server_cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit status for bad usage or configuration (EX_USAGE).
+const EXIT_USAGE: u8 = 64;
+
+/// Cairn: a control plane for fleets of hosts backed up with restic.
+#[derive(Debug, Parser)]
+#[command(name = "cairn", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the Cairn server (gRPC API, web UI, probes on one port).
+    Server(cairn_server::config::ServerFlags),
+    /// Talk to a running server over its gRPC API, with an API token.
+    Ctl(ctl::CtlArgs),
+    /// Provision a server's data directory directly, without a browser.
+    Admin(admin_cmd::AdminArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let usage_error = err.use_stderr();
+            let _ = err.print();
+            return if usage_error {
+                ExitCode::from(EXIT_USAGE)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Server(flags) => server_cmd::run(flags).await,
+            Command::Ctl(args) => ctl::run(args).await,
+            Command::Admin(args) => admin_cmd::run(args).await,
+        }
+    })
+}
+
+/// Logging for the short-lived commands: warnings and errors to stderr.
+fn init_cli_logging() {
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CAIRN_LOG_LEVEL")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .try_init();
+}
+
+/// Reads a secret from a file, or from standard input for `-`, without the
+/// trailing newline.
+fn read_secret(path: &std::path::Path) -> std::io::Result<String> {
+    let text = if path.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)?;
+        text
+    } else {
+        std::fs::read_to_string(path)?
+    };
+    Ok(text.trim_end_matches(['\n', '\r']).to_string())
+}

@@ -68,7 +68,11 @@ async fn filters_by_action_prefix_and_outcome_newest_first() {
         .expect("list");
     // `auth_x.other` must not match `auth.` (the `_`/`.` are literal).
     assert_eq!(auth.items.len(), 2);
-    assert_eq!(auth.items[0].entry.outcome, Outcome::Success, "newest first");
+    assert_eq!(
+        auth.items[0].entry.outcome,
+        Outcome::Success,
+        "newest first"
+    );
 
     let denied = store
         .list_audit(

@@ -8,7 +8,7 @@ use crate::fresh_store;
 /// migration instead, and add its line here when it lands.
 const LANDED: &[(&str, &str)] = &[(
     "0001_initial.sql",
-    "LANDED_0001_HASH",
+    "62e2556e4f8bbe978993351b104e0669e15c62fd8f3360707f504522bcd94d45",
 )];
 
 #[test]
@@ -18,7 +18,10 @@ fn landed_migrations_are_never_edited() {
             .get_file(name)
             .unwrap_or_else(|| panic!("landed migration {name} was removed"));
         let got = hex::encode(Sha256::digest(file.contents()));
-        assert_eq!(&got, want, "landed migration {name} was edited: add a new migration instead");
+        assert_eq!(
+            &got, want,
+            "landed migration {name} was edited: add a new migration instead"
+        );
     }
 }
 
@@ -27,12 +30,18 @@ async fn apply_to_an_empty_file_and_reopen_cleanly() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("cairn.db");
     let store = Store::open(&path).await.expect("first open migrates");
-    assert_eq!(store.schema_version().await.expect("version"), latest_version());
+    assert_eq!(
+        store.schema_version().await.expect("version"),
+        latest_version()
+    );
     assert!(latest_version() >= 1);
     drop(store);
 
     let store = Store::open(&path).await.expect("reopen");
-    assert_eq!(store.schema_version().await.expect("version"), latest_version());
+    assert_eq!(
+        store.schema_version().await.expect("version"),
+        latest_version()
+    );
     store.ping().await.expect("ping");
 }
 

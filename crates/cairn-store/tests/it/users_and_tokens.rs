@@ -19,7 +19,10 @@ async fn usernames_are_unique_ignoring_case() {
     let mut upper = ann();
     upper.username = "ANN".into();
     let err = store.create_user(upper, 1).await.expect_err("taken");
-    assert!(matches!(err, StoreError::Conflict { what: "user" }), "{err}");
+    assert!(
+        matches!(err, StoreError::Conflict { what: "user" }),
+        "{err}"
+    );
     let found = store.user_by_username("Ann").await.expect("lookup");
     assert_eq!(found.map(|u| u.username), Some("ann".to_string()));
 }
@@ -38,7 +41,10 @@ async fn first_user_can_be_created_only_once() {
 async fn missing_rows_are_not_found() {
     let (store, _dir) = fresh_store().await;
     let err = store.user(cairn_store::UserId(42)).await.expect_err("none");
-    assert!(matches!(err, StoreError::NotFound { what: "user" }), "{err}");
+    assert!(
+        matches!(err, StoreError::NotFound { what: "user" }),
+        "{err}"
+    );
     let err = store
         .revoke_api_token(cairn_store::ApiTokenId(42), 1)
         .await
@@ -63,15 +69,37 @@ async fn sessions_expire_and_die_with_a_disabled_user() {
         })
         .await
         .expect("session");
-    let live = store.session_by_token_hash(hash.clone(), 150).await.expect("read");
+    let live = store
+        .session_by_token_hash(hash.clone(), 150)
+        .await
+        .expect("read");
     assert_eq!(live.map(|s| s.user.id), Some(user.id));
-    assert!(store.session_by_token_hash(hash.clone(), 200).await.expect("read").is_none());
+    assert!(
+        store
+            .session_by_token_hash(hash.clone(), 200)
+            .await
+            .expect("read")
+            .is_none()
+    );
 
     store
-        .update_user(user.id, UserUpdate { role: None, disabled: Some(true) }, 160)
+        .update_user(
+            user.id,
+            UserUpdate {
+                role: None,
+                disabled: Some(true),
+            },
+            160,
+        )
         .await
         .expect("disable");
-    assert!(store.session_by_token_hash(hash, 150).await.expect("read").is_none());
+    assert!(
+        store
+            .session_by_token_hash(hash, 150)
+            .await
+            .expect("read")
+            .is_none()
+    );
 }
 
 #[tokio::test]
@@ -101,7 +129,10 @@ async fn tokens_list_newest_first_with_paging_and_revocation() {
         .list_api_tokens(TokenFilter::default(), Page::first(3), 20)
         .await
         .expect("page 1");
-    assert_eq!(first.items.iter().map(|t| t.id).collect::<Vec<_>>(), vec![ids[4], ids[3], ids[2]]);
+    assert_eq!(
+        first.items.iter().map(|t| t.id).collect::<Vec<_>>(),
+        vec![ids[4], ids[3], ids[2]]
+    );
     let second = store
         .list_api_tokens(TokenFilter::default(), Page::after(3, first.next), 20)
         .await

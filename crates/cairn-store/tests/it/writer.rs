@@ -92,7 +92,10 @@ async fn a_failing_write_rolls_back_alone() {
         store.create_user(new_user("bob"), 1),
     );
     a.expect("first ann");
-    assert!(matches!(b, Err(cairn_store::StoreError::Conflict { .. })), "{b:?}");
+    assert!(
+        matches!(b, Err(cairn_store::StoreError::Conflict { .. })),
+        "{b:?}"
+    );
     c.expect("bob");
     assert_eq!(store.count_users().await.expect("count"), 2);
 }

@@ -1,0 +1,485 @@
+//! The administration service: operators and API tokens. The gRPC
+//! `AdminService`, the web UI and `cairn admin` all call these functions, so
+//! they share every permission check and every audit entry.
+
+use std::time::Duration;
+
+use cairn_store::{
+    ApiToken, ApiTokenId, Millis, NewApiToken, NewUser, Outcome, Page, PageOf, Role, Scope,
+    SettingKey, Store, TokenFilter, User, UserId, UserUpdate,
+};
+
+use crate::audit::Auditor;
+use crate::auth::{
+    Principal, SecretToken, TokenKind, Via, role_scope, validate_password, validate_username,
+};
+use crate::clock::Clock;
+use crate::error::{ServiceError, ServiceResult};
+
+/// Longest API token lifetime accepted (10 years); 0 means no expiry.
+const MAX_TOKEN_TTL: Duration = Duration::from_secs(10 * 365 * 86_400);
+
+/// A token just made, with its secret (shown once).
+#[derive(Debug, Clone)]
+pub struct CreatedToken {
+    pub token: ApiToken,
+    pub secret: SecretToken,
+}
+
+/// What to make a token for.
+#[derive(Debug, Clone)]
+pub struct TokenRequest {
+    pub name: String,
+    pub scope: Scope,
+    /// `None`: no expiry.
+    pub ttl: Option<Duration>,
+    /// `None`: the caller.
+    pub user_id: Option<UserId>,
+}
+
+/// The caller as the server sees it.
+#[derive(Debug, Clone)]
+pub struct WhoAmI {
+    pub user: User,
+    pub token: Option<ApiToken>,
+    pub scope: Scope,
+}
+
+/// The administration service; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Admin {
+    store: Store,
+    clock: Clock,
+    auditor: Auditor,
+}
+
+impl Admin {
+    pub(crate) fn new(store: Store, clock: Clock, auditor: Auditor) -> Self {
+        Self {
+            store,
+            clock,
+            auditor,
+        }
+    }
+
+    /// Checks `need`, auditing a refusal of `action`.
+    async fn authorize(
+        &self,
+        p: &Principal,
+        need: Scope,
+        action: &str,
+        target: Option<String>,
+    ) -> ServiceResult<()> {
+        let result = p.require(need);
+        if result.is_err() {
+            self.auditor
+                .record(
+                    p,
+                    action,
+                    target,
+                    Outcome::Denied,
+                    Some(format!("needs {need}")),
+                )
+                .await;
+        }
+        result
+    }
+
+    /// Who the caller is.
+    pub async fn whoami(&self, p: &Principal) -> ServiceResult<WhoAmI> {
+        p.require(Scope::Read)?;
+        let user = self.store.user(p.user.id).await?;
+        let token = match &p.via {
+            Via::ApiToken { token_id, .. } => Some(self.store.api_token(*token_id).await?),
+            _ => None,
+        };
+        Ok(WhoAmI {
+            user,
+            token,
+            scope: p.scope(),
+        })
+    }
+
+    /// Operators, by id.
+    pub async fn list_users(&self, p: &Principal, page: Page) -> ServiceResult<PageOf<User>> {
+        self.authorize(p, Scope::Admin, "user.list", None).await?;
+        Ok(self.store.list_users(page).await?)
+    }
+
+    /// Creates an operator.
+    pub async fn create_user(
+        &self,
+        p: &Principal,
+        username: &str,
+        password: &str,
+        role: Role,
+    ) -> ServiceResult<User> {
+        self.authorize(
+            p,
+            Scope::Admin,
+            "user.create",
+            Some(format!("username:{username}")),
+        )
+        .await?;
+        validate_username(username)?;
+        validate_password(password)?;
+        let password_hash = crate::auth::hash_password_for_admin(password.to_string()).await?;
+        let created = self
+            .store
+            .create_user(
+                NewUser {
+                    username: username.to_string(),
+                    password_hash,
+                    role,
+                },
+                self.clock.now(),
+            )
+            .await;
+        let outcome = if created.is_ok() {
+            Outcome::Success
+        } else {
+            Outcome::Failed
+        };
+        let target = created
+            .as_ref()
+            .map(|u| format!("user:{}", u.id))
+            .unwrap_or_else(|_| format!("username:{username}"));
+        self.auditor
+            .record(
+                p,
+                "user.create",
+                Some(target),
+                outcome,
+                Some(format!("role {role}")),
+            )
+            .await;
+        Ok(created?)
+    }
+
+    /// Changes an operator's role or disables them. The last enabled admin
+    /// can be neither demoted nor disabled: the server would be unmanageable.
+    pub async fn update_user(
+        &self,
+        p: &Principal,
+        id: UserId,
+        update: UserUpdate,
+    ) -> ServiceResult<User> {
+        let target = Some(format!("user:{id}"));
+        self.authorize(p, Scope::Admin, "user.update", target.clone())
+            .await?;
+        let current = self.store.user(id).await?;
+        let loses_admin = current.role == Role::Admin
+            && !current.disabled
+            && (update.role.is_some_and(|r| r != Role::Admin) || update.disabled == Some(true));
+        if loses_admin && self.enabled_admins().await? <= 1 {
+            self.auditor
+                .record(
+                    p,
+                    "user.update",
+                    target,
+                    Outcome::Failed,
+                    Some("last admin".into()),
+                )
+                .await;
+            return Err(ServiceError::FailedPrecondition(
+                "this is the last enabled admin: make another admin first".into(),
+            ));
+        }
+        let detail = format!(
+            "{}{}",
+            update
+                .role
+                .map(|r| format!("role {r} "))
+                .unwrap_or_default(),
+            update
+                .disabled
+                .map(|d| if d { "disabled" } else { "enabled" })
+                .unwrap_or_default()
+        );
+        let user = self.store.update_user(id, update, self.clock.now()).await?;
+        self.auditor
+            .record(
+                p,
+                "user.update",
+                target,
+                Outcome::Success,
+                Some(detail.trim().to_string()),
+            )
+            .await;
+        Ok(user)
+    }
+
+    async fn enabled_admins(&self) -> ServiceResult<usize> {
+        let mut count = 0;
+        let mut cursor = None;
+        loop {
+            let page = self
+                .store
+                .list_users(Page::after(Page::MAX_LIMIT, cursor))
+                .await?;
+            count += page
+                .items
+                .iter()
+                .filter(|u| u.role == Role::Admin && !u.disabled)
+                .count();
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => return Ok(count),
+            }
+        }
+    }
+
+    /// Creates an API token. Its scope may not exceed its owner's role.
+    pub async fn create_api_token(
+        &self,
+        p: &Principal,
+        req: TokenRequest,
+    ) -> ServiceResult<CreatedToken> {
+        let owner_id = req.user_id.unwrap_or(p.user.id);
+        let target = Some(format!("user:{owner_id}"));
+        self.authorize(p, Scope::Admin, "api_token.create", target.clone())
+            .await?;
+        let name = req.name.trim();
+        if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+            return Err(ServiceError::invalid(
+                "name",
+                "must be 1 to 100 printable characters",
+            ));
+        }
+        let owner = self.store.user(owner_id).await?;
+        if owner.disabled {
+            return Err(ServiceError::FailedPrecondition(format!(
+                "user {} is disabled",
+                owner.username
+            )));
+        }
+        if req.scope > role_scope(owner.role) {
+            return Err(ServiceError::invalid(
+                "scope",
+                format!(
+                    "{} is a {}: a token for them can have at most {} scope",
+                    owner.username,
+                    owner.role,
+                    role_scope(owner.role)
+                ),
+            ));
+        }
+        let now = self.clock.now();
+        let expires_at = match req.ttl {
+            Some(ttl) if ttl > MAX_TOKEN_TTL => {
+                return Err(ServiceError::invalid("ttl", "must be at most 10 years"));
+            }
+            Some(ttl) if ttl.is_zero() => None,
+            Some(ttl) => Some(now + ttl.as_millis() as Millis),
+            None => None,
+        };
+        let secret = SecretToken::generate(TokenKind::Api);
+        let token = self
+            .store
+            .create_api_token(
+                NewApiToken {
+                    user_id: owner.id,
+                    name: name.to_string(),
+                    prefix: secret.display_prefix(),
+                    token_hash: secret.hash(),
+                    scope: req.scope,
+                    expires_at,
+                    created_by: p.operator_id(),
+                },
+                now,
+            )
+            .await?;
+        self.auditor
+            .record(
+                p,
+                "api_token.create",
+                Some(format!("api_token:{}", token.id)),
+                Outcome::Success,
+                Some(format!(
+                    "{} scope {}, for {}",
+                    token.name, token.scope, owner.username
+                )),
+            )
+            .await;
+        Ok(CreatedToken { token, secret })
+    }
+
+    /// Lists tokens: the caller's own, or (admin, `all_users`) everyone's.
+    pub async fn list_api_tokens(
+        &self,
+        p: &Principal,
+        all_users: bool,
+        include_inactive: bool,
+        page: Page,
+    ) -> ServiceResult<PageOf<ApiToken>> {
+        self.authorize(
+            p,
+            if all_users { Scope::Admin } else { Scope::Read },
+            "api_token.list",
+            None,
+        )
+        .await?;
+        let filter = TokenFilter {
+            user_id: (!all_users).then_some(p.user.id),
+            include_inactive,
+        };
+        Ok(self
+            .store
+            .list_api_tokens(filter, page, self.clock.now())
+            .await?)
+    }
+
+    /// Revokes a token; calls carrying it fail from then on.
+    pub async fn revoke_api_token(&self, p: &Principal, id: ApiTokenId) -> ServiceResult<ApiToken> {
+        let target = Some(format!("api_token:{id}"));
+        self.authorize(p, Scope::Admin, "api_token.revoke", target.clone())
+            .await?;
+        let token = self.store.revoke_api_token(id, self.clock.now()).await?;
+        self.auditor
+            .record(
+                p,
+                "api_token.revoke",
+                target,
+                Outcome::Success,
+                Some(token.name.clone()),
+            )
+            .await;
+        Ok(token)
+    }
+
+    /// Finds an operator by name, for the CLI.
+    pub async fn user_by_username(&self, username: &str) -> ServiceResult<User> {
+        self.store
+            .user_by_username(username)
+            .await?
+            .ok_or(ServiceError::NotFound("user"))
+    }
+}
+
+/// Server settings an admin changes at run time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    pub host_offline_after_seconds: u32,
+    pub job_log_retention_days: u32,
+    pub allow_private_webhook_targets: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            host_offline_after_seconds: 90,
+            job_log_retention_days: 30,
+            allow_private_webhook_targets: false,
+        }
+    }
+}
+
+/// Changes to settings; `None` leaves a value as it is.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SettingsUpdate {
+    pub host_offline_after_seconds: Option<u32>,
+    pub job_log_retention_days: Option<u32>,
+    pub allow_private_webhook_targets: Option<bool>,
+}
+
+impl Admin {
+    async fn read_setting<T: std::str::FromStr>(
+        &self,
+        key: SettingKey,
+        default: T,
+    ) -> ServiceResult<T> {
+        Ok(self
+            .store
+            .setting(key)
+            .await?
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .and_then(|text| text.parse().ok())
+            .unwrap_or(default))
+    }
+
+    /// The current settings.
+    pub async fn settings(&self, p: &Principal) -> ServiceResult<Settings> {
+        self.authorize(p, Scope::Admin, "settings.read", None)
+            .await?;
+        self.current_settings().await
+    }
+
+    async fn current_settings(&self) -> ServiceResult<Settings> {
+        let d = Settings::default();
+        Ok(Settings {
+            host_offline_after_seconds: self
+                .read_setting(
+                    SettingKey::HostOfflineAfterSeconds,
+                    d.host_offline_after_seconds,
+                )
+                .await?,
+            job_log_retention_days: self
+                .read_setting(SettingKey::JobLogRetentionDays, d.job_log_retention_days)
+                .await?,
+            allow_private_webhook_targets: self
+                .read_setting(
+                    SettingKey::AllowPrivateWebhookTargets,
+                    d.allow_private_webhook_targets,
+                )
+                .await?,
+        })
+    }
+
+    /// Changes settings, checking each value's range.
+    pub async fn update_settings(
+        &self,
+        p: &Principal,
+        update: SettingsUpdate,
+    ) -> ServiceResult<Settings> {
+        self.authorize(p, Scope::Admin, "settings.update", None)
+            .await?;
+        if let Some(s) = update.host_offline_after_seconds
+            && !(15..=86_400).contains(&s)
+        {
+            return Err(ServiceError::invalid(
+                "host_offline_after_seconds",
+                "must be 15 to 86400",
+            ));
+        }
+        if let Some(d) = update.job_log_retention_days
+            && !(1..=3650).contains(&d)
+        {
+            return Err(ServiceError::invalid(
+                "job_log_retention_days",
+                "must be 1 to 3650",
+            ));
+        }
+        let now = self.clock.now();
+        let mut changed = Vec::new();
+        let writes = [
+            (
+                SettingKey::HostOfflineAfterSeconds,
+                update.host_offline_after_seconds.map(|v| v.to_string()),
+            ),
+            (
+                SettingKey::JobLogRetentionDays,
+                update.job_log_retention_days.map(|v| v.to_string()),
+            ),
+            (
+                SettingKey::AllowPrivateWebhookTargets,
+                update.allow_private_webhook_targets.map(|v| v.to_string()),
+            ),
+        ];
+        for (key, value) in writes {
+            if let Some(value) = value {
+                changed.push(format!("{}={value}", key.as_str()));
+                self.store.put_setting(key, value.into_bytes(), now).await?;
+            }
+        }
+        self.auditor
+            .record(
+                p,
+                "settings.update",
+                None,
+                Outcome::Success,
+                Some(changed.join(", ")),
+            )
+            .await;
+        self.current_settings().await
+    }
+}

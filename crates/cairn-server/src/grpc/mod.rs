@@ -1,0 +1,95 @@
+//! The gRPC surface: services, authentication of calls, health and
+//! reflection. Protobuf types stop here: everything below speaks the store's
+//! and the service layer's own types.
+
+mod admin;
+mod convert;
+mod status;
+
+use std::net::SocketAddr;
+
+use cairn_proto::v1::admin_service_server::AdminServiceServer;
+use tonic::service::Routes;
+use tonic_health::server::HealthReporter;
+
+use crate::auth::Principal;
+use crate::config::ServerConfig;
+use crate::{Api, ServiceError};
+
+/// The peer address of the connection a request came on, attached by the
+/// accept loop to every HTTP and gRPC request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub SocketAddr);
+
+/// Every gRPC service as an axum router, and the health reporter to flip at
+/// shutdown.
+pub(crate) async fn routes(api: &Api, config: &ServerConfig) -> (axum::Router, Health) {
+    let limit = config.max_message_size;
+    let admin = AdminServiceServer::new(admin::AdminGrpc::new(api.clone()))
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
+
+    let (reporter, health_service) = tonic_health::server::health_reporter();
+    reporter
+        .set_serving::<AdminServiceServer<admin::AdminGrpc>>()
+        .await;
+
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(cairn_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1();
+    let mut routes = Routes::new(admin).add_service(health_service);
+    match reflection {
+        Ok(reflection) => routes = routes.add_service(reflection),
+        // The descriptor set is compiled in; if it did not parse, the API
+        // still works, only discovery does not.
+        Err(err) => tracing::error!(error = %err, "gRPC reflection unavailable"),
+    }
+    (routes.prepare().into_axum_router(), Health(reporter))
+}
+
+/// The gRPC health reporter.
+pub(crate) struct Health(HealthReporter);
+
+impl Health {
+    /// Marks every service NOT_SERVING, so clients stop sending new calls.
+    pub(crate) async fn set_not_serving(&self) {
+        self.0
+            .set_not_serving::<AdminServiceServer<admin::AdminGrpc>>()
+            .await;
+        self.0
+            .set_service_status("", tonic_health::ServingStatus::NotServing)
+            .await;
+    }
+}
+
+/// The principal behind a gRPC call, from `authorization: Bearer <token>`.
+pub(crate) async fn authenticate<T>(
+    api: &Api,
+    request: &tonic::Request<T>,
+) -> Result<Principal, tonic::Status> {
+    let source = request
+        .extensions()
+        .get::<ClientAddr>()
+        .map(|addr| addr.0.ip().to_string());
+    let header = request
+        .metadata()
+        .get("authorization")
+        .ok_or(ServiceError::Unauthenticated(
+            "no authorization: send `authorization: Bearer <token>`",
+        ))?;
+    let token = header
+        .to_str()
+        .ok()
+        .and_then(|value| {
+            value
+                .strip_prefix("Bearer ")
+                .or_else(|| value.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or(ServiceError::Unauthenticated(
+            "malformed authorization: expected `Bearer <token>`",
+        ))?;
+    Ok(api.auth.authenticate_bearer(token, source).await?)
+}

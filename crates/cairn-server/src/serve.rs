@@ -1,0 +1,142 @@
+//! One listener for everything: gRPC (HTTP/2), the web UI (HTTP/1.1 or
+//! HTTP/2), `/healthz` and `/readyz`. The accept loop is hyper-util's, so
+//! HTTP/2 keepalive, stream limits and header timeouts are set explicitly.
+//!
+//! Shutdown: stop accepting, mark gRPC health NOT_SERVING, tell long-lived
+//! streams to end (`Api::shutting_down`), let open requests finish within the
+//! grace period, then drop whatever is left.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tower::ServiceExt;
+
+use crate::Api;
+use crate::config::ServerConfig;
+use crate::grpc::{self, ClientAddr};
+use crate::startup::StartError;
+
+/// How long a client may take to send request headers (slowloris guard).
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub(crate) async fn serve(
+    config: ServerConfig,
+    api: Api,
+    shutdown_tx: watch::Sender<bool>,
+    listener: TcpListener,
+    ui: Router,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), StartError> {
+    let (grpc_routes, health) = grpc::routes(&api, &config).await;
+    let probes = Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route(
+            "/readyz",
+            get(
+                |axum::extract::State(api): axum::extract::State<Api>| async move {
+                    if api.ready().await {
+                        (StatusCode::OK, "ready\n")
+                    } else {
+                        (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n")
+                    }
+                },
+            ),
+        )
+        .with_state(api.clone());
+    // tonic answers unknown paths with HTTP 200 + "unimplemented"; browsers
+    // and probes deserve a plain 404 (gRPC clients read a 404 as UNIMPLEMENTED).
+    let router = grpc_routes
+        .merge(probes)
+        .merge(ui)
+        .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n").into_response() });
+
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(config.http2_keepalive_interval)
+        .keep_alive_timeout(config.http2_keepalive_timeout)
+        .max_concurrent_streams(config.max_concurrent_streams);
+
+    let local = listener.local_addr()?;
+    tracing::info!(address = %local, "serving gRPC, web UI and probes");
+
+    let graceful = GracefulShutdown::new();
+    let mut connections = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    let service = router_for(router.clone(), peer);
+                    let conn = builder
+                        .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                        .into_owned();
+                    let conn = graceful.watch(conn);
+                    connections.spawn(async move {
+                        if let Err(err) = conn.await {
+                            tracing::debug!(%peer, error = %err, "connection ended with an error");
+                        }
+                    });
+                }
+                Err(err) => {
+                    // Out of file descriptors and the like: back off briefly
+                    // rather than spin; the listener itself is still good.
+                    tracing::warn!(error = %err, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            () = &mut shutdown => break,
+        }
+    }
+
+    tracing::info!("shutting down: no new connections; draining open requests");
+    drop(listener);
+    health.set_not_serving().await;
+    let _ = shutdown_tx.send(true);
+    tokio::select! {
+        () = graceful.shutdown() => tracing::info!("all connections closed"),
+        () = tokio::time::sleep(config.shutdown_grace) => {
+            tracing::warn!(open = connections.len(), "grace period over: closing remaining connections");
+        }
+    }
+    connections.shutdown().await;
+    Ok(())
+}
+
+/// The router as a hyper service for one connection, with the peer's address
+/// attached to every request (for the audit log and rate limits).
+fn router_for(
+    router: Router,
+    peer: SocketAddr,
+) -> TowerToHyperService<
+    tower::util::MapRequest<
+        Router,
+        impl FnMut(http::Request<Incoming>) -> http::Request<Incoming> + Clone,
+    >,
+> {
+    let service = router.map_request(move |mut req: http::Request<Incoming>| {
+        req.extensions_mut().insert(ClientAddr(peer));
+        req
+    });
+    TowerToHyperService::new(service)
+}

@@ -1,0 +1,45 @@
+//! Turning service errors into pages.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use cairn_server::ServiceError;
+
+/// A page with a heading, a sentence and a way on.
+#[derive(Template, WebTemplate)]
+#[template(path = "message.html")]
+pub(crate) struct MessagePage {
+    pub heading: String,
+    pub text: String,
+    pub link_href: &'static str,
+    pub link_text: &'static str,
+}
+
+/// The HTTP status for a service error.
+pub(crate) fn status_of(err: &ServiceError) -> StatusCode {
+    match err {
+        ServiceError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+        ServiceError::PermissionDenied { .. } => StatusCode::FORBIDDEN,
+        ServiceError::InvalidArgument { .. } => StatusCode::BAD_REQUEST,
+        ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
+        ServiceError::AlreadyExists(_) => StatusCode::CONFLICT,
+        ServiceError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+        ServiceError::FailedPrecondition(_) => StatusCode::CONFLICT,
+        ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// A page for an error that has no form to go back to.
+pub(crate) fn error_page(err: ServiceError) -> Response {
+    if matches!(err, ServiceError::Unauthenticated(_)) {
+        return Redirect::to("/login").into_response();
+    }
+    let page = MessagePage {
+        heading: "That did not work".into(),
+        text: err.to_string(),
+        link_href: "/",
+        link_text: "Back",
+    };
+    (status_of(&err), page).into_response()
+}

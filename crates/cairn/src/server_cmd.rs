@@ -1,0 +1,95 @@
+//! `cairn server`: the fixed shape of a server main — config (exit 64 on a bad
+//! one, before binding anything), logging, open, bind, serve, wait for a
+//! signal, drain within the grace period.
+
+use std::process::ExitCode;
+
+use cairn_server::config::{self, ConfigError, LogFormat, ServerFlags};
+use cairn_server::{Server, ServerConfig};
+use tokio::net::TcpListener;
+
+use crate::EXIT_USAGE;
+
+pub(crate) async fn run(flags: ServerFlags) -> ExitCode {
+    if flags.print_example_config {
+        print!("{}", config::example_toml());
+        return ExitCode::SUCCESS;
+    }
+    let (config, warnings) =
+        match config::load(flags.config.as_deref(), std::env::vars(), &flags.given()) {
+            Ok(loaded) => loaded,
+            Err(err) => {
+                eprintln!("error: invalid configuration: {err}");
+                return ExitCode::from(ConfigError::EXIT_CODE as u8);
+            }
+        };
+    if let Err(err) = init_logging(&config) {
+        eprintln!("error: invalid configuration: `log_level`: {err}");
+        return ExitCode::from(EXIT_USAGE);
+    }
+    for warning in warnings {
+        tracing::warn!("{}", warning.0);
+    }
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), "starting cairn server");
+    tracing::debug!(?config, "configuration");
+
+    match serve(config).await {
+        Ok(()) => {
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            tracing::error!("{err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: ServerConfig) -> anyhow::Result<()> {
+    let listen = config.listen;
+    let server = Server::open(config).await?;
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+    let ui = cairn_web::router(server.api());
+    server.serve(listener, ui, shutdown_signal()).await?;
+    Ok(())
+}
+
+fn init_logging(config: &ServerConfig) -> Result<(), String> {
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(&config.log_level).map_err(|e| e.to_string())?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let result = match config.log_format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+    result.map_err(|e| e.to_string())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(
+            tokio::signal::unix::SignalKind::terminate(),
+        ) {
+            Ok(term) => term,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot listen for SIGTERM; only Ctrl-C stops the server");
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("signal received");
+}

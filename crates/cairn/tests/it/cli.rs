@@ -1,0 +1,267 @@
+//! The `cairn` executable: configuration errors, key-file checks, and the
+//! `admin` and `ctl` commands against a running server.
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Output, Stdio};
+
+use cairn_store::{Role, Scope};
+use cairn_testkit::{TEST_PASSWORD, TestServer};
+
+fn cairn() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_cairn"));
+    // The tests' own environment must not leak settings into the child.
+    for (key, _) in std::env::vars() {
+        if key.starts_with("CAIRN_") {
+            command.env_remove(key);
+        }
+    }
+    command
+}
+
+fn run(command: &mut Command) -> Output {
+    command.output().expect("run cairn")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn a_bad_flag_value_exits_64_naming_the_key_before_touching_anything() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let output = run(cairn()
+        .args(["server", "--listen", "not-an-address", "--data-dir"])
+        .arg(&data));
+    assert_eq!(output.status.code(), Some(64), "{}", stderr(&output));
+    assert!(stderr(&output).contains("`listen`"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("--listen"), "{}", stderr(&output));
+    assert!(!data.exists(), "nothing is created for a bad configuration");
+}
+
+#[test]
+fn a_bad_environment_value_exits_64_naming_the_variable() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let output = run(cairn()
+        .args(["server", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .env("CAIRN_LOGIN_MAX_FAILURES", "lots"));
+    assert_eq!(output.status.code(), Some(64));
+    let err = stderr(&output);
+    assert!(
+        err.contains("login_max_failures") && err.contains("CAIRN_LOGIN_MAX_FAILURES"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_unknown_key_in_the_config_file_exits_64_naming_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("cairn.toml");
+    std::fs::write(
+        &file,
+        "listen = \"127.0.0.1:0\"\nlisten_adress = \"typo\"\n",
+    )
+    .expect("write");
+    let output = run(cairn().args(["server", "--config"]).arg(&file));
+    assert_eq!(output.status.code(), Some(64));
+    assert!(
+        stderr(&output).contains("listen_adress"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn a_secret_is_never_echoed_in_a_config_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let output = run(cairn()
+        .args(["server", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .env("CAIRN_SETUP_TOKEN", "short-secret"));
+    assert_eq!(output.status.code(), Some(64));
+    let err = stderr(&output);
+    assert!(err.contains("setup_token"), "{err}");
+    assert!(!err.contains("short-secret"), "the secret leaked: {err}");
+}
+
+#[test]
+fn unknown_flags_are_usage_errors() {
+    let output = run(cairn().args(["server", "--no-such-flag"]));
+    assert_eq!(output.status.code(), Some(64));
+}
+
+#[test]
+fn a_group_readable_key_file_stops_the_server_with_a_clear_message() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).expect("mkdir");
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).expect("chmod dir");
+    let key = data.join("seal.key");
+    std::fs::write(&key, [7u8; 32]).expect("write key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).expect("chmod key");
+
+    let output = run(cairn()
+        .args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data));
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(
+        err.contains("mode 0644") && err.contains("chmod 600"),
+        "{err}"
+    );
+    assert!(
+        !data.join("cairn.db").exists(),
+        "the database is not opened with an unsafe key"
+    );
+}
+
+#[test]
+fn example_config_is_printable() {
+    let output = run(cairn().args(["server", "--print-example-config"]));
+    assert!(output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("#listen = \"127.0.0.1:8080\""), "{text}");
+    assert!(text.contains("CAIRN_SETUP_TOKEN_FILE"), "{text}");
+}
+
+// Multi-threaded: the test blocks on child processes while the in-process
+// server answers them from the runtime's worker threads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_provisions_and_ctl_uses_the_api() {
+    let server = TestServer::start().await;
+    let data = server.data_dir();
+
+    // Provision an admin with the password on stdin, as config management would.
+    let mut child = cairn()
+        .args(["admin", "--data-dir"])
+        .arg(&data)
+        .args([
+            "create-user",
+            "--username",
+            "ops",
+            "--role",
+            "admin",
+            "--password-file",
+            "-",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{TEST_PASSWORD}\n").as_bytes())
+        .expect("write password");
+    let created = child.wait_with_output().expect("wait");
+    assert!(created.status.success(), "{}", stderr(&created));
+    assert!(String::from_utf8_lossy(&created.stdout).contains("created admin ops"));
+
+    let minted = run(cairn().args(["admin", "--data-dir"]).arg(&data).args([
+        "create-token",
+        "--user",
+        "ops",
+        "--name",
+        "ci",
+        "--scope",
+        "admin",
+    ]));
+    assert!(minted.status.success(), "{}", stderr(&minted));
+    let token = String::from_utf8_lossy(&minted.stdout).trim().to_string();
+    assert!(
+        token.starts_with("cairn_pat_"),
+        "stdout holds only the token: {token}"
+    );
+
+    let whoami = run(cairn()
+        .args(["ctl", "--server", &server.url, "whoami"])
+        .env("CAIRN_TOKEN", &token));
+    assert!(whoami.status.success(), "{}", stderr(&whoami));
+    let out = String::from_utf8_lossy(&whoami.stdout);
+    assert!(out.contains("ops") && out.contains("admin"), "{out}");
+
+    let more = run(cairn()
+        .args([
+            "ctl",
+            "--server",
+            &server.url,
+            "tokens",
+            "create",
+            "--name",
+            "reader",
+            "--scope",
+            "read",
+        ])
+        .env("CAIRN_TOKEN", &token));
+    assert!(more.status.success(), "{}", stderr(&more));
+    let listed = run(cairn()
+        .args(["ctl", "--server", &server.url, "tokens", "list"])
+        .env("CAIRN_TOKEN", &token));
+    let table = String::from_utf8_lossy(&listed.stdout);
+    assert!(table.contains("reader") && table.contains("ci"), "{table}");
+
+    // The token file form works too, and revocation takes effect.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, format!("{token}\n")).expect("write token");
+    let reader_id = table
+        .lines()
+        .find(|l| l.contains("reader"))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("reader id")
+        .to_string();
+    let revoked = run(cairn()
+        .args(["ctl", "--server", &server.url, "--token-file"])
+        .arg(&token_file)
+        .args(["tokens", "revoke", &reader_id]));
+    assert!(revoked.status.success(), "{}", stderr(&revoked));
+
+    // Both CLI actions are in the audit log as the local CLI.
+    let store = cairn_store::Store::open(&data.join("cairn.db"))
+        .await
+        .expect("store");
+    let audit = store
+        .list_audit(
+            cairn_store::AuditFilter::default(),
+            cairn_store::Page::first(100),
+        )
+        .await
+        .expect("audit");
+    assert!(
+        audit.items.iter().any(|r| r.entry.action == "user.create"
+            && r.entry.actor_kind == cairn_store::ActorKind::Cli)
+    );
+    assert!(
+        audit
+            .items
+            .iter()
+            .any(|r| r.entry.action == "api_token.revoke")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctl_reports_missing_and_insufficient_tokens_clearly() {
+    let server = TestServer::start().await;
+    let missing = run(cairn().args(["ctl", "--server", &server.url, "whoami"]));
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        stderr(&missing).contains("CAIRN_TOKEN"),
+        "{}",
+        stderr(&missing)
+    );
+
+    let reader = server.token_for("viv", Role::Viewer, Scope::Read).await;
+    let denied = run(cairn()
+        .args(["ctl", "--server", &server.url, "users", "list"])
+        .env("CAIRN_TOKEN", &reader));
+    assert_eq!(denied.status.code(), Some(1));
+    assert!(
+        stderr(&denied).contains("permission denied"),
+        "{}",
+        stderr(&denied)
+    );
+}

@@ -1,0 +1,26 @@
+//! End-to-end tests of the Cairn binary's pieces: a real server on a loopback
+//! port, the web UI over HTTP, the gRPC API, and the `cairn` executable.
+
+mod cli;
+mod grpc;
+mod web;
+
+/// The value of `name="<field>" value="…"` in a page.
+pub fn form_value(html: &str, field: &str) -> Option<String> {
+    let marker = format!("name=\"{field}\" value=\"");
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(html[start..end].to_string())
+}
+
+/// The session cookie from a response's `Set-Cookie`, as `name=value`.
+pub fn session_cookie(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.contains("cairn_session="))
+        .and_then(|v| v.split(';').next())
+        .map(str::to_string)
+}
