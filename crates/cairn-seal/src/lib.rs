@@ -237,3 +237,29 @@ mod tests {
         assert_eq!(format!("{:?}", sealer(0x41)), "Sealer(<redacted>)");
     }
 }
+
+/// The short fingerprint of an agent's identity token that both the agent
+/// and the operator see, to compare before approving: the first 64 bits of
+/// its SHA-256, as four groups of four hex digits (`3f2a-9c01-77de-b410`).
+pub fn identity_fingerprint(identity_token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(identity_token.as_bytes());
+    let hex = hex::encode(&digest[..8]);
+    hex.as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+#[cfg(test)]
+mod fingerprint_tests {
+    #[test]
+    fn fingerprint_is_short_stable_and_grouped() {
+        let a = super::identity_fingerprint("token-a");
+        assert_eq!(a, super::identity_fingerprint("token-a"));
+        assert_ne!(a, super::identity_fingerprint("token-b"));
+        assert_eq!(a.len(), 19);
+        assert_eq!(a.matches('-').count(), 3);
+    }
+}

@@ -359,7 +359,6 @@ impl Admin {
 /// Server settings an admin changes at run time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Settings {
-    pub host_offline_after_seconds: u32,
     pub job_log_retention_days: u32,
     pub allow_private_webhook_targets: bool,
 }
@@ -367,7 +366,6 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
-            host_offline_after_seconds: 90,
             job_log_retention_days: 30,
             allow_private_webhook_targets: false,
         }
@@ -377,7 +375,6 @@ impl Default for Settings {
 /// Changes to settings; `None` leaves a value as it is.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SettingsUpdate {
-    pub host_offline_after_seconds: Option<u32>,
     pub job_log_retention_days: Option<u32>,
     pub allow_private_webhook_targets: Option<bool>,
 }
@@ -407,12 +404,6 @@ impl Admin {
     async fn current_settings(&self) -> ServiceResult<Settings> {
         let d = Settings::default();
         Ok(Settings {
-            host_offline_after_seconds: self
-                .read_setting(
-                    SettingKey::HostOfflineAfterSeconds,
-                    d.host_offline_after_seconds,
-                )
-                .await?,
             job_log_retention_days: self
                 .read_setting(SettingKey::JobLogRetentionDays, d.job_log_retention_days)
                 .await?,
@@ -433,14 +424,6 @@ impl Admin {
     ) -> ServiceResult<Settings> {
         self.authorize(p, Scope::Admin, "settings.update", None)
             .await?;
-        if let Some(s) = update.host_offline_after_seconds
-            && !(15..=86_400).contains(&s)
-        {
-            return Err(ServiceError::invalid(
-                "host_offline_after_seconds",
-                "must be 15 to 86400",
-            ));
-        }
         if let Some(d) = update.job_log_retention_days
             && !(1..=3650).contains(&d)
         {
@@ -452,10 +435,6 @@ impl Admin {
         let now = self.clock.now();
         let mut changed = Vec::new();
         let writes = [
-            (
-                SettingKey::HostOfflineAfterSeconds,
-                update.host_offline_after_seconds.map(|v| v.to_string()),
-            ),
             (
                 SettingKey::JobLogRetentionDays,
                 update.job_log_retention_days.map(|v| v.to_string()),

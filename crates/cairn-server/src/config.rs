@@ -134,6 +134,18 @@ pub const KEYS: &[KeySpec] = &[
         help: "Largest gRPC message accepted or sent, in bytes",
     },
     KeySpec {
+        name: "agent_heartbeat_interval",
+        secret: false,
+        default: Some("15s"),
+        help: "How often agents send a heartbeat (told to them in Welcome)",
+    },
+    KeySpec {
+        name: "agent_offline_after",
+        secret: false,
+        default: Some("90s"),
+        help: "A host is offline, and its stream closed, this long after its last sign of life",
+    },
+    KeySpec {
         name: "setup_token",
         secret: true,
         default: None,
@@ -219,6 +231,8 @@ pub struct ServerConfig {
     pub http2_keepalive_timeout: Duration,
     pub max_concurrent_streams: u32,
     pub max_message_size: usize,
+    pub agent_heartbeat_interval: Duration,
+    pub agent_offline_after: Duration,
     pub setup_token: Option<String>,
 }
 
@@ -243,6 +257,8 @@ impl fmt::Debug for ServerConfig {
             .field("http2_keepalive_timeout", &self.http2_keepalive_timeout)
             .field("max_concurrent_streams", &self.max_concurrent_streams)
             .field("max_message_size", &self.max_message_size)
+            .field("agent_heartbeat_interval", &self.agent_heartbeat_interval)
+            .field("agent_offline_after", &self.agent_offline_after)
             .field(
                 "setup_token",
                 &self.setup_token.as_ref().map(|_| "<redacted>"),
@@ -492,6 +508,8 @@ impl Layers {
                 }
                 Ok(n as usize)
             })?,
+            agent_heartbeat_interval: self.parse("agent_heartbeat_interval", parse_duration)?,
+            agent_offline_after: self.parse("agent_offline_after", parse_duration)?,
             setup_token: match self.values.get("setup_token") {
                 Some(_) => Some(self.parse("setup_token", |v| {
                     if v.len() < 16 {
@@ -671,6 +689,12 @@ pub struct ServerFlags {
     /// Largest gRPC message in bytes [default: 4194304].
     #[arg(long, value_name = "BYTES")]
     pub max_message_size: Option<String>,
+    /// How often agents send a heartbeat [default: 15s].
+    #[arg(long, value_name = "DURATION")]
+    pub agent_heartbeat_interval: Option<String>,
+    /// Offline (and stream closed) this long after the last sign of life [default: 90s].
+    #[arg(long, value_name = "DURATION")]
+    pub agent_offline_after: Option<String>,
     /// Print the example configuration file and exit.
     #[arg(long)]
     pub print_example_config: bool,
@@ -699,6 +723,8 @@ impl ServerFlags {
             ("http2_keepalive_timeout", &self.http2_keepalive_timeout),
             ("max_concurrent_streams", &self.max_concurrent_streams),
             ("max_message_size", &self.max_message_size),
+            ("agent_heartbeat_interval", &self.agent_heartbeat_interval),
+            ("agent_offline_after", &self.agent_offline_after),
         ];
         all.into_iter()
             .filter_map(|(k, v)| v.as_ref().map(|v| (k, v.clone())))
@@ -927,6 +953,8 @@ mod tests {
             http2_keepalive_timeout: Some("1s".into()),
             max_concurrent_streams: Some("1".into()),
             max_message_size: Some("65536".into()),
+            agent_heartbeat_interval: Some("1s".into()),
+            agent_offline_after: Some("1s".into()),
             ..ServerFlags::default()
         };
         assert_eq!(

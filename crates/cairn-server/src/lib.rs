@@ -20,6 +20,7 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod fleet;
 mod grpc;
 mod serve;
 mod startup;
@@ -40,6 +41,8 @@ pub struct Api {
     pub auth: auth::Auth,
     /// Operators and API tokens.
     pub admin: admin::Admin,
+    /// Hosts, their agents' sessions, enrollment tokens.
+    pub fleet: fleet::Fleet,
     /// Whether cookies must be `Secure` (the server is reached over HTTPS).
     pub secure_cookies: bool,
     /// The URL operators reach the server at.

@@ -75,6 +75,11 @@ pub(crate) async fn serve(
         .keep_alive_timeout(config.http2_keepalive_timeout)
         .max_concurrent_streams(config.max_concurrent_streams);
 
+    let reaper = tokio::spawn(api.fleet.clone().run_reaper({
+        let api = api.clone();
+        async move { api.shutting_down().await }
+    }));
+
     let local = listener.local_addr()?;
     tracing::info!(address = %local, "serving gRPC, web UI and probes");
 
@@ -113,6 +118,9 @@ pub(crate) async fn serve(
     drop(listener);
     health.set_not_serving().await;
     let _ = shutdown_tx.send(true);
+    // The reaper closes every agent session as it stops, so agents reconnect
+    // elsewhere (or later) instead of holding the drain open.
+    let _ = reaper.await;
     tokio::select! {
         () = graceful.shutdown() => tracing::info!("all connections closed"),
         () = tokio::time::sleep(config.shutdown_grace) => {

@@ -15,6 +15,7 @@ use crate::audit::Auditor;
 use crate::auth::{Auth, AuthSettings};
 use crate::clock::Clock;
 use crate::config::ServerConfig;
+use crate::fleet::{Fleet, FleetSettings};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -86,11 +87,21 @@ impl Server {
                 login_window: config.login_window,
             },
         );
-        let admin = Admin::new(store.clone(), clock.clone(), auditor);
+        let admin = Admin::new(store.clone(), clock.clone(), auditor.clone());
+        let fleet = Fleet::new(
+            store.clone(),
+            clock.clone(),
+            auditor,
+            FleetSettings {
+                heartbeat_interval: config.agent_heartbeat_interval,
+                offline_after: config.agent_offline_after,
+            },
+        );
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let api = Api {
             auth,
             admin,
+            fleet,
             secure_cookies: config.serves_https(),
             public_url: config.public_url.clone(),
             store,

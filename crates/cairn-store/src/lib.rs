@@ -12,8 +12,11 @@
 #![forbid(unsafe_code)]
 
 mod audit;
+mod enrollment;
 mod error;
+mod hosts;
 mod ids;
+mod jobs;
 mod migrations;
 mod open;
 mod page;
@@ -23,11 +26,14 @@ mod users;
 mod writer;
 
 pub use audit::{ActorKind, AuditEntry, AuditFilter, AuditRecord, Outcome};
+pub use enrollment::{EnrollmentCheck, EnrollmentToken, NewEnrollmentToken};
 pub use error::{StoreError, StoreResult};
+pub use hosts::{Announce, Announced, Host, HostFacts, HostFilter, HostStatus, schedules_applied};
 pub use ids::{
     ApiTokenId, AuditId, EnrollmentTokenId, HostId, JobId, RepositoryId, ScheduleId, SessionId,
     UserId,
 };
+pub use jobs::{LogLine, NewJob, append_job_log};
 pub use migrations::{MIGRATIONS_DIR, latest_version};
 pub use open::Store;
 pub use page::{Page, PageOf};

@@ -11,8 +11,6 @@ pub enum SettingKey {
     /// A value sealed under the key file when the database was created. If it
     /// does not open, the key file is not the one this database was made with.
     SealCheck,
-    /// Seconds without a sign of life before a host counts as offline.
-    HostOfflineAfterSeconds,
     /// Days job logs are kept.
     JobLogRetentionDays,
     /// Whether webhooks may target loopback, private and link-local addresses.
@@ -24,7 +22,6 @@ impl SettingKey {
     pub fn as_str(self) -> &'static str {
         match self {
             SettingKey::SealCheck => "seal_check",
-            SettingKey::HostOfflineAfterSeconds => "host_offline_after_seconds",
             SettingKey::JobLogRetentionDays => "job_log_retention_days",
             SettingKey::AllowPrivateWebhookTargets => "allow_private_webhook_targets",
         }

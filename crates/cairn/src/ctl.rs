@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use cairn_proto::v1 as pb;
 use cairn_proto::v1::admin_service_client::AdminServiceClient;
+use cairn_proto::v1::host_service_client::HostServiceClient;
 use clap::{Args, Subcommand};
 use tonic::metadata::MetadataValue;
 use tonic::service::interceptor::InterceptedService;
@@ -41,6 +42,92 @@ enum CtlCommand {
     /// Manage operators.
     #[command(subcommand)]
     Users(UsersCommand),
+    /// Manage hosts: approve, reject, revoke, delete, label.
+    #[command(subcommand)]
+    Hosts(HostsCommand),
+    /// Manage enrollment tokens for agents.
+    #[command(subcommand, name = "enroll-tokens")]
+    EnrollTokens(EnrollCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum HostsCommand {
+    /// List hosts.
+    List {
+        /// Only hosts with this status: pending, approved, rejected or revoked.
+        #[arg(long)]
+        status: Option<String>,
+        /// Only hosts with this label (repeatable): key=value.
+        #[arg(long = "label", value_name = "KEY=VALUE")]
+        labels: Vec<String>,
+    },
+    /// Approve a pending host (compare its fingerprint with the agent's first).
+    Approve {
+        /// The host's id.
+        id: i64,
+        /// Approve only if the host's fingerprint is this one.
+        #[arg(long)]
+        fingerprint: Option<String>,
+    },
+    /// Reject a pending host.
+    Reject {
+        /// The host's id.
+        id: i64,
+        /// Why (the agent is told).
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Revoke a host's identity for good; its stream is closed at once.
+    Revoke {
+        /// The host's id.
+        id: i64,
+        /// Why (the agent is told).
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Delete a host; if its agent announces again it lands in pending.
+    Delete {
+        /// The host's id.
+        id: i64,
+    },
+    /// Replace a host's labels.
+    Label {
+        /// The host's id.
+        id: i64,
+        /// The labels: key=value (repeatable; none clears them).
+        #[arg(value_name = "KEY=VALUE")]
+        labels: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum EnrollCommand {
+    /// List enrollment tokens.
+    List {
+        /// Include revoked, expired and used-up tokens.
+        #[arg(long)]
+        include_inactive: bool,
+    },
+    /// Create an enrollment token and print it (shown once).
+    Create {
+        /// What it is for.
+        #[arg(long)]
+        name: String,
+        /// Hours until it expires (at most 720).
+        #[arg(long, default_value_t = 24)]
+        ttl_hours: u64,
+        /// Enrollments allowed; 0 means no limit while it lives.
+        #[arg(long, default_value_t = 1)]
+        max_uses: u32,
+        /// Labels for hosts that enroll with it (repeatable): key=value.
+        #[arg(long = "label", value_name = "KEY=VALUE")]
+        labels: Vec<String>,
+    },
+    /// Revoke an enrollment token.
+    Revoke {
+        /// The token's id.
+        id: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -95,6 +182,7 @@ enum UsersCommand {
 }
 
 type Client = AdminServiceClient<InterceptedService<Channel, Bearer>>;
+type Hosts = HostServiceClient<InterceptedService<Channel, Bearer>>;
 
 /// Adds `authorization: Bearer …` to every call.
 #[derive(Clone)]
@@ -135,7 +223,7 @@ fn token(args: &CtlArgs) -> anyhow::Result<String> {
     Ok(token)
 }
 
-async fn connect(args: &CtlArgs) -> anyhow::Result<Client> {
+async fn connect(args: &CtlArgs) -> anyhow::Result<(Client, Hosts)> {
     let bearer = MetadataValue::try_from(format!("Bearer {}", token(args)?))
         .map_err(|_| anyhow::anyhow!("the API token holds characters a header cannot carry"))?;
     let endpoint = Endpoint::from_shared(args.server.clone())
@@ -145,9 +233,10 @@ async fn connect(args: &CtlArgs) -> anyhow::Result<Client> {
         .connect()
         .await
         .map_err(|e| anyhow::anyhow!("cannot reach {}: {e}", args.server))?;
-    Ok(AdminServiceClient::with_interceptor(
-        channel,
-        Bearer(bearer),
+    let bearer = Bearer(bearer);
+    Ok((
+        AdminServiceClient::with_interceptor(channel.clone(), bearer.clone()),
+        HostServiceClient::with_interceptor(channel, bearer),
     ))
 }
 
@@ -218,7 +307,7 @@ fn date(ts: Option<&prost_types::Timestamp>) -> String {
 }
 
 async fn execute(args: CtlArgs) -> anyhow::Result<()> {
-    let mut client = connect(&args).await?;
+    let (mut client, mut hosts) = connect(&args).await?;
     match args.command {
         CtlCommand::Whoami => {
             let who = client
@@ -382,6 +471,232 @@ async fn execute(args: CtlArgs) -> anyhow::Result<()> {
                 user.username,
                 user.id
             );
+        }
+        CtlCommand::Hosts(command) => hosts_command(&mut hosts, command).await?,
+        CtlCommand::EnrollTokens(command) => enroll_command(&mut client, command).await?,
+    }
+    Ok(())
+}
+
+fn parse_labels(labels: &[String]) -> anyhow::Result<std::collections::HashMap<String, String>> {
+    labels
+        .iter()
+        .map(|l| {
+            l.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| anyhow::anyhow!("invalid label {l:?}: use key=value"))
+        })
+        .collect()
+}
+
+fn host_status_name(status: i32) -> &'static str {
+    match pb::HostStatus::try_from(status) {
+        Ok(pb::HostStatus::Pending) => "pending",
+        Ok(pb::HostStatus::Approved) => "approved",
+        Ok(pb::HostStatus::Rejected) => "rejected",
+        Ok(pb::HostStatus::Revoked) => "revoked",
+        _ => "?",
+    }
+}
+
+fn parse_host_status(status: &str) -> anyhow::Result<pb::HostStatus> {
+    match status {
+        "pending" => Ok(pb::HostStatus::Pending),
+        "approved" => Ok(pb::HostStatus::Approved),
+        "rejected" => Ok(pb::HostStatus::Rejected),
+        "revoked" => Ok(pb::HostStatus::Revoked),
+        _ => {
+            anyhow::bail!("invalid --status {status:?}: use pending, approved, rejected or revoked")
+        }
+    }
+}
+
+fn print_host(host: &pb::Host) {
+    let mut labels: Vec<_> = host
+        .labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    labels.sort();
+    println!(
+        "{:<6} {:<28} {:<9} {:<8} {:<20} {}",
+        host.id,
+        host.hostname,
+        host_status_name(host.status),
+        if host.online { "online" } else { "offline" },
+        host.fingerprint,
+        labels.join(",")
+    );
+}
+
+async fn hosts_command(hosts: &mut Hosts, command: HostsCommand) -> anyhow::Result<()> {
+    match command {
+        HostsCommand::List { status, labels } => {
+            let status = status
+                .as_deref()
+                .map(parse_host_status)
+                .transpose()?
+                .map_or(0, |s| s as i32);
+            let label_selector = parse_labels(&labels)?;
+            println!(
+                "{:<6} {:<28} {:<9} {:<8} {:<20} LABELS",
+                "ID", "HOSTNAME", "STATUS", "LINK", "FINGERPRINT"
+            );
+            let mut page_token = String::new();
+            loop {
+                let page = hosts
+                    .list_hosts(pb::ListHostsRequest {
+                        status,
+                        label_selector: label_selector.clone(),
+                        online: None,
+                        page: Some(pb::PageRequest {
+                            page_size: 200,
+                            page_token,
+                        }),
+                    })
+                    .await
+                    .map_err(call_error)?
+                    .into_inner();
+                page.hosts.iter().for_each(print_host);
+                page_token = page.page.map(|p| p.next_page_token).unwrap_or_default();
+                if page_token.is_empty() {
+                    break;
+                }
+            }
+        }
+        HostsCommand::Approve { id, fingerprint } => {
+            let host = hosts
+                .approve_host(pb::ApproveHostRequest {
+                    host_id: id,
+                    expected_fingerprint: fingerprint.unwrap_or_default(),
+                })
+                .await
+                .map_err(call_error)?
+                .into_inner()
+                .host
+                .unwrap_or_default();
+            println!("approved host {} ({})", host.id, host.hostname);
+        }
+        HostsCommand::Reject { id, reason } => {
+            hosts
+                .reject_host(pb::RejectHostRequest {
+                    host_id: id,
+                    reason,
+                })
+                .await
+                .map_err(call_error)?;
+            println!("rejected host {id}");
+        }
+        HostsCommand::Revoke { id, reason } => {
+            hosts
+                .revoke_host(pb::RevokeHostRequest {
+                    host_id: id,
+                    reason,
+                })
+                .await
+                .map_err(call_error)?;
+            println!("revoked host {id}");
+        }
+        HostsCommand::Delete { id } => {
+            hosts
+                .delete_host(pb::DeleteHostRequest { host_id: id })
+                .await
+                .map_err(call_error)?;
+            println!("deleted host {id}");
+        }
+        HostsCommand::Label { id, labels } => {
+            let host = hosts
+                .set_host_labels(pb::SetHostLabelsRequest {
+                    host_id: id,
+                    labels: parse_labels(&labels)?,
+                })
+                .await
+                .map_err(call_error)?
+                .into_inner()
+                .host
+                .unwrap_or_default();
+            print_host(&host);
+        }
+    }
+    Ok(())
+}
+
+async fn enroll_command(client: &mut Client, command: EnrollCommand) -> anyhow::Result<()> {
+    match command {
+        EnrollCommand::List { include_inactive } => {
+            println!(
+                "{:<6} {:<24} {:<20} {:<7} {:<10} STATE",
+                "ID", "NAME", "PREFIX", "USES", "EXPIRES"
+            );
+            let mut page_token = String::new();
+            loop {
+                let page = client
+                    .list_enrollment_tokens(pb::ListEnrollmentTokensRequest {
+                        include_inactive,
+                        page: Some(pb::PageRequest {
+                            page_size: 200,
+                            page_token,
+                        }),
+                    })
+                    .await
+                    .map_err(call_error)?
+                    .into_inner();
+                for t in &page.tokens {
+                    let uses = if t.max_uses == 0 {
+                        format!("{}/-", t.uses)
+                    } else {
+                        format!("{}/{}", t.uses, t.max_uses)
+                    };
+                    let state = if t.revoked_at.is_some() {
+                        "revoked"
+                    } else {
+                        "active"
+                    };
+                    println!(
+                        "{:<6} {:<24} {:<20} {:<7} {:<10} {}",
+                        t.id,
+                        t.name,
+                        t.prefix,
+                        uses,
+                        date(t.expires_at.as_ref()),
+                        state
+                    );
+                }
+                page_token = page.page.map(|p| p.next_page_token).unwrap_or_default();
+                if page_token.is_empty() {
+                    break;
+                }
+            }
+        }
+        EnrollCommand::Create {
+            name,
+            ttl_hours,
+            max_uses,
+            labels,
+        } => {
+            let created = client
+                .create_enrollment_token(pb::CreateEnrollmentTokenRequest {
+                    name,
+                    ttl_seconds: ttl_hours.saturating_mul(3600),
+                    max_uses,
+                    labels: parse_labels(&labels)?,
+                })
+                .await
+                .map_err(call_error)?
+                .into_inner();
+            let token = created.token.unwrap_or_default();
+            eprintln!(
+                "created enrollment token {:?} (id {}); it is shown only now:",
+                token.name, token.id
+            );
+            println!("{}", created.secret);
+        }
+        EnrollCommand::Revoke { id } => {
+            client
+                .revoke_enrollment_token(pb::RevokeEnrollmentTokenRequest { token_id: id })
+                .await
+                .map_err(call_error)?;
+            println!("revoked enrollment token {id}");
         }
     }
     Ok(())

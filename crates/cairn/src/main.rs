@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod admin_cmd;
+mod agent_cmd;
 mod ctl;
 mod server_cmd;
 
@@ -28,6 +29,8 @@ struct Cli {
 enum Command {
     /// Run the Cairn server (gRPC API, web UI, probes on one port).
     Server(cairn_server::config::ServerFlags),
+    /// Run the agent for this host: it dials the server and keeps a session.
+    Agent(agent_cmd::AgentArgs),
     /// Talk to a running server over its gRPC API, with an API token.
     Ctl(ctl::CtlArgs),
     /// Provision a server's data directory directly, without a browser.
@@ -60,6 +63,7 @@ fn main() -> ExitCode {
     runtime.block_on(async move {
         match cli.command {
             Command::Server(flags) => server_cmd::run(flags).await,
+            Command::Agent(args) => agent_cmd::run(args).await,
             Command::Ctl(args) => ctl::run(args).await,
             Command::Admin(args) => admin_cmd::run(args).await,
         }

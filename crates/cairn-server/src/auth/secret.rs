@@ -20,6 +20,8 @@ pub enum TokenKind {
     Api,
     /// The one-time setup token.
     Setup,
+    /// An agent enrollment token.
+    Enroll,
 }
 
 impl TokenKind {
@@ -28,6 +30,7 @@ impl TokenKind {
             TokenKind::Session | TokenKind::Csrf => "",
             TokenKind::Api => "cairn_pat_",
             TokenKind::Setup => "cairn_setup_",
+            TokenKind::Enroll => "cairn_enroll_",
         }
     }
 }

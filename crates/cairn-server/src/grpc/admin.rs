@@ -4,12 +4,13 @@ use std::time::Duration;
 
 use cairn_proto::v1 as pb;
 use cairn_proto::v1::admin_service_server::AdminService;
-use cairn_store::{ApiTokenId, UserId, UserUpdate};
+use cairn_store::{ApiTokenId, EnrollmentToken, EnrollmentTokenId, UserId, UserUpdate};
 use tonic::{Request, Response, Status};
 
 use super::authenticate;
 use super::convert::{
-    page_from_pb, page_to_pb, role_from_pb, scope_from_pb, scope_to_pb, token_to_pb, user_to_pb,
+    page_from_pb, page_to_pb, role_from_pb, scope_from_pb, scope_to_pb, timestamp, token_to_pb,
+    user_to_pb,
 };
 use crate::Api;
 use crate::admin::{SettingsUpdate, TokenRequest};
@@ -30,7 +31,6 @@ type Reply<T> = Result<Response<T>, Status>;
 
 fn settings_to_pb(s: crate::admin::Settings) -> pb::Settings {
     pb::Settings {
-        host_offline_after_seconds: s.host_offline_after_seconds,
         job_log_retention_days: s.job_log_retention_days,
         allow_private_webhook_targets: s.allow_private_webhook_targets,
     }
@@ -157,24 +157,52 @@ impl AdminService for AdminGrpc {
         &self,
         request: Request<pb::ListEnrollmentTokensRequest>,
     ) -> Reply<pb::ListEnrollmentTokensResponse> {
-        authenticate(&self.api, &request).await?;
-        Err(enrollment_unavailable())
+        let p = authenticate(&self.api, &request).await?;
+        let req = request.into_inner();
+        let tokens = self
+            .api
+            .fleet
+            .list_enrollment_tokens(&p, req.include_inactive, page_from_pb(req.page)?)
+            .await?;
+        Ok(Response::new(pb::ListEnrollmentTokensResponse {
+            tokens: tokens.items.iter().map(enrollment_to_pb).collect(),
+            page: Some(page_to_pb(tokens.next)),
+        }))
     }
 
     async fn create_enrollment_token(
         &self,
         request: Request<pb::CreateEnrollmentTokenRequest>,
     ) -> Reply<pb::CreateEnrollmentTokenResponse> {
-        authenticate(&self.api, &request).await?;
-        Err(enrollment_unavailable())
+        let p = authenticate(&self.api, &request).await?;
+        let req = request.into_inner();
+        let created = self
+            .api
+            .fleet
+            .create_enrollment_token(
+                &p,
+                &req.name,
+                Duration::from_secs(req.ttl_seconds),
+                req.max_uses,
+                req.labels.into_iter().collect(),
+            )
+            .await?;
+        Ok(Response::new(pb::CreateEnrollmentTokenResponse {
+            token: Some(enrollment_to_pb(&created.token)),
+            secret: created.secret.expose().to_string(),
+        }))
     }
 
     async fn revoke_enrollment_token(
         &self,
         request: Request<pb::RevokeEnrollmentTokenRequest>,
     ) -> Reply<pb::RevokeEnrollmentTokenResponse> {
-        authenticate(&self.api, &request).await?;
-        Err(enrollment_unavailable())
+        let p = authenticate(&self.api, &request).await?;
+        let id = EnrollmentTokenId(request.into_inner().token_id);
+        let token = self.api.fleet.revoke_enrollment_token(&p, id).await?;
+        Ok(Response::new(pb::RevokeEnrollmentTokenResponse {
+            token: Some(enrollment_to_pb(&token)),
+        }))
     }
 
     async fn get_settings(
@@ -195,7 +223,6 @@ impl AdminService for AdminGrpc {
         let p = authenticate(&self.api, &request).await?;
         let req = request.into_inner();
         let update = SettingsUpdate {
-            host_offline_after_seconds: req.host_offline_after_seconds,
             job_log_retention_days: req.job_log_retention_days,
             allow_private_webhook_targets: req.allow_private_webhook_targets,
         };
@@ -206,8 +233,16 @@ impl AdminService for AdminGrpc {
     }
 }
 
-/// Enrollment tokens are declared in the contract but served only once agent
-/// enrollment lands; until then the call says so plainly.
-fn enrollment_unavailable() -> Status {
-    Status::unimplemented("enrollment tokens are not served by this server version yet")
+fn enrollment_to_pb(t: &EnrollmentToken) -> pb::EnrollmentToken {
+    pb::EnrollmentToken {
+        id: t.id.0,
+        name: t.name.clone(),
+        prefix: t.prefix.clone(),
+        labels: t.labels.clone().into_iter().collect(),
+        max_uses: t.max_uses,
+        uses: t.uses,
+        created_at: Some(timestamp(t.created_at)),
+        expires_at: Some(timestamp(t.expires_at)),
+        revoked_at: t.revoked_at.map(timestamp),
+    }
 }

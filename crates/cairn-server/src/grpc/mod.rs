@@ -3,12 +3,18 @@
 //! and the service layer's own types.
 
 mod admin;
+mod agent;
 mod convert;
+mod hosts;
 mod status;
+
+pub(crate) use convert::timestamp;
 
 use std::net::SocketAddr;
 
 use cairn_proto::v1::admin_service_server::AdminServiceServer;
+use cairn_proto::v1::agent_gateway_server::AgentGatewayServer;
+use cairn_proto::v1::host_service_server::HostServiceServer;
 use tonic::service::Routes;
 use tonic_health::server::HealthReporter;
 
@@ -29,16 +35,32 @@ pub(crate) async fn routes(api: &Api, config: &ServerConfig) -> (axum::Router, H
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
 
+    let hosts = HostServiceServer::new(hosts::HostsGrpc::new(api.clone()))
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
+    let agents = AgentGatewayServer::new(agent::AgentGatewayGrpc::new(api.clone()))
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
+
     let (reporter, health_service) = tonic_health::server::health_reporter();
     reporter
         .set_serving::<AdminServiceServer<admin::AdminGrpc>>()
+        .await;
+    reporter
+        .set_serving::<HostServiceServer<hosts::HostsGrpc>>()
+        .await;
+    reporter
+        .set_serving::<AgentGatewayServer<agent::AgentGatewayGrpc>>()
         .await;
 
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(cairn_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1();
-    let mut routes = Routes::new(admin).add_service(health_service);
+    let mut routes = Routes::new(admin)
+        .add_service(hosts)
+        .add_service(agents)
+        .add_service(health_service);
     match reflection {
         Ok(reflection) => routes = routes.add_service(reflection),
         // The descriptor set is compiled in; if it did not parse, the API
@@ -56,6 +78,12 @@ impl Health {
     pub(crate) async fn set_not_serving(&self) {
         self.0
             .set_not_serving::<AdminServiceServer<admin::AdminGrpc>>()
+            .await;
+        self.0
+            .set_not_serving::<HostServiceServer<hosts::HostsGrpc>>()
+            .await;
+        self.0
+            .set_not_serving::<AgentGatewayServer<agent::AgentGatewayGrpc>>()
             .await;
         self.0
             .set_service_status("", tonic_health::ServingStatus::NotServing)

@@ -1,0 +1,320 @@
+//! The agent's main loop: connect, announce, serve the session, and when it
+//! ends decide (through [`Recover`]) how long to wait before the next one.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cairn_proto::v1 as pb;
+use cairn_proto::v1::agent_gateway_client::AgentGatewayClient;
+use cairn_proto::v1::agent_message::Body;
+use cairn_proto::v1::server_message::Body as ServerBody;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::Status;
+use tonic::transport::Endpoint;
+
+use crate::AgentConfig;
+use crate::backoff::Backoff;
+use crate::facts::collect_facts;
+use crate::identity::{Identity, IdentityError};
+use crate::recover::{Recover, Verdict};
+use crate::spool::{Spool, SpoolError};
+
+/// Largest message the agent accepts from the server.
+const MAX_MESSAGE: usize = 4 * 1024 * 1024;
+/// Heartbeat interval until the server's `Welcome` says otherwise.
+const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(15);
+
+/// Why the agent stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// The identity could not be loaded.
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    /// The spool could not be opened or written.
+    #[error(transparent)]
+    Spool(#[from] SpoolError),
+    /// The server URL is not usable.
+    #[error("invalid server URL {url:?}: {reason}")]
+    InvalidServer { url: String, reason: String },
+    /// Retrying cannot help.
+    #[error("giving up: {0}")]
+    Fatal(String),
+}
+
+/// What happened, for whoever watches the agent (the CLI prints these; tests
+/// wait on them instead of sleeping).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgentEvent {
+    /// The stream is open and `Hello` sent.
+    Connected,
+    /// The server answered the announce.
+    Welcomed {
+        status: pb::WelcomeStatus,
+        reason: String,
+        host_id: i64,
+        fingerprint: String,
+    },
+    /// The server acknowledged everything up to this seq.
+    Acked(u64),
+    /// The session ended; the agent retries after `retry_in`.
+    Disconnected { reason: String, retry_in: Duration },
+}
+
+/// How one session ended.
+enum End {
+    /// `run`'s shutdown resolved.
+    Shutdown,
+    /// The stream ended or failed with this status.
+    Status(Status),
+    /// The server refused this identity in its `Welcome`.
+    Refused(String),
+}
+
+/// The agent.
+#[derive(Debug)]
+pub struct Agent {
+    config: AgentConfig,
+    identity: Identity,
+    spool: Arc<Spool>,
+    events: Option<mpsc::UnboundedSender<AgentEvent>>,
+}
+
+impl Agent {
+    /// Loads (or makes) the identity and opens the spool.
+    pub fn open(config: AgentConfig) -> Result<Agent, AgentError> {
+        let (identity, created) = Identity::load_or_create(&config.state_dir)?;
+        if created {
+            tracing::info!(fingerprint = %identity.fingerprint(), "made a new agent identity");
+        }
+        let spool = Arc::new(Spool::open(&config.state_dir, config.spool_limits)?);
+        Ok(Agent {
+            config,
+            identity,
+            spool,
+            events: None,
+        })
+    }
+
+    /// The agent's identity.
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// The spool, to queue messages that must reach the server.
+    pub fn spool(&self) -> Arc<Spool> {
+        self.spool.clone()
+    }
+
+    /// A stream of what happens.
+    pub fn subscribe(&mut self) -> mpsc::UnboundedReceiver<AgentEvent> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.events = Some(tx);
+        rx
+    }
+
+    fn emit(&self, event: AgentEvent) {
+        if let Some(events) = &self.events {
+            let _ = events.send(event);
+        }
+    }
+
+    /// Runs sessions until `shutdown` resolves or a fatal error.
+    pub async fn run(
+        self,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<(), AgentError> {
+        let endpoint = self.endpoint()?;
+        let mut backoff = Backoff::new(self.config.backoff_base, self.config.backoff_cap);
+        tokio::pin!(shutdown);
+        loop {
+            let end = tokio::select! {
+                end = self.session(&endpoint, &mut backoff) => end,
+                () = &mut shutdown => End::Shutdown,
+            };
+            let (reason, wait) = match end {
+                End::Shutdown => return Ok(()),
+                End::Refused(reason) => (
+                    format!("refused by the server: {reason}"),
+                    self.config.refused_backoff,
+                ),
+                End::Status(status) => match Recover.classify(&status) {
+                    Verdict::Retry => (status.message().to_string(), backoff.next_delay()),
+                    Verdict::Refused => (
+                        format!("refused by the server: {}", status.message()),
+                        self.config.refused_backoff,
+                    ),
+                    Verdict::Fatal => return Err(AgentError::Fatal(status.message().to_string())),
+                },
+            };
+            tracing::warn!(%reason, retry_in = ?wait, "session ended");
+            self.emit(AgentEvent::Disconnected {
+                reason,
+                retry_in: wait,
+            });
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = &mut shutdown => return Ok(()),
+            }
+        }
+    }
+
+    fn endpoint(&self) -> Result<Endpoint, AgentError> {
+        let invalid = |reason: String| AgentError::InvalidServer {
+            url: self.config.server.clone(),
+            reason,
+        };
+        if !self.config.server.starts_with("http://") && !self.config.server.starts_with("https://")
+        {
+            return Err(invalid("must start with http:// or https://".into()));
+        }
+        Ok(Endpoint::from_shared(self.config.server.clone())
+            .map_err(|e| invalid(e.to_string()))?
+            .connect_timeout(Duration::from_secs(10))
+            .tcp_nodelay(true)
+            .http2_keep_alive_interval(self.config.keepalive_interval)
+            .keep_alive_timeout(self.config.keepalive_timeout)
+            .keep_alive_while_idle(true))
+    }
+
+    /// One session, from connect to its end.
+    async fn session(&self, endpoint: &Endpoint, backoff: &mut Backoff) -> End {
+        let channel = match endpoint.connect().await {
+            Ok(channel) => channel,
+            Err(err) => {
+                return End::Status(Status::unavailable(format!(
+                    "cannot connect to {}: {err}",
+                    self.config.server
+                )));
+            }
+        };
+        let mut client = AgentGatewayClient::new(channel)
+            .max_decoding_message_size(MAX_MESSAGE)
+            .max_encoding_message_size(MAX_MESSAGE);
+        let (tx, rx) = mpsc::channel::<pb::AgentMessage>(256);
+        let hello = pb::AgentMessage {
+            seq: 0,
+            body: Some(Body::Hello(pb::Hello {
+                identity_token: self.identity.token().to_string(),
+                enroll_token: self.config.enroll_token.clone().unwrap_or_default(),
+                facts: Some(collect_facts().await),
+                last_acked_seq: self.spool.last_acked(),
+                last_seq: self.spool.last_seq(),
+                schedule_set_version: 0,
+                running_job_ids: Vec::new(),
+            })),
+        };
+        if tx.send(hello).await.is_err() {
+            return End::Status(Status::unavailable("stream closed before Hello"));
+        }
+        let mut inbound = match client.session(ReceiverStream::new(rx)).await {
+            Ok(response) => response.into_inner(),
+            Err(status) => return End::Status(status),
+        };
+        self.emit(AgentEvent::Connected);
+
+        let mut approved = false;
+        // Replay starts at the server's first Ack, which says where it stands.
+        let mut replay_pending = false;
+        let mut sent_up_to = 0u64;
+        let mut heartbeat = tokio::time::interval(DEFAULT_HEARTBEAT);
+        heartbeat.reset();
+        loop {
+            tokio::select! {
+                message = inbound.message() => {
+                    let body = match message {
+                        Ok(Some(pb::ServerMessage { body: Some(body) })) => body,
+                        Ok(Some(_)) => continue,
+                        Ok(None) => return End::Status(Status::unavailable("the server ended the session")),
+                        Err(status) => return End::Status(status),
+                    };
+                    match body {
+                        ServerBody::Welcome(welcome) => {
+                            let status = pb::WelcomeStatus::try_from(welcome.status).unwrap_or(pb::WelcomeStatus::Unspecified);
+                            self.emit(AgentEvent::Welcomed {
+                                status,
+                                reason: welcome.reason.clone(),
+                                host_id: welcome.host_id,
+                                fingerprint: welcome.fingerprint.clone(),
+                            });
+                            if welcome.heartbeat_interval_seconds > 0 {
+                                heartbeat = tokio::time::interval(Duration::from_secs(u64::from(welcome.heartbeat_interval_seconds)));
+                                heartbeat.reset();
+                            }
+                            match status {
+                                pb::WelcomeStatus::Approved => {
+                                    tracing::info!(host_id = welcome.host_id, "approved by the server");
+                                    approved = true;
+                                    replay_pending = true;
+                                    backoff.reset();
+                                }
+                                pb::WelcomeStatus::PendingApproval => {
+                                    tracing::info!(
+                                        fingerprint = %self.identity.fingerprint(),
+                                        reason = %welcome.reason,
+                                        "waiting for an operator to approve this host; compare the fingerprint"
+                                    );
+                                }
+                                _ => return End::Refused(welcome.reason),
+                            }
+                        }
+                        ServerBody::Ack(ack) => {
+                            if let Err(err) = self.spool.ack(ack.seq) {
+                                tracing::error!(error = %err, "could not record an acknowledgement");
+                            }
+                            self.emit(AgentEvent::Acked(ack.seq));
+                            if replay_pending {
+                                replay_pending = false;
+                                sent_up_to = ack.seq;
+                                if let Some(end) = self.flush(&tx, &mut sent_up_to).await {
+                                    return end;
+                                }
+                            }
+                        }
+                        ServerBody::SetSchedules(set) => {
+                            tracing::info!(version = set.version, schedules = set.schedules.len(), "schedule set received");
+                            let applied = Body::SchedulesApplied(pb::SchedulesApplied { version: set.version, problems: Vec::new() });
+                            if let Err(err) = self.spool.push(applied) {
+                                tracing::error!(error = %err, "could not spool a message");
+                            }
+                        }
+                        ServerBody::RunJob(job) => {
+                            tracing::warn!(job_id = job.job_id, "this agent version does not run jobs yet");
+                        }
+                        ServerBody::CancelJob(_) => {}
+                    }
+                }
+                _ = heartbeat.tick() => {
+                    let beat = pb::AgentMessage { seq: 0, body: Some(Body::Heartbeat(pb::Heartbeat { sent_at: None })) };
+                    if tx.send(beat).await.is_err() {
+                        return End::Status(Status::unavailable("the stream closed"));
+                    }
+                }
+                () = self.spool.pushed(), if approved && !replay_pending => {
+                    if let Some(end) = self.flush(&tx, &mut sent_up_to).await {
+                        return end;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends every spooled message above `sent_up_to`, in order.
+    async fn flush(
+        &self,
+        tx: &mpsc::Sender<pb::AgentMessage>,
+        sent_up_to: &mut u64,
+    ) -> Option<End> {
+        for message in self.spool.pending() {
+            if message.seq <= *sent_up_to {
+                continue;
+            }
+            let seq = message.seq;
+            if tx.send(message).await.is_err() {
+                return Some(End::Status(Status::unavailable("the stream closed")));
+            }
+            *sent_up_to = seq;
+        }
+        None
+    }
+}

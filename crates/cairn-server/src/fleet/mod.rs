@@ -1,0 +1,497 @@
+//! The fleet: hosts and their agents. Operators list, approve, reject,
+//! revoke, delete and label hosts and manage enrollment tokens here; the
+//! agent gateway opens and serves sessions through `session`.
+
+mod clean;
+mod registry;
+mod session;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cairn_store::{
+    EnrollmentToken, EnrollmentTokenId, Host, HostFilter, HostId, HostStatus, Millis,
+    NewEnrollmentToken, Outcome, Page, PageOf, Scope, Store, StoreError,
+};
+use tonic::Status;
+
+use crate::audit::Auditor;
+use crate::auth::{Principal, SecretToken, TokenKind};
+use crate::clock::Clock;
+use crate::error::{ServiceError, ServiceResult};
+
+pub(crate) use session::facts_to_pb;
+pub use session::{Opened, SessionHandle};
+
+/// Longest enrollment token lifetime.
+const MAX_ENROLL_TTL: Duration = Duration::from_secs(30 * 86_400);
+
+/// Timing of the agent link.
+#[derive(Debug, Clone, Copy)]
+pub struct FleetSettings {
+    /// How often agents send a heartbeat.
+    pub heartbeat_interval: Duration,
+    /// A session with no sign of life for this long is closed, the host offline.
+    pub offline_after: Duration,
+}
+
+/// A host with what only the live registry knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostView {
+    pub host: Host,
+    pub online: bool,
+}
+
+/// An enrollment token just made, with its secret (shown once).
+#[derive(Debug, Clone)]
+pub struct CreatedEnrollmentToken {
+    pub token: EnrollmentToken,
+    pub secret: SecretToken,
+}
+
+/// The fleet service; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Fleet {
+    store: Store,
+    clock: Clock,
+    auditor: Auditor,
+    registry: Arc<registry::Registry>,
+    settings: FleetSettings,
+}
+
+/// Checks labels: keys of letters, digits, `.`, `_`, `-`, `/` (1–63), values
+/// printable (0–255), at most 64 of them.
+fn check_labels(labels: &BTreeMap<String, String>) -> ServiceResult<()> {
+    if labels.len() > 64 {
+        return Err(ServiceError::invalid("labels", "at most 64 labels"));
+    }
+    for (key, value) in labels {
+        let key_ok = (1..=63).contains(&key.len())
+            && key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/'));
+        if !key_ok {
+            return Err(ServiceError::invalid(
+                "labels",
+                format!("label key {key:?} must be 1-63 of letters, digits, '.', '_', '-', '/'"),
+            ));
+        }
+        if value.len() > 255 || value.chars().any(char::is_control) {
+            return Err(ServiceError::invalid(
+                "labels",
+                format!("label {key:?} has a value that is too long or not printable"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl Fleet {
+    pub(crate) fn new(
+        store: Store,
+        clock: Clock,
+        auditor: Auditor,
+        settings: FleetSettings,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            auditor,
+            registry: Arc::default(),
+            settings,
+        }
+    }
+
+    /// The fleet's timing.
+    pub fn settings(&self) -> FleetSettings {
+        self.settings
+    }
+
+    /// How many agents are connected now.
+    pub fn connected(&self) -> usize {
+        self.registry.count()
+    }
+
+    fn view(&self, host: Host) -> HostView {
+        let online = self.registry.is_online(host.id);
+        HostView { host, online }
+    }
+
+    async fn authorize(
+        &self,
+        p: &Principal,
+        need: Scope,
+        action: &str,
+        target: Option<String>,
+    ) -> ServiceResult<()> {
+        let result = p.require(need);
+        if result.is_err() {
+            self.auditor
+                .record(
+                    p,
+                    action,
+                    target,
+                    Outcome::Denied,
+                    Some(format!("needs {need}")),
+                )
+                .await;
+        }
+        result
+    }
+
+    /// Hosts, filtered by status, labels (all must match) and liveness.
+    pub async fn list_hosts(
+        &self,
+        p: &Principal,
+        status: Option<HostStatus>,
+        label_selector: &BTreeMap<String, String>,
+        online: Option<bool>,
+        page: Page,
+    ) -> ServiceResult<PageOf<HostView>> {
+        p.require(Scope::Read)?;
+        let hosts = self.store.list_hosts(HostFilter { status }, page).await?;
+        let items = hosts
+            .items
+            .into_iter()
+            .filter(|h| {
+                label_selector
+                    .iter()
+                    .all(|(k, v)| h.labels.get(k) == Some(v))
+            })
+            .map(|h| self.view(h))
+            .filter(|v| online.is_none_or(|o| v.online == o))
+            .collect();
+        Ok(PageOf {
+            items,
+            next: hosts.next,
+        })
+    }
+
+    /// One host.
+    pub async fn get_host(&self, p: &Principal, id: HostId) -> ServiceResult<HostView> {
+        p.require(Scope::Read)?;
+        Ok(self.view(self.store.host(id).await?))
+    }
+
+    /// Approves a pending (or rejected) host. If its agent is connected it is
+    /// welcomed at once, without a restart. With `expected_fingerprint`, the
+    /// approval only happens if the host's fingerprint matches it.
+    pub async fn approve(
+        &self,
+        p: &Principal,
+        id: HostId,
+        expected_fingerprint: Option<&str>,
+    ) -> ServiceResult<HostView> {
+        let target = Some(format!("host:{id}"));
+        self.authorize(p, Scope::Operate, "host.approve", target.clone())
+            .await?;
+        if let Some(expected) = expected_fingerprint.filter(|e| !e.is_empty()) {
+            let host = self.store.host(id).await?;
+            if !host.fingerprint.eq_ignore_ascii_case(expected.trim()) {
+                self.auditor
+                    .record(
+                        p,
+                        "host.approve",
+                        target,
+                        Outcome::Failed,
+                        Some("fingerprint mismatch".into()),
+                    )
+                    .await;
+                return Err(ServiceError::FailedPrecondition(format!(
+                    "fingerprint mismatch: the host shows {}, not {expected}",
+                    host.fingerprint
+                )));
+            }
+        }
+        let host = self
+            .change_status(
+                p,
+                id,
+                &[HostStatus::Pending, HostStatus::Rejected],
+                HostStatus::Approved,
+                None,
+                "host.approve",
+            )
+            .await?;
+        if self.registry.send(
+            id,
+            session::welcome(&host, &self.settings, self.clock.now()),
+        ) {
+            // Start the replay: tell the agent where the server stands.
+            let last = self.store.last_applied_seq(id).await?;
+            self.registry.send(id, session::ack(last));
+        }
+        Ok(self.view(host))
+    }
+
+    /// Rejects a pending host; its agent is told why and its stream closed.
+    pub async fn reject(&self, p: &Principal, id: HostId, reason: &str) -> ServiceResult<HostView> {
+        self.authorize(p, Scope::Operate, "host.reject", Some(format!("host:{id}")))
+            .await?;
+        let reason = clean::clean_text(reason, 500);
+        let reason = if reason.is_empty() {
+            "rejected by an operator".to_string()
+        } else {
+            reason
+        };
+        let host = self
+            .change_status(
+                p,
+                id,
+                &[HostStatus::Pending],
+                HostStatus::Rejected,
+                Some(reason.clone()),
+                "host.reject",
+            )
+            .await?;
+        self.end_session(&host, &reason);
+        Ok(self.view(host))
+    }
+
+    /// Revokes a host's identity for good; its live stream is closed at once.
+    pub async fn revoke(&self, p: &Principal, id: HostId, reason: &str) -> ServiceResult<HostView> {
+        self.authorize(p, Scope::Operate, "host.revoke", Some(format!("host:{id}")))
+            .await?;
+        let reason = clean::clean_text(reason, 500);
+        let reason = if reason.is_empty() {
+            "identity revoked by an operator".to_string()
+        } else {
+            reason
+        };
+        let host = self
+            .change_status(
+                p,
+                id,
+                &[HostStatus::Pending, HostStatus::Approved],
+                HostStatus::Revoked,
+                Some(reason.clone()),
+                "host.revoke",
+            )
+            .await?;
+        self.end_session(&host, &reason);
+        Ok(self.view(host))
+    }
+
+    /// Deletes a host. Its identity is forgotten: if the agent announces
+    /// again, it lands in pending like any new host.
+    pub async fn delete(&self, p: &Principal, id: HostId) -> ServiceResult<()> {
+        let target = Some(format!("host:{id}"));
+        self.authorize(p, Scope::Operate, "host.delete", target.clone())
+            .await?;
+        let host = self.store.delete_host(id).await?;
+        self.registry.close(
+            id,
+            Status::permission_denied("this host was deleted on the server"),
+        );
+        self.auditor
+            .record(
+                p,
+                "host.delete",
+                target,
+                Outcome::Success,
+                Some(host.facts.hostname),
+            )
+            .await;
+        Ok(())
+    }
+
+    /// Replaces a host's labels.
+    pub async fn set_labels(
+        &self,
+        p: &Principal,
+        id: HostId,
+        labels: BTreeMap<String, String>,
+    ) -> ServiceResult<HostView> {
+        let target = Some(format!("host:{id}"));
+        self.authorize(p, Scope::Operate, "host.label", target.clone())
+            .await?;
+        check_labels(&labels)?;
+        let detail = labels
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let host = self.store.set_host_labels(id, labels).await?;
+        self.auditor
+            .record(p, "host.label", target, Outcome::Success, Some(detail))
+            .await;
+        Ok(self.view(host))
+    }
+
+    async fn change_status(
+        &self,
+        p: &Principal,
+        id: HostId,
+        from: &'static [HostStatus],
+        to: HostStatus,
+        reason: Option<String>,
+        action: &str,
+    ) -> ServiceResult<Host> {
+        let target = Some(format!("host:{id}"));
+        match self
+            .store
+            .set_host_status(id, from, to, reason, p.operator_id(), self.clock.now())
+            .await
+        {
+            Ok(host) => {
+                self.auditor
+                    .record(
+                        p,
+                        action,
+                        target,
+                        Outcome::Success,
+                        Some(host.facts.hostname.clone()),
+                    )
+                    .await;
+                Ok(host)
+            }
+            Err(StoreError::Conflict { .. }) => {
+                let current = self.store.host(id).await?;
+                self.auditor
+                    .record(
+                        p,
+                        action,
+                        target,
+                        Outcome::Failed,
+                        Some(format!("host is {}", current.status)),
+                    )
+                    .await;
+                Err(ServiceError::FailedPrecondition(format!(
+                    "host {id} is {}: cannot {}",
+                    current.status,
+                    action.trim_start_matches("host.")
+                )))
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// Tells a connected agent it is refused, then closes its stream.
+    fn end_session(&self, host: &Host, reason: &str) {
+        let refused = session::rejected(host, reason);
+        self.registry.send(host.id, refused);
+        self.registry
+            .close(host.id, Status::permission_denied(reason.to_string()));
+    }
+
+    /// Creates an enrollment token; the secret is returned once.
+    pub async fn create_enrollment_token(
+        &self,
+        p: &Principal,
+        name: &str,
+        ttl: Duration,
+        max_uses: u32,
+        labels: BTreeMap<String, String>,
+    ) -> ServiceResult<CreatedEnrollmentToken> {
+        self.authorize(p, Scope::Admin, "enrollment_token.create", None)
+            .await?;
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+            return Err(ServiceError::invalid(
+                "name",
+                "must be 1 to 100 printable characters",
+            ));
+        }
+        if ttl.is_zero() || ttl > MAX_ENROLL_TTL {
+            return Err(ServiceError::invalid(
+                "ttl",
+                "must be more than 0 and at most 30 days",
+            ));
+        }
+        check_labels(&labels)?;
+        let secret = SecretToken::generate(TokenKind::Enroll);
+        let now = self.clock.now();
+        let token = self
+            .store
+            .create_enrollment_token(
+                NewEnrollmentToken {
+                    name: name.to_string(),
+                    prefix: secret.display_prefix(),
+                    token_hash: secret.hash(),
+                    labels,
+                    max_uses,
+                    expires_at: now + ttl.as_millis() as Millis,
+                    created_by: p.operator_id(),
+                },
+                now,
+            )
+            .await?;
+        self.auditor
+            .record(
+                p,
+                "enrollment_token.create",
+                Some(format!("enrollment_token:{}", token.id)),
+                Outcome::Success,
+                Some(token.name.clone()),
+            )
+            .await;
+        Ok(CreatedEnrollmentToken { token, secret })
+    }
+
+    /// Enrollment tokens, newest first.
+    pub async fn list_enrollment_tokens(
+        &self,
+        p: &Principal,
+        include_inactive: bool,
+        page: Page,
+    ) -> ServiceResult<PageOf<EnrollmentToken>> {
+        self.authorize(p, Scope::Admin, "enrollment_token.list", None)
+            .await?;
+        Ok(self
+            .store
+            .list_enrollment_tokens(include_inactive, page, self.clock.now())
+            .await?)
+    }
+
+    /// Revokes an enrollment token.
+    pub async fn revoke_enrollment_token(
+        &self,
+        p: &Principal,
+        id: EnrollmentTokenId,
+    ) -> ServiceResult<EnrollmentToken> {
+        let target = Some(format!("enrollment_token:{id}"));
+        self.authorize(p, Scope::Admin, "enrollment_token.revoke", target.clone())
+            .await?;
+        let token = self
+            .store
+            .revoke_enrollment_token(id, self.clock.now())
+            .await?;
+        self.auditor
+            .record(
+                p,
+                "enrollment_token.revoke",
+                target,
+                Outcome::Success,
+                Some(token.name.clone()),
+            )
+            .await;
+        Ok(token)
+    }
+
+    /// Closes sessions that have been silent for longer than `offline_after`,
+    /// every second, until `shutdown` resolves; then closes every session.
+    pub(crate) async fn run_reaper(self, shutdown: impl std::future::Future<Output = ()>) {
+        let mut tick = tokio::time::interval(
+            Duration::from_millis(250)
+                .min(self.settings.offline_after / 4)
+                .max(Duration::from_millis(10)),
+        );
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    let deadline = self.clock.now() - self.settings.offline_after.as_millis() as Millis;
+                    let secs = self.settings.offline_after.as_secs();
+                    for host in self.registry.close_silent(deadline, || Status::unavailable(format!("no sign of life for {secs} s"))) {
+                        tracing::info!(%host, "agent silent for too long: marked offline, stream closed");
+                    }
+                }
+                () = &mut shutdown => break,
+            }
+        }
+        self.registry
+            .close_all(|| Status::unavailable("server shutting down"));
+    }
+}

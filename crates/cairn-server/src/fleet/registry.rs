@@ -1,0 +1,165 @@
+//! The live agent sessions: at most one per host, each with its outbound
+//! queue, its last sign of life, and a way to close it from anywhere (an
+//! operator revoking the host, the liveness reaper, shutdown).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use cairn_proto::v1::ServerMessage;
+use cairn_store::{HostId, Millis};
+use tokio::sync::{mpsc, watch};
+use tonic::Status;
+
+/// Messages queued to one agent at most before the session counts as stuck.
+pub(crate) const OUTBOX_DEPTH: usize = 256;
+
+/// What flows to an agent: messages, or the status that ends its stream.
+pub(crate) type Outbound = Result<ServerMessage, Status>;
+
+/// One live session, as the registry holds it.
+#[derive(Debug)]
+struct Live {
+    session: u64,
+    tx: mpsc::Sender<Outbound>,
+    last_seen: Arc<AtomicI64>,
+    closed: watch::Sender<bool>,
+}
+
+/// The registry of live sessions.
+#[derive(Debug, Default)]
+pub(crate) struct Registry {
+    live: Mutex<HashMap<HostId, Live>>,
+    next_session: AtomicU64,
+}
+
+/// A registered session, held by the task serving it. Dropping it removes
+/// the session from the registry (unless a newer one replaced it).
+#[derive(Debug)]
+pub(crate) struct SessionGuard {
+    registry: Arc<Registry>,
+    pub host: HostId,
+    pub session: u64,
+    pub last_seen: Arc<AtomicI64>,
+    pub closed: watch::Receiver<bool>,
+}
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        let mut live = self.registry.lock();
+        if live
+            .get(&self.host)
+            .is_some_and(|l| l.session == self.session)
+        {
+            live.remove(&self.host);
+        }
+    }
+}
+
+impl Registry {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<HostId, Live>> {
+        self.live.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Registers a session for `host`, or `None` if one is already live.
+    pub(crate) fn register(
+        self: &Arc<Self>,
+        host: HostId,
+        tx: mpsc::Sender<Outbound>,
+        now: Millis,
+    ) -> Option<SessionGuard> {
+        let mut live = self.lock();
+        if live.contains_key(&host) {
+            return None;
+        }
+        let session = self.next_session.fetch_add(1, Ordering::Relaxed);
+        let last_seen = Arc::new(AtomicI64::new(now));
+        let (closed_tx, closed_rx) = watch::channel(false);
+        live.insert(
+            host,
+            Live {
+                session,
+                tx,
+                last_seen: last_seen.clone(),
+                closed: closed_tx,
+            },
+        );
+        Some(SessionGuard {
+            registry: self.clone(),
+            host,
+            session,
+            last_seen,
+            closed: closed_rx,
+        })
+    }
+
+    /// Whether `host` has a live session.
+    pub(crate) fn is_online(&self, host: HostId) -> bool {
+        self.lock().contains_key(&host)
+    }
+
+    /// How many sessions are live.
+    pub(crate) fn count(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Queues a message to `host` if it is live. A session whose queue is
+    /// full is not reading: it is closed rather than allowed to grow.
+    pub(crate) fn send(&self, host: HostId, message: ServerMessage) -> bool {
+        let mut live = self.lock();
+        let Some(entry) = live.get(&host) else {
+            return false;
+        };
+        match entry.tx.try_send(Ok(message)) {
+            Ok(()) => true,
+            Err(_) => {
+                if let Some(entry) = live.remove(&host) {
+                    let _ = entry.closed.send(true);
+                }
+                tracing::warn!(%host, "agent is not reading its stream: session closed");
+                false
+            }
+        }
+    }
+
+    /// Ends `host`'s session with `status` (what the agent sees), if live.
+    pub(crate) fn close(&self, host: HostId, status: Status) -> bool {
+        let entry = self.lock().remove(&host);
+        match entry {
+            Some(entry) => {
+                let _ = entry.tx.try_send(Err(status));
+                let _ = entry.closed.send(true);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Ends every session whose last sign of life is older than `deadline`;
+    /// returns the hosts closed.
+    pub(crate) fn close_silent(
+        &self,
+        deadline: Millis,
+        status: impl Fn() -> Status,
+    ) -> Vec<HostId> {
+        let stale: Vec<HostId> = self
+            .lock()
+            .iter()
+            .filter(|(_, l)| l.last_seen.load(Ordering::Relaxed) < deadline)
+            .map(|(host, _)| *host)
+            .collect();
+        stale
+            .into_iter()
+            .filter(|host| self.close(*host, status()))
+            .collect()
+    }
+
+    /// Ends every session (server shutdown).
+    pub(crate) fn close_all(&self, status: impl Fn() -> Status) {
+        let hosts: Vec<HostId> = self.lock().keys().copied().collect();
+        for host in hosts {
+            self.close(host, status());
+        }
+    }
+}

@@ -1,0 +1,366 @@
+//! One agent's session: the announce that opens it, the messages it carries,
+//! and the replay rule that makes every (host, seq) take effect once.
+//!
+//! This module is the agent protocol's endpoint, so it speaks the protocol's
+//! types; everything it stores goes through the store's own types.
+
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+
+use cairn_proto::v1 as pb;
+use cairn_proto::v1::agent_message::Body;
+use cairn_store::{
+    ActorKind, Announce, EnrollmentCheck, Host, HostFacts, HostId, HostStatus, LogLine, Millis,
+    Outcome,
+};
+use tokio::sync::{mpsc, watch};
+
+use super::clean::{check_token, clean_facts, clean_text};
+use super::registry::{OUTBOX_DEPTH, Outbound, SessionGuard};
+use super::{Fleet, FleetSettings};
+use crate::audit::Actor;
+use crate::auth::hash_token;
+use crate::error::{ServiceError, ServiceResult};
+
+/// Persist a host's last-seen time at most this often while it is connected.
+const PERSIST_SEEN_EVERY: Millis = 30_000;
+/// Log lines accepted in one `JobLog` message.
+const MAX_LOG_LINES: usize = 1_000;
+/// Longest log line kept.
+const MAX_LOG_LINE: usize = 8_192;
+
+/// The outcome of a `Hello`.
+#[derive(Debug)]
+pub enum Opened {
+    /// The identity is rejected or revoked: send this `Welcome` and end.
+    Refused(pb::ServerMessage),
+    /// A live session: serve `outbox` to the agent and feed its messages to
+    /// `handle`.
+    Live {
+        handle: SessionHandle,
+        outbox: mpsc::Receiver<Outbound>,
+    },
+}
+
+/// A live session, held by the task that serves it.
+#[derive(Debug)]
+pub struct SessionHandle {
+    fleet: Fleet,
+    guard: SessionGuard,
+    approved: AtomicBool,
+    persisted_seen: AtomicI64,
+}
+
+fn server_message(body: pb::server_message::Body) -> pb::ServerMessage {
+    pb::ServerMessage { body: Some(body) }
+}
+
+pub(crate) fn ack(seq: u64) -> pb::ServerMessage {
+    server_message(pb::server_message::Body::Ack(pb::Ack { seq }))
+}
+
+pub(crate) fn welcome(host: &Host, settings: &FleetSettings, now: Millis) -> pb::ServerMessage {
+    let (status, reason) = match host.status {
+        HostStatus::Approved => (pb::WelcomeStatus::Approved, String::new()),
+        HostStatus::Pending => (
+            pb::WelcomeStatus::PendingApproval,
+            host.status_reason
+                .clone()
+                .unwrap_or_else(|| "waiting for an operator to approve this host".into()),
+        ),
+        HostStatus::Rejected | HostStatus::Revoked => (
+            pb::WelcomeStatus::Rejected,
+            host.status_reason
+                .clone()
+                .unwrap_or_else(|| format!("identity {}", host.status)),
+        ),
+    };
+    server_message(pb::server_message::Body::Welcome(pb::Welcome {
+        status: status as i32,
+        reason,
+        host_id: host.id.0,
+        fingerprint: host.fingerprint.clone(),
+        heartbeat_interval_seconds: settings.heartbeat_interval.as_secs().max(1) as u32,
+        server_time: Some(crate::grpc::timestamp(now)),
+    }))
+}
+
+pub(crate) fn rejected(host: &Host, reason: &str) -> pb::ServerMessage {
+    server_message(pb::server_message::Body::Welcome(pb::Welcome {
+        status: pb::WelcomeStatus::Rejected as i32,
+        reason: reason.to_string(),
+        host_id: host.id.0,
+        fingerprint: host.fingerprint.clone(),
+        heartbeat_interval_seconds: 0,
+        server_time: None,
+    }))
+}
+
+pub(crate) fn facts_to_pb(f: &HostFacts) -> pb::HostFacts {
+    pb::HostFacts {
+        hostname: f.hostname.clone(),
+        os: f.os.clone(),
+        os_version: f.os_version.clone(),
+        arch: f.arch.clone(),
+        kernel: f.kernel.clone(),
+        agent_version: f.agent_version.clone(),
+        restic_version: f.restic_version.clone(),
+    }
+}
+
+fn agent_actor(host: &Host, addr: Option<String>) -> Actor {
+    Actor {
+        kind: ActorKind::Agent,
+        id: Some(host.id.0),
+        name: host.facts.hostname.clone(),
+        source: addr,
+    }
+}
+
+impl Fleet {
+    /// Handles the `Hello` that opens a session.
+    pub async fn open_session(
+        &self,
+        hello: pb::Hello,
+        addr: Option<String>,
+    ) -> ServiceResult<Opened> {
+        check_token("identity_token", &hello.identity_token)?;
+        let enroll = hello.enroll_token.trim();
+        if !enroll.is_empty() {
+            check_token("enroll_token", enroll)?;
+        }
+        let facts = clean_facts(hello.facts)?;
+        let now = self.clock.now();
+        let announced = self
+            .store
+            .announce_host(Announce {
+                identity_hash: hash_token(&hello.identity_token),
+                fingerprint: cairn_seal::identity_fingerprint(&hello.identity_token),
+                facts,
+                addr: addr.clone(),
+                enroll_token_hash: (!enroll.is_empty()).then(|| hash_token(enroll)),
+                now,
+            })
+            .await?;
+        let host = announced.host;
+        let actor = || agent_actor(&host, addr.clone());
+        let target = Some(format!("host:{}", host.id));
+        if announced.created {
+            self.auditor
+                .record(
+                    actor(),
+                    "host.announce",
+                    target.clone(),
+                    Outcome::Success,
+                    Some(format!("fingerprint {}", host.fingerprint)),
+                )
+                .await;
+            tracing::info!(host = %host.id, hostname = %host.facts.hostname, fingerprint = %host.fingerprint, status = %host.status, "new agent announced");
+        }
+        match &announced.enrollment {
+            Some(EnrollmentCheck::Valid { token_id, .. }) => {
+                self.auditor
+                    .record(
+                        actor(),
+                        "host.enroll",
+                        target.clone(),
+                        Outcome::Success,
+                        Some(format!("enrollment token {token_id}")),
+                    )
+                    .await;
+            }
+            Some(refused) => {
+                self.auditor
+                    .record(
+                        actor(),
+                        "host.enroll",
+                        target.clone(),
+                        Outcome::Denied,
+                        refused.reason().map(str::to_string),
+                    )
+                    .await;
+            }
+            None => {}
+        }
+
+        if matches!(host.status, HostStatus::Rejected | HostStatus::Revoked) {
+            self.auditor
+                .record(
+                    actor(),
+                    "host.connect",
+                    target,
+                    Outcome::Denied,
+                    Some(format!("identity {}", host.status)),
+                )
+                .await;
+            return Ok(Opened::Refused(welcome(&host, &self.settings, now)));
+        }
+
+        let (tx, outbox) = mpsc::channel(OUTBOX_DEPTH);
+        let Some(guard) = self.registry.register(host.id, tx.clone(), now) else {
+            self.auditor
+                .record(
+                    actor(),
+                    "host.duplicate_stream",
+                    target,
+                    Outcome::Denied,
+                    Some("a session is already live".into()),
+                )
+                .await;
+            return Err(ServiceError::AlreadyExists(
+                "a live session for this agent identity",
+            ));
+        };
+        let approved = host.status == HostStatus::Approved;
+        // The outbox is fresh and far larger than these two messages.
+        let _ = tx.try_send(Ok(welcome(&host, &self.settings, now)));
+        if approved {
+            let last = self.store.last_applied_seq(host.id).await?;
+            let _ = tx.try_send(Ok(ack(last)));
+        }
+        Ok(Opened::Live {
+            handle: SessionHandle {
+                fleet: self.clone(),
+                guard,
+                approved: AtomicBool::new(approved),
+                persisted_seen: AtomicI64::new(now),
+            },
+            outbox,
+        })
+    }
+}
+
+fn log_line(line: pb::JobLogLine, fallback_at: Millis) -> LogLine {
+    let at = line
+        .time
+        .map(|t| {
+            t.seconds
+                .saturating_mul(1000)
+                .saturating_add(i64::from(t.nanos) / 1_000_000)
+        })
+        .unwrap_or(fallback_at);
+    LogLine {
+        at,
+        stream: match pb::JobLogStream::try_from(line.stream) {
+            Ok(pb::JobLogStream::Stdout) => "stdout",
+            Ok(pb::JobLogStream::Stderr) => "stderr",
+            _ => "agent",
+        },
+        level: match pb::JobLogLevel::try_from(line.level) {
+            Ok(pb::JobLogLevel::Debug) => "debug",
+            Ok(pb::JobLogLevel::Warn) => "warn",
+            Ok(pb::JobLogLevel::Error) => "error",
+            _ => "info",
+        },
+        line: clean_text(&line.text, MAX_LOG_LINE),
+    }
+}
+
+impl SessionHandle {
+    /// The host this session belongs to.
+    pub fn host(&self) -> HostId {
+        self.guard.host
+    }
+
+    /// Resolves when the server closes this session (revocation, silence,
+    /// shutdown).
+    pub fn closed(&self) -> watch::Receiver<bool> {
+        self.guard.closed.clone()
+    }
+
+    /// Applies one message from the agent.
+    pub async fn handle(&self, message: pb::AgentMessage) -> ServiceResult<()> {
+        let fleet = &self.fleet;
+        let host = self.guard.host;
+        let now = fleet.clock.now();
+        self.guard.last_seen.store(now, Ordering::Relaxed);
+        if now - self.persisted_seen.load(Ordering::Relaxed) >= PERSIST_SEEN_EVERY {
+            self.persisted_seen.store(now, Ordering::Relaxed);
+            fleet.store.touch_host(host, now).await?;
+        }
+        let seq = message.seq;
+        let Some(body) = message.body else {
+            return Err(ServiceError::invalid("body", "empty agent message"));
+        };
+        match (&body, seq) {
+            (Body::Hello(_), _) => {
+                return Err(ServiceError::invalid("hello", "Hello is sent once, first"));
+            }
+            (Body::Heartbeat(_), _) => return Ok(()),
+            (_, 0) => {
+                return Err(ServiceError::invalid(
+                    "seq",
+                    "messages other than Hello and Heartbeat need a seq",
+                ));
+            }
+            _ => {}
+        }
+        if !self.is_approved().await? {
+            // Nothing from a host the operator has not approved takes effect.
+            tracing::debug!(%host, seq, "message from a pending host ignored");
+            return Ok(());
+        }
+        let applied = match body {
+            Body::SchedulesApplied(applied) => {
+                fleet
+                    .store
+                    .apply_agent_message(
+                        host,
+                        seq,
+                        now,
+                        cairn_store::schedules_applied(host, applied.version),
+                    )
+                    .await?
+            }
+            Body::JobLog(log) => {
+                let lines = log
+                    .lines
+                    .into_iter()
+                    .take(MAX_LOG_LINES)
+                    .map(|l| log_line(l, now))
+                    .collect();
+                let effect =
+                    cairn_store::append_job_log(host, cairn_store::JobId(log.job_id), lines);
+                fleet
+                    .store
+                    .apply_agent_message(host, seq, now, effect)
+                    .await?
+            }
+            // Jobs and schedules take effect once those parts of the server
+            // exist; until then the message is recorded as applied, so the
+            // agent's spool drains.
+            _ => {
+                fleet
+                    .store
+                    .apply_agent_message(host, seq, now, |_| Ok(()))
+                    .await?
+            }
+        };
+        if !applied {
+            tracing::debug!(%host, seq, "replayed message acknowledged again, not applied");
+        }
+        fleet.registry.send(host, ack(seq));
+        Ok(())
+    }
+
+    async fn is_approved(&self) -> ServiceResult<bool> {
+        if self.approved.load(Ordering::Relaxed) {
+            return Ok(true);
+        }
+        let approved = self.fleet.store.host(self.guard.host).await?.status == HostStatus::Approved;
+        self.approved.store(approved, Ordering::Relaxed);
+        Ok(approved)
+    }
+
+    /// Ends the session with `status`, which the agent sees.
+    pub fn close(&self, status: tonic::Status) {
+        self.fleet.registry.close(self.guard.host, status);
+    }
+
+    /// Ends the session: records when the host was last seen.
+    pub async fn finish(self) {
+        let now = self.guard.last_seen.load(Ordering::Relaxed);
+        if let Err(err) = self.fleet.store.touch_host(self.guard.host, now).await {
+            tracing::warn!(host = %self.guard.host, error = %err, "could not record last sign of life");
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! `cairn.v1.AgentGateway`: the stream every agent holds open. The caller is
+//! authenticated by the identity in its `Hello`, not by an operator token.
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use cairn_proto::v1 as pb;
+use cairn_proto::v1::agent_gateway_server::AgentGateway;
+use tokio_stream::Stream;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::ClientAddr;
+use crate::Api;
+use crate::fleet::Opened;
+
+/// How long a new stream may take to say `Hello`.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The AgentGateway implementation.
+#[derive(Debug, Clone)]
+pub(crate) struct AgentGatewayGrpc {
+    api: Api,
+}
+
+impl AgentGatewayGrpc {
+    pub(crate) fn new(api: Api) -> Self {
+        Self { api }
+    }
+}
+
+type Outbound = Pin<Box<dyn Stream<Item = Result<pb::ServerMessage, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl AgentGateway for AgentGatewayGrpc {
+    type SessionStream = Outbound;
+
+    async fn session(
+        &self,
+        request: Request<Streaming<pb::AgentMessage>>,
+    ) -> Result<Response<Outbound>, Status> {
+        let addr = request
+            .extensions()
+            .get::<ClientAddr>()
+            .map(|a| a.0.ip().to_string());
+        let mut inbound = request.into_inner();
+        let first = match tokio::time::timeout(HELLO_TIMEOUT, inbound.message()).await {
+            Err(_) => return Err(Status::deadline_exceeded("no Hello within 10 s")),
+            Ok(Err(status)) => return Err(status),
+            Ok(Ok(None)) => return Err(Status::invalid_argument("the stream ended before Hello")),
+            Ok(Ok(Some(first))) => first,
+        };
+        let hello = match (first.seq, first.body) {
+            (0, Some(pb::agent_message::Body::Hello(hello))) => hello,
+            _ => {
+                return Err(Status::invalid_argument(
+                    "the first message must be Hello, with seq 0",
+                ));
+            }
+        };
+        match self.api.fleet.open_session(hello, addr).await? {
+            Opened::Refused(welcome) => {
+                Ok(Response::new(Box::pin(tokio_stream::once(Ok(welcome)))))
+            }
+            Opened::Live { handle, outbox } => {
+                tokio::spawn(async move {
+                    let mut closed = handle.closed();
+                    loop {
+                        tokio::select! {
+                            message = inbound.message() => match message {
+                                Ok(Some(message)) => {
+                                    if let Err(err) = handle.handle(message).await {
+                                        tracing::warn!(host = %handle.host(), error = %err, "agent sent a bad message: session closed");
+                                        handle.close(Status::from(err));
+                                        break;
+                                    }
+                                }
+                                Ok(None) => break,
+                                Err(status) => {
+                                    tracing::debug!(host = %handle.host(), %status, "agent stream failed");
+                                    handle.close(status);
+                                    break;
+                                }
+                            },
+                            _ = closed.changed() => break,
+                        }
+                    }
+                    handle.finish().await;
+                });
+                Ok(Response::new(Box::pin(ReceiverStream::new(outbox))))
+            }
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! `cairn.v1.HostService` over the fleet service.
+
+use std::collections::BTreeMap;
+
+use cairn_proto::v1 as pb;
+use cairn_proto::v1::host_service_server::HostService;
+use cairn_store::{HostId, HostStatus};
+use tonic::{Request, Response, Status};
+
+use super::authenticate;
+use super::convert::{page_from_pb, page_to_pb, timestamp};
+use crate::Api;
+use crate::fleet::HostView;
+
+/// The HostService implementation.
+#[derive(Debug, Clone)]
+pub(crate) struct HostsGrpc {
+    api: Api,
+}
+
+impl HostsGrpc {
+    pub(crate) fn new(api: Api) -> Self {
+        Self { api }
+    }
+}
+
+type Reply<T> = Result<Response<T>, Status>;
+
+fn status_from_pb(value: i32) -> Option<HostStatus> {
+    match pb::HostStatus::try_from(value) {
+        Ok(pb::HostStatus::Pending) => Some(HostStatus::Pending),
+        Ok(pb::HostStatus::Approved) => Some(HostStatus::Approved),
+        Ok(pb::HostStatus::Rejected) => Some(HostStatus::Rejected),
+        Ok(pb::HostStatus::Revoked) => Some(HostStatus::Revoked),
+        _ => None,
+    }
+}
+
+fn one(view: HostView) -> Option<pb::Host> {
+    Some(host_to_pb(&view))
+}
+
+/// The host as the API shows it.
+pub(crate) fn host_to_pb(view: &HostView) -> pb::Host {
+    let h = &view.host;
+    pb::Host {
+        id: h.id.0,
+        hostname: h.facts.hostname.clone(),
+        status: match h.status {
+            HostStatus::Pending => pb::HostStatus::Pending,
+            HostStatus::Approved => pb::HostStatus::Approved,
+            HostStatus::Rejected => pb::HostStatus::Rejected,
+            HostStatus::Revoked => pb::HostStatus::Revoked,
+        } as i32,
+        status_reason: h.status_reason.clone().unwrap_or_default(),
+        status_changed_at: Some(timestamp(h.status_changed_at)),
+        online: view.online,
+        fingerprint: h.fingerprint.clone(),
+        facts: Some(crate::fleet::facts_to_pb(&h.facts)),
+        labels: h.labels.clone().into_iter().collect(),
+        enrollment_token_id: h.enrollment_token_id.map_or(0, |t| t.0),
+        last_seen_at: h.last_seen_at.map(timestamp),
+        last_address: h.last_addr.clone().unwrap_or_default(),
+        created_at: Some(timestamp(h.created_at)),
+        desired_schedule_set_version: h.schedules_desired_version,
+        applied_schedule_set_version: h.schedules_applied_version,
+        repository_ids: Vec::new(),
+    }
+}
+
+#[tonic::async_trait]
+impl HostService for HostsGrpc {
+    async fn list_hosts(
+        &self,
+        request: Request<pb::ListHostsRequest>,
+    ) -> Reply<pb::ListHostsResponse> {
+        let p = authenticate(&self.api, &request).await?;
+        let req = request.into_inner();
+        let selector: BTreeMap<String, String> = req.label_selector.into_iter().collect();
+        let hosts = self
+            .api
+            .fleet
+            .list_hosts(
+                &p,
+                status_from_pb(req.status),
+                &selector,
+                req.online,
+                page_from_pb(req.page)?,
+            )
+            .await?;
+        Ok(Response::new(pb::ListHostsResponse {
+            hosts: hosts.items.iter().map(host_to_pb).collect(),
+            page: Some(page_to_pb(hosts.next)),
+        }))
+    }
+
+    async fn get_host(&self, request: Request<pb::GetHostRequest>) -> Reply<pb::GetHostResponse> {
+        let p = authenticate(&self.api, &request).await?;
+        let host = self
+            .api
+            .fleet
+            .get_host(&p, HostId(request.into_inner().host_id))
+            .await?;
+        Ok(Response::new(pb::GetHostResponse { host: one(host) }))
+    }
+
+    async fn approve_host(
+        &self,
+        request: Request<pb::ApproveHostRequest>,
+    ) -> Reply<pb::ApproveHostResponse> {
+        let p = authenticate(&self.api, &request).await?;
+        let req = request.into_inner();
+        let host = self
+            .api
+            .fleet
+            .approve(&p, HostId(req.host_id), Some(&req.expected_fingerprint))
+            .await?;
+        Ok(Response::new(pb::ApproveHostResponse { host: one(host) }))
+    }
+
+    async fn reject_host(
+        &self,
+        request: Request<pb::RejectHostRequest>,
+    ) -> Reply<pb::RejectHostResponse> {
+        let p = authenticate(&self.api, &request).await?;
+        let req = request.into_inner();
+        let host = self
+            .api
+            .fleet
+            .reject(&p, HostId(req.host_id), &req.reason)
+            .await?;
+        Ok(Response::new(pb::RejectHostResponse { host: one(host) }))
+    }
+
+    async fn revoke_host(
+        &self,
+        request: Request<pb::RevokeHostRequest>,
+    ) -> Reply<pb::RevokeHostResponse> {
+        let p = authenticate(&self.api, &request).await?;
+        let req = request.into_inner();
+        let host = self
+            .api
+            .fleet
+            .revoke(&p, HostId(req.host_id), &req.reason)
+            .await?;
+        Ok(Response::new(pb::RevokeHostResponse { host: one(host) }))
+    }
+
+    async fn delete_host(
+        &self,
+        request: Request<pb::DeleteHostRequest>,
+    ) -> Reply<pb::DeleteHostResponse> {
+        let p = authenticate(&self.api, &request).await?;
+        self.api
+            .fleet
+            .delete(&p, HostId(request.into_inner().host_id))
+            .await?;
+        Ok(Response::new(pb::DeleteHostResponse {}))
+    }
+
+    async fn set_host_labels(
+        &self,
+        request: Request<pb::SetHostLabelsRequest>,
+    ) -> Reply<pb::SetHostLabelsResponse> {
+        let p = authenticate(&self.api, &request).await?;
+        let req = request.into_inner();
+        let host = self
+            .api
+            .fleet
+            .set_labels(&p, HostId(req.host_id), req.labels.into_iter().collect())
+            .await?;
+        Ok(Response::new(pb::SetHostLabelsResponse { host: one(host) }))
+    }
+}

@@ -1,0 +1,112 @@
+//! `cairn agent`: run the agent for this host.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use cairn_agent::{Agent, AgentConfig, AgentEvent};
+use clap::Args;
+
+use crate::{EXIT_USAGE, read_secret};
+
+#[derive(Debug, Args)]
+pub(crate) struct AgentArgs {
+    /// The server's URL.
+    #[arg(long, env = "CAIRN_SERVER")]
+    server: String,
+    /// Where the agent keeps its identity and spool.
+    #[arg(
+        long,
+        env = "CAIRN_AGENT_STATE_DIR",
+        default_value = "/var/lib/cairn-agent"
+    )]
+    state_dir: PathBuf,
+    /// An enrollment token: a valid one approves this host on first announce.
+    /// Prefer --enroll-token-file or CAIRN_ENROLL_TOKEN: argv is visible to
+    /// every user of the machine.
+    #[arg(long, env = "CAIRN_ENROLL_TOKEN", hide_env_values = true)]
+    enroll_token: Option<String>,
+    /// File holding an enrollment token.
+    #[arg(
+        long,
+        env = "CAIRN_ENROLL_TOKEN_FILE",
+        value_name = "FILE",
+        conflicts_with = "enroll_token"
+    )]
+    enroll_token_file: Option<PathBuf>,
+    /// Log filter.
+    #[arg(long, env = "CAIRN_LOG_LEVEL", default_value = "info")]
+    log_level: String,
+}
+
+pub(crate) async fn run(args: AgentArgs) -> ExitCode {
+    let filter = match tracing_subscriber::EnvFilter::try_new(&args.log_level) {
+        Ok(filter) => filter,
+        Err(err) => {
+            eprintln!("error: invalid --log-level: {err}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+
+    let enroll_token = match (&args.enroll_token, &args.enroll_token_file) {
+        (Some(token), _) => Some(token.trim().to_string()),
+        (None, Some(path)) => match read_secret(path) {
+            Ok(token) => Some(token.trim().to_string()),
+            Err(err) => {
+                eprintln!(
+                    "error: cannot read --enroll-token-file {}: {err}",
+                    path.display()
+                );
+                return ExitCode::from(EXIT_USAGE);
+            }
+        },
+        (None, None) => None,
+    };
+    let mut config = AgentConfig::new(args.server, args.state_dir);
+    config.enroll_token = enroll_token.filter(|t| !t.is_empty());
+
+    let mut agent = match Agent::open(config) {
+        Ok(agent) => agent,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // Printed, not just logged: the operator compares it before approving.
+    println!(
+        "cairn agent identity fingerprint: {}",
+        agent.identity().fingerprint()
+    );
+    let mut events = agent.subscribe();
+    tokio::spawn(async move {
+        while let Some(event) = events.recv().await {
+            if let AgentEvent::Welcomed {
+                status,
+                reason,
+                host_id,
+                ..
+            } = event
+            {
+                println!(
+                    "server says: {} (host {host_id}){}",
+                    status.as_str_name(),
+                    if reason.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {reason}")
+                    }
+                );
+            }
+        }
+    });
+    match agent.run(crate::server_cmd::shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
