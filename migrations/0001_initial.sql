@@ -8,10 +8,12 @@
 --   high-entropy tokens; passwords are argon2id PHC strings.
 -- * Lists and maps that are only ever read whole are JSON text.
 -- * Tables are STRICT: a value of the wrong type is an error, not a silent cast.
+-- * Ids that the audit log and operators refer to are AUTOINCREMENT, so an id
+--   is never reused after a delete ("host:7" always means the same host).
 -- * This file is never edited once landed; later changes are new migrations.
 
 CREATE TABLE users (
-    id              INTEGER PRIMARY KEY,
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
     username        TEXT    NOT NULL UNIQUE COLLATE NOCASE,
     password_hash   TEXT    NOT NULL,
     role            TEXT    NOT NULL CHECK (role IN ('admin', 'operator', 'viewer')),
@@ -22,7 +24,7 @@ CREATE TABLE users (
 ) STRICT;
 
 CREATE TABLE sessions (
-    id              INTEGER PRIMARY KEY,
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
     token_hash      BLOB    NOT NULL UNIQUE,
     user_id         INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     csrf_token      TEXT    NOT NULL,
@@ -36,7 +38,7 @@ CREATE INDEX sessions_user ON sessions (user_id);
 CREATE INDEX sessions_expiry ON sessions (expires_at);
 
 CREATE TABLE api_tokens (
-    id              INTEGER PRIMARY KEY,
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
     user_id         INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     name            TEXT    NOT NULL,
     prefix          TEXT    NOT NULL,
@@ -51,7 +53,7 @@ CREATE TABLE api_tokens (
 CREATE INDEX api_tokens_user ON api_tokens (user_id);
 
 CREATE TABLE enrollment_tokens (
-    id              INTEGER PRIMARY KEY,
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
     name            TEXT    NOT NULL,
     prefix          TEXT    NOT NULL,
     token_hash      BLOB    NOT NULL UNIQUE,
@@ -67,7 +69,7 @@ CREATE TABLE enrollment_tokens (
 -- One row per agent identity. A revoked identity keeps its row (and hash) so it
 -- can never be re-activated; a deleted one is gone and must announce anew.
 CREATE TABLE hosts (
-    id                        INTEGER PRIMARY KEY,
+    id                        INTEGER PRIMARY KEY AUTOINCREMENT,
     identity_hash             BLOB    NOT NULL UNIQUE,
     fingerprint               TEXT    NOT NULL,
     status                    TEXT    NOT NULL DEFAULT 'pending'
@@ -102,7 +104,7 @@ CREATE TABLE agent_seq (
 -- A repository's URL can carry credentials, so it is sealed like the password;
 -- url_redacted is what pages and the API show.
 CREATE TABLE repositories (
-    id              INTEGER PRIMARY KEY,
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
     name            TEXT    NOT NULL UNIQUE,
     url_sealed      BLOB    NOT NULL,
     url_redacted    TEXT    NOT NULL,
@@ -122,7 +124,7 @@ CREATE TABLE host_repos (
 CREATE INDEX host_repos_repository ON host_repos (repository_id);
 
 CREATE TABLE schedules (
-    id                  INTEGER PRIMARY KEY,
+    id                  INTEGER PRIMARY KEY AUTOINCREMENT,
     host_id             INTEGER NOT NULL,
     repository_id       INTEGER NOT NULL,
     name                TEXT    NOT NULL,
@@ -148,7 +150,7 @@ CREATE INDEX schedules_repository ON schedules (repository_id);
 
 -- Forget / prune / check cadences for one host's use of one repository.
 CREATE TABLE host_repo_maintenance (
-    id                      INTEGER PRIMARY KEY,
+    id                      INTEGER PRIMARY KEY AUTOINCREMENT,
     host_id                 INTEGER NOT NULL,
     repository_id           INTEGER NOT NULL,
     retention               TEXT    NOT NULL DEFAULT '{}',
@@ -169,7 +171,7 @@ CREATE TABLE host_repo_maintenance (
 
 -- Missed and queued schedule firings. One row per (schedule, fire time).
 CREATE TABLE pending_runs (
-    id              INTEGER PRIMARY KEY,
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
     schedule_id     INTEGER NOT NULL REFERENCES schedules (id) ON DELETE CASCADE,
     host_id         INTEGER NOT NULL REFERENCES hosts (id) ON DELETE CASCADE,
     fire_at         INTEGER NOT NULL,
@@ -183,7 +185,7 @@ CREATE TABLE pending_runs (
 CREATE INDEX pending_runs_host_state ON pending_runs (host_id, state);
 
 CREATE TABLE jobs (
-    id                INTEGER PRIMARY KEY,
+    id                INTEGER PRIMARY KEY AUTOINCREMENT,
     kind              TEXT    NOT NULL CHECK (kind IN ('backup', 'forget', 'prune', 'check', 'restore',
                                                        'init', 'unlock', 'snapshots', 'browse', 'diff')),
     status            TEXT    NOT NULL DEFAULT 'queued'
@@ -246,7 +248,7 @@ CREATE TABLE snapshots (
 CREATE INDEX snapshots_host_time ON snapshots (host_id, snapshot_time);
 
 CREATE TABLE notification_channels (
-    id              INTEGER PRIMARY KEY,
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
     name            TEXT    NOT NULL UNIQUE,
     kind            TEXT    NOT NULL CHECK (kind IN ('webhook', 'smtp', 'ntfy', 'gotify', 'slack',
                                                      'discord', 'healthchecks')),
@@ -261,7 +263,7 @@ CREATE TABLE notification_channels (
 ) STRICT;
 
 CREATE TABLE alert_rules (
-    id              INTEGER PRIMARY KEY,
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
     kind            TEXT    NOT NULL CHECK (kind IN ('job_failed', 'host_offline', 'backup_overdue',
                                                      'check_failed', 'missed_runs', 'anomaly')),
     name            TEXT    NOT NULL,
@@ -280,7 +282,7 @@ CREATE TABLE alert_rule_channels (
 ) STRICT;
 
 CREATE TABLE alerts (
-    id                INTEGER PRIMARY KEY,
+    id                INTEGER PRIMARY KEY AUTOINCREMENT,
     rule_id           INTEGER REFERENCES alert_rules (id) ON DELETE SET NULL,
     kind              TEXT    NOT NULL,
     state             TEXT    NOT NULL CHECK (state IN ('firing', 'acknowledged', 'resolved')),

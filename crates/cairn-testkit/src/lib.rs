@@ -31,7 +31,8 @@ pub struct TestServer {
     pub setup_link: Option<String>,
     /// The service layer, for arranging state directly.
     pub api: Api,
-    data_dir: tempfile::TempDir,
+    data_dir: Option<tempfile::TempDir>,
+    config: ServerConfig,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), StartError>>>,
 }
@@ -46,6 +47,8 @@ impl TestServer {
     pub async fn start_with(adjust: impl FnOnce(&mut ServerConfig)) -> TestServer {
         init_logging();
         let data_dir = tempfile::tempdir().expect("temp data dir");
+        // The listener is bound here, before the server task starts, so
+        // clients can connect at once.
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind loopback");
@@ -54,7 +57,28 @@ impl TestServer {
         config.listen = addr;
         config.public_url = format!("http://{addr}");
         adjust(&mut config);
-        let server = Server::open(config).await.expect("open server");
+        Self::launch(listener, config, data_dir).await
+    }
+
+    /// Stops the server and starts it again on the same address and data
+    /// dir, as a restart of the process would.
+    pub async fn restart(mut self) -> TestServer {
+        let data_dir = self.data_dir.take().expect("data dir");
+        let config = self.config.clone();
+        self.stop_in_place().await.expect("clean stop");
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .expect("rebind the same port");
+        Self::launch(listener, config, data_dir).await
+    }
+
+    async fn launch(
+        listener: TcpListener,
+        config: ServerConfig,
+        data_dir: tempfile::TempDir,
+    ) -> TestServer {
+        let addr = listener.local_addr().expect("local addr");
+        let server = Server::open(config.clone()).await.expect("open server");
         let api = server.api();
         let setup_link = server.setup_link().map(str::to_string);
         let ui = cairn_web::router(server.api());
@@ -67,7 +91,8 @@ impl TestServer {
             addr,
             setup_link,
             api,
-            data_dir,
+            data_dir: Some(data_dir),
+            config,
             shutdown: Some(tx),
             task: Some(task),
         }
@@ -75,7 +100,15 @@ impl TestServer {
 
     /// The server's data directory.
     pub fn data_dir(&self) -> std::path::PathBuf {
-        self.data_dir.path().join("data")
+        self.config.data_dir.clone()
+    }
+
+    /// Opens the server's database alongside it (WAL allows this), to arrange
+    /// or inspect state the API does not expose.
+    pub async fn store(&self) -> cairn_store::Store {
+        cairn_store::Store::open(&self.data_dir().join("cairn.db"))
+            .await
+            .expect("open store")
     }
 
     /// Creates an operator directly through the service layer (as `cairn
@@ -134,6 +167,10 @@ impl TestServer {
 
     /// Asks the server to stop and waits for it to finish draining.
     pub async fn stop(mut self) -> Result<(), StartError> {
+        self.stop_in_place().await
+    }
+
+    async fn stop_in_place(&mut self) -> Result<(), StartError> {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -160,4 +197,163 @@ fn init_logging() {
             std::env::var("CAIRN_TEST_LOG").unwrap_or_else(|_| "warn".into()),
         ))
         .try_init();
+}
+
+/// Agent helpers: a library agent with test-friendly timing, and a raw
+/// session for speaking the protocol by hand (hostile or silent peers).
+pub mod agents {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use cairn_agent::{Agent, AgentConfig, AgentEvent};
+    use cairn_proto::v1 as pb;
+    use cairn_proto::v1::agent_gateway_client::AgentGatewayClient;
+    use tokio::sync::mpsc;
+    use tokio_stream::wrappers::ReceiverStream;
+    use tonic::Streaming;
+
+    /// An agent configuration with short backoffs, for `url`.
+    pub fn config(url: &str, state_dir: &Path) -> AgentConfig {
+        let mut config = AgentConfig::new(url, state_dir);
+        config.backoff_base = Duration::from_millis(20);
+        config.backoff_cap = Duration::from_millis(200);
+        config.refused_backoff = Duration::from_millis(300);
+        config
+    }
+
+    /// A running library agent and its events.
+    #[derive(Debug)]
+    pub struct RunningAgent {
+        pub events: mpsc::UnboundedReceiver<AgentEvent>,
+        pub fingerprint: String,
+        pub spool: std::sync::Arc<cairn_agent::Spool>,
+        stop: Option<tokio::sync::oneshot::Sender<()>>,
+        task: tokio::task::JoinHandle<Result<(), cairn_agent::AgentError>>,
+    }
+
+    impl RunningAgent {
+        /// Starts `config`'s agent.
+        pub fn start(config: AgentConfig) -> RunningAgent {
+            let mut agent = Agent::open(config).expect("open agent");
+            let events = agent.subscribe();
+            let fingerprint = agent.identity().fingerprint().to_string();
+            let spool = agent.spool();
+            let (stop, stopped) = tokio::sync::oneshot::channel();
+            let task = tokio::spawn(agent.run(async {
+                let _ = stopped.await;
+            }));
+            RunningAgent {
+                events,
+                fingerprint,
+                spool,
+                stop: Some(stop),
+                task,
+            }
+        }
+
+        /// The next event, failing the test if none comes within `within`.
+        pub async fn next(&mut self, within: Duration) -> AgentEvent {
+            tokio::time::timeout(within, self.events.recv())
+                .await
+                .expect("an agent event in time")
+                .expect("agent running")
+        }
+
+        /// Waits for an event that `want` accepts, skipping others.
+        pub async fn until(
+            &mut self,
+            within: Duration,
+            want: impl Fn(&AgentEvent) -> bool,
+        ) -> AgentEvent {
+            let deadline = tokio::time::Instant::now() + within;
+            loop {
+                let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                let event = self.next(left).await;
+                if want(&event) {
+                    return event;
+                }
+            }
+        }
+
+        /// Waits for a `Welcomed` with `status`.
+        pub async fn welcomed(&mut self, status: pb::WelcomeStatus) -> AgentEvent {
+            self.until(
+                Duration::from_secs(10),
+                |e| matches!(e, AgentEvent::Welcomed { status: s, .. } if *s == status),
+            )
+            .await
+        }
+
+        /// Stops the agent and waits for it.
+        pub async fn stop(mut self) -> Result<(), cairn_agent::AgentError> {
+            if let Some(stop) = self.stop.take() {
+                let _ = stop.send(());
+            }
+            self.task.await.expect("agent task")
+        }
+
+        /// Whether the agent's task has ended (e.g. a fatal error).
+        pub fn finished(&self) -> bool {
+            self.task.is_finished()
+        }
+    }
+
+    /// A session spoken by hand.
+    #[derive(Debug)]
+    pub struct RawSession {
+        pub tx: mpsc::Sender<pb::AgentMessage>,
+        pub rx: Streaming<pb::ServerMessage>,
+    }
+
+    /// A Hello for `token` from `hostname`.
+    pub fn hello(token: &str, hostname: &str) -> pb::AgentMessage {
+        pb::AgentMessage {
+            seq: 0,
+            body: Some(pb::agent_message::Body::Hello(pb::Hello {
+                identity_token: token.to_string(),
+                facts: Some(pb::HostFacts {
+                    hostname: hostname.to_string(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })),
+        }
+    }
+
+    /// A fresh random identity token, as an agent would make.
+    pub fn new_identity() -> String {
+        use base64::Engine;
+        let bytes: [u8; 32] = rand::random();
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    }
+
+    /// Opens a session and sends `first`; returns the stream or the status.
+    pub async fn open(url: &str, first: pb::AgentMessage) -> Result<RawSession, tonic::Status> {
+        let mut client = AgentGatewayClient::connect(url.to_string())
+            .await
+            .map_err(|e| tonic::Status::unavailable(e.to_string()))?
+            .max_encoding_message_size(64 * 1024 * 1024);
+        let (tx, rx) = mpsc::channel(64);
+        tx.send(first)
+            .await
+            .map_err(|_| tonic::Status::internal("send"))?;
+        let rx = client.session(ReceiverStream::new(rx)).await?.into_inner();
+        Ok(RawSession { tx, rx })
+    }
+
+    impl RawSession {
+        /// The next server message, or the status that ended the stream.
+        pub async fn next(
+            &mut self,
+            within: Duration,
+        ) -> Result<Option<pb::ServerMessage>, tonic::Status> {
+            tokio::time::timeout(within, self.rx.message())
+                .await
+                .unwrap_or_else(|_| {
+                    Err(tonic::Status::deadline_exceeded(
+                        "no server message in time",
+                    ))
+                })
+        }
+    }
 }

@@ -78,7 +78,7 @@ impl AgentGateway for AgentGatewayGrpc {
                                 Ok(None) => break,
                                 Err(status) => {
                                     tracing::debug!(host = %handle.host(), %status, "agent stream failed");
-                                    handle.close(status);
+                                    handle.close(oversize_is_resource_exhausted(status));
                                     break;
                                 }
                             },
@@ -90,5 +90,15 @@ impl AgentGateway for AgentGatewayGrpc {
                 Ok(Response::new(Box::pin(ReceiverStream::new(outbox))))
             }
         }
+    }
+}
+
+/// tonic reports a message over the size limit as OUT_OF_RANGE; gRPC's own
+/// convention (and what agents expect) is RESOURCE_EXHAUSTED.
+fn oversize_is_resource_exhausted(status: Status) -> Status {
+    if status.code() == tonic::Code::OutOfRange && status.message().contains("too large") {
+        Status::resource_exhausted(status.message().to_string())
+    } else {
+        status
     }
 }

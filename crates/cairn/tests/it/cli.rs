@@ -265,3 +265,134 @@ async fn ctl_reports_missing_and_insufficient_tokens_clearly() {
         stderr(&denied)
     );
 }
+
+/// A real `cairn agent` process announces itself; `cairn ctl` sees it pending
+/// with the fingerprint the agent printed, approves it, and it goes live.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_agent_process_is_approved_with_ctl() {
+    use std::io::BufRead;
+
+    let server = TestServer::start().await;
+    let token = server.token_for("ops", Role::Admin, Scope::Admin).await;
+    let state = tempfile::tempdir().expect("state");
+    let mut agent = cairn()
+        .args(["agent", "--server", &server.url, "--state-dir"])
+        .arg(state.path().join("agent"))
+        .args(["--log-level", "warn"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn agent");
+    let mut stdout = std::io::BufReader::new(agent.stdout.take().expect("stdout"));
+    let mut first = String::new();
+    stdout.read_line(&mut first).expect("fingerprint line");
+    let fingerprint = first
+        .trim()
+        .rsplit(' ')
+        .next()
+        .expect("fingerprint")
+        .to_string();
+    let mut second = String::new();
+    stdout.read_line(&mut second).expect("welcome line");
+    assert!(second.contains("PENDING_APPROVAL"), "{second}");
+
+    let ctl = |args: &[&str]| {
+        run(cairn()
+            .args(["ctl", "--server", &server.url])
+            .args(args)
+            .env("CAIRN_TOKEN", &token))
+    };
+    let listed = ctl(&["hosts", "list", "--status", "pending"]);
+    let table = String::from_utf8_lossy(&listed.stdout).to_string();
+    let row = table
+        .lines()
+        .find(|l| l.contains(&fingerprint))
+        .unwrap_or_else(|| panic!("{fingerprint} not in {table}"));
+    let id = row.split_whitespace().next().expect("id").to_string();
+
+    let approved = ctl(&["hosts", "approve", &id, "--fingerprint", &fingerprint]);
+    assert!(approved.status.success(), "{}", stderr(&approved));
+    let mut third = String::new();
+    stdout.read_line(&mut third).expect("approved line");
+    assert!(third.contains("APPROVED"), "{third}");
+    let listed = ctl(&["hosts", "list", "--status", "approved"]);
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("online"));
+
+    let labelled = ctl(&["hosts", "label", &id, "env=prod", "rack=r4"]);
+    assert!(String::from_utf8_lossy(&labelled.stdout).contains("env=prod,rack=r4"));
+    let bad_label = ctl(&["hosts", "label", &id, "no-equals-sign"]);
+    assert_eq!(bad_label.status.code(), Some(1));
+
+    let revoked = ctl(&["hosts", "revoke", &id, "--reason", "retired"]);
+    assert!(revoked.status.success(), "{}", stderr(&revoked));
+    let mut fourth = String::new();
+    stdout.read_line(&mut fourth).expect("refused line");
+    assert!(
+        fourth.contains("REJECTED") && fourth.contains("retired"),
+        "{fourth}"
+    );
+    let _ = agent.kill();
+    let _ = agent.wait();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrollment_tokens_from_ctl_enroll_a_real_agent() {
+    use std::io::BufRead;
+
+    let server = TestServer::start().await;
+    let token = server.token_for("ops", Role::Admin, Scope::Admin).await;
+    let created = run(cairn()
+        .args([
+            "ctl",
+            "--server",
+            &server.url,
+            "enroll-tokens",
+            "create",
+            "--name",
+            "rack4",
+            "--ttl-hours",
+            "1",
+            "--label",
+            "rack=r4",
+        ])
+        .env("CAIRN_TOKEN", &token));
+    assert!(created.status.success(), "{}", stderr(&created));
+    let enroll = String::from_utf8_lossy(&created.stdout).trim().to_string();
+    assert!(enroll.starts_with("cairn_enroll_"));
+
+    let state = tempfile::tempdir().expect("state");
+    let token_file = state.path().join("enroll");
+    std::fs::write(&token_file, &enroll).expect("write");
+    let mut agent = cairn()
+        .args(["agent", "--server", &server.url, "--state-dir"])
+        .arg(state.path().join("agent"))
+        .arg("--enroll-token-file")
+        .arg(&token_file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn agent");
+    let mut stdout = std::io::BufReader::new(agent.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("fingerprint");
+    line.clear();
+    stdout.read_line(&mut line).expect("welcome");
+    assert!(line.contains("APPROVED"), "{line}");
+    let listed = run(cairn()
+        .args([
+            "ctl",
+            "--server",
+            &server.url,
+            "enroll-tokens",
+            "list",
+            "--include-inactive",
+        ])
+        .env("CAIRN_TOKEN", &token));
+    assert!(
+        String::from_utf8_lossy(&listed.stdout).contains("1/1"),
+        "{}",
+        String::from_utf8_lossy(&listed.stdout)
+    );
+    let _ = agent.kill();
+    let _ = agent.wait();
+}

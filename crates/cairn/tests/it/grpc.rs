@@ -7,12 +7,7 @@ use cairn_testkit::TestServer;
 use tokio_stream::StreamExt;
 use tonic::{Code, Request};
 
-fn with_token<T>(message: T, token: &str) -> Request<T> {
-    let mut request = Request::new(message);
-    let value = format!("Bearer {token}").parse().expect("header value");
-    request.metadata_mut().insert("authorization", value);
-    request
-}
+use crate::with_token;
 
 #[tokio::test]
 async fn calls_without_a_valid_token_are_unauthenticated() {

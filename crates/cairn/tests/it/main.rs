@@ -1,6 +1,7 @@
 //! End-to-end tests of the Cairn binary's pieces: a real server on a loopback
 //! port, the web UI over HTTP, the gRPC API, and the `cairn` executable.
 
+mod agents;
 mod cli;
 mod grpc;
 mod web;
@@ -23,4 +24,12 @@ pub fn session_cookie(response: &reqwest::Response) -> Option<String> {
         .find(|v| v.contains("cairn_session="))
         .and_then(|v| v.split(';').next())
         .map(str::to_string)
+}
+
+/// A request carrying `authorization: Bearer <token>`.
+pub fn with_token<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    let value = format!("Bearer {token}").parse().expect("header value");
+    request.metadata_mut().insert("authorization", value);
+    request
 }
