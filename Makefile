@@ -40,7 +40,7 @@ test: deps fmt-check lint unit
 demo: build
 	@echo "Starting Cairn on http://$(DEMO_LISTEN) with data in $(DEMO_DIR). Ctrl-C stops it."
 	@echo "On the first run, open the one-time setup link printed below to create the admin."
-	$(CARGO) run -q -p cairn -- server --listen $(DEMO_LISTEN) --data-dir $(DEMO_DIR)
+	$(CARGO) run -q -p cairn -- server --listen $(DEMO_LISTEN) --data-dir $(DEMO_DIR) --plaintext
 
 MDBOOK_VERSION ?= 0.5.4
 MDBOOK ?= mdbook

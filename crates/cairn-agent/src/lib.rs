@@ -14,11 +14,13 @@ mod identity;
 mod recover;
 mod session;
 mod spool;
+mod tls;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 pub use backoff::Backoff;
+pub use cairn_tls::Trust;
 pub use facts::collect_facts;
 pub use identity::{Identity, IdentityError};
 pub use recover::{Recover, Verdict};
@@ -48,6 +50,10 @@ pub struct AgentConfig {
     pub keepalive_timeout: Duration,
     /// Limits of the on-disk spool.
     pub spool_limits: SpoolLimits,
+    /// How an `https://` server's certificate is trusted.
+    pub trust: Trust,
+    /// Whether an `http://` server (no TLS) may be used at all.
+    pub allow_plaintext: bool,
 }
 
 impl std::fmt::Debug for AgentConfig {
@@ -62,6 +68,8 @@ impl std::fmt::Debug for AgentConfig {
             .field("backoff_base", &self.backoff_base)
             .field("backoff_cap", &self.backoff_cap)
             .field("refused_backoff", &self.refused_backoff)
+            .field("trust", &self.trust)
+            .field("allow_plaintext", &self.allow_plaintext)
             .finish_non_exhaustive()
     }
 }
@@ -79,6 +87,8 @@ impl AgentConfig {
             keepalive_interval: Duration::from_secs(20),
             keepalive_timeout: Duration::from_secs(20),
             spool_limits: SpoolLimits::default(),
+            trust: Trust::System,
+            allow_plaintext: false,
         }
     }
 }

@@ -69,6 +69,15 @@ enum End {
     Status(Status),
     /// The server refused this identity in its `Welcome`.
     Refused(String),
+    /// Retrying cannot help (e.g. the pinned fingerprint does not match).
+    Fatal(String),
+}
+
+/// How to reach the server: the endpoint, and for `https://` the TLS client
+/// configuration and the probe that reports a pin mismatch.
+struct Link {
+    endpoint: Endpoint,
+    tls: Option<(Arc<rustls::ClientConfig>, cairn_tls::MismatchProbe)>,
 }
 
 /// The agent.
@@ -124,16 +133,17 @@ impl Agent {
         self,
         shutdown: impl std::future::Future<Output = ()>,
     ) -> Result<(), AgentError> {
-        let endpoint = self.endpoint()?;
+        let link = self.link()?;
         let mut backoff = Backoff::new(self.config.backoff_base, self.config.backoff_cap);
         tokio::pin!(shutdown);
         loop {
             let end = tokio::select! {
-                end = self.session(&endpoint, &mut backoff) => end,
+                end = self.session(&link, &mut backoff) => end,
                 () = &mut shutdown => End::Shutdown,
             };
             let (reason, wait) = match end {
                 End::Shutdown => return Ok(()),
+                End::Fatal(reason) => return Err(AgentError::Fatal(reason)),
                 End::Refused(reason) => (
                     format!("refused by the server: {reason}"),
                     self.config.refused_backoff,
@@ -159,29 +169,57 @@ impl Agent {
         }
     }
 
-    fn endpoint(&self) -> Result<Endpoint, AgentError> {
+    fn link(&self) -> Result<Link, AgentError> {
         let invalid = |reason: String| AgentError::InvalidServer {
             url: self.config.server.clone(),
             reason,
         };
-        if !self.config.server.starts_with("http://") && !self.config.server.starts_with("https://")
-        {
-            return Err(invalid("must start with http:// or https://".into()));
-        }
-        Ok(Endpoint::from_shared(self.config.server.clone())
+        let tls = if self.config.server.starts_with("https://") {
+            let (config, probe) =
+                cairn_tls::client_config(&self.config.trust).map_err(|e| invalid(e.to_string()))?;
+            Some((config, probe))
+        } else if self.config.server.starts_with("http://") {
+            if !self.config.allow_plaintext {
+                return Err(invalid(
+                    "http:// sends everything unencrypted: use https://, or allow plaintext explicitly".into(),
+                ));
+            }
+            tracing::warn!("connecting without TLS, as explicitly allowed");
+            None
+        } else {
+            return Err(invalid(
+                "must start with https:// (or http:// with plaintext allowed)".into(),
+            ));
+        };
+        let endpoint = Endpoint::from_shared(self.config.server.clone())
             .map_err(|e| invalid(e.to_string()))?
             .connect_timeout(Duration::from_secs(10))
             .tcp_nodelay(true)
             .http2_keep_alive_interval(self.config.keepalive_interval)
             .keep_alive_timeout(self.config.keepalive_timeout)
-            .keep_alive_while_idle(true))
+            .keep_alive_while_idle(true);
+        Ok(Link { endpoint, tls })
     }
 
     /// One session, from connect to its end.
-    async fn session(&self, endpoint: &Endpoint, backoff: &mut Backoff) -> End {
-        let channel = match endpoint.connect().await {
+    async fn session(&self, link: &Link, backoff: &mut Backoff) -> End {
+        let connected = match &link.tls {
+            None => link.endpoint.connect().await,
+            Some((config, _)) => {
+                link.endpoint
+                    .connect_with_connector(crate::tls::connector(config.clone()))
+                    .await
+            }
+        };
+        let channel = match connected {
             Ok(channel) => channel,
             Err(err) => {
+                if let Some(seen) = link.tls.as_ref().and_then(|(_, probe)| probe.mismatch()) {
+                    return End::Fatal(format!(
+                        "the server at {} presented a certificate with fingerprint {seen}, which is not the pinned one: refusing to connect (check --server-fingerprint)",
+                        self.config.server
+                    ));
+                }
                 return End::Status(Status::unavailable(format!(
                     "cannot connect to {}: {err}",
                     self.config.server

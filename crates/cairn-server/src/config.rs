@@ -56,6 +56,24 @@ pub const KEYS: &[KeySpec] = &[
         help: "Directory for the database and the sealing key",
     },
     KeySpec {
+        name: "tls_cert",
+        secret: false,
+        default: None,
+        help: "TLS certificate chain (PEM); without it and tls_key the server makes a self-signed one in data_dir",
+    },
+    KeySpec {
+        name: "tls_key",
+        secret: false,
+        default: None,
+        help: "TLS private key (PEM, mode 0600) for tls_cert",
+    },
+    KeySpec {
+        name: "plaintext",
+        secret: false,
+        default: Some("false"),
+        help: "Serve without TLS (only behind a TLS-terminating proxy or on a trusted network)",
+    },
+    KeySpec {
         name: "public_url",
         secret: false,
         default: None,
@@ -159,6 +177,12 @@ const KNOWN_ELSEWHERE: &[&str] = &[
     "CAIRN_SERVER",
     "CAIRN_TOKEN",
     "CAIRN_TOKEN_FILE",
+    "CAIRN_AGENT_STATE_DIR",
+    "CAIRN_ENROLL_TOKEN",
+    "CAIRN_ENROLL_TOKEN_FILE",
+    "CAIRN_SERVER_FINGERPRINT",
+    "CAIRN_CA_FILE",
+    "CAIRN_ALLOW_PLAINTEXT",
 ];
 
 /// Where a value came from, for error messages.
@@ -217,6 +241,8 @@ impl ConfigError {
 pub struct ServerConfig {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
+    /// How the one port is secured.
+    pub tls: TlsMode,
     /// Without a trailing slash.
     pub public_url: String,
     pub log_format: LogFormat,
@@ -241,6 +267,7 @@ impl fmt::Debug for ServerConfig {
         f.debug_struct("ServerConfig")
             .field("listen", &self.listen)
             .field("data_dir", &self.data_dir)
+            .field("tls", &self.tls)
             .field("public_url", &self.public_url)
             .field("log_format", &self.log_format)
             .field("log_level", &self.log_level)
@@ -265,6 +292,17 @@ impl fmt::Debug for ServerConfig {
             )
             .finish()
     }
+}
+
+/// How the server secures its port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsMode {
+    /// A self-signed certificate kept in the data dir (the default).
+    SelfSigned,
+    /// The operator's certificate and key.
+    Files { cert: PathBuf, key: PathBuf },
+    /// No TLS, as explicitly asked for.
+    Plaintext,
 }
 
 /// Log output format.
@@ -470,9 +508,53 @@ impl Layers {
                 "not a socket address (expected host:port, e.g. 127.0.0.1:8080)".into()
             })
         })?;
+        let plaintext = self.parse("plaintext", parse_bool)?;
+        let tls_cert = self
+            .values
+            .get("tls_cert")
+            .map(|(v, _)| PathBuf::from(v.trim()));
+        let tls_key = self
+            .values
+            .get("tls_key")
+            .map(|(v, _)| PathBuf::from(v.trim()));
+        let tls = match (plaintext, tls_cert, tls_key) {
+            (true, None, None) => TlsMode::Plaintext,
+            (true, _, _) => {
+                return Err(ConfigError::Invalid {
+                    key: "plaintext",
+                    from: self.source_of("plaintext"),
+                    value: Some("true".into()),
+                    reason: "plaintext cannot be combined with tls_cert / tls_key".into(),
+                });
+            }
+            (false, Some(cert), Some(key)) => TlsMode::Files { cert, key },
+            (false, None, None) => TlsMode::SelfSigned,
+            (false, cert, _) => {
+                let missing = if cert.is_some() {
+                    "tls_key"
+                } else {
+                    "tls_cert"
+                };
+                return Err(ConfigError::Invalid {
+                    key: missing,
+                    from: self.source_of(if cert.is_some() {
+                        "tls_cert"
+                    } else {
+                        "tls_key"
+                    }),
+                    value: None,
+                    reason: "tls_cert and tls_key go together: give both or neither".into(),
+                });
+            }
+        };
+        let scheme = if tls == TlsMode::Plaintext {
+            "http"
+        } else {
+            "https"
+        };
         let public_url = match self.values.get("public_url") {
             Some(_) => self.parse("public_url", parse_public_url)?,
-            None => format!("http://{listen}"),
+            None => format!("{scheme}://{listen}"),
         };
         let log_format = self.parse("log_format", |v| match v {
             "text" => Ok(LogFormat::Text),
@@ -481,6 +563,7 @@ impl Layers {
         })?;
         let config = ServerConfig {
             listen,
+            tls,
             data_dir: self.parse("data_dir", |v| {
                 if v.is_empty() {
                     Err("must not be empty".into())
@@ -522,6 +605,13 @@ impl Layers {
             },
         };
         Ok(config)
+    }
+
+    fn source_of(&self, name: &str) -> Source {
+        self.values
+            .get(name)
+            .map(|(_, s)| s.clone())
+            .unwrap_or(Source::Default)
     }
 
     /// Parses the value of `name`, naming the key and its source on error.
@@ -570,6 +660,14 @@ fn read_secret_file(spec: &KeySpec, source: &Source, path: &Path) -> Result<Stri
     let text = std::fs::read_to_string(path)
         .map_err(|e| invalid(format!("cannot read {}: {e}", path.display())))?;
     Ok(text.trim_end_matches(['\n', '\r']).to_string())
+}
+
+fn parse_bool(v: &str) -> Result<bool, String> {
+    match v {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err("expected true or false".into()),
+    }
 }
 
 fn parse_positive(v: &str) -> Result<u32, String> {
@@ -650,7 +748,16 @@ pub struct ServerFlags {
     /// Directory for the database and the sealing key [default: ./cairn-data].
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<String>,
-    /// URL operators use to reach the server [default: http://<listen>].
+    /// TLS certificate chain (PEM) [default: a self-signed one in the data dir].
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<String>,
+    /// TLS private key (PEM, mode 0600).
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<String>,
+    /// Serve without TLS (behind a TLS-terminating proxy, or a trusted network).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub plaintext: Option<String>,
+    /// URL operators use to reach the server [default: https://<listen>].
     #[arg(long, value_name = "URL")]
     pub public_url: Option<String>,
     /// Log format: text or json [default: text].
@@ -707,6 +814,9 @@ impl ServerFlags {
         let all = [
             ("listen", &self.listen),
             ("data_dir", &self.data_dir),
+            ("tls_cert", &self.tls_cert),
+            ("tls_key", &self.tls_key),
+            ("plaintext", &self.plaintext),
             ("public_url", &self.public_url),
             ("log_format", &self.log_format),
             ("log_level", &self.log_level),
@@ -755,9 +865,16 @@ mod tests {
         let (config, warnings) = load(None, env(&[]), &[]).expect("defaults");
         assert_eq!(config.listen, "127.0.0.1:8080".parse().expect("addr"));
         assert_eq!(config.data_dir, PathBuf::from("./cairn-data"));
-        assert_eq!(config.public_url, "http://127.0.0.1:8080");
+        assert_eq!(config.public_url, "https://127.0.0.1:8080");
+        assert_eq!(config.tls, TlsMode::SelfSigned);
         assert_eq!(config.session_idle_timeout, Duration::from_secs(12 * 3600));
-        assert!(!config.serves_https());
+        assert!(config.serves_https());
+        let (plain, _) = load(None, env(&[]), &[("plaintext", "true".into())]).expect("plaintext");
+        assert_eq!(plain.tls, TlsMode::Plaintext);
+        assert_eq!(plain.public_url, "http://127.0.0.1:8080");
+        let half =
+            load(None, env(&[]), &[("tls_cert", "/etc/cert.pem".into())]).expect_err("needs a key");
+        assert!(half.to_string().contains("tls_key"), "{half}");
         assert!(warnings.is_empty());
     }
 
@@ -940,6 +1057,9 @@ mod tests {
         let every_flag = ServerFlags {
             listen: Some("127.0.0.1:1".into()),
             data_dir: Some("d".into()),
+            tls_cert: Some("c".into()),
+            tls_key: Some("k".into()),
+            plaintext: Some("false".into()),
             public_url: Some("http://x".into()),
             log_format: Some("text".into()),
             log_level: Some("info".into()),

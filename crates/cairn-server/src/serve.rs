@@ -14,6 +14,7 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
+use cairn_tls::TlsAcceptor;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -29,6 +30,8 @@ use crate::config::ServerConfig;
 use crate::grpc::{self, ClientAddr};
 use crate::startup::StartError;
 
+/// How long a client may take to finish the TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a client may take to send request headers (slowloris guard).
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -37,6 +40,7 @@ pub(crate) async fn serve(
     api: Api,
     shutdown_tx: watch::Sender<bool>,
     listener: TcpListener,
+    tls: Option<TlsAcceptor>,
     ui: Router,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), StartError> {
@@ -92,12 +96,34 @@ pub(crate) async fn serve(
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
                     let service = router_for(router.clone(), peer);
-                    let conn = builder
-                        .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                        .into_owned();
-                    let conn = graceful.watch(conn);
+                    let builder = builder.clone();
+                    let watcher = graceful.watcher();
+                    let tls = tls.clone();
+                    // The TLS handshake runs in the connection's own task, so
+                    // a slow or silent client cannot hold up accepting others.
                     connections.spawn(async move {
-                        if let Err(err) = conn.await {
+                        let result = match tls {
+                            None => {
+                                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                                watcher.watch(conn.into_owned()).await
+                            }
+                            Some(acceptor) => {
+                                let stream = match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                                    Ok(Ok(stream)) => stream,
+                                    Ok(Err(err)) => {
+                                        tracing::debug!(%peer, error = %err, "TLS handshake failed");
+                                        return;
+                                    }
+                                    Err(_) => {
+                                        tracing::debug!(%peer, "TLS handshake timed out");
+                                        return;
+                                    }
+                                };
+                                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                                watcher.watch(conn.into_owned()).await
+                            }
+                        };
+                        if let Err(err) = result {
                             tracing::debug!(%peer, error = %err, "connection ended with an error");
                         }
                     });

@@ -14,8 +14,9 @@ use crate::admin::Admin;
 use crate::audit::Auditor;
 use crate::auth::{Auth, AuthSettings};
 use crate::clock::Clock;
-use crate::config::ServerConfig;
+use crate::config::{ServerConfig, TlsMode};
 use crate::fleet::{Fleet, FleetSettings};
+use cairn_tls::ServerIdentity;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +38,9 @@ pub enum StartError {
     /// Serving failed.
     #[error("serving: {0}")]
     Io(#[from] std::io::Error),
+    /// The TLS certificate or key cannot be used.
+    #[error("TLS: {0}")]
+    Tls(#[from] cairn_tls::TlsError),
     /// A service failed during start.
     #[error("starting services: {0}")]
     Service(#[from] crate::ServiceError),
@@ -57,6 +61,7 @@ pub struct Server {
     api: Api,
     sealer: Sealer,
     setup_link: Option<String>,
+    tls: Option<ServerIdentity>,
     shutdown_tx: watch::Sender<bool>,
 }
 
@@ -71,6 +76,7 @@ impl Server {
     pub async fn open_with_clock(config: ServerConfig, clock: Clock) -> Result<Server, StartError> {
         prepare_data_dir(&config)?;
         let (sealer, _created) = load_or_create_key_file(&config.key_path())?;
+        let tls = server_identity(&config)?;
         let store = Store::open(&config.database_path()).await?;
         check_key_matches(&store, &sealer, &config, &clock).await?;
 
@@ -117,6 +123,7 @@ impl Server {
             api,
             sealer,
             setup_link,
+            tls,
             shutdown_tx,
         })
     }
@@ -136,6 +143,26 @@ impl Server {
         &self.sealer
     }
 
+    /// The SHA-256 fingerprint of the server's TLS certificate (what agents
+    /// pin), or `None` when serving plaintext.
+    pub fn tls_fingerprint(&self) -> Option<&str> {
+        self.tls.as_ref().map(ServerIdentity::fingerprint)
+    }
+
+    /// The command that runs an agent against this server, ready to paste.
+    pub fn agent_command(&self) -> String {
+        match self.tls_fingerprint() {
+            Some(fp) => format!(
+                "cairn agent --server {} --server-fingerprint {fp}",
+                self.config.public_url
+            ),
+            None => format!(
+                "cairn agent --server {} --allow-plaintext",
+                self.config.public_url
+            ),
+        }
+    }
+
     /// The one-time setup link, while the server awaits its first admin.
     pub fn setup_link(&self) -> Option<&str> {
         self.setup_link.as_deref()
@@ -149,6 +176,23 @@ impl Server {
         ui: axum::Router,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), StartError> {
+        let acceptor = match &self.tls {
+            Some(identity) => {
+                tracing::info!(
+                    fingerprint = %identity.fingerprint(),
+                    self_signed = identity.is_self_signed(),
+                    "serving TLS; agents pin this fingerprint: {}",
+                    self.agent_command()
+                );
+                Some(identity.acceptor()?)
+            }
+            None => {
+                tracing::warn!(
+                    "serving PLAINTEXT as configured: credentials and tokens cross the network unencrypted unless a TLS proxy fronts this port"
+                );
+                None
+            }
+        };
         if let Some(link) = &self.setup_link {
             tracing::info!(
                 "no operator exists yet: open this one-time link to create the first admin: {link}"
@@ -159,10 +203,47 @@ impl Server {
             self.api,
             self.shutdown_tx,
             listener,
+            acceptor,
             ui,
             shutdown,
         )
         .await
+    }
+}
+
+/// The certificate to serve: the operator's, or the self-signed one kept in
+/// the data dir (made on first start for the names the server answers to).
+fn server_identity(config: &ServerConfig) -> Result<Option<ServerIdentity>, StartError> {
+    match &config.tls {
+        TlsMode::Plaintext => Ok(None),
+        TlsMode::Files { cert, key } => Ok(Some(ServerIdentity::load(cert, key)?)),
+        TlsMode::SelfSigned => {
+            let mut names = vec![
+                "localhost".to_string(),
+                "127.0.0.1".to_string(),
+                "::1".to_string(),
+            ];
+            if !config.listen.ip().is_unspecified() {
+                names.push(config.listen.ip().to_string());
+            }
+            let host = config
+                .public_url
+                .split("://")
+                .nth(1)
+                .and_then(|rest| rest.split(['/', ':']).next())
+                .filter(|h| !h.is_empty() && !h.starts_with('['));
+            if let Some(host) = host {
+                names.push(host.to_string());
+            }
+            names.sort();
+            names.dedup();
+            let (identity, created) =
+                ServerIdentity::load_or_create_self_signed(&config.data_dir, &names)?;
+            if created {
+                tracing::info!(fingerprint = %identity.fingerprint(), "made a self-signed TLS certificate");
+            }
+            Ok(Some(identity))
+        }
     }
 }
 

@@ -27,6 +27,8 @@ pub struct TestServer {
     pub url: String,
     /// The bound address.
     pub addr: SocketAddr,
+    /// The TLS certificate's fingerprint, when serving TLS.
+    pub tls_fingerprint: Option<String>,
     /// The one-time setup link, if no operator existed at start.
     pub setup_link: Option<String>,
     /// The service layer, for arranging state directly.
@@ -55,6 +57,9 @@ impl TestServer {
         let addr = listener.local_addr().expect("local addr");
         let mut config = ServerConfig::for_data_dir(&data_dir.path().join("data"));
         config.listen = addr;
+        // Plaintext unless a test asks for TLS (then it sets `tls` and an
+        // https `public_url`).
+        config.tls = cairn_server::config::TlsMode::Plaintext;
         config.public_url = format!("http://{addr}");
         adjust(&mut config);
         Self::launch(listener, config, data_dir).await
@@ -81,13 +86,21 @@ impl TestServer {
         let server = Server::open(config.clone()).await.expect("open server");
         let api = server.api();
         let setup_link = server.setup_link().map(str::to_string);
+        let tls_fingerprint = server.tls_fingerprint().map(str::to_string);
         let ui = cairn_web::router(server.api());
         let (tx, rx) = oneshot::channel();
         let task = tokio::spawn(server.serve(listener, ui, async {
             let _ = rx.await;
         }));
         TestServer {
-            url: format!("http://{addr}"),
+            // Where tests connect: the loopback address in plaintext (even if
+            // `public_url` names a proxy), the public URL when serving TLS.
+            url: if config.tls == cairn_server::config::TlsMode::Plaintext {
+                format!("http://{addr}")
+            } else {
+                config.public_url.clone()
+            },
+            tls_fingerprint,
             addr,
             setup_link,
             api,
@@ -215,6 +228,7 @@ pub mod agents {
     /// An agent configuration with short backoffs, for `url`.
     pub fn config(url: &str, state_dir: &Path) -> AgentConfig {
         let mut config = AgentConfig::new(url, state_dir);
+        config.allow_plaintext = true;
         config.backoff_base = Duration::from_millis(20);
         config.backoff_cap = Duration::from_millis(200);
         config.refused_backoff = Duration::from_millis(300);
@@ -289,6 +303,12 @@ pub mod agents {
             if let Some(stop) = self.stop.take() {
                 let _ = stop.send(());
             }
+            self.task.await.expect("agent task")
+        }
+
+        /// Waits for the agent to stop by itself (a fatal error) and returns
+        /// how it ended.
+        pub async fn stop_when_done(self) -> Result<(), cairn_agent::AgentError> {
             self.task.await.expect("agent task")
         }
 

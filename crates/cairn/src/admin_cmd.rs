@@ -72,7 +72,10 @@ pub(crate) async fn run(args: AdminArgs) -> ExitCode {
 }
 
 async fn execute(args: AdminArgs) -> anyhow::Result<()> {
-    let server = Server::open(ServerConfig::for_data_dir(&args.data_dir)).await?;
+    let mut config = ServerConfig::for_data_dir(&args.data_dir);
+    // This command never serves: it needs no certificate.
+    config.tls = cairn_server::config::TlsMode::Plaintext;
+    let server = Server::open(config).await?;
     let api = server.api();
     let cli = Principal::local_cli();
     match args.command {

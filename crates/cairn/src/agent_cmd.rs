@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use cairn_agent::{Agent, AgentConfig, AgentEvent};
+use cairn_agent::{Agent, AgentConfig, AgentEvent, Trust};
 use clap::Args;
 
 use crate::{EXIT_USAGE, read_secret};
@@ -33,6 +33,21 @@ pub(crate) struct AgentArgs {
         conflicts_with = "enroll_token"
     )]
     enroll_token_file: Option<PathBuf>,
+    /// Trust only the server certificate with this SHA-256 fingerprint
+    /// (`sha256:…`, as `cairn server` prints it). Needed for a self-signed server.
+    #[arg(long, env = "CAIRN_SERVER_FINGERPRINT", value_name = "FINGERPRINT")]
+    server_fingerprint: Option<String>,
+    /// Trust server certificates issued by the CAs in this PEM file.
+    #[arg(
+        long,
+        env = "CAIRN_CA_FILE",
+        value_name = "FILE",
+        conflicts_with = "server_fingerprint"
+    )]
+    ca_file: Option<PathBuf>,
+    /// Allow an http:// server URL: no TLS, everything readable on the wire.
+    #[arg(long, env = "CAIRN_ALLOW_PLAINTEXT")]
+    allow_plaintext: bool,
     /// Log filter.
     #[arg(long, env = "CAIRN_LOG_LEVEL", default_value = "info")]
     log_level: String,
@@ -65,8 +80,28 @@ pub(crate) async fn run(args: AgentArgs) -> ExitCode {
         },
         (None, None) => None,
     };
+    let trust = match (&args.server_fingerprint, &args.ca_file) {
+        (Some(fingerprint), _) => match cairn_tls::parse_fingerprint(fingerprint) {
+            Ok(pinned) => Trust::Pinned(pinned),
+            Err(err) => {
+                eprintln!("error: --server-fingerprint: {err}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+        },
+        (None, Some(path)) => Trust::CaFile(path.clone()),
+        (None, None) => Trust::System,
+    };
+    if args.server.starts_with("http://") && !args.allow_plaintext {
+        eprintln!(
+            "error: --server {} is plaintext HTTP: use https://, or pass --allow-plaintext if the network is trusted",
+            args.server
+        );
+        return ExitCode::from(EXIT_USAGE);
+    }
     let mut config = AgentConfig::new(args.server, args.state_dir);
     config.enroll_token = enroll_token.filter(|t| !t.is_empty());
+    config.trust = trust;
+    config.allow_plaintext = args.allow_plaintext;
 
     let mut agent = match Agent::open(config) {
         Ok(agent) => agent,

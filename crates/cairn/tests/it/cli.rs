@@ -276,7 +276,13 @@ async fn a_real_agent_process_is_approved_with_ctl() {
     let token = server.token_for("ops", Role::Admin, Scope::Admin).await;
     let state = tempfile::tempdir().expect("state");
     let mut agent = cairn()
-        .args(["agent", "--server", &server.url, "--state-dir"])
+        .args([
+            "agent",
+            "--server",
+            &server.url,
+            "--allow-plaintext",
+            "--state-dir",
+        ])
         .arg(state.path().join("agent"))
         .args(["--log-level", "warn"])
         .stdout(Stdio::piped())
@@ -364,7 +370,13 @@ async fn enrollment_tokens_from_ctl_enroll_a_real_agent() {
     let token_file = state.path().join("enroll");
     std::fs::write(&token_file, &enroll).expect("write");
     let mut agent = cairn()
-        .args(["agent", "--server", &server.url, "--state-dir"])
+        .args([
+            "agent",
+            "--server",
+            &server.url,
+            "--allow-plaintext",
+            "--state-dir",
+        ])
         .arg(state.path().join("agent"))
         .arg("--enroll-token-file")
         .arg(&token_file)

@@ -4,6 +4,7 @@
 mod agents;
 mod cli;
 mod grpc;
+mod tls;
 mod web;
 
 /// The value of `name="<field>" value="…"` in a page.
