@@ -10,6 +10,7 @@
 
 mod backoff;
 mod facts;
+mod file;
 mod identity;
 mod recover;
 mod session;
@@ -22,6 +23,7 @@ use std::time::Duration;
 pub use backoff::Backoff;
 pub use cairn_tls::Trust;
 pub use facts::collect_facts;
+pub use file::{AgentFile, AgentFileError};
 pub use identity::{Identity, IdentityError};
 pub use recover::{Recover, Verdict};
 pub use session::{Agent, AgentError, AgentEvent};

@@ -3,23 +3,22 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use cairn_agent::{Agent, AgentConfig, AgentEvent, Trust};
+use cairn_agent::{Agent, AgentConfig, AgentEvent, AgentFile, Trust};
 use clap::Args;
 
 use crate::{EXIT_USAGE, read_secret};
 
 #[derive(Debug, Args)]
 pub(crate) struct AgentArgs {
+    /// The agent's configuration file (TOML); flags and CAIRN_* win over it.
+    #[arg(long, env = "CAIRN_AGENT_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
     /// The server's URL.
     #[arg(long, env = "CAIRN_SERVER")]
-    server: String,
-    /// Where the agent keeps its identity and spool.
-    #[arg(
-        long,
-        env = "CAIRN_AGENT_STATE_DIR",
-        default_value = "/var/lib/cairn-agent"
-    )]
-    state_dir: PathBuf,
+    server: Option<String>,
+    /// Where the agent keeps its identity and spool [default: /var/lib/cairn-agent].
+    #[arg(long, env = "CAIRN_AGENT_STATE_DIR")]
+    state_dir: Option<PathBuf>,
     /// An enrollment token: a valid one approves this host on first announce.
     /// Prefer --enroll-token-file or CAIRN_ENROLL_TOKEN: argv is visible to
     /// every user of the machine.
@@ -48,60 +47,79 @@ pub(crate) struct AgentArgs {
     /// Allow an http:// server URL: no TLS, everything readable on the wire.
     #[arg(long, env = "CAIRN_ALLOW_PLAINTEXT")]
     allow_plaintext: bool,
-    /// Log filter.
-    #[arg(long, env = "CAIRN_LOG_LEVEL", default_value = "info")]
-    log_level: String,
+    /// Log filter [default: info].
+    #[arg(long, env = "CAIRN_LOG_LEVEL")]
+    log_level: Option<String>,
+}
+
+fn usage(message: String) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(EXIT_USAGE)
 }
 
 pub(crate) async fn run(args: AgentArgs) -> ExitCode {
-    let filter = match tracing_subscriber::EnvFilter::try_new(&args.log_level) {
+    let file = match &args.config {
+        Some(path) => match AgentFile::load(path) {
+            Ok(file) => file,
+            Err(err) => return usage(err.to_string()),
+        },
+        None => AgentFile::default(),
+    };
+    let log_level = args
+        .log_level
+        .or(file.log_level)
+        .unwrap_or_else(|| "info".into());
+    let filter = match tracing_subscriber::EnvFilter::try_new(&log_level) {
         Ok(filter) => filter,
-        Err(err) => {
-            eprintln!("error: invalid --log-level: {err}");
-            return ExitCode::from(EXIT_USAGE);
-        }
+        Err(err) => return usage(format!("invalid log_level: {err}")),
     };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
 
-    let enroll_token = match (&args.enroll_token, &args.enroll_token_file) {
+    let Some(server) = args.server.or(file.server) else {
+        return usage("no server: pass --server URL (or set server in the config file)".into());
+    };
+    let state_dir = args
+        .state_dir
+        .or(file.state_dir)
+        .unwrap_or_else(|| PathBuf::from("/var/lib/cairn-agent"));
+    let enroll_file = args.enroll_token_file.or(file.enroll_token_file);
+    let enroll_token = match (args.enroll_token, enroll_file) {
         (Some(token), _) => Some(token.trim().to_string()),
-        (None, Some(path)) => match read_secret(path) {
+        (None, Some(path)) => match read_secret(&path) {
             Ok(token) => Some(token.trim().to_string()),
             Err(err) => {
-                eprintln!(
-                    "error: cannot read --enroll-token-file {}: {err}",
+                return usage(format!(
+                    "cannot read the enrollment token file {}: {err}",
                     path.display()
-                );
-                return ExitCode::from(EXIT_USAGE);
+                ));
             }
         },
         (None, None) => None,
     };
-    let trust = match (&args.server_fingerprint, &args.ca_file) {
-        (Some(fingerprint), _) => match cairn_tls::parse_fingerprint(fingerprint) {
+    let trust = match (
+        args.server_fingerprint.or(file.server_fingerprint),
+        args.ca_file.or(file.ca_file),
+    ) {
+        (Some(fingerprint), _) => match cairn_tls::parse_fingerprint(&fingerprint) {
             Ok(pinned) => Trust::Pinned(pinned),
-            Err(err) => {
-                eprintln!("error: --server-fingerprint: {err}");
-                return ExitCode::from(EXIT_USAGE);
-            }
+            Err(err) => return usage(format!("--server-fingerprint: {err}")),
         },
-        (None, Some(path)) => Trust::CaFile(path.clone()),
+        (None, Some(path)) => Trust::CaFile(path),
         (None, None) => Trust::System,
     };
-    if args.server.starts_with("http://") && !args.allow_plaintext {
-        eprintln!(
-            "error: --server {} is plaintext HTTP: use https://, or pass --allow-plaintext if the network is trusted",
-            args.server
-        );
-        return ExitCode::from(EXIT_USAGE);
+    let allow_plaintext = args.allow_plaintext || file.allow_plaintext.unwrap_or(false);
+    if server.starts_with("http://") && !allow_plaintext {
+        return usage(format!(
+            "--server {server} is plaintext HTTP: use https://, or pass --allow-plaintext if the network is trusted"
+        ));
     }
-    let mut config = AgentConfig::new(args.server, args.state_dir);
+    let mut config = AgentConfig::new(server, state_dir);
     config.enroll_token = enroll_token.filter(|t| !t.is_empty());
     config.trust = trust;
-    config.allow_plaintext = args.allow_plaintext;
+    config.allow_plaintext = allow_plaintext;
 
     let mut agent = match Agent::open(config) {
         Ok(agent) => agent,

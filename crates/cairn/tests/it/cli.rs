@@ -408,3 +408,50 @@ async fn enrollment_tokens_from_ctl_enroll_a_real_agent() {
     let _ = agent.kill();
     let _ = agent.wait();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_reads_its_config_file_and_refuses_unknown_keys() {
+    use std::io::BufRead;
+
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let config = dir.path().join("agent.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "server = {:?}\nallow_plaintext = true\nstate_dir = {:?}\nlog_level = \"warn\"\n",
+            server.url,
+            dir.path().join("state").display().to_string()
+        ),
+    )
+    .expect("write config");
+    let mut agent = cairn()
+        .args(["agent", "--config"])
+        .arg(&config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn agent");
+    let mut stdout = std::io::BufReader::new(agent.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("fingerprint");
+    line.clear();
+    stdout.read_line(&mut line).expect("welcome");
+    assert!(line.contains("PENDING_APPROVAL"), "{line}");
+    assert!(dir.path().join("state").join("identity").exists());
+    let _ = agent.kill();
+    let _ = agent.wait();
+
+    std::fs::write(
+        &config,
+        "server = \"https://x\"\nserver_fingerprnt = \"typo\"\n",
+    )
+    .expect("write");
+    let output = run(cairn().args(["agent", "--config"]).arg(&config));
+    assert_eq!(output.status.code(), Some(64));
+    assert!(
+        stderr(&output).contains("server_fingerprnt"),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -1,0 +1,77 @@
+//! The agent's own configuration file (`agent.toml`). Everything in it can
+//! also be given as a flag or `CAIRN_*` variable, which win over the file.
+//! Host-local policy (allowed backup and restore roots, named hooks) lives
+//! here too as it lands: the server can never change it.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// `agent.toml`, as written. Unknown keys are errors, so a typo is caught.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentFile {
+    /// The server's URL.
+    pub server: Option<String>,
+    /// Where the identity and spool live.
+    pub state_dir: Option<PathBuf>,
+    /// Pin the server's certificate by fingerprint.
+    pub server_fingerprint: Option<String>,
+    /// Trust server certificates from the CAs in this PEM file.
+    pub ca_file: Option<PathBuf>,
+    /// Allow an `http://` server.
+    pub allow_plaintext: Option<bool>,
+    /// A file holding an enrollment token.
+    pub enroll_token_file: Option<PathBuf>,
+    /// Log filter.
+    pub log_level: Option<String>,
+}
+
+/// Why `agent.toml` could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentFileError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid (bad TOML, an unknown key, a wrong type).
+    #[error("invalid {path}: {reason}")]
+    Invalid { path: PathBuf, reason: String },
+}
+
+impl AgentFile {
+    /// Reads and checks `path`.
+    pub fn load(path: &Path) -> Result<AgentFile, AgentFileError> {
+        let text = std::fs::read_to_string(path).map_err(|source| AgentFileError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e: toml::de::Error| AgentFileError::Invalid {
+            path: path.to_path_buf(),
+            reason: e.message().to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_known_keys_and_names_an_unknown_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let good = dir.path().join("agent.toml");
+        std::fs::write(&good, "server = \"https://cairn:8080\"\nallow_plaintext = false\nstate_dir = \"/var/lib/x\"\n").expect("write");
+        let file = AgentFile::load(&good).expect("load");
+        assert_eq!(file.server.as_deref(), Some("https://cairn:8080"));
+        assert_eq!(file.state_dir, Some(PathBuf::from("/var/lib/x")));
+
+        let bad = dir.path().join("bad.toml");
+        std::fs::write(&bad, "sever = \"typo\"\n").expect("write");
+        let err = AgentFile::load(&bad).expect_err("unknown key");
+        assert!(err.to_string().contains("sever"), "{err}");
+    }
+}
