@@ -62,29 +62,6 @@ impl Admin {
         }
     }
 
-    /// Checks `need`, auditing a refusal of `action`.
-    async fn authorize(
-        &self,
-        p: &Principal,
-        need: Scope,
-        action: &str,
-        target: Option<String>,
-    ) -> ServiceResult<()> {
-        let result = p.require(need);
-        if result.is_err() {
-            self.auditor
-                .record(
-                    p,
-                    action,
-                    target,
-                    Outcome::Denied,
-                    Some(format!("needs {need}")),
-                )
-                .await;
-        }
-        result
-    }
-
     /// Who the caller is.
     pub async fn whoami(&self, p: &Principal) -> ServiceResult<WhoAmI> {
         p.require(Scope::Read)?;
@@ -102,7 +79,9 @@ impl Admin {
 
     /// Operators, by id.
     pub async fn list_users(&self, p: &Principal, page: Page) -> ServiceResult<PageOf<User>> {
-        self.authorize(p, Scope::Admin, "user.list", None).await?;
+        self.auditor
+            .authorize(p, Scope::Admin, "user.list", None)
+            .await?;
         Ok(self.store.list_users(page).await?)
     }
 
@@ -114,13 +93,14 @@ impl Admin {
         password: &str,
         role: Role,
     ) -> ServiceResult<User> {
-        self.authorize(
-            p,
-            Scope::Admin,
-            "user.create",
-            Some(format!("username:{username}")),
-        )
-        .await?;
+        self.auditor
+            .authorize(
+                p,
+                Scope::Admin,
+                "user.create",
+                Some(format!("username:{username}")),
+            )
+            .await?;
         validate_username(username)?;
         validate_password(password)?;
         let password_hash = crate::auth::hash_password_for_admin(password.to_string()).await?;
@@ -165,7 +145,8 @@ impl Admin {
         update: UserUpdate,
     ) -> ServiceResult<User> {
         let target = Some(format!("user:{id}"));
-        self.authorize(p, Scope::Admin, "user.update", target.clone())
+        self.auditor
+            .authorize(p, Scope::Admin, "user.update", target.clone())
             .await?;
         let current = self.store.user(id).await?;
         let loses_admin = current.role == Role::Admin
@@ -237,7 +218,8 @@ impl Admin {
     ) -> ServiceResult<CreatedToken> {
         let owner_id = req.user_id.unwrap_or(p.user.id);
         let target = Some(format!("user:{owner_id}"));
-        self.authorize(p, Scope::Admin, "api_token.create", target.clone())
+        self.auditor
+            .authorize(p, Scope::Admin, "api_token.create", target.clone())
             .await?;
         let name = req.name.trim();
         if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
@@ -312,13 +294,14 @@ impl Admin {
         include_inactive: bool,
         page: Page,
     ) -> ServiceResult<PageOf<ApiToken>> {
-        self.authorize(
-            p,
-            if all_users { Scope::Admin } else { Scope::Read },
-            "api_token.list",
-            None,
-        )
-        .await?;
+        self.auditor
+            .authorize(
+                p,
+                if all_users { Scope::Admin } else { Scope::Read },
+                "api_token.list",
+                None,
+            )
+            .await?;
         let filter = TokenFilter {
             user_id: (!all_users).then_some(p.user.id),
             include_inactive,
@@ -332,7 +315,8 @@ impl Admin {
     /// Revokes a token; calls carrying it fail from then on.
     pub async fn revoke_api_token(&self, p: &Principal, id: ApiTokenId) -> ServiceResult<ApiToken> {
         let target = Some(format!("api_token:{id}"));
-        self.authorize(p, Scope::Admin, "api_token.revoke", target.clone())
+        self.auditor
+            .authorize(p, Scope::Admin, "api_token.revoke", target.clone())
             .await?;
         let token = self.store.revoke_api_token(id, self.clock.now()).await?;
         self.auditor
@@ -396,7 +380,8 @@ impl Admin {
 
     /// The current settings.
     pub async fn settings(&self, p: &Principal) -> ServiceResult<Settings> {
-        self.authorize(p, Scope::Admin, "settings.read", None)
+        self.auditor
+            .authorize(p, Scope::Admin, "settings.read", None)
             .await?;
         self.current_settings().await
     }
@@ -422,7 +407,8 @@ impl Admin {
         p: &Principal,
         update: SettingsUpdate,
     ) -> ServiceResult<Settings> {
-        self.authorize(p, Scope::Admin, "settings.update", None)
+        self.auditor
+            .authorize(p, Scope::Admin, "settings.update", None)
             .await?;
         if let Some(d) = update.job_log_retention_days
             && !(1..=3650).contains(&d)

@@ -59,6 +59,30 @@ impl Auditor {
         Self { store, clock }
     }
 
+    /// Refuses `p` unless it may do `need`, auditing the refusal of `action`
+    /// on `target`. Every service function that changes or reveals something
+    /// administrative starts with this.
+    pub async fn authorize(
+        &self,
+        p: &Principal,
+        need: cairn_store::Scope,
+        action: &str,
+        target: Option<String>,
+    ) -> crate::ServiceResult<()> {
+        let result = p.require(need);
+        if result.is_err() {
+            self.record(
+                p,
+                action,
+                target,
+                Outcome::Denied,
+                Some(format!("needs {need}")),
+            )
+            .await;
+        }
+        result
+    }
+
     /// Records `action` on `target` by `actor`, with its outcome.
     pub async fn record(
         &self,

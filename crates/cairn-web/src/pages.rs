@@ -111,45 +111,50 @@ fn signed_in(web: &Web, login: &NewLogin) -> Response {
         .into_response()
 }
 
+fn message(
+    status: StatusCode,
+    heading: &str,
+    text: &str,
+    link_href: &'static str,
+    link_text: &'static str,
+) -> Response {
+    let page = MessagePage {
+        heading: heading.into(),
+        text: text.into(),
+        link_href,
+        link_text,
+    };
+    (status, page).into_response()
+}
+
 fn csrf_refused() -> Response {
-    (
+    message(
         StatusCode::FORBIDDEN,
-        MessagePage {
-            heading: "Request refused".into(),
-            text: "The page's security token did not match your session. Reload the page and try again.".into(),
-            link_href: "/",
-            link_text: "Reload",
-        },
+        "Request refused",
+        "The page's security token did not match your session. Reload the page and try again.",
+        "/",
+        "Reload",
     )
-        .into_response()
 }
 
 fn setup_closed() -> Response {
-    (
+    message(
         StatusCode::GONE,
-        MessagePage {
-            heading: "Setup is complete".into(),
-            text: "This server already has an admin, so the setup link no longer works.".into(),
-            link_href: "/login",
-            link_text: "Sign in",
-        },
+        "Setup is complete",
+        "This server already has an admin, so the setup link no longer works.",
+        "/login",
+        "Sign in",
     )
-        .into_response()
 }
 
 fn setup_link_invalid() -> Response {
-    (
+    message(
         StatusCode::FORBIDDEN,
-        MessagePage {
-            heading: "Invalid setup link".into(),
-            text:
-                "This setup link is not valid. Use the exact link cairn server printed in its log."
-                    .into(),
-            link_href: "/login",
-            link_text: "Sign in",
-        },
+        "Invalid setup link",
+        "This setup link is not valid. Use the exact link cairn server printed in its log.",
+        "/login",
+        "Sign in",
     )
-        .into_response()
 }
 
 pub(crate) async fn login_form(

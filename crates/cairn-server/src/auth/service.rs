@@ -151,18 +151,8 @@ impl Auth {
     ) -> ServiceResult<NewLogin> {
         let now = self.clock.now();
         let actor = Actor::anonymous(username, source.clone());
-        if let Some(retry_after) = self.limiter.check(SETUP_KEY, source.as_deref(), now) {
-            self.auditor
-                .record(
-                    actor,
-                    "auth.setup",
-                    None,
-                    Outcome::Denied,
-                    Some("rate limited".into()),
-                )
-                .await;
-            return Err(ServiceError::RateLimited { retry_after });
-        }
+        self.refuse_if_limited(SETUP_KEY, &actor, "auth.setup", now)
+            .await?;
         if !self.setup_token_matches(token) {
             self.limiter
                 .record_failure(SETUP_KEY, source.as_deref(), now);
@@ -216,6 +206,32 @@ impl Auth {
         self.start_session(&user, source, user_agent).await
     }
 
+    /// Refuses an attempt on `key` from the actor's address while either is
+    /// over its failure limit, auditing the refusal.
+    async fn refuse_if_limited(
+        &self,
+        key: &str,
+        actor: &Actor,
+        action: &str,
+        now: Millis,
+    ) -> ServiceResult<()> {
+        match self.limiter.check(key, actor.source.as_deref(), now) {
+            None => Ok(()),
+            Some(retry_after) => {
+                self.auditor
+                    .record(
+                        actor.clone(),
+                        action,
+                        None,
+                        Outcome::Denied,
+                        Some("rate limited".into()),
+                    )
+                    .await;
+                Err(ServiceError::RateLimited { retry_after })
+            }
+        }
+    }
+
     /// Signs an operator in. Refused while rate-limited, whatever the password.
     pub async fn login(
         &self,
@@ -226,18 +242,8 @@ impl Auth {
     ) -> ServiceResult<NewLogin> {
         let now = self.clock.now();
         let actor = Actor::anonymous(username, source.clone());
-        if let Some(retry_after) = self.limiter.check(username, source.as_deref(), now) {
-            self.auditor
-                .record(
-                    actor,
-                    "auth.login",
-                    None,
-                    Outcome::Denied,
-                    Some("rate limited".into()),
-                )
-                .await;
-            return Err(ServiceError::RateLimited { retry_after });
-        }
+        self.refuse_if_limited(username, &actor, "auth.login", now)
+            .await?;
         let user = self.store.user_by_username(username).await?;
         let ok = verify_password(
             password.to_string(),

@@ -118,28 +118,6 @@ impl Fleet {
         HostView { host, online }
     }
 
-    async fn authorize(
-        &self,
-        p: &Principal,
-        need: Scope,
-        action: &str,
-        target: Option<String>,
-    ) -> ServiceResult<()> {
-        let result = p.require(need);
-        if result.is_err() {
-            self.auditor
-                .record(
-                    p,
-                    action,
-                    target,
-                    Outcome::Denied,
-                    Some(format!("needs {need}")),
-                )
-                .await;
-        }
-        result
-    }
-
     /// Hosts, filtered by status, labels (all must match) and liveness.
     pub async fn list_hosts(
         &self,
@@ -184,7 +162,8 @@ impl Fleet {
         expected_fingerprint: Option<&str>,
     ) -> ServiceResult<HostView> {
         let target = Some(format!("host:{id}"));
-        self.authorize(p, Scope::Operate, "host.approve", target.clone())
+        self.auditor
+            .authorize(p, Scope::Operate, "host.approve", target.clone())
             .await?;
         if let Some(expected) = expected_fingerprint.filter(|e| !e.is_empty()) {
             let host = self.store.host(id).await?;
@@ -227,7 +206,8 @@ impl Fleet {
 
     /// Rejects a pending host; its agent is told why and its stream closed.
     pub async fn reject(&self, p: &Principal, id: HostId, reason: &str) -> ServiceResult<HostView> {
-        self.authorize(p, Scope::Operate, "host.reject", Some(format!("host:{id}")))
+        self.auditor
+            .authorize(p, Scope::Operate, "host.reject", Some(format!("host:{id}")))
             .await?;
         let reason = clean::clean_text(reason, 500);
         let reason = if reason.is_empty() {
@@ -251,7 +231,8 @@ impl Fleet {
 
     /// Revokes a host's identity for good; its live stream is closed at once.
     pub async fn revoke(&self, p: &Principal, id: HostId, reason: &str) -> ServiceResult<HostView> {
-        self.authorize(p, Scope::Operate, "host.revoke", Some(format!("host:{id}")))
+        self.auditor
+            .authorize(p, Scope::Operate, "host.revoke", Some(format!("host:{id}")))
             .await?;
         let reason = clean::clean_text(reason, 500);
         let reason = if reason.is_empty() {
@@ -277,7 +258,8 @@ impl Fleet {
     /// again, it lands in pending like any new host.
     pub async fn delete(&self, p: &Principal, id: HostId) -> ServiceResult<()> {
         let target = Some(format!("host:{id}"));
-        self.authorize(p, Scope::Operate, "host.delete", target.clone())
+        self.auditor
+            .authorize(p, Scope::Operate, "host.delete", target.clone())
             .await?;
         let host = self.store.delete_host(id).await?;
         self.registry.close(
@@ -304,7 +286,8 @@ impl Fleet {
         labels: BTreeMap<String, String>,
     ) -> ServiceResult<HostView> {
         let target = Some(format!("host:{id}"));
-        self.authorize(p, Scope::Operate, "host.label", target.clone())
+        self.auditor
+            .authorize(p, Scope::Operate, "host.label", target.clone())
             .await?;
         check_labels(&labels)?;
         let detail = labels
@@ -384,7 +367,8 @@ impl Fleet {
         max_uses: u32,
         labels: BTreeMap<String, String>,
     ) -> ServiceResult<CreatedEnrollmentToken> {
-        self.authorize(p, Scope::Admin, "enrollment_token.create", None)
+        self.auditor
+            .authorize(p, Scope::Admin, "enrollment_token.create", None)
             .await?;
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
@@ -436,7 +420,8 @@ impl Fleet {
         include_inactive: bool,
         page: Page,
     ) -> ServiceResult<PageOf<EnrollmentToken>> {
-        self.authorize(p, Scope::Admin, "enrollment_token.list", None)
+        self.auditor
+            .authorize(p, Scope::Admin, "enrollment_token.list", None)
             .await?;
         Ok(self
             .store
@@ -451,7 +436,8 @@ impl Fleet {
         id: EnrollmentTokenId,
     ) -> ServiceResult<EnrollmentToken> {
         let target = Some(format!("enrollment_token:{id}"));
-        self.authorize(p, Scope::Admin, "enrollment_token.revoke", target.clone())
+        self.auditor
+            .authorize(p, Scope::Admin, "enrollment_token.revoke", target.clone())
             .await?;
         let token = self
             .store
