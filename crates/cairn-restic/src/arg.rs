@@ -18,6 +18,14 @@ pub enum ArgError {
     /// The value holds a newline, carriage return or NUL.
     #[error("{field} holds a line break or NUL character, which is refused")]
     ControlCharacter { field: &'static str },
+    /// The value does not have the required form.
+    #[error("invalid {field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+    /// An environment variable a repository may not set.
+    #[error(
+        "environment variable {name} is not allowed for a repository (only backend credentials such as AWS_*, B2_*, AZURE_*, GOOGLE_*, OS_*, ST_*, RESTIC_REST_*)"
+    )]
+    ForbiddenEnv { name: String },
     /// The value is longer than any path restic would accept.
     #[error("{field} is longer than {max} bytes")]
     TooLong { field: &'static str, max: usize },

@@ -8,9 +8,19 @@
 #![forbid(unsafe_code)]
 
 mod arg;
+mod output;
+mod spec;
 mod version;
 
 pub use arg::{ArgError, SafeArg};
+pub use output::{
+    BackupMessage, BackupStatus, BackupSummary, ExitKind, LsNode, ResticFailure, Snapshot,
+    classify_exit, classify_stderr, parse_ls, parse_snapshots,
+};
+pub use spec::{
+    BackupSpec, Invocation, Operation, RepoAccess, RestoreSpec, RetentionPolicy, SnapshotRef,
+    check_env, check_repository_url,
+};
 pub use version::{MIN_SUPPORTED, ResticVersion, VersionError};
 
 /// Environment variables through which secrets reach restic. Secrets never go
