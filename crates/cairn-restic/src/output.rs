@@ -190,10 +190,16 @@ pub fn classify_stderr(stderr: &str) -> ResticFailure {
     {
         ResticFailure::NoRepository
     } else {
-        let line = stderr
-            .lines()
-            .map(str::trim)
-            .find(|l| !l.is_empty())
+        // restic 0.17+ ends with a JSON `exit_error` message under --json.
+        let json_message = stderr.lines().rev().find_map(|line| {
+            let value: serde_json::Value = serde_json::from_str(line.trim()).ok()?;
+            (value.get("message_type")?.as_str()? == "exit_error")
+                .then(|| value.get("message")?.as_str().map(str::to_string))?
+        });
+        let first = stderr.lines().map(str::trim).find(|l| !l.is_empty());
+        let line = json_message
+            .as_deref()
+            .or(first)
             .unwrap_or("restic failed without a message");
         ResticFailure::Other(
             line.strip_prefix("Fatal: ")
