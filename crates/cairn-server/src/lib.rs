@@ -22,6 +22,7 @@ pub mod config;
 pub mod error;
 pub mod fleet;
 mod grpc;
+pub mod repos;
 mod serve;
 mod startup;
 
@@ -43,6 +44,8 @@ pub struct Api {
     pub admin: admin::Admin,
     /// Hosts, their agents' sessions, enrollment tokens.
     pub fleet: fleet::Fleet,
+    /// Repositories and their sealed secrets.
+    pub repos: repos::Repos,
     /// Whether cookies must be `Secure` (the server is reached over HTTPS).
     pub secure_cookies: bool,
     /// The URL operators reach the server at.

@@ -16,6 +16,7 @@ use crate::auth::{Auth, AuthSettings};
 use crate::clock::Clock;
 use crate::config::{ServerConfig, TlsMode};
 use crate::fleet::{Fleet, FleetSettings};
+use crate::repos::Repos;
 use cairn_tls::ServerIdentity;
 
 /// Why the server could not start.
@@ -94,6 +95,7 @@ impl Server {
             },
         );
         let admin = Admin::new(store.clone(), clock.clone(), auditor.clone());
+        let repos = Repos::new(store.clone(), clock.clone(), auditor.clone(), sealer.clone());
         let fleet = Fleet::new(
             store.clone(),
             clock.clone(),
@@ -108,6 +110,7 @@ impl Server {
             auth,
             admin,
             fleet,
+            repos,
             secure_cookies: config.serves_https(),
             public_url: config.public_url.clone(),
             store,

@@ -36,6 +36,9 @@ pub enum StoreError {
     /// The group transaction this write was part of failed to commit.
     #[error("commit failed: {0}")]
     CommitFailed(String),
+    /// Sealing or opening a secret failed (a wrong key, a damaged value).
+    #[error("sealed secret: {0}")]
+    Seal(String),
     /// SQLite refused a statement.
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),

@@ -1,11 +1,147 @@
-//! Jobs, as far as the agent link needs them: creating a job row and
-//! applying the agent's log lines to it.
+//! Jobs: their rows, their state machine, and the effects of the agent's
+//! messages about them.
+//!
+//! `queued → dispatched → running → succeeded | failed | cancelled | lost`;
+//! every transition is a conditional UPDATE on the current status, so a late
+//! or replayed message can never move a job backwards or out of a terminal
+//! state.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::error::{StoreError, StoreResult};
-use crate::ids::{HostId, JobId, UserId};
+use crate::ids::{HostId, JobId, RepositoryId, UserId};
+use crate::page::{Page, PageOf};
 use crate::{Millis, Store};
+
+/// Where a job is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobStatus {
+    Queued,
+    Dispatched,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+    Lost,
+}
+
+impl JobStatus {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Queued => "queued",
+            JobStatus::Dispatched => "dispatched",
+            JobStatus::Running => "running",
+            JobStatus::Succeeded => "succeeded",
+            JobStatus::Failed => "failed",
+            JobStatus::Cancelled => "cancelled",
+            JobStatus::Lost => "lost",
+        }
+    }
+
+    /// Parses the stored spelling.
+    pub fn parse(s: &str) -> Option<JobStatus> {
+        Some(match s {
+            "queued" => JobStatus::Queued,
+            "dispatched" => JobStatus::Dispatched,
+            "running" => JobStatus::Running,
+            "succeeded" => JobStatus::Succeeded,
+            "failed" => JobStatus::Failed,
+            "cancelled" => JobStatus::Cancelled,
+            "lost" => JobStatus::Lost,
+            _ => return None,
+        })
+    }
+
+    /// Whether the job has ended.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, JobStatus::Succeeded | JobStatus::Failed | JobStatus::Cancelled | JobStatus::Lost)
+    }
+}
+
+/// A job as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    pub id: JobId,
+    pub kind: String,
+    pub status: JobStatus,
+    pub host_id: HostId,
+    pub repository_id: Option<RepositoryId>,
+    pub trigger: String,
+    /// The typed spec, encoded by the server (opaque here; never a secret).
+    pub spec: String,
+    pub created_by: Option<UserId>,
+    pub created_at: Millis,
+    pub dispatched_at: Option<Millis>,
+    pub started_at: Option<Millis>,
+    pub finished_at: Option<Millis>,
+    pub lease_expires_at: Option<Millis>,
+    pub cancel_requested_at: Option<Millis>,
+    /// The last progress report, encoded by the server.
+    pub progress: Option<String>,
+    /// The result summary, encoded by the server.
+    pub summary: Option<String>,
+    pub snapshot_id: Option<String>,
+    pub exit_code: Option<i32>,
+    pub error: Option<String>,
+    pub warning: bool,
+}
+
+/// How a job ended, as the agent reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobEnd {
+    pub status: JobStatus,
+    pub warning: bool,
+    pub exit_code: Option<i32>,
+    pub error: Option<String>,
+    pub summary: Option<String>,
+    pub snapshot_id: Option<String>,
+}
+
+/// Which jobs to list.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JobFilter {
+    pub host: Option<HostId>,
+    pub repository: Option<RepositoryId>,
+    pub status: Option<JobStatus>,
+}
+
+const JOB_COLUMNS: &str = "id, kind, status, host_id, repository_id, trigger, spec, created_by, created_at,
+     dispatched_at, started_at, finished_at, lease_expires_at, cancel_requested_at, progress, summary,
+     snapshot_id, exit_code, error, warning";
+
+fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
+    let status: String = row.get(2)?;
+    Ok(Job {
+        id: row.get(0)?,
+        kind: row.get(1)?,
+        status: JobStatus::parse(&status).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, format!("unknown job status {status:?}").into())
+        })?,
+        host_id: row.get(3)?,
+        repository_id: row.get(4)?,
+        trigger: row.get(5)?,
+        spec: row.get(6)?,
+        created_by: row.get(7)?,
+        created_at: row.get(8)?,
+        dispatched_at: row.get(9)?,
+        started_at: row.get(10)?,
+        finished_at: row.get(11)?,
+        lease_expires_at: row.get(12)?,
+        cancel_requested_at: row.get(13)?,
+        progress: row.get(14)?,
+        summary: row.get(15)?,
+        snapshot_id: row.get(16)?,
+        exit_code: row.get(17)?,
+        error: row.get(18)?,
+        warning: row.get(19)?,
+    })
+}
+
+fn job_in(conn: &Connection, id: JobId) -> StoreResult<Job> {
+    conn.query_row(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1"), [id], job_from_row)
+        .map_err(StoreError::about("job"))
+}
 
 /// A job to create (queued).
 #[derive(Debug, Clone)]
@@ -13,6 +149,7 @@ pub struct NewJob {
     /// `backup`, `forget`, … (the schema's CHECK lists them).
     pub kind: &'static str,
     pub host_id: HostId,
+    pub repository_id: Option<RepositoryId>,
     /// `manual`, `api`, `schedule`, `catch_up` or `maintenance`.
     pub trigger: &'static str,
     /// The typed spec as JSON (never a secret).
@@ -36,10 +173,99 @@ impl Store {
     pub async fn create_job(&self, job: NewJob, now: Millis) -> StoreResult<JobId> {
         self.write(move |c| {
             c.execute(
-                "INSERT INTO jobs (kind, host_id, trigger, spec, created_by, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![job.kind, job.host_id, job.trigger, job.spec, job.created_by, now],
+                "INSERT INTO jobs (kind, host_id, repository_id, trigger, spec, created_by, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![job.kind, job.host_id, job.repository_id, job.trigger, job.spec, job.created_by, now],
             )?;
             Ok(JobId(c.last_insert_rowid()))
+        })
+        .await
+    }
+
+    /// One job.
+    pub async fn job(&self, id: JobId) -> StoreResult<Job> {
+        self.read(move |c| job_in(c, id)).await
+    }
+
+    /// Jobs, newest first.
+    pub async fn list_jobs(&self, filter: JobFilter, page: Page) -> StoreResult<PageOf<Job>> {
+        self.read(move |c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {JOB_COLUMNS} FROM jobs WHERE id < ?1 AND (?2 IS NULL OR host_id = ?2)
+                   AND (?3 IS NULL OR repository_id = ?3) AND (?4 IS NULL OR status = ?4)
+                 ORDER BY id DESC LIMIT ?5"
+            ))?;
+            let rows = stmt
+                .query_map(
+                    params![page.cursor.unwrap_or(i64::MAX), filter.host, filter.repository, filter.status.map(JobStatus::as_str), page.probe_limit()],
+                    job_from_row,
+                )?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(page.finish(rows, |j| j.id.0))
+        })
+        .await
+    }
+
+    /// The queued jobs of a host, oldest first: what to dispatch.
+    pub async fn queued_jobs(&self, host: HostId) -> StoreResult<Vec<Job>> {
+        self.read(move |c| {
+            let mut stmt = c.prepare(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE host_id = ?1 AND status = 'queued' ORDER BY id"))?;
+            let rows = stmt.query_map([host], job_from_row)?.collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    /// Marks a queued job dispatched with a lease; `false` if it was not
+    /// queued any more (cancelled meanwhile, or dispatched by another path).
+    pub async fn mark_dispatched(&self, id: JobId, now: Millis, lease_until: Millis) -> StoreResult<bool> {
+        self.write(move |c| {
+            Ok(c.execute(
+                "UPDATE jobs SET status = 'dispatched', dispatched_at = ?2, lease_expires_at = ?3
+                 WHERE id = ?1 AND status = 'queued'",
+                params![id, now, lease_until],
+            )? > 0)
+        })
+        .await
+    }
+
+    /// Asks for a job to stop: a queued job is cancelled at once; a
+    /// dispatched or running one is marked, for the agent to stop it.
+    /// Returns the job after the change.
+    pub async fn request_cancel(&self, id: JobId, now: Millis) -> StoreResult<Job> {
+        self.write(move |c| {
+            c.execute(
+                "UPDATE jobs SET status = 'cancelled', finished_at = ?2, cancel_requested_at = ?2,
+                        error = 'cancelled before it started'
+                 WHERE id = ?1 AND status = 'queued'",
+                params![id, now],
+            )?;
+            c.execute(
+                "UPDATE jobs SET cancel_requested_at = coalesce(cancel_requested_at, ?2)
+                 WHERE id = ?1 AND status IN ('dispatched', 'running')",
+                params![id, now],
+            )?;
+            job_in(c, id)
+        })
+        .await
+    }
+
+    /// Marks jobs whose lease ran out as lost; returns them.
+    pub async fn expire_leases(&self, now: Millis) -> StoreResult<Vec<Job>> {
+        self.write(move |c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {JOB_COLUMNS} FROM jobs WHERE status IN ('dispatched', 'running') AND lease_expires_at < ?1"
+            ))?;
+            let expired = stmt.query_map([now], job_from_row)?.collect::<Result<Vec<_>, _>>()?;
+            for job in &expired {
+                c.execute(
+                    "UPDATE jobs SET status = 'lost', finished_at = ?2,
+                            error = 'the agent stopped reporting on this job (lease expired)'
+                     WHERE id = ?1 AND status IN ('dispatched', 'running')",
+                    params![job.id, now],
+                )?;
+            }
+            expired.iter().map(|j| job_in(c, j.id)).collect()
         })
         .await
     }
@@ -74,6 +300,58 @@ impl Store {
             Ok(rows)
         })
         .await
+    }
+}
+
+fn owned_by(conn: &Connection, job: JobId, host: HostId) -> StoreResult<bool> {
+    let owner: Option<HostId> = conn.query_row("SELECT host_id FROM jobs WHERE id = ?1", [job], |r| r.get(0)).optional()?;
+    if owner != Some(host) {
+        tracing::warn!(%host, %job, "a message about a job this host does not run: dropped");
+    }
+    Ok(owner == Some(host))
+}
+
+/// The effect of a `JobAccepted` message: the job runs, its lease renewed.
+pub fn job_accepted(host: HostId, job: JobId, now: Millis, lease_until: Millis) -> impl FnOnce(&Connection) -> StoreResult<()> + Send + 'static {
+    move |c| {
+        if owned_by(c, job, host)? {
+            c.execute(
+                "UPDATE jobs SET status = 'running', started_at = coalesce(started_at, ?2), lease_expires_at = ?3
+                 WHERE id = ?1 AND status IN ('queued', 'dispatched')",
+                params![job, now, lease_until],
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// The effect of a (coalesced) `JobProgress` message.
+pub fn job_progress(host: HostId, job: JobId, progress: String, now: Millis, lease_until: Millis) -> impl FnOnce(&Connection) -> StoreResult<()> + Send + 'static {
+    move |c| {
+        if owned_by(c, job, host)? {
+            c.execute(
+                "UPDATE jobs SET progress = ?2, progress_at = ?3, lease_expires_at = ?4,
+                        status = CASE WHEN status = 'dispatched' THEN 'running' ELSE status END
+                 WHERE id = ?1 AND status IN ('dispatched', 'running')",
+                params![job, progress, now, lease_until],
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// The effect of a `JobFinished` message: the job's one terminal state.
+pub fn job_finished(host: HostId, job: JobId, end: JobEnd, now: Millis) -> impl FnOnce(&Connection) -> StoreResult<()> + Send + 'static {
+    move |c| {
+        if owned_by(c, job, host)? {
+            c.execute(
+                "UPDATE jobs SET status = ?2, warning = ?3, exit_code = ?4, error = ?5, summary = ?6, snapshot_id = ?7,
+                        finished_at = ?8, lease_expires_at = NULL
+                 WHERE id = ?1 AND status IN ('queued', 'dispatched', 'running')",
+                params![job, end.status.as_str(), end.warning, end.exit_code, end.error, end.summary, end.snapshot_id, now],
+            )?;
+        }
+        Ok(())
     }
 }
 

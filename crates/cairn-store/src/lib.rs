@@ -20,6 +20,7 @@ mod jobs;
 mod migrations;
 mod open;
 mod page;
+mod repositories;
 mod settings;
 mod tokens;
 mod users;
@@ -33,10 +34,11 @@ pub use ids::{
     ApiTokenId, AuditId, EnrollmentTokenId, HostId, JobId, RepositoryId, ScheduleId, SessionId,
     UserId,
 };
-pub use jobs::{LogLine, NewJob, append_job_log};
+pub use jobs::{Job, JobEnd, JobFilter, JobStatus, LogLine, NewJob, append_job_log, job_accepted, job_finished, job_progress};
 pub use migrations::{MIGRATIONS_DIR, latest_version};
 pub use open::Store;
 pub use page::{Page, PageOf};
+pub use repositories::{Repository, RepositoryFields, SealedSecrets};
 pub use settings::SettingKey;
 pub use tokens::{ApiToken, NewApiToken, Scope, TokenFilter};
 pub use users::{NewSession, NewUser, Role, Session, User, UserUpdate};

@@ -6,6 +6,7 @@ mod admin;
 mod agent;
 mod convert;
 mod hosts;
+mod repos;
 mod status;
 
 pub(crate) use convert::timestamp;
@@ -15,6 +16,7 @@ use std::net::SocketAddr;
 use cairn_proto::v1::admin_service_server::AdminServiceServer;
 use cairn_proto::v1::agent_gateway_server::AgentGatewayServer;
 use cairn_proto::v1::host_service_server::HostServiceServer;
+use cairn_proto::v1::repository_service_server::RepositoryServiceServer;
 use tonic::service::Routes;
 use tonic_health::server::HealthReporter;
 
@@ -38,6 +40,9 @@ pub(crate) async fn routes(api: &Api, config: &ServerConfig) -> (axum::Router, H
     let hosts = HostServiceServer::new(hosts::HostsGrpc::new(api.clone()))
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
+    let repos = RepositoryServiceServer::new(repos::ReposGrpc::new(api.clone()))
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
     let agents = AgentGatewayServer::new(agent::AgentGatewayGrpc::new(api.clone()))
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
@@ -52,6 +57,9 @@ pub(crate) async fn routes(api: &Api, config: &ServerConfig) -> (axum::Router, H
     reporter
         .set_serving::<AgentGatewayServer<agent::AgentGatewayGrpc>>()
         .await;
+    reporter
+        .set_serving::<RepositoryServiceServer<repos::ReposGrpc>>()
+        .await;
 
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(cairn_proto::FILE_DESCRIPTOR_SET)
@@ -59,6 +67,7 @@ pub(crate) async fn routes(api: &Api, config: &ServerConfig) -> (axum::Router, H
         .build_v1();
     let mut routes = Routes::new(admin)
         .add_service(hosts)
+        .add_service(repos)
         .add_service(agents)
         .add_service(health_service);
     match reflection {
@@ -84,6 +93,9 @@ impl Health {
             .await;
         self.0
             .set_not_serving::<AgentGatewayServer<agent::AgentGatewayGrpc>>()
+            .await;
+        self.0
+            .set_not_serving::<RepositoryServiceServer<repos::ReposGrpc>>()
             .await;
         self.0
             .set_service_status("", tonic_health::ServingStatus::NotServing)

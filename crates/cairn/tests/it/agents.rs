@@ -603,6 +603,7 @@ async fn unacked_messages_are_replayed_and_applied_exactly_once() {
             cairn_store::NewJob {
                 kind: "backup",
                 host_id: cairn_store::HostId(host_id),
+                repository_id: None,
                 trigger: "api",
                 spec: "{}".into(),
                 created_by: None,
@@ -666,6 +667,7 @@ async fn after_a_server_restart_the_agent_reconnects_and_its_spool_drains_once()
             cairn_store::NewJob {
                 kind: "backup",
                 host_id: cairn_store::HostId(host_id),
+                repository_id: None,
                 trigger: "api",
                 spec: "{}".into(),
                 created_by: None,

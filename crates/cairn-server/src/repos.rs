@@ -1,0 +1,259 @@
+//! Repositories: where hosts back up to. The URL (which can carry
+//! credentials), the password and the backend environment are sealed at rest
+//! and only ever leave the server inside a job sent to an approved host.
+
+use std::collections::BTreeMap;
+
+use cairn_restic::RepoAccess;
+use cairn_seal::{SealContext, Sealer};
+use cairn_store::{
+    HostId, Outcome, Page, PageOf, Repository, RepositoryFields, RepositoryId, Scope, SealedSecrets, Store, StoreError,
+};
+
+use crate::audit::Auditor;
+use crate::auth::Principal;
+use crate::clock::Clock;
+use crate::error::{ServiceError, ServiceResult};
+
+/// A repository to create.
+#[derive(Clone)]
+pub struct NewRepository {
+    pub name: String,
+    pub url: String,
+    pub password: String,
+    pub env: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for NewRepository {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewRepository")
+            .field("name", &self.name)
+            .field("url", &redact_url(&self.url))
+            .field("env", &self.env.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Changes to a repository; `None` and empty leave things as they are.
+#[derive(Clone, Default)]
+pub struct RepositoryUpdate {
+    pub name: Option<String>,
+    pub url: Option<String>,
+    pub password: Option<String>,
+    pub set_env: BTreeMap<String, String>,
+    pub unset_env: Vec<String>,
+}
+
+impl std::fmt::Debug for RepositoryUpdate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RepositoryUpdate")
+            .field("name", &self.name)
+            .field("url", &self.url.as_deref().map(redact_url))
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("set_env", &self.set_env.keys().collect::<Vec<_>>())
+            .field("unset_env", &self.unset_env)
+            .finish()
+    }
+}
+
+/// Hides the password in a URL's user info (`rest:https://u:p@host/` →
+/// `rest:https://u:***@host/`), which is how restic's REST backend takes
+/// credentials.
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_string();
+    };
+    let authority_start = scheme_end + 3;
+    let rest = &url[authority_start..];
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    match authority.rfind('@') {
+        Some(at) => {
+            let user = authority[..at].split(':').next().unwrap_or("");
+            format!("{}{user}:***@{}{}", &url[..authority_start], &authority[at + 1..], &rest[authority_end..])
+        }
+        None => url.to_string(),
+    }
+}
+
+fn check_name(name: &str) -> ServiceResult<()> {
+    if name.trim().is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+        return Err(ServiceError::invalid("name", "must be 1 to 64 printable characters"));
+    }
+    Ok(())
+}
+
+fn check_secrets(url: &str, password: &str, env: &BTreeMap<String, String>) -> ServiceResult<()> {
+    if url.trim().is_empty() {
+        return Err(ServiceError::invalid("url", "must not be empty"));
+    }
+    cairn_restic::check_repository_url(url).map_err(|e| ServiceError::invalid("url", e.to_string()))?;
+    if password.is_empty() || password.len() > 4096 || password.contains(['\n', '\r', '\0']) {
+        return Err(ServiceError::invalid("password", "must be 1 to 4096 bytes on one line"));
+    }
+    for (name, value) in env {
+        cairn_restic::check_env(name, value).map_err(|e| ServiceError::invalid("env", e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// The repository service; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Repos {
+    store: Store,
+    clock: Clock,
+    auditor: Auditor,
+    sealer: Sealer,
+}
+
+fn seal_all(sealer: &Sealer, id: RepositoryId, url: &str, password: &str, env: &BTreeMap<String, String>) -> Result<SealedSecrets, StoreError> {
+    let seal = |column: &str, value: &[u8]| {
+        sealer
+            .seal(SealContext::new("repositories", id.0, column), value)
+            .map_err(|e| StoreError::Seal(e.to_string()))
+    };
+    let env_json = serde_json::to_vec(env).map_err(|e| StoreError::Seal(e.to_string()))?;
+    Ok(SealedSecrets {
+        url: seal("url_sealed", url.as_bytes())?,
+        password: seal("password_sealed", password.as_bytes())?,
+        env: if env.is_empty() { None } else { Some(seal("env_sealed", &env_json)?) },
+    })
+}
+
+fn open_all(sealer: &Sealer, id: RepositoryId, sealed: &SealedSecrets) -> Result<(String, String, BTreeMap<String, String>), StoreError> {
+    let open = |column: &str, value: &[u8]| {
+        sealer
+            .open_string(SealContext::new("repositories", id.0, column), value)
+            .map_err(|e| StoreError::Seal(format!("repository {id} {column}: {e}")))
+    };
+    let env = match &sealed.env {
+        Some(env) => serde_json::from_str(&open("env_sealed", env)?).map_err(|e| StoreError::Seal(e.to_string()))?,
+        None => BTreeMap::new(),
+    };
+    Ok((open("url_sealed", &sealed.url)?, open("password_sealed", &sealed.password)?, env))
+}
+
+impl Repos {
+    pub(crate) fn new(store: Store, clock: Clock, auditor: Auditor, sealer: Sealer) -> Self {
+        Self { store, clock, auditor, sealer }
+    }
+
+    /// Repositories, optionally those a host may use.
+    pub async fn list(&self, p: &Principal, host: Option<HostId>, page: Page) -> ServiceResult<PageOf<Repository>> {
+        p.require(Scope::Read)?;
+        Ok(self.store.list_repositories(host, page).await?)
+    }
+
+    /// One repository.
+    pub async fn get(&self, p: &Principal, id: RepositoryId) -> ServiceResult<Repository> {
+        p.require(Scope::Read)?;
+        Ok(self.store.repository(id).await?)
+    }
+
+    /// Creates a repository (its secrets sealed). Needs admin.
+    pub async fn create(&self, p: &Principal, new: NewRepository) -> ServiceResult<Repository> {
+        self.auditor.authorize(p, Scope::Admin, "repository.create", Some(format!("name:{}", new.name))).await?;
+        check_name(&new.name)?;
+        check_secrets(&new.url, &new.password, &new.env)?;
+        let fields = RepositoryFields {
+            name: new.name.trim().to_string(),
+            url_redacted: redact_url(&new.url),
+            env_keys: new.env.keys().cloned().collect(),
+        };
+        let sealer = self.sealer.clone();
+        let repo = self
+            .store
+            .create_repository(fields, self.clock.now(), move |id| seal_all(&sealer, id, &new.url, &new.password, &new.env))
+            .await?;
+        self.auditor
+            .record(p, "repository.create", Some(format!("repository:{}", repo.id)), Outcome::Success, Some(repo.url_redacted.clone()))
+            .await;
+        Ok(repo)
+    }
+
+    /// Changes a repository. Needs admin.
+    pub async fn update(&self, p: &Principal, id: RepositoryId, update: RepositoryUpdate) -> ServiceResult<Repository> {
+        let target = Some(format!("repository:{id}"));
+        self.auditor.authorize(p, Scope::Admin, "repository.update", target.clone()).await?;
+        if let Some(name) = &update.name {
+            check_name(name)?;
+        }
+        let current = self.store.repository(id).await?;
+        let (url, password, mut env) = open_all(&self.sealer, id, &self.store.repository_secrets(id).await?)?;
+        let url = update.url.clone().unwrap_or(url);
+        let password = update.password.clone().unwrap_or(password);
+        for key in &update.unset_env {
+            env.remove(key);
+        }
+        env.extend(update.set_env.clone());
+        check_secrets(&url, &password, &env)?;
+        let fields = RepositoryFields {
+            name: update.name.clone().map(|n| n.trim().to_string()).unwrap_or(current.name),
+            url_redacted: redact_url(&url),
+            env_keys: env.keys().cloned().collect(),
+        };
+        let sealer = self.sealer.clone();
+        let repo = self
+            .store
+            .update_repository(id, fields, self.clock.now(), move |_| seal_all(&sealer, id, &url, &password, &env))
+            .await?;
+        let changed = [
+            update.name.as_ref().map(|_| "name"),
+            update.url.as_ref().map(|_| "url"),
+            update.password.as_ref().map(|_| "password"),
+            (!update.set_env.is_empty() || !update.unset_env.is_empty()).then_some("env"),
+        ];
+        let detail = changed.into_iter().flatten().collect::<Vec<_>>().join(", ");
+        self.auditor.record(p, "repository.update", target, Outcome::Success, Some(detail)).await;
+        Ok(repo)
+    }
+
+    /// Deletes a repository (its data stays where it is). Needs admin.
+    pub async fn delete(&self, p: &Principal, id: RepositoryId) -> ServiceResult<()> {
+        let target = Some(format!("repository:{id}"));
+        self.auditor.authorize(p, Scope::Admin, "repository.delete", target.clone()).await?;
+        let repo = self.store.delete_repository(id).await?;
+        self.auditor.record(p, "repository.delete", target, Outcome::Success, Some(repo.name)).await;
+        Ok(())
+    }
+
+    /// Lets a host use a repository. Needs operate.
+    pub async fn assign(&self, p: &Principal, id: RepositoryId, host: HostId) -> ServiceResult<Repository> {
+        let target = Some(format!("repository:{id} host:{host}"));
+        self.auditor.authorize(p, Scope::Operate, "repository.assign", target.clone()).await?;
+        let repo = self.store.assign_repository(id, host, self.clock.now()).await?;
+        self.auditor.record(p, "repository.assign", target, Outcome::Success, None).await;
+        Ok(repo)
+    }
+
+    /// Stops a host from using a repository. Needs operate.
+    pub async fn unassign(&self, p: &Principal, id: RepositoryId, host: HostId) -> ServiceResult<Repository> {
+        let target = Some(format!("repository:{id} host:{host}"));
+        self.auditor.authorize(p, Scope::Operate, "repository.unassign", target.clone()).await?;
+        let repo = self.store.unassign_repository(id, host).await?;
+        self.auditor.record(p, "repository.unassign", target, Outcome::Success, None).await;
+        Ok(repo)
+    }
+
+    /// The repository's secrets, opened, for a job about to be sent to a
+    /// host. Never for an API response.
+    pub(crate) async fn access(&self, id: RepositoryId) -> ServiceResult<RepoAccess> {
+        let sealed = self.store.repository_secrets(id).await?;
+        let (url, password, env) = open_all(&self.sealer, id, &sealed)?;
+        Ok(RepoAccess { url, password, env: env.into_iter().collect() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_lose_their_passwords() {
+        assert_eq!(redact_url("rest:https://ann:s3cret@backup:8000/repo"), "rest:https://ann:***@backup:8000/repo");
+        assert_eq!(redact_url("rest:http://127.0.0.1:8000/"), "rest:http://127.0.0.1:8000/");
+        assert_eq!(redact_url("s3:s3.amazonaws.com/bucket"), "s3:s3.amazonaws.com/bucket");
+        assert_eq!(redact_url("/srv/restic"), "/srv/restic");
+        assert!(!redact_url("rest:https://a:p@ss@h/r").contains("p@ss"));
+    }
+}
