@@ -13,6 +13,7 @@ mod facts;
 mod file;
 mod identity;
 mod recover;
+mod runner;
 mod session;
 mod spool;
 mod tls;
@@ -56,6 +57,8 @@ pub struct AgentConfig {
     pub trust: Trust,
     /// Whether an `http://` server (no TLS) may be used at all.
     pub allow_plaintext: bool,
+    /// The restic program to run (a path, or a name looked up in PATH).
+    pub restic: String,
 }
 
 impl std::fmt::Debug for AgentConfig {
@@ -91,6 +94,7 @@ impl AgentConfig {
             spool_limits: SpoolLimits::default(),
             trust: Trust::System,
             allow_plaintext: false,
+            restic: "restic".into(),
         }
     }
 }

@@ -18,6 +18,7 @@ use crate::backoff::Backoff;
 use crate::facts::collect_facts;
 use crate::identity::{Identity, IdentityError};
 use crate::recover::{Recover, Verdict};
+use crate::runner::Runner;
 use crate::spool::{Spool, SpoolError};
 
 /// Largest message the agent accepts from the server.
@@ -86,6 +87,7 @@ pub struct Agent {
     config: AgentConfig,
     identity: Identity,
     spool: Arc<Spool>,
+    runner: Arc<Runner>,
     events: Option<mpsc::UnboundedSender<AgentEvent>>,
 }
 
@@ -97,10 +99,12 @@ impl Agent {
             tracing::info!(fingerprint = %identity.fingerprint(), "made a new agent identity");
         }
         let spool = Arc::new(Spool::open(&config.state_dir, config.spool_limits)?);
+        let runner = Arc::new(Runner::new(spool.clone(), config.restic.clone()));
         Ok(Agent {
             config,
             identity,
             spool,
+            runner,
             events: None,
         })
     }
@@ -239,7 +243,7 @@ impl Agent {
                 last_acked_seq: self.spool.last_acked(),
                 last_seq: self.spool.last_seq(),
                 schedule_set_version: 0,
-                running_job_ids: Vec::new(),
+                running_job_ids: self.runner.running(),
             })),
         };
         if tx.send(hello).await.is_err() {
@@ -317,9 +321,17 @@ impl Agent {
                             }
                         }
                         ServerBody::RunJob(job) => {
-                            tracing::warn!(job_id = job.job_id, "this agent version does not run jobs yet");
+                            if approved {
+                                tracing::info!(job_id = job.job_id, "job received");
+                                self.runner.start(job);
+                            } else {
+                                tracing::warn!(job_id = job.job_id, "a job for a host not approved: ignored");
+                            }
                         }
-                        ServerBody::CancelJob(_) => {}
+                        ServerBody::CancelJob(cancel) => {
+                            tracing::info!(job_id = cancel.job_id, reason = %cancel.reason, "cancel requested");
+                            self.runner.cancel(cancel.job_id, Duration::from_secs(u64::from(cancel.grace_seconds)));
+                        }
                     }
                 }
                 _ = heartbeat.tick() => {

@@ -8,11 +8,13 @@
 #![forbid(unsafe_code)]
 
 mod arg;
+mod from_proto;
 mod output;
 mod spec;
 mod version;
 
 pub use arg::{ArgError, SafeArg};
+pub use from_proto::operation;
 pub use output::{
     BackupMessage, BackupStatus, BackupSummary, ExitKind, LsNode, ResticFailure, Snapshot,
     classify_exit, classify_stderr, parse_ls, parse_snapshots,

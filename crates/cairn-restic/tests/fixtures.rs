@@ -103,23 +103,44 @@ fn unknown_and_non_json_lines_are_tolerated() {
 
 #[test]
 fn restic_0_18_backup_snapshots_and_errors() {
-    let messages: Vec<_> = fixture("0.18", "backup1.json").lines().filter_map(BackupMessage::parse).collect();
+    let messages: Vec<_> = fixture("0.18", "backup1.json")
+        .lines()
+        .filter_map(BackupMessage::parse)
+        .collect();
     let Some(BackupMessage::Summary(summary)) = messages.last() else {
         panic!("summary last: {messages:?}")
     };
     assert_eq!(summary.files_new, 2);
-    assert_eq!(summary.snapshot_id.len(), 64, "0.17+ reports the full snapshot id");
+    assert_eq!(
+        summary.snapshot_id.len(),
+        64,
+        "0.17+ reports the full snapshot id"
+    );
 
     let snapshots = parse_snapshots(&fixture("0.18", "snapshots.json")).expect("snapshots");
     assert!(snapshots.len() >= 2);
-    assert!(snapshots.iter().all(|s| s.id.len() == 64 && s.short_id.len() == 8));
+    assert!(
+        snapshots
+            .iter()
+            .all(|s| s.id.len() == 64 && s.short_id.len() == 8)
+    );
     assert!(!parse_ls(&fixture("0.18", "ls.json")).is_empty());
-    assert_eq!(ResticVersion::parse(&fixture("0.18", "version.txt")).expect("version").to_string(), "0.18.0");
+    assert_eq!(
+        ResticVersion::parse(&fixture("0.18", "version.txt"))
+            .expect("version")
+            .to_string(),
+        "0.18.0"
+    );
 
     // 0.18 reports failures as a JSON exit_error on stderr, with exit code 12.
-    assert_eq!(classify_stderr(&fixture("0.18", "wrongpw.err")), ResticFailure::WrongPassword);
     assert_eq!(
-        classify_stderr("{\"message_type\":\"exit_error\",\"code\":1,\"message\":\"Fatal: disk on fire\"}\n"),
+        classify_stderr(&fixture("0.18", "wrongpw.err")),
+        ResticFailure::WrongPassword
+    );
+    assert_eq!(
+        classify_stderr(
+            "{\"message_type\":\"exit_error\",\"code\":1,\"message\":\"Fatal: disk on fire\"}\n"
+        ),
         ResticFailure::Other("disk on fire".into())
     );
     assert_eq!(classify_exit(Some(12)), ExitKind::Failed);

@@ -164,6 +164,12 @@ pub const KEYS: &[KeySpec] = &[
         help: "A host is offline, and its stream closed, this long after its last sign of life",
     },
     KeySpec {
+        name: "job_lease",
+        secret: false,
+        default: Some("10m"),
+        help: "A dispatched or running job whose agent says nothing of it for this long is marked lost",
+    },
+    KeySpec {
         name: "setup_token",
         secret: true,
         default: None,
@@ -259,6 +265,7 @@ pub struct ServerConfig {
     pub max_message_size: usize,
     pub agent_heartbeat_interval: Duration,
     pub agent_offline_after: Duration,
+    pub job_lease: Duration,
     pub setup_token: Option<String>,
 }
 
@@ -286,6 +293,7 @@ impl fmt::Debug for ServerConfig {
             .field("max_message_size", &self.max_message_size)
             .field("agent_heartbeat_interval", &self.agent_heartbeat_interval)
             .field("agent_offline_after", &self.agent_offline_after)
+            .field("job_lease", &self.job_lease)
             .field(
                 "setup_token",
                 &self.setup_token.as_ref().map(|_| "<redacted>"),
@@ -593,6 +601,7 @@ impl Layers {
             })?,
             agent_heartbeat_interval: self.parse("agent_heartbeat_interval", parse_duration)?,
             agent_offline_after: self.parse("agent_offline_after", parse_duration)?,
+            job_lease: self.parse("job_lease", parse_duration)?,
             setup_token: match self.values.get("setup_token") {
                 Some(_) => Some(self.parse("setup_token", |v| {
                     if v.len() < 16 {
@@ -802,6 +811,9 @@ pub struct ServerFlags {
     /// Offline (and stream closed) this long after the last sign of life [default: 90s].
     #[arg(long, value_name = "DURATION")]
     pub agent_offline_after: Option<String>,
+    /// A job with no word from its agent for this long is lost [default: 10m].
+    #[arg(long, value_name = "DURATION")]
+    pub job_lease: Option<String>,
     /// Print the example configuration file and exit.
     #[arg(long)]
     pub print_example_config: bool,
@@ -835,6 +847,7 @@ impl ServerFlags {
             ("max_message_size", &self.max_message_size),
             ("agent_heartbeat_interval", &self.agent_heartbeat_interval),
             ("agent_offline_after", &self.agent_offline_after),
+            ("job_lease", &self.job_lease),
         ];
         all.into_iter()
             .filter_map(|(k, v)| v.as_ref().map(|v| (k, v.clone())))
@@ -1075,6 +1088,7 @@ mod tests {
             max_message_size: Some("65536".into()),
             agent_heartbeat_interval: Some("1s".into()),
             agent_offline_after: Some("1s".into()),
+            job_lease: Some("1s".into()),
             ..ServerFlags::default()
         };
         assert_eq!(

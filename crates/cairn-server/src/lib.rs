@@ -22,6 +22,7 @@ pub mod config;
 pub mod error;
 pub mod fleet;
 mod grpc;
+pub mod jobs;
 pub mod repos;
 mod serve;
 mod startup;
@@ -46,6 +47,8 @@ pub struct Api {
     pub fleet: fleet::Fleet,
     /// Repositories and their sealed secrets.
     pub repos: repos::Repos,
+    /// Jobs: submit, follow, cancel; the dispatcher.
+    pub jobs: jobs::Jobs,
     /// Whether cookies must be `Secure` (the server is reached over HTTPS).
     pub secure_cookies: bool,
     /// The URL operators reach the server at.

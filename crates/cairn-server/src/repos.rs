@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use cairn_restic::RepoAccess;
 use cairn_seal::{SealContext, Sealer};
 use cairn_store::{
-    HostId, Outcome, Page, PageOf, Repository, RepositoryFields, RepositoryId, Scope, SealedSecrets, Store, StoreError,
+    HostId, Outcome, Page, PageOf, Repository, RepositoryFields, RepositoryId, Scope,
+    SealedSecrets, Store, StoreError,
 };
 
 use crate::audit::Auditor;
@@ -70,7 +71,12 @@ pub fn redact_url(url: &str) -> String {
     match authority.rfind('@') {
         Some(at) => {
             let user = authority[..at].split(':').next().unwrap_or("");
-            format!("{}{user}:***@{}{}", &url[..authority_start], &authority[at + 1..], &rest[authority_end..])
+            format!(
+                "{}{user}:***@{}{}",
+                &url[..authority_start],
+                &authority[at + 1..],
+                &rest[authority_end..]
+            )
         }
         None => url.to_string(),
     }
@@ -78,7 +84,10 @@ pub fn redact_url(url: &str) -> String {
 
 fn check_name(name: &str) -> ServiceResult<()> {
     if name.trim().is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
-        return Err(ServiceError::invalid("name", "must be 1 to 64 printable characters"));
+        return Err(ServiceError::invalid(
+            "name",
+            "must be 1 to 64 printable characters",
+        ));
     }
     Ok(())
 }
@@ -87,12 +96,17 @@ fn check_secrets(url: &str, password: &str, env: &BTreeMap<String, String>) -> S
     if url.trim().is_empty() {
         return Err(ServiceError::invalid("url", "must not be empty"));
     }
-    cairn_restic::check_repository_url(url).map_err(|e| ServiceError::invalid("url", e.to_string()))?;
+    cairn_restic::check_repository_url(url)
+        .map_err(|e| ServiceError::invalid("url", e.to_string()))?;
     if password.is_empty() || password.len() > 4096 || password.contains(['\n', '\r', '\0']) {
-        return Err(ServiceError::invalid("password", "must be 1 to 4096 bytes on one line"));
+        return Err(ServiceError::invalid(
+            "password",
+            "must be 1 to 4096 bytes on one line",
+        ));
     }
     for (name, value) in env {
-        cairn_restic::check_env(name, value).map_err(|e| ServiceError::invalid("env", e.to_string()))?;
+        cairn_restic::check_env(name, value)
+            .map_err(|e| ServiceError::invalid("env", e.to_string()))?;
     }
     Ok(())
 }
@@ -106,7 +120,13 @@ pub struct Repos {
     sealer: Sealer,
 }
 
-fn seal_all(sealer: &Sealer, id: RepositoryId, url: &str, password: &str, env: &BTreeMap<String, String>) -> Result<SealedSecrets, StoreError> {
+fn seal_all(
+    sealer: &Sealer,
+    id: RepositoryId,
+    url: &str,
+    password: &str,
+    env: &BTreeMap<String, String>,
+) -> Result<SealedSecrets, StoreError> {
     let seal = |column: &str, value: &[u8]| {
         sealer
             .seal(SealContext::new("repositories", id.0, column), value)
@@ -116,30 +136,53 @@ fn seal_all(sealer: &Sealer, id: RepositoryId, url: &str, password: &str, env: &
     Ok(SealedSecrets {
         url: seal("url_sealed", url.as_bytes())?,
         password: seal("password_sealed", password.as_bytes())?,
-        env: if env.is_empty() { None } else { Some(seal("env_sealed", &env_json)?) },
+        env: if env.is_empty() {
+            None
+        } else {
+            Some(seal("env_sealed", &env_json)?)
+        },
     })
 }
 
-fn open_all(sealer: &Sealer, id: RepositoryId, sealed: &SealedSecrets) -> Result<(String, String, BTreeMap<String, String>), StoreError> {
+fn open_all(
+    sealer: &Sealer,
+    id: RepositoryId,
+    sealed: &SealedSecrets,
+) -> Result<(String, String, BTreeMap<String, String>), StoreError> {
     let open = |column: &str, value: &[u8]| {
         sealer
             .open_string(SealContext::new("repositories", id.0, column), value)
             .map_err(|e| StoreError::Seal(format!("repository {id} {column}: {e}")))
     };
     let env = match &sealed.env {
-        Some(env) => serde_json::from_str(&open("env_sealed", env)?).map_err(|e| StoreError::Seal(e.to_string()))?,
+        Some(env) => serde_json::from_str(&open("env_sealed", env)?)
+            .map_err(|e| StoreError::Seal(e.to_string()))?,
         None => BTreeMap::new(),
     };
-    Ok((open("url_sealed", &sealed.url)?, open("password_sealed", &sealed.password)?, env))
+    Ok((
+        open("url_sealed", &sealed.url)?,
+        open("password_sealed", &sealed.password)?,
+        env,
+    ))
 }
 
 impl Repos {
     pub(crate) fn new(store: Store, clock: Clock, auditor: Auditor, sealer: Sealer) -> Self {
-        Self { store, clock, auditor, sealer }
+        Self {
+            store,
+            clock,
+            auditor,
+            sealer,
+        }
     }
 
     /// Repositories, optionally those a host may use.
-    pub async fn list(&self, p: &Principal, host: Option<HostId>, page: Page) -> ServiceResult<PageOf<Repository>> {
+    pub async fn list(
+        &self,
+        p: &Principal,
+        host: Option<HostId>,
+        page: Page,
+    ) -> ServiceResult<PageOf<Repository>> {
         p.require(Scope::Read)?;
         Ok(self.store.list_repositories(host, page).await?)
     }
@@ -152,7 +195,14 @@ impl Repos {
 
     /// Creates a repository (its secrets sealed). Needs admin.
     pub async fn create(&self, p: &Principal, new: NewRepository) -> ServiceResult<Repository> {
-        self.auditor.authorize(p, Scope::Admin, "repository.create", Some(format!("name:{}", new.name))).await?;
+        self.auditor
+            .authorize(
+                p,
+                Scope::Admin,
+                "repository.create",
+                Some(format!("name:{}", new.name)),
+            )
+            .await?;
         check_name(&new.name)?;
         check_secrets(&new.url, &new.password, &new.env)?;
         let fields = RepositoryFields {
@@ -163,23 +213,39 @@ impl Repos {
         let sealer = self.sealer.clone();
         let repo = self
             .store
-            .create_repository(fields, self.clock.now(), move |id| seal_all(&sealer, id, &new.url, &new.password, &new.env))
+            .create_repository(fields, self.clock.now(), move |id| {
+                seal_all(&sealer, id, &new.url, &new.password, &new.env)
+            })
             .await?;
         self.auditor
-            .record(p, "repository.create", Some(format!("repository:{}", repo.id)), Outcome::Success, Some(repo.url_redacted.clone()))
+            .record(
+                p,
+                "repository.create",
+                Some(format!("repository:{}", repo.id)),
+                Outcome::Success,
+                Some(repo.url_redacted.clone()),
+            )
             .await;
         Ok(repo)
     }
 
     /// Changes a repository. Needs admin.
-    pub async fn update(&self, p: &Principal, id: RepositoryId, update: RepositoryUpdate) -> ServiceResult<Repository> {
+    pub async fn update(
+        &self,
+        p: &Principal,
+        id: RepositoryId,
+        update: RepositoryUpdate,
+    ) -> ServiceResult<Repository> {
         let target = Some(format!("repository:{id}"));
-        self.auditor.authorize(p, Scope::Admin, "repository.update", target.clone()).await?;
+        self.auditor
+            .authorize(p, Scope::Admin, "repository.update", target.clone())
+            .await?;
         if let Some(name) = &update.name {
             check_name(name)?;
         }
         let current = self.store.repository(id).await?;
-        let (url, password, mut env) = open_all(&self.sealer, id, &self.store.repository_secrets(id).await?)?;
+        let (url, password, mut env) =
+            open_all(&self.sealer, id, &self.store.repository_secrets(id).await?)?;
         let url = update.url.clone().unwrap_or(url);
         let password = update.password.clone().unwrap_or(password);
         for key in &update.unset_env {
@@ -188,14 +254,20 @@ impl Repos {
         env.extend(update.set_env.clone());
         check_secrets(&url, &password, &env)?;
         let fields = RepositoryFields {
-            name: update.name.clone().map(|n| n.trim().to_string()).unwrap_or(current.name),
+            name: update
+                .name
+                .clone()
+                .map(|n| n.trim().to_string())
+                .unwrap_or(current.name),
             url_redacted: redact_url(&url),
             env_keys: env.keys().cloned().collect(),
         };
         let sealer = self.sealer.clone();
         let repo = self
             .store
-            .update_repository(id, fields, self.clock.now(), move |_| seal_all(&sealer, id, &url, &password, &env))
+            .update_repository(id, fields, self.clock.now(), move |_| {
+                seal_all(&sealer, id, &url, &password, &env)
+            })
             .await?;
         let changed = [
             update.name.as_ref().map(|_| "name"),
@@ -204,34 +276,73 @@ impl Repos {
             (!update.set_env.is_empty() || !update.unset_env.is_empty()).then_some("env"),
         ];
         let detail = changed.into_iter().flatten().collect::<Vec<_>>().join(", ");
-        self.auditor.record(p, "repository.update", target, Outcome::Success, Some(detail)).await;
+        self.auditor
+            .record(
+                p,
+                "repository.update",
+                target,
+                Outcome::Success,
+                Some(detail),
+            )
+            .await;
         Ok(repo)
     }
 
     /// Deletes a repository (its data stays where it is). Needs admin.
     pub async fn delete(&self, p: &Principal, id: RepositoryId) -> ServiceResult<()> {
         let target = Some(format!("repository:{id}"));
-        self.auditor.authorize(p, Scope::Admin, "repository.delete", target.clone()).await?;
+        self.auditor
+            .authorize(p, Scope::Admin, "repository.delete", target.clone())
+            .await?;
         let repo = self.store.delete_repository(id).await?;
-        self.auditor.record(p, "repository.delete", target, Outcome::Success, Some(repo.name)).await;
+        self.auditor
+            .record(
+                p,
+                "repository.delete",
+                target,
+                Outcome::Success,
+                Some(repo.name),
+            )
+            .await;
         Ok(())
     }
 
     /// Lets a host use a repository. Needs operate.
-    pub async fn assign(&self, p: &Principal, id: RepositoryId, host: HostId) -> ServiceResult<Repository> {
+    pub async fn assign(
+        &self,
+        p: &Principal,
+        id: RepositoryId,
+        host: HostId,
+    ) -> ServiceResult<Repository> {
         let target = Some(format!("repository:{id} host:{host}"));
-        self.auditor.authorize(p, Scope::Operate, "repository.assign", target.clone()).await?;
-        let repo = self.store.assign_repository(id, host, self.clock.now()).await?;
-        self.auditor.record(p, "repository.assign", target, Outcome::Success, None).await;
+        self.auditor
+            .authorize(p, Scope::Operate, "repository.assign", target.clone())
+            .await?;
+        let repo = self
+            .store
+            .assign_repository(id, host, self.clock.now())
+            .await?;
+        self.auditor
+            .record(p, "repository.assign", target, Outcome::Success, None)
+            .await;
         Ok(repo)
     }
 
     /// Stops a host from using a repository. Needs operate.
-    pub async fn unassign(&self, p: &Principal, id: RepositoryId, host: HostId) -> ServiceResult<Repository> {
+    pub async fn unassign(
+        &self,
+        p: &Principal,
+        id: RepositoryId,
+        host: HostId,
+    ) -> ServiceResult<Repository> {
         let target = Some(format!("repository:{id} host:{host}"));
-        self.auditor.authorize(p, Scope::Operate, "repository.unassign", target.clone()).await?;
+        self.auditor
+            .authorize(p, Scope::Operate, "repository.unassign", target.clone())
+            .await?;
         let repo = self.store.unassign_repository(id, host).await?;
-        self.auditor.record(p, "repository.unassign", target, Outcome::Success, None).await;
+        self.auditor
+            .record(p, "repository.unassign", target, Outcome::Success, None)
+            .await;
         Ok(repo)
     }
 
@@ -240,7 +351,11 @@ impl Repos {
     pub(crate) async fn access(&self, id: RepositoryId) -> ServiceResult<RepoAccess> {
         let sealed = self.store.repository_secrets(id).await?;
         let (url, password, env) = open_all(&self.sealer, id, &sealed)?;
-        Ok(RepoAccess { url, password, env: env.into_iter().collect() })
+        Ok(RepoAccess {
+            url,
+            password,
+            env: env.into_iter().collect(),
+        })
     }
 }
 
@@ -250,9 +365,18 @@ mod tests {
 
     #[test]
     fn urls_lose_their_passwords() {
-        assert_eq!(redact_url("rest:https://ann:s3cret@backup:8000/repo"), "rest:https://ann:***@backup:8000/repo");
-        assert_eq!(redact_url("rest:http://127.0.0.1:8000/"), "rest:http://127.0.0.1:8000/");
-        assert_eq!(redact_url("s3:s3.amazonaws.com/bucket"), "s3:s3.amazonaws.com/bucket");
+        assert_eq!(
+            redact_url("rest:https://ann:s3cret@backup:8000/repo"),
+            "rest:https://ann:***@backup:8000/repo"
+        );
+        assert_eq!(
+            redact_url("rest:http://127.0.0.1:8000/"),
+            "rest:http://127.0.0.1:8000/"
+        );
+        assert_eq!(
+            redact_url("s3:s3.amazonaws.com/bucket"),
+            "s3:s3.amazonaws.com/bucket"
+        );
         assert_eq!(redact_url("/srv/restic"), "/srv/restic");
         assert!(!redact_url("rest:https://a:p@ss@h/r").contains("p@ss"));
     }

@@ -35,10 +35,19 @@ const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a client may take to send request headers (slowloris guard).
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// What the background workers need from `Server::open`.
+#[derive(Debug)]
+pub(crate) struct Workers {
+    /// Tells long-lived streams the server is stopping.
+    pub(crate) shutdown_tx: watch::Sender<bool>,
+    /// Wakes the dispatcher for a host.
+    pub(crate) dispatch_wake: tokio::sync::mpsc::UnboundedReceiver<cairn_store::HostId>,
+}
+
 pub(crate) async fn serve(
     config: ServerConfig,
     api: Api,
-    shutdown_tx: watch::Sender<bool>,
+    workers: Workers,
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     ui: Router,
@@ -80,6 +89,15 @@ pub(crate) async fn serve(
         .max_concurrent_streams(config.max_concurrent_streams);
 
     let reaper = tokio::spawn(api.fleet.clone().run_reaper({
+        let api = api.clone();
+        async move { api.shutting_down().await }
+    }));
+
+    let Workers {
+        shutdown_tx,
+        dispatch_wake,
+    } = workers;
+    let dispatcher = tokio::spawn(api.jobs.clone().run_dispatcher(dispatch_wake, {
         let api = api.clone();
         async move { api.shutting_down().await }
     }));
@@ -147,6 +165,7 @@ pub(crate) async fn serve(
     // The reaper closes every agent session as it stops, so agents reconnect
     // elsewhere (or later) instead of holding the drain open.
     let _ = reaper.await;
+    let _ = dispatcher.await;
     tokio::select! {
         () = graceful.shutdown() => tracing::info!("all connections closed"),
         () = tokio::time::sleep(config.shutdown_grace) => {

@@ -16,6 +16,7 @@ use crate::auth::{Auth, AuthSettings};
 use crate::clock::Clock;
 use crate::config::{ServerConfig, TlsMode};
 use crate::fleet::{Fleet, FleetSettings};
+use crate::jobs::Jobs;
 use crate::repos::Repos;
 use cairn_tls::ServerIdentity;
 
@@ -63,6 +64,7 @@ pub struct Server {
     sealer: Sealer,
     setup_link: Option<String>,
     tls: Option<ServerIdentity>,
+    dispatch_wake: tokio::sync::mpsc::UnboundedReceiver<cairn_store::HostId>,
     shutdown_tx: watch::Sender<bool>,
 }
 
@@ -95,15 +97,29 @@ impl Server {
             },
         );
         let admin = Admin::new(store.clone(), clock.clone(), auditor.clone());
-        let repos = Repos::new(store.clone(), clock.clone(), auditor.clone(), sealer.clone());
-        let fleet = Fleet::new(
+        let repos = Repos::new(
             store.clone(),
             clock.clone(),
-            auditor,
+            auditor.clone(),
+            sealer.clone(),
+        );
+        let (fleet, dispatch_wake) = Fleet::new(
+            store.clone(),
+            clock.clone(),
+            auditor.clone(),
             FleetSettings {
                 heartbeat_interval: config.agent_heartbeat_interval,
                 offline_after: config.agent_offline_after,
+                job_lease: config.job_lease,
             },
+        );
+        let jobs = Jobs::new(
+            store.clone(),
+            clock.clone(),
+            auditor.clone(),
+            repos.clone(),
+            fleet.clone(),
+            config.job_lease,
         );
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let api = Api {
@@ -111,6 +127,7 @@ impl Server {
             admin,
             fleet,
             repos,
+            jobs,
             secure_cookies: config.serves_https(),
             public_url: config.public_url.clone(),
             store,
@@ -127,6 +144,7 @@ impl Server {
             sealer,
             setup_link,
             tls,
+            dispatch_wake,
             shutdown_tx,
         })
     }
@@ -204,7 +222,10 @@ impl Server {
         crate::serve::serve(
             self.config,
             self.api,
-            self.shutdown_tx,
+            crate::serve::Workers {
+                shutdown_tx: self.shutdown_tx,
+                dispatch_wake: self.dispatch_wake,
+            },
             listener,
             acceptor,
             ui,

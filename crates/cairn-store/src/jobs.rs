@@ -55,7 +55,10 @@ impl JobStatus {
 
     /// Whether the job has ended.
     pub fn is_terminal(self) -> bool {
-        matches!(self, JobStatus::Succeeded | JobStatus::Failed | JobStatus::Cancelled | JobStatus::Lost)
+        matches!(
+            self,
+            JobStatus::Succeeded | JobStatus::Failed | JobStatus::Cancelled | JobStatus::Lost
+        )
     }
 }
 
@@ -116,7 +119,11 @@ fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
         id: row.get(0)?,
         kind: row.get(1)?,
         status: JobStatus::parse(&status).ok_or_else(|| {
-            rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, format!("unknown job status {status:?}").into())
+            rusqlite::Error::FromSqlConversionFailure(
+                2,
+                rusqlite::types::Type::Text,
+                format!("unknown job status {status:?}").into(),
+            )
         })?,
         host_id: row.get(3)?,
         repository_id: row.get(4)?,
@@ -139,8 +146,12 @@ fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
 }
 
 fn job_in(conn: &Connection, id: JobId) -> StoreResult<Job> {
-    conn.query_row(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1"), [id], job_from_row)
-        .map_err(StoreError::about("job"))
+    conn.query_row(
+        &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1"),
+        [id],
+        job_from_row,
+    )
+    .map_err(StoreError::about("job"))
 }
 
 /// A job to create (queued).
@@ -197,7 +208,13 @@ impl Store {
             ))?;
             let rows = stmt
                 .query_map(
-                    params![page.cursor.unwrap_or(i64::MAX), filter.host, filter.repository, filter.status.map(JobStatus::as_str), page.probe_limit()],
+                    params![
+                        page.cursor.unwrap_or(i64::MAX),
+                        filter.host,
+                        filter.repository,
+                        filter.status.map(JobStatus::as_str),
+                        page.probe_limit()
+                    ],
                     job_from_row,
                 )?
                 .collect::<Result<Vec<_>, _>>()?;
@@ -218,13 +235,31 @@ impl Store {
 
     /// Marks a queued job dispatched with a lease; `false` if it was not
     /// queued any more (cancelled meanwhile, or dispatched by another path).
-    pub async fn mark_dispatched(&self, id: JobId, now: Millis, lease_until: Millis) -> StoreResult<bool> {
+    pub async fn mark_dispatched(
+        &self,
+        id: JobId,
+        now: Millis,
+        lease_until: Millis,
+    ) -> StoreResult<bool> {
         self.write(move |c| {
             Ok(c.execute(
                 "UPDATE jobs SET status = 'dispatched', dispatched_at = ?2, lease_expires_at = ?3
                  WHERE id = ?1 AND status = 'queued'",
                 params![id, now, lease_until],
             )? > 0)
+        })
+        .await
+    }
+
+    /// Puts a dispatched job back in the queue (it could not be sent).
+    pub async fn requeue(&self, id: JobId) -> StoreResult<()> {
+        self.write(move |c| {
+            c.execute(
+                "UPDATE jobs SET status = 'queued', dispatched_at = NULL, lease_expires_at = NULL
+                 WHERE id = ?1 AND status = 'dispatched'",
+                [id],
+            )?;
+            Ok(())
         })
         .await
     }
@@ -304,7 +339,11 @@ impl Store {
 }
 
 fn owned_by(conn: &Connection, job: JobId, host: HostId) -> StoreResult<bool> {
-    let owner: Option<HostId> = conn.query_row("SELECT host_id FROM jobs WHERE id = ?1", [job], |r| r.get(0)).optional()?;
+    let owner: Option<HostId> = conn
+        .query_row("SELECT host_id FROM jobs WHERE id = ?1", [job], |r| {
+            r.get(0)
+        })
+        .optional()?;
     if owner != Some(host) {
         tracing::warn!(%host, %job, "a message about a job this host does not run: dropped");
     }
@@ -312,7 +351,12 @@ fn owned_by(conn: &Connection, job: JobId, host: HostId) -> StoreResult<bool> {
 }
 
 /// The effect of a `JobAccepted` message: the job runs, its lease renewed.
-pub fn job_accepted(host: HostId, job: JobId, now: Millis, lease_until: Millis) -> impl FnOnce(&Connection) -> StoreResult<()> + Send + 'static {
+pub fn job_accepted(
+    host: HostId,
+    job: JobId,
+    now: Millis,
+    lease_until: Millis,
+) -> impl FnOnce(&Connection) -> StoreResult<()> + Send + 'static {
     move |c| {
         if owned_by(c, job, host)? {
             c.execute(
@@ -326,7 +370,13 @@ pub fn job_accepted(host: HostId, job: JobId, now: Millis, lease_until: Millis) 
 }
 
 /// The effect of a (coalesced) `JobProgress` message.
-pub fn job_progress(host: HostId, job: JobId, progress: String, now: Millis, lease_until: Millis) -> impl FnOnce(&Connection) -> StoreResult<()> + Send + 'static {
+pub fn job_progress(
+    host: HostId,
+    job: JobId,
+    progress: String,
+    now: Millis,
+    lease_until: Millis,
+) -> impl FnOnce(&Connection) -> StoreResult<()> + Send + 'static {
     move |c| {
         if owned_by(c, job, host)? {
             c.execute(
@@ -341,7 +391,12 @@ pub fn job_progress(host: HostId, job: JobId, progress: String, now: Millis, lea
 }
 
 /// The effect of a `JobFinished` message: the job's one terminal state.
-pub fn job_finished(host: HostId, job: JobId, end: JobEnd, now: Millis) -> impl FnOnce(&Connection) -> StoreResult<()> + Send + 'static {
+pub fn job_finished(
+    host: HostId,
+    job: JobId,
+    end: JobEnd,
+    now: Millis,
+) -> impl FnOnce(&Connection) -> StoreResult<()> + Send + 'static {
     move |c| {
         if owned_by(c, job, host)? {
             c.execute(

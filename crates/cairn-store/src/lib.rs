@@ -34,7 +34,10 @@ pub use ids::{
     ApiTokenId, AuditId, EnrollmentTokenId, HostId, JobId, RepositoryId, ScheduleId, SessionId,
     UserId,
 };
-pub use jobs::{Job, JobEnd, JobFilter, JobStatus, LogLine, NewJob, append_job_log, job_accepted, job_finished, job_progress};
+pub use jobs::{
+    Job, JobEnd, JobFilter, JobStatus, LogLine, NewJob, append_job_log, job_accepted, job_finished,
+    job_progress,
+};
 pub use migrations::{MIGRATIONS_DIR, latest_version};
 pub use open::Store;
 pub use page::{Page, PageOf};

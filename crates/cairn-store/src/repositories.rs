@@ -49,8 +49,12 @@ pub struct RepositoryFields {
 fn repository_from_row(conn: &Connection, row: &Row<'_>) -> rusqlite::Result<Repository> {
     let id: RepositoryId = row.get(0)?;
     let env_keys: String = row.get(3)?;
-    let mut hosts = conn.prepare_cached("SELECT host_id FROM host_repos WHERE repository_id = ?1 ORDER BY host_id")?;
-    let host_ids = hosts.query_map([id], |r| r.get(0))?.collect::<Result<Vec<HostId>, _>>()?;
+    let mut hosts = conn.prepare_cached(
+        "SELECT host_id FROM host_repos WHERE repository_id = ?1 ORDER BY host_id",
+    )?;
+    let host_ids = hosts
+        .query_map([id], |r| r.get(0))?
+        .collect::<Result<Vec<HostId>, _>>()?;
     Ok(Repository {
         id,
         name: row.get(1)?,
@@ -65,15 +69,25 @@ fn repository_from_row(conn: &Connection, row: &Row<'_>) -> rusqlite::Result<Rep
 const COLUMNS: &str = "id, name, url_redacted, env_keys, created_at, updated_at";
 
 pub(crate) fn repository_in(conn: &Connection, id: RepositoryId) -> StoreResult<Repository> {
-    conn.query_row(&format!("SELECT {COLUMNS} FROM repositories WHERE id = ?1"), [id], |row| repository_from_row(conn, row))
-        .map_err(StoreError::about("repository"))
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM repositories WHERE id = ?1"),
+        [id],
+        |row| repository_from_row(conn, row),
+    )
+    .map_err(StoreError::about("repository"))
 }
 
 fn secrets_in(conn: &Connection, id: RepositoryId) -> StoreResult<SealedSecrets> {
     conn.query_row(
         "SELECT url_sealed, password_sealed, env_sealed FROM repositories WHERE id = ?1",
         [id],
-        |r| Ok(SealedSecrets { url: r.get(0)?, password: r.get(1)?, env: r.get(2)? }),
+        |r| {
+            Ok(SealedSecrets {
+                url: r.get(0)?,
+                password: r.get(1)?,
+                env: r.get(2)?,
+            })
+        },
     )
     .map_err(StoreError::about("repository"))
 }
@@ -85,7 +99,12 @@ fn keys_json(keys: &[String]) -> String {
 impl Store {
     /// Creates a repository; `seal` turns the new row's id into its sealed
     /// secrets, in the same transaction.
-    pub async fn create_repository<F>(&self, fields: RepositoryFields, now: Millis, seal: F) -> StoreResult<Repository>
+    pub async fn create_repository<F>(
+        &self,
+        fields: RepositoryFields,
+        now: Millis,
+        seal: F,
+    ) -> StoreResult<Repository>
     where
         F: FnOnce(RepositoryId) -> StoreResult<SealedSecrets> + Send + 'static,
     {
@@ -109,7 +128,13 @@ impl Store {
 
     /// Changes a repository: `fields` replaces the visible part, and `reseal`
     /// gets the current sealed secrets and returns the new ones.
-    pub async fn update_repository<F>(&self, id: RepositoryId, fields: RepositoryFields, now: Millis, reseal: F) -> StoreResult<Repository>
+    pub async fn update_repository<F>(
+        &self,
+        id: RepositoryId,
+        fields: RepositoryFields,
+        now: Millis,
+        reseal: F,
+    ) -> StoreResult<Repository>
     where
         F: FnOnce(SealedSecrets) -> StoreResult<SealedSecrets> + Send + 'static,
     {
@@ -137,7 +162,11 @@ impl Store {
     }
 
     /// Repositories by id (optionally only those assigned to `host`).
-    pub async fn list_repositories(&self, host: Option<HostId>, page: Page) -> StoreResult<PageOf<Repository>> {
+    pub async fn list_repositories(
+        &self,
+        host: Option<HostId>,
+        page: Page,
+    ) -> StoreResult<PageOf<Repository>> {
         self.read(move |c| {
             let mut stmt = c.prepare(&format!(
                 "SELECT {COLUMNS} FROM repositories WHERE id > ?1
@@ -164,7 +193,12 @@ impl Store {
     }
 
     /// Lets `host` use the repository. Idempotent.
-    pub async fn assign_repository(&self, id: RepositoryId, host: HostId, now: Millis) -> StoreResult<Repository> {
+    pub async fn assign_repository(
+        &self,
+        id: RepositoryId,
+        host: HostId,
+        now: Millis,
+    ) -> StoreResult<Repository> {
         self.write(move |c| {
             repository_in(c, id)?;
             crate::hosts::host_in(c, host)?;
@@ -178,9 +212,16 @@ impl Store {
     }
 
     /// Stops `host` from using the repository. Idempotent.
-    pub async fn unassign_repository(&self, id: RepositoryId, host: HostId) -> StoreResult<Repository> {
+    pub async fn unassign_repository(
+        &self,
+        id: RepositoryId,
+        host: HostId,
+    ) -> StoreResult<Repository> {
         self.write(move |c| {
-            c.execute("DELETE FROM host_repos WHERE host_id = ?1 AND repository_id = ?2", params![host, id])?;
+            c.execute(
+                "DELETE FROM host_repos WHERE host_id = ?1 AND repository_id = ?2",
+                params![host, id],
+            )?;
             repository_in(c, id)
         })
         .await
@@ -189,9 +230,13 @@ impl Store {
     /// Whether `host` may use the repository.
     pub async fn is_assigned(&self, id: RepositoryId, host: HostId) -> StoreResult<bool> {
         self.read(move |c| {
-            Ok(c.query_row("SELECT 1 FROM host_repos WHERE host_id = ?1 AND repository_id = ?2", params![host, id], |_| Ok(()))
-                .optional()?
-                .is_some())
+            Ok(c.query_row(
+                "SELECT 1 FROM host_repos WHERE host_id = ?1 AND repository_id = ?2",
+                params![host, id],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
         })
         .await
     }

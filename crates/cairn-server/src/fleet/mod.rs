@@ -14,6 +14,7 @@ use cairn_store::{
     EnrollmentToken, EnrollmentTokenId, Host, HostFilter, HostId, HostStatus, Millis,
     NewEnrollmentToken, Outcome, Page, PageOf, Scope, Store, StoreError,
 };
+use tokio::sync::mpsc;
 use tonic::Status;
 
 use crate::audit::Auditor;
@@ -34,6 +35,9 @@ pub struct FleetSettings {
     pub heartbeat_interval: Duration,
     /// A session with no sign of life for this long is closed, the host offline.
     pub offline_after: Duration,
+    /// A dispatched or running job whose agent says nothing of it for this
+    /// long is lost.
+    pub job_lease: Duration,
 }
 
 /// A host with what only the live registry knows.
@@ -58,6 +62,8 @@ pub struct Fleet {
     auditor: Auditor,
     registry: Arc<registry::Registry>,
     settings: FleetSettings,
+    /// Wakes the dispatcher for a host (it connected, was approved, got a job).
+    dispatch: mpsc::UnboundedSender<HostId>,
 }
 
 /// Checks labels: keys of letters, digits, `.`, `_`, `-`, `/` (1–63), values
@@ -88,19 +94,38 @@ fn check_labels(labels: &BTreeMap<String, String>) -> ServiceResult<()> {
 }
 
 impl Fleet {
+    /// The fleet service, and the receiving end of its dispatch wake-ups.
     pub(crate) fn new(
         store: Store,
         clock: Clock,
         auditor: Auditor,
         settings: FleetSettings,
-    ) -> Self {
-        Self {
+    ) -> (Self, mpsc::UnboundedReceiver<HostId>) {
+        let (dispatch, wake) = mpsc::unbounded_channel();
+        let fleet = Self {
             store,
             clock,
             auditor,
             registry: Arc::default(),
             settings,
-        }
+            dispatch,
+        };
+        (fleet, wake)
+    }
+
+    /// Asks the dispatcher to send `host` its queued jobs.
+    pub(crate) fn request_dispatch(&self, host: HostId) {
+        let _ = self.dispatch.send(host);
+    }
+
+    /// Queues a message to a connected host; `false` if it is not connected.
+    pub(crate) fn send(&self, host: HostId, message: cairn_proto::v1::ServerMessage) -> bool {
+        self.registry.send(host, message)
+    }
+
+    /// Whether a host's agent is connected now.
+    pub fn is_online(&self, host: HostId) -> bool {
+        self.registry.is_online(host)
     }
 
     /// The fleet's timing.
@@ -200,6 +225,7 @@ impl Fleet {
             // Start the replay: tell the agent where the server stands.
             let last = self.store.last_applied_seq(id).await?;
             self.registry.send(id, session::ack(last));
+            self.request_dispatch(id);
         }
         Ok(self.view(host))
     }

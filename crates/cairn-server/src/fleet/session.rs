@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use cairn_proto::v1 as pb;
 use cairn_proto::v1::agent_message::Body;
 use cairn_store::{
-    ActorKind, Announce, EnrollmentCheck, Host, HostFacts, HostId, HostStatus, LogLine, Millis,
-    Outcome,
+    ActorKind, Announce, EnrollmentCheck, Host, HostFacts, HostId, HostStatus, JobEnd, JobId,
+    JobStatus, LogLine, Millis, Outcome,
 };
 use tokio::sync::{mpsc, watch};
 
@@ -48,6 +48,32 @@ pub struct SessionHandle {
     guard: SessionGuard,
     approved: AtomicBool,
     persisted_seen: AtomicI64,
+    /// When each running job's progress was last stored.
+    progress_stored: std::sync::Mutex<std::collections::HashMap<JobId, Millis>>,
+}
+
+/// Progress is stored at most this often per job.
+const PROGRESS_EVERY: Millis = 500;
+
+/// How a job ended, from the agent's report.
+fn job_end(finished: &pb::JobFinished) -> JobEnd {
+    let status = match pb::JobOutcome::try_from(finished.outcome) {
+        Ok(pb::JobOutcome::Succeeded) => JobStatus::Succeeded,
+        Ok(pb::JobOutcome::Cancelled) => JobStatus::Cancelled,
+        _ => JobStatus::Failed,
+    };
+    JobEnd {
+        status,
+        warning: finished.warning,
+        exit_code: finished.exit_code,
+        error: (!finished.error.is_empty()).then(|| clean_text(&finished.error, 2_000)),
+        summary: finished.summary.as_ref().map(crate::jobs::encode),
+        snapshot_id: finished
+            .summary
+            .as_ref()
+            .map(|s| clean_text(&s.snapshot_id, 64))
+            .filter(|s| !s.is_empty()),
+    }
 }
 
 fn server_message(body: pb::server_message::Body) -> pb::ServerMessage {
@@ -216,6 +242,7 @@ impl Fleet {
         if approved {
             let last = self.store.last_applied_seq(host.id).await?;
             let _ = tx.try_send(Ok(ack(last)));
+            self.request_dispatch(host.id);
         }
         Ok(Opened::Live {
             handle: SessionHandle {
@@ -223,6 +250,7 @@ impl Fleet {
                 guard,
                 approved: AtomicBool::new(approved),
                 persisted_seen: AtomicI64::new(now),
+                progress_stored: Default::default(),
             },
             outbox,
         })
@@ -299,17 +327,12 @@ impl SessionHandle {
             tracing::debug!(%host, seq, "message from a pending host ignored");
             return Ok(());
         }
+        let lease_until = now + fleet.settings.job_lease.as_millis() as Millis;
+        let store = &fleet.store;
         let applied = match body {
             Body::SchedulesApplied(applied) => {
-                fleet
-                    .store
-                    .apply_agent_message(
-                        host,
-                        seq,
-                        now,
-                        cairn_store::schedules_applied(host, applied.version),
-                    )
-                    .await?
+                let effect = cairn_store::schedules_applied(host, applied.version);
+                store.apply_agent_message(host, seq, now, effect).await?
             }
             Body::JobLog(log) => {
                 let lines = log
@@ -318,19 +341,39 @@ impl SessionHandle {
                     .take(MAX_LOG_LINES)
                     .map(|l| log_line(l, now))
                     .collect();
-                let effect =
-                    cairn_store::append_job_log(host, cairn_store::JobId(log.job_id), lines);
-                fleet
-                    .store
-                    .apply_agent_message(host, seq, now, effect)
-                    .await?
+                let effect = cairn_store::append_job_log(host, JobId(log.job_id), lines);
+                store.apply_agent_message(host, seq, now, effect).await?
             }
-            // Jobs and schedules take effect once those parts of the server
-            // exist; until then the message is recorded as applied, so the
-            // agent's spool drains.
+            Body::JobAccepted(accepted) => {
+                let effect =
+                    cairn_store::job_accepted(host, JobId(accepted.job_id), now, lease_until);
+                store.apply_agent_message(host, seq, now, effect).await?
+            }
+            Body::JobProgress(progress) => {
+                // Stored at most twice a second per job; the seq is applied
+                // either way so the spool drains.
+                let job = JobId(progress.job_id);
+                if self.progress_due(job, now) {
+                    let encoded = crate::jobs::encode(&progress);
+                    let effect = cairn_store::job_progress(host, job, encoded, now, lease_until);
+                    store.apply_agent_message(host, seq, now, effect).await?
+                } else {
+                    store
+                        .apply_agent_message(host, seq, now, |_| Ok(()))
+                        .await?
+                }
+            }
+            Body::JobFinished(finished) => {
+                let job = JobId(finished.job_id);
+                self.forget_progress(job);
+                let effect = cairn_store::job_finished(host, job, job_end(&finished), now);
+                store.apply_agent_message(host, seq, now, effect).await?
+            }
+            // Snapshot lists and browse results take effect once those parts
+            // of the server exist; until then the message is recorded as
+            // applied, so the agent's spool drains.
             _ => {
-                fleet
-                    .store
+                store
                     .apply_agent_message(host, seq, now, |_| Ok(()))
                     .await?
             }
@@ -340,6 +383,27 @@ impl SessionHandle {
         }
         fleet.registry.send(host, ack(seq));
         Ok(())
+    }
+
+    fn progress_due(&self, job: JobId, now: Millis) -> bool {
+        let mut stored = self
+            .progress_stored
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        match stored.get(&job) {
+            Some(last) if now - last < PROGRESS_EVERY => false,
+            _ => {
+                stored.insert(job, now);
+                true
+            }
+        }
+    }
+
+    fn forget_progress(&self, job: JobId) {
+        self.progress_stored
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&job);
     }
 
     async fn is_approved(&self) -> ServiceResult<bool> {

@@ -6,6 +6,7 @@ mod admin;
 mod agent;
 mod convert;
 mod hosts;
+mod jobs;
 mod repos;
 mod status;
 
@@ -16,6 +17,7 @@ use std::net::SocketAddr;
 use cairn_proto::v1::admin_service_server::AdminServiceServer;
 use cairn_proto::v1::agent_gateway_server::AgentGatewayServer;
 use cairn_proto::v1::host_service_server::HostServiceServer;
+use cairn_proto::v1::job_service_server::JobServiceServer;
 use cairn_proto::v1::repository_service_server::RepositoryServiceServer;
 use tonic::service::Routes;
 use tonic_health::server::HealthReporter;
@@ -43,6 +45,9 @@ pub(crate) async fn routes(api: &Api, config: &ServerConfig) -> (axum::Router, H
     let repos = RepositoryServiceServer::new(repos::ReposGrpc::new(api.clone()))
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
+    let jobs = JobServiceServer::new(jobs::JobsGrpc::new(api.clone()))
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
     let agents = AgentGatewayServer::new(agent::AgentGatewayGrpc::new(api.clone()))
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
@@ -60,6 +65,9 @@ pub(crate) async fn routes(api: &Api, config: &ServerConfig) -> (axum::Router, H
     reporter
         .set_serving::<RepositoryServiceServer<repos::ReposGrpc>>()
         .await;
+    reporter
+        .set_serving::<JobServiceServer<jobs::JobsGrpc>>()
+        .await;
 
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(cairn_proto::FILE_DESCRIPTOR_SET)
@@ -68,6 +76,7 @@ pub(crate) async fn routes(api: &Api, config: &ServerConfig) -> (axum::Router, H
     let mut routes = Routes::new(admin)
         .add_service(hosts)
         .add_service(repos)
+        .add_service(jobs)
         .add_service(agents)
         .add_service(health_service);
     match reflection {
@@ -96,6 +105,9 @@ impl Health {
             .await;
         self.0
             .set_not_serving::<RepositoryServiceServer<repos::ReposGrpc>>()
+            .await;
+        self.0
+            .set_not_serving::<JobServiceServer<jobs::JobsGrpc>>()
             .await;
         self.0
             .set_service_status("", tonic_health::ServingStatus::NotServing)

@@ -39,35 +39,67 @@ fn repo_to_pb(r: &Repository) -> pb::Repository {
 
 #[tonic::async_trait]
 impl RepositoryService for ReposGrpc {
-    async fn list_repositories(&self, request: Request<pb::ListRepositoriesRequest>) -> Reply<pb::ListRepositoriesResponse> {
+    async fn list_repositories(
+        &self,
+        request: Request<pb::ListRepositoriesRequest>,
+    ) -> Reply<pb::ListRepositoriesResponse> {
         let p = authenticate(&self.api, &request).await?;
         let req = request.into_inner();
         let host = (req.host_id != 0).then_some(HostId(req.host_id));
-        let repos = self.api.repos.list(&p, host, page_from_pb(req.page)?).await?;
+        let repos = self
+            .api
+            .repos
+            .list(&p, host, page_from_pb(req.page)?)
+            .await?;
         Ok(Response::new(pb::ListRepositoriesResponse {
             repositories: repos.items.iter().map(repo_to_pb).collect(),
             page: Some(page_to_pb(repos.next)),
         }))
     }
 
-    async fn get_repository(&self, request: Request<pb::GetRepositoryRequest>) -> Reply<pb::GetRepositoryResponse> {
+    async fn get_repository(
+        &self,
+        request: Request<pb::GetRepositoryRequest>,
+    ) -> Reply<pb::GetRepositoryResponse> {
         let p = authenticate(&self.api, &request).await?;
-        let repo = self.api.repos.get(&p, RepositoryId(request.into_inner().repository_id)).await?;
-        Ok(Response::new(pb::GetRepositoryResponse { repository: Some(repo_to_pb(&repo)) }))
+        let repo = self
+            .api
+            .repos
+            .get(&p, RepositoryId(request.into_inner().repository_id))
+            .await?;
+        Ok(Response::new(pb::GetRepositoryResponse {
+            repository: Some(repo_to_pb(&repo)),
+        }))
     }
 
-    async fn create_repository(&self, request: Request<pb::CreateRepositoryRequest>) -> Reply<pb::CreateRepositoryResponse> {
+    async fn create_repository(
+        &self,
+        request: Request<pb::CreateRepositoryRequest>,
+    ) -> Reply<pb::CreateRepositoryResponse> {
         let p = authenticate(&self.api, &request).await?;
         let req = request.into_inner();
         let repo = self
             .api
             .repos
-            .create(&p, NewRepository { name: req.name, url: req.url, password: req.password, env: req.env.into_iter().collect() })
+            .create(
+                &p,
+                NewRepository {
+                    name: req.name,
+                    url: req.url,
+                    password: req.password,
+                    env: req.env.into_iter().collect(),
+                },
+            )
             .await?;
-        Ok(Response::new(pb::CreateRepositoryResponse { repository: Some(repo_to_pb(&repo)) }))
+        Ok(Response::new(pb::CreateRepositoryResponse {
+            repository: Some(repo_to_pb(&repo)),
+        }))
     }
 
-    async fn update_repository(&self, request: Request<pb::UpdateRepositoryRequest>) -> Reply<pb::UpdateRepositoryResponse> {
+    async fn update_repository(
+        &self,
+        request: Request<pb::UpdateRepositoryRequest>,
+    ) -> Reply<pb::UpdateRepositoryResponse> {
         let p = authenticate(&self.api, &request).await?;
         let req = request.into_inner();
         let update = RepositoryUpdate {
@@ -77,32 +109,67 @@ impl RepositoryService for ReposGrpc {
             set_env: req.set_env.into_iter().collect(),
             unset_env: req.unset_env,
         };
-        let repo = self.api.repos.update(&p, RepositoryId(req.repository_id), update).await?;
-        Ok(Response::new(pb::UpdateRepositoryResponse { repository: Some(repo_to_pb(&repo)) }))
+        let repo = self
+            .api
+            .repos
+            .update(&p, RepositoryId(req.repository_id), update)
+            .await?;
+        Ok(Response::new(pb::UpdateRepositoryResponse {
+            repository: Some(repo_to_pb(&repo)),
+        }))
     }
 
-    async fn delete_repository(&self, request: Request<pb::DeleteRepositoryRequest>) -> Reply<pb::DeleteRepositoryResponse> {
+    async fn delete_repository(
+        &self,
+        request: Request<pb::DeleteRepositoryRequest>,
+    ) -> Reply<pb::DeleteRepositoryResponse> {
         let p = authenticate(&self.api, &request).await?;
-        self.api.repos.delete(&p, RepositoryId(request.into_inner().repository_id)).await?;
+        self.api
+            .repos
+            .delete(&p, RepositoryId(request.into_inner().repository_id))
+            .await?;
         Ok(Response::new(pb::DeleteRepositoryResponse {}))
     }
 
-    async fn assign_repository(&self, request: Request<pb::AssignRepositoryRequest>) -> Reply<pb::AssignRepositoryResponse> {
+    async fn assign_repository(
+        &self,
+        request: Request<pb::AssignRepositoryRequest>,
+    ) -> Reply<pb::AssignRepositoryResponse> {
         let p = authenticate(&self.api, &request).await?;
         let req = request.into_inner();
-        let repo = self.api.repos.assign(&p, RepositoryId(req.repository_id), HostId(req.host_id)).await?;
-        Ok(Response::new(pb::AssignRepositoryResponse { repository: Some(repo_to_pb(&repo)) }))
+        let repo = self
+            .api
+            .repos
+            .assign(&p, RepositoryId(req.repository_id), HostId(req.host_id))
+            .await?;
+        Ok(Response::new(pb::AssignRepositoryResponse {
+            repository: Some(repo_to_pb(&repo)),
+        }))
     }
 
-    async fn unassign_repository(&self, request: Request<pb::UnassignRepositoryRequest>) -> Reply<pb::UnassignRepositoryResponse> {
+    async fn unassign_repository(
+        &self,
+        request: Request<pb::UnassignRepositoryRequest>,
+    ) -> Reply<pb::UnassignRepositoryResponse> {
         let p = authenticate(&self.api, &request).await?;
         let req = request.into_inner();
-        let repo = self.api.repos.unassign(&p, RepositoryId(req.repository_id), HostId(req.host_id)).await?;
-        Ok(Response::new(pb::UnassignRepositoryResponse { repository: Some(repo_to_pb(&repo)) }))
+        let repo = self
+            .api
+            .repos
+            .unassign(&p, RepositoryId(req.repository_id), HostId(req.host_id))
+            .await?;
+        Ok(Response::new(pb::UnassignRepositoryResponse {
+            repository: Some(repo_to_pb(&repo)),
+        }))
     }
 
-    async fn test_repository(&self, request: Request<pb::TestRepositoryRequest>) -> Reply<pb::TestRepositoryResponse> {
+    async fn test_repository(
+        &self,
+        request: Request<pb::TestRepositoryRequest>,
+    ) -> Reply<pb::TestRepositoryResponse> {
         authenticate(&self.api, &request).await?;
-        Err(Status::unimplemented("repository tests run as snapshots jobs, which this server version does not dispatch yet"))
+        Err(Status::unimplemented(
+            "repository tests run as snapshots jobs, which this server version does not dispatch yet",
+        ))
     }
 }

@@ -1,0 +1,479 @@
+//! Running jobs: the typed spec is checked again (nothing the server sends is
+//! trusted), turned into a restic command line with secrets only in the
+//! child's environment, run in its own process group, and reported through
+//! the spool: accepted, progress (at most twice a second), log lines (secrets
+//! scrubbed), and exactly one finish.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use cairn_proto::v1 as pb;
+use cairn_proto::v1::agent_message::Body;
+use cairn_restic::{
+    BackupMessage, ExitKind, Invocation, Operation, RepoAccess, ResticFailure, classify_exit,
+    classify_stderr,
+};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+use tokio::sync::{RwLock, watch};
+
+use crate::spool::Spool;
+
+/// Progress is reported at most this often per job.
+const PROGRESS_EVERY: Duration = Duration::from_millis(500);
+/// Log lines are sent in batches at least this often.
+const LOG_FLUSH_EVERY: Duration = Duration::from_millis(250);
+/// A batch holds at most this many lines.
+const LOG_BATCH: usize = 200;
+/// How long restic gets to stop after SIGINT before SIGKILL.
+const DEFAULT_GRACE: Duration = Duration::from_secs(10);
+
+/// Runs the jobs the server sends.
+#[derive(Debug)]
+pub(crate) struct Runner {
+    spool: Arc<Spool>,
+    restic: String,
+    running: Mutex<HashMap<i64, watch::Sender<Option<Duration>>>>,
+    seen: Mutex<HashSet<i64>>,
+    repo_locks: Mutex<HashMap<i64, Arc<RwLock<()>>>>,
+}
+
+/// Replaces every secret of a run in text that leaves the host.
+#[derive(Debug, Clone)]
+struct Scrubber(Vec<String>);
+
+impl Scrubber {
+    fn new(repo: &RepoAccess) -> Scrubber {
+        let mut secrets = vec![repo.password.clone(), repo.url.clone()];
+        // The password part of a URL's user info, on its own too.
+        if let Some(userinfo) = repo
+            .url
+            .split("://")
+            .nth(1)
+            .and_then(|rest| rest.split('@').next())
+            && let Some((_, password)) = userinfo.split_once(':')
+        {
+            secrets.push(password.to_string());
+        }
+        secrets.extend(repo.env.iter().map(|(_, v)| v.clone()));
+        secrets.retain(|s| s.len() >= 3);
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        Scrubber(secrets)
+    }
+
+    fn scrub(&self, text: &str) -> String {
+        self.0.iter().fold(text.to_string(), |text, secret| {
+            text.replace(secret.as_str(), "***")
+        })
+    }
+}
+
+fn now_ts() -> prost_types::Timestamp {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    prost_types::Timestamp {
+        seconds: now.as_secs() as i64,
+        nanos: now.subsec_nanos() as i32,
+    }
+}
+
+fn log_line(stream: pb::JobLogStream, level: pb::JobLogLevel, text: String) -> pb::JobLogLine {
+    pb::JobLogLine {
+        time: Some(now_ts()),
+        stream: stream as i32,
+        level: level as i32,
+        text,
+    }
+}
+
+fn summary_to_pb(s: &cairn_restic::BackupSummary) -> pb::BackupSummary {
+    pb::BackupSummary {
+        files_new: s.files_new,
+        files_changed: s.files_changed,
+        files_unmodified: s.files_unmodified,
+        dirs_new: s.dirs_new,
+        dirs_changed: s.dirs_changed,
+        dirs_unmodified: s.dirs_unmodified,
+        data_added: s.data_added,
+        data_added_packed: 0,
+        total_files_processed: s.total_files_processed,
+        total_bytes_processed: s.total_bytes_processed,
+        duration: Some(prost_types::Duration {
+            seconds: s.total_duration.trunc() as i64,
+            nanos: (s.total_duration.fract() * 1e9) as i32,
+        }),
+        snapshot_id: s.snapshot_id.clone(),
+    }
+}
+
+/// What one restic run produced.
+struct RunOutput {
+    exit: Option<i32>,
+    stderr: String,
+    summary: Option<cairn_restic::BackupSummary>,
+    cancelled: bool,
+    unreadable: u64,
+}
+
+impl Runner {
+    pub(crate) fn new(spool: Arc<Spool>, restic: String) -> Runner {
+        Runner {
+            spool,
+            restic,
+            running: Mutex::default(),
+            seen: Mutex::default(),
+            repo_locks: Mutex::default(),
+        }
+    }
+
+    fn report(&self, body: Body) {
+        if let Err(err) = self.spool.push(body) {
+            tracing::error!(error = %err, "could not spool a job report");
+        }
+    }
+
+    /// The ids of the jobs running now.
+    pub(crate) fn running(&self) -> Vec<i64> {
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .copied()
+            .collect()
+    }
+
+    /// Starts a job, once: a `RunJob` for a job already seen is ignored.
+    pub(crate) fn start(self: &Arc<Self>, run: pb::RunJob) {
+        if !self
+            .seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(run.job_id)
+        {
+            tracing::info!(
+                job = run.job_id,
+                "job already taken on; ignoring the repeat"
+            );
+            return;
+        }
+        let (cancel_tx, cancel_rx) = watch::channel(None);
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(run.job_id, cancel_tx);
+        let runner = self.clone();
+        tokio::spawn(async move {
+            let job_id = run.job_id;
+            let finished = runner.run(run, cancel_rx).await;
+            runner
+                .running
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&job_id);
+            runner.report(Body::JobFinished(finished));
+        });
+    }
+
+    /// Stops a running job: SIGINT to restic's process group, SIGKILL after
+    /// the grace period.
+    pub(crate) fn cancel(&self, job_id: i64, grace: Duration) {
+        if let Some(cancel) = self
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&job_id)
+        {
+            let _ = cancel.send(Some(grace));
+        }
+    }
+
+    fn repo_lock(&self, repository: i64) -> Arc<RwLock<()>> {
+        self.repo_locks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(repository)
+            .or_default()
+            .clone()
+    }
+
+    async fn run(
+        &self,
+        run: pb::RunJob,
+        cancel: watch::Receiver<Option<Duration>>,
+    ) -> pb::JobFinished {
+        let job_id = run.job_id;
+        let failed = |error: String| pb::JobFinished {
+            job_id,
+            outcome: pb::JobOutcome::Failed as i32,
+            error,
+            finished_at: Some(now_ts()),
+            ..Default::default()
+        };
+        let Some(spec) = run.spec.as_ref() else {
+            return failed("the job came without a spec".into());
+        };
+        let Some(access) = run.repository.clone() else {
+            return failed("the job came without a repository".into());
+        };
+        let repo = RepoAccess {
+            url: access.url,
+            password: access.password,
+            env: access.env.into_iter().collect(),
+        };
+        let operation = match cairn_restic::operation(spec, None) {
+            Ok(op) => op,
+            Err(err) => return failed(format!("refused: {err}")),
+        };
+        let invocation = match operation.invocation(&repo) {
+            Ok(inv) => inv,
+            Err(err) => return failed(format!("refused: {err}")),
+        };
+        let scrubber = Scrubber::new(&repo);
+        self.report(Body::JobAccepted(pb::JobAccepted {
+            job_id,
+            accepted_at: Some(now_ts()),
+        }));
+
+        // One exclusive operation per repository at a time on this host;
+        // backups and reads share.
+        let lock = self.repo_lock(access.repository_id);
+        let _guard = if operation.is_exclusive() {
+            Some(lock.write().await)
+        } else {
+            None
+        };
+        let _shared = if operation.is_exclusive() {
+            None
+        } else {
+            Some(lock.read().await)
+        };
+
+        let mut output = self
+            .execute(job_id, &operation, &invocation, &scrubber, cancel.clone())
+            .await;
+        if classify_exit(output.exit) == ExitKind::Failed
+            && !output.cancelled
+            && classify_stderr(&output.stderr) == ResticFailure::Locked
+            && operation != Operation::Unlock
+        {
+            // A lock left by a killed run: remove stale locks only (never
+            // --remove-all, which would break a live run elsewhere), retry once.
+            self.log(
+                job_id,
+                pb::JobLogLevel::Warn,
+                "repository locked: running `restic unlock` (stale locks only) and retrying once"
+                    .into(),
+            );
+            if let Ok(unlock) = Operation::Unlock.invocation(&repo) {
+                self.execute(
+                    job_id,
+                    &Operation::Unlock,
+                    &unlock,
+                    &scrubber,
+                    cancel.clone(),
+                )
+                .await;
+            }
+            output = self
+                .execute(job_id, &operation, &invocation, &scrubber, cancel)
+                .await;
+        }
+
+        let kind = classify_exit(output.exit);
+        let (outcome, error) = if output.cancelled {
+            (pb::JobOutcome::Cancelled, "cancelled".to_string())
+        } else {
+            match kind {
+                ExitKind::Success | ExitKind::Incomplete => {
+                    (pb::JobOutcome::Succeeded, String::new())
+                }
+                ExitKind::Failed => (
+                    pb::JobOutcome::Failed,
+                    scrubber.scrub(&classify_stderr(&output.stderr).to_string()),
+                ),
+            }
+        };
+        pb::JobFinished {
+            job_id,
+            outcome: outcome as i32,
+            warning: kind == ExitKind::Incomplete || output.unreadable > 0,
+            exit_code: output.exit,
+            error,
+            finished_at: Some(now_ts()),
+            summary: output.summary.as_ref().map(summary_to_pb),
+            details: None,
+        }
+    }
+
+    fn log(&self, job_id: i64, level: pb::JobLogLevel, text: String) {
+        self.report(Body::JobLog(pb::JobLog {
+            job_id,
+            lines: vec![log_line(pb::JobLogStream::Agent, level, text)],
+        }));
+    }
+
+    /// Runs restic once and streams what it says.
+    async fn execute(
+        &self,
+        job_id: i64,
+        operation: &Operation,
+        invocation: &Invocation,
+        scrubber: &Scrubber,
+        mut cancel: watch::Receiver<Option<Duration>>,
+    ) -> RunOutput {
+        let mut command = Command::new(&self.restic);
+        command
+            .args(&invocation.args)
+            .env_clear()
+            .envs(std::env::vars().filter(|(k, _)| {
+                matches!(
+                    k.as_str(),
+                    "PATH" | "HOME" | "TMPDIR" | "TZ" | "XDG_CACHE_HOME"
+                )
+            }))
+            .envs(invocation.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        let mut child = match command.spawn() {
+            Ok(child) => child,
+            Err(err) => {
+                return RunOutput {
+                    exit: None,
+                    stderr: format!("cannot start restic ({}): {err}", self.restic),
+                    summary: None,
+                    cancelled: false,
+                    unreadable: 0,
+                };
+            }
+        };
+        let pid = child.id();
+        let mut stdout = child.stdout.take().map(|s| BufReader::new(s).lines());
+        let mut stderr = child.stderr.take().map(|s| BufReader::new(s).lines());
+        let is_backup = matches!(operation, Operation::Backup(_));
+
+        let mut batch: Vec<pb::JobLogLine> = Vec::new();
+        let mut stderr_text = String::new();
+        let mut summary = None;
+        let mut unreadable = 0;
+        let mut last_progress: Option<Instant> = None;
+        let mut flush = tokio::time::interval(LOG_FLUSH_EVERY);
+        let mut cancelled = false;
+        let mut kill_at: Option<tokio::time::Instant> = None;
+
+        let status = loop {
+            let mut flush_now = false;
+            tokio::select! {
+                line = async { stdout.as_mut()?.next_line().await.ok().flatten() }, if stdout.is_some() => match line {
+                    Some(line) => {
+                        match (is_backup, BackupMessage::parse(&line)) {
+                            (true, Some(BackupMessage::Status(status))) => {
+                                if last_progress.is_none_or(|t| t.elapsed() >= PROGRESS_EVERY) {
+                                    last_progress = Some(Instant::now());
+                                    self.report(Body::JobProgress(pb::JobProgress {
+                                        job_id,
+                                        time: Some(now_ts()),
+                                        percent: status.percent_done * 100.0,
+                                        files_done: status.files_done,
+                                        files_total: status.total_files,
+                                        bytes_done: status.bytes_done,
+                                        bytes_total: status.total_bytes,
+                                        current_files: status.current_files.iter().take(4).map(|f| scrubber.scrub(f)).collect(),
+                                        seconds_elapsed: status.seconds_elapsed,
+                                        seconds_remaining: status.seconds_remaining,
+                                        error_count: status.error_count,
+                                    }));
+                                }
+                            }
+                            (true, Some(BackupMessage::Summary(s))) => summary = Some(s),
+                            (true, Some(BackupMessage::Error { item, message })) => {
+                                unreadable += 1;
+                                batch.push(log_line(pb::JobLogStream::Agent, pb::JobLogLevel::Warn, scrubber.scrub(&format!("could not read {item}: {message}"))));
+                            }
+                            (true, Some(BackupMessage::Other)) => {}
+                            // Large JSON documents (snapshot lists, ls) are results, not log lines.
+                            (_, _) if line.starts_with('[') || line.starts_with('{') => {}
+                            _ => batch.push(log_line(pb::JobLogStream::Stdout, pb::JobLogLevel::Info, scrubber.scrub(&line))),
+                        }
+                    }
+                    None => stdout = None,
+                },
+                line = async { stderr.as_mut()?.next_line().await.ok().flatten() }, if stderr.is_some() => match line {
+                    Some(line) => {
+                        if stderr_text.len() < 64 * 1024 {
+                            stderr_text.push_str(&line);
+                            stderr_text.push('\n');
+                        }
+                        batch.push(log_line(pb::JobLogStream::Stderr, pb::JobLogLevel::Warn, scrubber.scrub(&line)));
+                    }
+                    None => stderr = None,
+                },
+                _ = flush.tick() => flush_now = true,
+                changed = cancel.changed(), if !cancelled => {
+                    if changed.is_ok()
+                        && let Some(grace) = *cancel.borrow()
+                    {
+                        cancelled = true;
+                        signal(pid, nix::sys::signal::Signal::SIGINT);
+                        kill_at = Some(tokio::time::Instant::now() + if grace.is_zero() { DEFAULT_GRACE } else { grace });
+                    }
+                }
+                () = async { tokio::time::sleep_until(kill_at.unwrap_or_else(tokio::time::Instant::now)).await }, if kill_at.is_some() => {
+                    signal(pid, nix::sys::signal::Signal::SIGKILL);
+                    kill_at = None;
+                }
+                status = child.wait(), if stdout.is_none() && stderr.is_none() => break status,
+            }
+            if batch.len() >= LOG_BATCH || (flush_now && !batch.is_empty()) {
+                self.report(Body::JobLog(pb::JobLog {
+                    job_id,
+                    lines: std::mem::take(&mut batch),
+                }));
+            }
+        };
+        if !batch.is_empty() {
+            self.report(Body::JobLog(pb::JobLog {
+                job_id,
+                lines: batch,
+            }));
+        }
+        RunOutput {
+            exit: status.ok().and_then(|s| s.code()),
+            stderr: stderr_text,
+            summary,
+            cancelled,
+            unreadable,
+        }
+    }
+}
+
+/// Signals restic's whole process group (restic may have children, e.g. ssh).
+fn signal(pid: Option<u32>, signal: nix::sys::signal::Signal) {
+    if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) {
+        let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), signal);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scrubber_removes_every_secret_of_the_run() {
+        let repo = RepoAccess {
+            url: "rest:http://ann:urlpass@host:8000/repo".into(),
+            password: "hunter2".into(),
+            env: vec![("AWS_SECRET_ACCESS_KEY".into(), "awssecret".into())],
+        };
+        let s = Scrubber::new(&repo);
+        let text = "Fatal: unable to open rest:http://ann:urlpass@host:8000/repo with hunter2 and awssecret; urlpass";
+        let clean = s.scrub(text);
+        for secret in ["urlpass", "hunter2", "awssecret"] {
+            assert!(!clean.contains(secret), "{clean}");
+        }
+    }
+}

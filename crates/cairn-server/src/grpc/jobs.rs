@@ -1,0 +1,354 @@
+//! `cairn.v1.JobService` over the job service.
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use cairn_proto::v1 as pb;
+use cairn_proto::v1::job_service_server::JobService;
+use cairn_store::{HostId, Job, JobFilter, JobId, JobStatus, LogLine, RepositoryId};
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status};
+
+use super::authenticate;
+use super::convert::{page_from_pb, page_to_pb, timestamp};
+use crate::Api;
+use crate::jobs::{JobRequest, decode};
+
+/// How often a watcher looks for news of its job.
+const WATCH_EVERY: Duration = Duration::from_millis(250);
+
+/// The JobService implementation.
+#[derive(Debug, Clone)]
+pub(crate) struct JobsGrpc {
+    api: Api,
+}
+
+impl JobsGrpc {
+    pub(crate) fn new(api: Api) -> Self {
+        Self { api }
+    }
+}
+
+type Reply<T> = Result<Response<T>, Status>;
+
+pub(crate) fn status_to_pb(status: JobStatus) -> pb::JobStatus {
+    match status {
+        JobStatus::Queued => pb::JobStatus::Queued,
+        JobStatus::Dispatched => pb::JobStatus::Dispatched,
+        JobStatus::Running => pb::JobStatus::Running,
+        JobStatus::Succeeded => pb::JobStatus::Succeeded,
+        JobStatus::Failed => pb::JobStatus::Failed,
+        JobStatus::Cancelled => pb::JobStatus::Cancelled,
+        JobStatus::Lost => pb::JobStatus::Lost,
+    }
+}
+
+fn status_from_pb(value: i32) -> Option<JobStatus> {
+    Some(match pb::JobStatus::try_from(value).ok()? {
+        pb::JobStatus::Queued => JobStatus::Queued,
+        pb::JobStatus::Dispatched => JobStatus::Dispatched,
+        pb::JobStatus::Running => JobStatus::Running,
+        pb::JobStatus::Succeeded => JobStatus::Succeeded,
+        pb::JobStatus::Failed => JobStatus::Failed,
+        pb::JobStatus::Cancelled => JobStatus::Cancelled,
+        pb::JobStatus::Lost => JobStatus::Lost,
+        pb::JobStatus::Unspecified => return None,
+    })
+}
+
+fn kind_to_pb(kind: &str) -> pb::JobKind {
+    match kind {
+        "backup" => pb::JobKind::Backup,
+        "forget" => pb::JobKind::Forget,
+        "prune" => pb::JobKind::Prune,
+        "check" => pb::JobKind::Check,
+        "restore" => pb::JobKind::Restore,
+        "init" => pb::JobKind::Init,
+        "unlock" => pb::JobKind::Unlock,
+        "snapshots" => pb::JobKind::Snapshots,
+        "browse" => pb::JobKind::Browse,
+        "diff" => pb::JobKind::Diff,
+        _ => pb::JobKind::Unspecified,
+    }
+}
+
+fn trigger_to_pb(trigger: &str) -> pb::JobTrigger {
+    match trigger {
+        "manual" => pb::JobTrigger::Manual,
+        "api" => pb::JobTrigger::Api,
+        "schedule" => pb::JobTrigger::Schedule,
+        "maintenance" => pb::JobTrigger::Maintenance,
+        "catch_up" => pb::JobTrigger::CatchUp,
+        _ => pb::JobTrigger::Unspecified,
+    }
+}
+
+pub(crate) fn job_to_pb(job: &Job) -> pb::Job {
+    pb::Job {
+        id: job.id.0,
+        kind: kind_to_pb(&job.kind) as i32,
+        status: status_to_pb(job.status) as i32,
+        host_id: job.host_id.0,
+        repository_id: job.repository_id.map_or(0, |r| r.0),
+        trigger: trigger_to_pb(&job.trigger) as i32,
+        spec: decode(&job.spec).ok(),
+        created_by_user_id: job.created_by.map_or(0, |u| u.0),
+        created_at: Some(timestamp(job.created_at)),
+        dispatched_at: job.dispatched_at.map(timestamp),
+        started_at: job.started_at.map(timestamp),
+        finished_at: job.finished_at.map(timestamp),
+        lease_expires_at: job.lease_expires_at.map(timestamp),
+        cancel_requested_at: job.cancel_requested_at.map(timestamp),
+        last_progress: job.progress.as_deref().and_then(|p| decode(p).ok()),
+        summary: job.summary.as_deref().and_then(|s| decode(s).ok()),
+        snapshot_id: job.snapshot_id.clone().unwrap_or_default(),
+        exit_code: job.exit_code,
+        error: job.error.clone().unwrap_or_default(),
+        warning: job.warning,
+        ..Default::default()
+    }
+}
+
+fn line_to_pb(line: &LogLine) -> pb::JobLogLine {
+    pb::JobLogLine {
+        time: Some(timestamp(line.at)),
+        stream: match line.stream {
+            "stdout" => pb::JobLogStream::Stdout,
+            "stderr" => pb::JobLogStream::Stderr,
+            _ => pb::JobLogStream::Agent,
+        } as i32,
+        level: match line.level {
+            "debug" => pb::JobLogLevel::Debug,
+            "warn" => pb::JobLogLevel::Warn,
+            "error" => pb::JobLogLevel::Error,
+            _ => pb::JobLogLevel::Info,
+        } as i32,
+        text: line.line.clone(),
+    }
+}
+
+fn one(job: Job) -> Option<pb::Job> {
+    Some(job_to_pb(&job))
+}
+
+fn event(job: &Job, body: pb::job_event::Event) -> pb::JobEvent {
+    pb::JobEvent {
+        job_id: job.id.0,
+        time: Some(timestamp(cairn_store::now_millis())),
+        event: Some(body),
+    }
+}
+
+type Events = Pin<Box<dyn Stream<Item = Result<pb::JobEvent, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl JobService for JobsGrpc {
+    type WatchJobStream = Events;
+
+    async fn run_backup(
+        &self,
+        request: Request<pb::RunBackupRequest>,
+    ) -> Reply<pb::RunBackupResponse> {
+        let p = authenticate(&self.api, &request).await?;
+        let req = request.into_inner();
+        if req.schedule_id != 0 {
+            return Err(Status::unimplemented(
+                "running a schedule now arrives with schedules",
+            ));
+        }
+        let spec = req
+            .spec
+            .ok_or_else(|| Status::invalid_argument("invalid spec: a backup needs a spec"))?;
+        let job = self
+            .api
+            .jobs
+            .submit(
+                &p,
+                JobRequest {
+                    host: HostId(req.host_id),
+                    repository: RepositoryId(req.repository_id),
+                    spec: pb::JobSpec {
+                        spec: Some(pb::job_spec::Spec::Backup(spec)),
+                    },
+                    trigger: "api",
+                },
+            )
+            .await?;
+        Ok(Response::new(pb::RunBackupResponse { job: one(job) }))
+    }
+
+    async fn run_maintenance(
+        &self,
+        request: Request<pb::RunMaintenanceRequest>,
+    ) -> Reply<pb::RunMaintenanceResponse> {
+        use pb::job_spec::Spec;
+        use pb::run_maintenance_request::Spec as M;
+        let p = authenticate(&self.api, &request).await?;
+        let req = request.into_inner();
+        let spec = match req.spec {
+            Some(M::Forget(f)) => Spec::Forget(f),
+            Some(M::Prune(s)) => Spec::Prune(s),
+            Some(M::Check(c)) => Spec::Check(c),
+            Some(M::Unlock(u)) => Spec::Unlock(u),
+            Some(M::Init(i)) => Spec::Init(i),
+            None => {
+                return Err(Status::invalid_argument(
+                    "invalid spec: say which maintenance to run",
+                ));
+            }
+        };
+        let job = self
+            .api
+            .jobs
+            .submit(
+                &p,
+                JobRequest {
+                    host: HostId(req.host_id),
+                    repository: RepositoryId(req.repository_id),
+                    spec: pb::JobSpec { spec: Some(spec) },
+                    trigger: "api",
+                },
+            )
+            .await?;
+        Ok(Response::new(pb::RunMaintenanceResponse { job: one(job) }))
+    }
+
+    async fn cancel_job(
+        &self,
+        request: Request<pb::CancelJobRequest>,
+    ) -> Reply<pb::CancelJobResponse> {
+        let p = authenticate(&self.api, &request).await?;
+        let req = request.into_inner();
+        let job = self
+            .api
+            .jobs
+            .cancel(&p, JobId(req.job_id), &req.reason)
+            .await?;
+        Ok(Response::new(pb::CancelJobResponse { job: one(job) }))
+    }
+
+    async fn get_job(&self, request: Request<pb::GetJobRequest>) -> Reply<pb::GetJobResponse> {
+        let p = authenticate(&self.api, &request).await?;
+        let job = self
+            .api
+            .jobs
+            .get(&p, JobId(request.into_inner().job_id))
+            .await?;
+        Ok(Response::new(pb::GetJobResponse { job: one(job) }))
+    }
+
+    async fn list_jobs(
+        &self,
+        request: Request<pb::ListJobsRequest>,
+    ) -> Reply<pb::ListJobsResponse> {
+        let p = authenticate(&self.api, &request).await?;
+        let req = request.into_inner();
+        let filter = JobFilter {
+            host: (req.host_id != 0).then_some(HostId(req.host_id)),
+            repository: (req.repository_id != 0).then_some(RepositoryId(req.repository_id)),
+            status: status_from_pb(req.status),
+        };
+        let jobs = self
+            .api
+            .jobs
+            .list(&p, filter, page_from_pb(req.page)?)
+            .await?;
+        Ok(Response::new(pb::ListJobsResponse {
+            jobs: jobs.items.iter().map(job_to_pb).collect(),
+            page: Some(page_to_pb(jobs.next)),
+        }))
+    }
+
+    async fn get_job_logs(
+        &self,
+        request: Request<pb::GetJobLogsRequest>,
+    ) -> Reply<pb::GetJobLogsResponse> {
+        let p = authenticate(&self.api, &request).await?;
+        let lines = self
+            .api
+            .jobs
+            .logs(&p, JobId(request.into_inner().job_id))
+            .await?;
+        Ok(Response::new(pb::GetJobLogsResponse {
+            lines: lines.iter().map(line_to_pb).collect(),
+            page: Some(page_to_pb(None)),
+        }))
+    }
+
+    /// Streams a job's state changes, progress and log lines until it ends
+    /// (the last event is `finished`), the client goes away, or the server
+    /// shuts down.
+    async fn watch_job(&self, request: Request<pb::WatchJobRequest>) -> Reply<Events> {
+        let p = authenticate(&self.api, &request).await?;
+        let id = JobId(request.into_inner().job_id);
+        let first = self.api.jobs.get(&p, id).await?;
+        let api = self.api.clone();
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        tokio::spawn(async move {
+            let mut last = first.clone();
+            let mut logs_sent = 0usize;
+            if tx
+                .send(Ok(event(
+                    &first,
+                    pb::job_event::Event::Job(job_to_pb(&first)),
+                )))
+                .await
+                .is_err()
+            {
+                return;
+            }
+            loop {
+                let job = match api.jobs.get(&p, id).await {
+                    Ok(job) => job,
+                    Err(err) => {
+                        let _ = tx.send(Err(err.into())).await;
+                        return;
+                    }
+                };
+                let mut out = Vec::new();
+                if job.status != last.status {
+                    out.push(pb::job_event::Event::State(pb::JobStateChange {
+                        from: status_to_pb(last.status) as i32,
+                        to: status_to_pb(job.status) as i32,
+                    }));
+                }
+                if job.progress != last.progress
+                    && let Some(progress) = job.progress.as_deref().and_then(|p| decode(p).ok())
+                {
+                    out.push(pb::job_event::Event::Progress(progress));
+                }
+                if let Ok(lines) = api.jobs.logs(&p, id).await
+                    && lines.len() > logs_sent
+                {
+                    out.push(pb::job_event::Event::Log(pb::JobLogBatch {
+                        lines: lines[logs_sent..].iter().map(line_to_pb).collect(),
+                    }));
+                    logs_sent = lines.len();
+                }
+                if job.status.is_terminal() {
+                    out.push(pb::job_event::Event::Finished(job_to_pb(&job)));
+                }
+                for body in out {
+                    if tx.send(Ok(event(&job, body))).await.is_err() {
+                        return;
+                    }
+                }
+                if job.status.is_terminal() {
+                    return;
+                }
+                last = job;
+                tokio::select! {
+                    () = tokio::time::sleep(WATCH_EVERY) => {}
+                    () = api.shutting_down() => {
+                        let _ = tx.send(Err(Status::unavailable("server shutting down"))).await;
+                        return;
+                    }
+                    () = tx.closed() => return,
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
+    }
+}

@@ -1,0 +1,277 @@
+//! Jobs: made by operators, the API, schedules and maintenance; dispatched to
+//! approved, connected hosts with the repository's secrets; followed to their
+//! one terminal state by the agent's reports, or marked lost when the lease
+//! runs out.
+//!
+//! The typed spec is the agent protocol's `JobSpec`, stored encoded in the
+//! job row, so what was asked for is exactly what is sent and run.
+
+mod codec;
+
+use std::time::Duration;
+
+use cairn_proto::v1 as pb;
+use cairn_proto::v1::job_spec::Spec;
+use cairn_store::{
+    HostId, HostStatus, Job, JobFilter, JobId, JobStatus, LogLine, Millis, NewJob, Outcome, Page,
+    PageOf, RepositoryId, Scope, Store,
+};
+use tokio::sync::mpsc;
+
+pub use codec::{decode, encode};
+
+use crate::audit::Auditor;
+use crate::auth::Principal;
+use crate::clock::Clock;
+use crate::error::{ServiceError, ServiceResult};
+use crate::fleet::Fleet;
+use crate::repos::Repos;
+
+/// What to run, where.
+#[derive(Debug, Clone)]
+pub struct JobRequest {
+    pub host: HostId,
+    pub repository: RepositoryId,
+    pub spec: pb::JobSpec,
+    /// `manual` (UI), `api`, `schedule`, `catch_up` or `maintenance`.
+    pub trigger: &'static str,
+}
+
+/// The kind of a spec, as stored.
+pub fn kind_of(spec: &pb::JobSpec) -> Option<&'static str> {
+    Some(match spec.spec.as_ref()? {
+        Spec::Backup(_) => "backup",
+        Spec::Forget(_) => "forget",
+        Spec::Prune(_) => "prune",
+        Spec::Check(_) => "check",
+        Spec::Restore(_) => "restore",
+        Spec::Init(_) => "init",
+        Spec::Unlock(_) => "unlock",
+        Spec::Snapshots(_) => "snapshots",
+        Spec::Browse(_) => "browse",
+        Spec::Diff(_) => "diff",
+    })
+}
+
+/// The job service; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Jobs {
+    store: Store,
+    clock: Clock,
+    auditor: Auditor,
+    repos: Repos,
+    fleet: Fleet,
+    lease: Duration,
+}
+
+impl Jobs {
+    pub(crate) fn new(
+        store: Store,
+        clock: Clock,
+        auditor: Auditor,
+        repos: Repos,
+        fleet: Fleet,
+        lease: Duration,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            auditor,
+            repos,
+            fleet,
+            lease,
+        }
+    }
+
+    /// Queues a job and dispatches it if its host is connected. Refuses a
+    /// spec that could not be run safely, naming the field, before anything
+    /// is stored.
+    pub async fn submit(&self, p: &Principal, request: JobRequest) -> ServiceResult<Job> {
+        let target = Some(format!(
+            "host:{} repository:{}",
+            request.host, request.repository
+        ));
+        self.auditor
+            .authorize(p, Scope::Operate, "job.create", target.clone())
+            .await?;
+        let kind = kind_of(&request.spec)
+            .ok_or_else(|| ServiceError::invalid("spec", "empty job spec"))?;
+        cairn_restic::operation(&request.spec, None)
+            .map_err(|e| ServiceError::invalid("spec", e.to_string()))?;
+        let host = self.store.host(request.host).await?;
+        if host.status != HostStatus::Approved {
+            return Err(ServiceError::FailedPrecondition(format!(
+                "host {} is {}: jobs go to approved hosts only",
+                host.id, host.status
+            )));
+        }
+        if !self
+            .store
+            .is_assigned(request.repository, request.host)
+            .await?
+        {
+            return Err(ServiceError::FailedPrecondition(format!(
+                "repository {} is not assigned to host {}: assign it first",
+                request.repository, request.host
+            )));
+        }
+        let id = self
+            .store
+            .create_job(
+                NewJob {
+                    kind,
+                    host_id: request.host,
+                    repository_id: Some(request.repository),
+                    trigger: request.trigger,
+                    spec: encode(&request.spec),
+                    created_by: p.operator_id(),
+                },
+                self.clock.now(),
+            )
+            .await?;
+        self.auditor
+            .record(
+                p,
+                "job.create",
+                Some(format!("job:{id}")),
+                Outcome::Success,
+                Some(kind.to_string()),
+            )
+            .await;
+        self.fleet.request_dispatch(request.host);
+        Ok(self.store.job(id).await?)
+    }
+
+    /// One job.
+    pub async fn get(&self, p: &Principal, id: JobId) -> ServiceResult<Job> {
+        p.require(Scope::Read)?;
+        Ok(self.store.job(id).await?)
+    }
+
+    /// Jobs, newest first.
+    pub async fn list(
+        &self,
+        p: &Principal,
+        filter: JobFilter,
+        page: Page,
+    ) -> ServiceResult<PageOf<Job>> {
+        p.require(Scope::Read)?;
+        Ok(self.store.list_jobs(filter, page).await?)
+    }
+
+    /// A job's log lines, oldest first.
+    pub async fn logs(&self, p: &Principal, id: JobId) -> ServiceResult<Vec<LogLine>> {
+        p.require(Scope::Read)?;
+        self.store.job(id).await?;
+        Ok(self.store.job_log(id).await?)
+    }
+
+    /// Cancels a job: a queued one at once; a running one by telling its
+    /// agent, which stops restic and reports `cancelled`.
+    pub async fn cancel(&self, p: &Principal, id: JobId, reason: &str) -> ServiceResult<Job> {
+        let target = Some(format!("job:{id}"));
+        self.auditor
+            .authorize(p, Scope::Operate, "job.cancel", target.clone())
+            .await?;
+        let job = self.store.request_cancel(id, self.clock.now()).await?;
+        if matches!(job.status, JobStatus::Dispatched | JobStatus::Running) {
+            self.fleet.send(job.host_id, cancel_message(id, reason));
+        }
+        self.auditor
+            .record(
+                p,
+                "job.cancel",
+                target,
+                Outcome::Success,
+                Some(job.status.as_str().to_string()),
+            )
+            .await;
+        Ok(job)
+    }
+
+    /// Sends a host's queued jobs, oldest first, if it is connected and
+    /// approved. A job that cannot be sent goes back to the queue.
+    pub(crate) async fn dispatch(&self, host: HostId) -> ServiceResult<()> {
+        if !self.fleet.is_online(host)
+            || self.store.host(host).await?.status != HostStatus::Approved
+        {
+            return Ok(());
+        }
+        for job in self.store.queued_jobs(host).await? {
+            let Some(repository) = job.repository_id else {
+                continue;
+            };
+            let access = self.repos.access(repository).await?;
+            let spec = decode::<pb::JobSpec>(&job.spec)?;
+            let now = self.clock.now();
+            if !self
+                .store
+                .mark_dispatched(job.id, now, now + self.lease.as_millis() as Millis)
+                .await?
+            {
+                continue;
+            }
+            let run = pb::ServerMessage {
+                body: Some(pb::server_message::Body::RunJob(pb::RunJob {
+                    job_id: job.id.0,
+                    spec: Some(spec),
+                    repository: Some(pb::RepositoryAccess {
+                        repository_id: repository.0,
+                        url: access.url,
+                        password: access.password,
+                        env: access.env.into_iter().collect(),
+                    }),
+                    timeout_seconds: 0,
+                })),
+            };
+            if !self.fleet.send(host, run) {
+                self.store.requeue(job.id).await?;
+                break;
+            }
+            tracing::info!(job = %job.id, %host, kind = %job.kind, "job dispatched");
+        }
+        Ok(())
+    }
+
+    /// Dispatches for every host named on `wake`, and marks jobs lost whose
+    /// lease ran out, until `shutdown`.
+    pub(crate) async fn run_dispatcher(
+        self,
+        mut wake: mpsc::UnboundedReceiver<HostId>,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                Some(host) = wake.recv() => {
+                    if let Err(err) = self.dispatch(host).await {
+                        tracing::warn!(%host, error = %err, "dispatch failed");
+                    }
+                }
+                _ = tick.tick() => {
+                    match self.store.expire_leases(self.clock.now()).await {
+                        Ok(lost) => for job in lost {
+                            tracing::warn!(job = %job.id, host = %job.host_id, "job lost: its lease expired");
+                            // If the agent still runs it somehow, stop it.
+                            self.fleet.send(job.host_id, cancel_message(job.id, "the server marked this job lost"));
+                        },
+                        Err(err) => tracing::warn!(error = %err, "lease check failed"),
+                    }
+                }
+                () = &mut shutdown => break,
+            }
+        }
+    }
+}
+
+fn cancel_message(id: JobId, reason: &str) -> pb::ServerMessage {
+    pb::ServerMessage {
+        body: Some(pb::server_message::Body::CancelJob(pb::CancelJob {
+            job_id: id.0,
+            reason: reason.to_string(),
+            grace_seconds: 10,
+        })),
+    }
+}

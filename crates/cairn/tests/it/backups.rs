@@ -1,0 +1,358 @@
+//! Backups that really run: a repository with sealed secrets, an approved
+//! agent, the real restic binary, and the job's whole life.
+
+use std::time::Duration;
+
+use cairn_proto::v1 as pb;
+use cairn_proto::v1::job_service_client::JobServiceClient;
+use cairn_proto::v1::repository_service_client::RepositoryServiceClient;
+use cairn_store::{Role, Scope};
+use cairn_testkit::TestServer;
+use cairn_testkit::agents::{self, RunningAgent};
+use tokio_stream::StreamExt;
+use tonic::Code;
+use tonic::transport::Channel;
+
+use crate::with_token;
+
+const PASSWORD: &str = "correct-horse-repo-password";
+
+struct Fleet {
+    server: TestServer,
+    token: String,
+    jobs: JobServiceClient<Channel>,
+    repos: RepositoryServiceClient<Channel>,
+    agent: RunningAgent,
+    host_id: i64,
+    _state: tempfile::TempDir,
+}
+
+async fn fleet() -> Fleet {
+    let server = TestServer::start().await;
+    let token = server.token_for("ops", Role::Admin, Scope::Admin).await;
+    let channel = server.channel().await;
+    let state = tempfile::tempdir().expect("state");
+    let mut agent = RunningAgent::start(agents::config(&server.url, state.path()));
+    let host_id = match agent.welcomed(pb::WelcomeStatus::PendingApproval).await {
+        cairn_agent::AgentEvent::Welcomed { host_id, .. } => host_id,
+        other => panic!("{other:?}"),
+    };
+    cairn_proto::v1::host_service_client::HostServiceClient::new(channel.clone())
+        .approve_host(with_token(
+            pb::ApproveHostRequest {
+                host_id,
+                expected_fingerprint: String::new(),
+            },
+            &token,
+        ))
+        .await
+        .expect("approve");
+    agent.welcomed(pb::WelcomeStatus::Approved).await;
+    Fleet {
+        server,
+        token,
+        jobs: JobServiceClient::new(channel.clone()),
+        repos: RepositoryServiceClient::new(channel),
+        agent,
+        host_id,
+        _state: state,
+    }
+}
+
+impl Fleet {
+    async fn repository(&mut self, url: &str, password: &str) -> i64 {
+        let repo = self
+            .repos
+            .create_repository(with_token(
+                pb::CreateRepositoryRequest {
+                    name: format!("repo-{}", url.len()),
+                    url: url.into(),
+                    password: password.into(),
+                    env: Default::default(),
+                },
+                &self.token,
+            ))
+            .await
+            .expect("create repository")
+            .into_inner()
+            .repository
+            .expect("repository");
+        self.repos
+            .assign_repository(with_token(
+                pb::AssignRepositoryRequest {
+                    repository_id: repo.id,
+                    host_id: self.host_id,
+                },
+                &self.token,
+            ))
+            .await
+            .expect("assign");
+        repo.id
+    }
+
+    async fn maintenance(
+        &mut self,
+        repository_id: i64,
+        spec: pb::run_maintenance_request::Spec,
+    ) -> pb::Job {
+        let job = self
+            .jobs
+            .run_maintenance(with_token(
+                pb::RunMaintenanceRequest {
+                    host_id: self.host_id,
+                    repository_id,
+                    spec: Some(spec),
+                },
+                &self.token,
+            ))
+            .await
+            .expect("run maintenance")
+            .into_inner()
+            .job
+            .expect("job");
+        self.finish(job.id).await
+    }
+
+    async fn backup(
+        &mut self,
+        repository_id: i64,
+        paths: Vec<String>,
+    ) -> Result<pb::Job, tonic::Status> {
+        self.jobs
+            .run_backup(with_token(
+                pb::RunBackupRequest {
+                    schedule_id: 0,
+                    host_id: self.host_id,
+                    repository_id,
+                    spec: Some(pb::BackupSpec {
+                        paths,
+                        tags: vec!["cairn-test".into()],
+                        ..Default::default()
+                    }),
+                },
+                &self.token,
+            ))
+            .await
+            .map(|r| r.into_inner().job.expect("job"))
+    }
+
+    /// Follows a job with WatchJob to its end.
+    async fn finish(&mut self, job_id: i64) -> pb::Job {
+        let mut events = self
+            .jobs
+            .watch_job(with_token(pb::WatchJobRequest { job_id }, &self.token))
+            .await
+            .expect("watch")
+            .into_inner();
+        tokio::time::timeout(Duration::from_secs(120), async {
+            while let Some(event) = events.next().await {
+                if let Some(pb::job_event::Event::Finished(job)) = event.expect("event").event {
+                    return job;
+                }
+            }
+            panic!("the watch ended without a finish")
+        })
+        .await
+        .expect("the job finished in time")
+    }
+
+    async fn logs(&mut self, job_id: i64) -> Vec<String> {
+        self.jobs
+            .get_job_logs(with_token(
+                pb::GetJobLogsRequest { job_id, page: None },
+                &self.token,
+            ))
+            .await
+            .expect("logs")
+            .into_inner()
+            .lines
+            .into_iter()
+            .map(|l| l.text)
+            .collect()
+    }
+}
+
+fn init() -> pb::run_maintenance_request::Spec {
+    pb::run_maintenance_request::Spec::Init(pb::InitSpec::default())
+}
+
+#[tokio::test]
+async fn a_backup_runs_to_success_and_matches_restics_own_summary() {
+    let mut fleet = fleet().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let source = dir.path().join("source");
+    std::fs::create_dir_all(source.join("sub")).expect("mkdir");
+    std::fs::write(source.join("a.txt"), "hello").expect("write");
+    std::fs::write(source.join("sub/b.bin"), vec![7u8; 100_000]).expect("write");
+    let repo_path = dir.path().join("repo");
+    let repository = fleet
+        .repository(&repo_path.display().to_string(), PASSWORD)
+        .await;
+
+    let init = fleet.maintenance(repository, init()).await;
+    assert_eq!(
+        init.status,
+        pb::JobStatus::Succeeded as i32,
+        "init: {}",
+        init.error
+    );
+
+    let job = fleet
+        .backup(repository, vec![source.display().to_string()])
+        .await
+        .expect("submit");
+    assert_eq!(job.kind, pb::JobKind::Backup as i32);
+    let done = fleet.finish(job.id).await;
+    assert_eq!(
+        done.status,
+        pb::JobStatus::Succeeded as i32,
+        "backup: {}",
+        done.error
+    );
+    assert!(!done.warning);
+    let summary = done.summary.expect("summary");
+    assert_eq!(summary.files_new, 2);
+
+    // restic's own view of the repository agrees.
+    let output = std::process::Command::new("restic")
+        .args(["snapshots", "--json"])
+        .env("RESTIC_REPOSITORY", &repo_path)
+        .env("RESTIC_PASSWORD", PASSWORD)
+        .output()
+        .expect("restic snapshots");
+    let snapshots =
+        cairn_restic::parse_snapshots(&String::from_utf8_lossy(&output.stdout)).expect("parse");
+    assert_eq!(snapshots.len(), 1);
+    assert!(
+        snapshots[0].id.starts_with(&summary.snapshot_id),
+        "{} vs {}",
+        snapshots[0].id,
+        summary.snapshot_id
+    );
+    assert_eq!(done.snapshot_id, summary.snapshot_id);
+    assert_eq!(snapshots[0].tags, vec!["cairn-test".to_string()]);
+
+    // The password is nowhere in the job's log, and never in the repository record.
+    let logs = fleet.logs(job.id).await;
+    assert!(logs.iter().all(|l| !l.contains(PASSWORD)));
+    let listed = fleet
+        .repos
+        .list_repositories(with_token(
+            pb::ListRepositoriesRequest::default(),
+            &fleet.token,
+        ))
+        .await
+        .expect("list")
+        .into_inner();
+    assert!(!format!("{listed:?}").contains(PASSWORD));
+    fleet.agent.stop().await.expect("stop");
+}
+
+#[tokio::test]
+async fn a_wrong_password_fails_with_restics_reason() {
+    let mut fleet = fleet().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let repo_path = dir.path().join("repo");
+    let good = fleet
+        .repository(&repo_path.display().to_string(), PASSWORD)
+        .await;
+    assert_eq!(
+        fleet.maintenance(good, init()).await.status,
+        pb::JobStatus::Succeeded as i32
+    );
+    // The same repository under another name, with the wrong password.
+    let bad = fleet
+        .repository(&format!("{}/", repo_path.display()), "not-the-password")
+        .await;
+    let job = fleet
+        .backup(bad, vec![dir.path().display().to_string()])
+        .await
+        .expect("submit");
+    let done = fleet.finish(job.id).await;
+    assert_eq!(done.status, pb::JobStatus::Failed as i32);
+    assert!(done.error.contains("wrong password"), "{}", done.error);
+    fleet.agent.stop().await.expect("stop");
+}
+
+#[tokio::test]
+async fn injection_attempts_are_refused_before_anything_runs() {
+    let mut fleet = fleet().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let repository = fleet
+        .repository(&dir.path().join("repo").display().to_string(), PASSWORD)
+        .await;
+    for paths in [
+        vec!["--password-command=sh -c 'id > /tmp/pwned'".to_string()],
+        vec![
+            "/ok".to_string(),
+            "-o".to_string(),
+            "sftp.command=evil".to_string(),
+        ],
+        vec!["/ok\n--insecure-tls".to_string()],
+    ] {
+        let refused = fleet
+            .backup(repository, paths.clone())
+            .await
+            .expect_err("refused");
+        assert_eq!(refused.code(), Code::InvalidArgument, "{paths:?}");
+        assert!(refused.message().contains("path"), "{}", refused.message());
+    }
+    let listed = fleet
+        .jobs
+        .list_jobs(with_token(pb::ListJobsRequest::default(), &fleet.token))
+        .await
+        .expect("list")
+        .into_inner();
+    assert!(listed.jobs.is_empty(), "nothing was queued");
+
+    let bad_env = fleet
+        .repos
+        .create_repository(with_token(
+            pb::CreateRepositoryRequest {
+                name: "evil".into(),
+                url: dir.path().display().to_string(),
+                password: PASSWORD.into(),
+                env: [(
+                    "RESTIC_PASSWORD_COMMAND".to_string(),
+                    "sh -c id".to_string(),
+                )]
+                .into_iter()
+                .collect(),
+            },
+            &fleet.token,
+        ))
+        .await
+        .expect_err("refused");
+    assert_eq!(bad_env.code(), Code::InvalidArgument);
+    fleet.agent.stop().await.expect("stop");
+}
+
+#[tokio::test]
+async fn jobs_need_an_assigned_repository_and_an_approved_host() {
+    let mut fleet = fleet().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let repo = fleet
+        .repos
+        .create_repository(with_token(
+            pb::CreateRepositoryRequest {
+                name: "unassigned".into(),
+                url: dir.path().display().to_string(),
+                password: PASSWORD.into(),
+                env: Default::default(),
+            },
+            &fleet.token,
+        ))
+        .await
+        .expect("create")
+        .into_inner()
+        .repository
+        .expect("repo");
+    let refused = fleet
+        .backup(repo.id, vec!["/etc".into()])
+        .await
+        .expect_err("not assigned");
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert!(refused.message().contains("not assigned"));
+    fleet.agent.stop().await.expect("stop");
+    drop(fleet.server);
+}
