@@ -6,7 +6,8 @@
 //! The agent holds no secret at rest beyond its own identity: repository
 //! credentials arrive with each job and live only in restic's environment.
 
-#![forbid(unsafe_code)]
+// One audited exception: `runner::die_with_parent`.
+#![deny(unsafe_code)]
 
 mod backoff;
 mod facts;

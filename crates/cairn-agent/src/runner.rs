@@ -339,6 +339,7 @@ impl Runner {
             .stderr(std::process::Stdio::piped())
             .process_group(0)
             .kill_on_drop(true);
+        die_with_parent(&mut command);
         let mut child = match command.spawn() {
             Ok(child) => child,
             Err(err) => {
@@ -448,6 +449,26 @@ impl Runner {
             cancelled,
             unreadable,
         }
+    }
+}
+
+/// Makes the kernel kill restic if the agent dies (even by SIGKILL, when
+/// `kill_on_drop` cannot run), so a killed agent never leaves an orphaned
+/// restic holding a repository lock. restic runs in its own process group
+/// (for clean cancellation), so it would not otherwise share the agent's fate.
+///
+/// The signal is tied to the thread that spawns restic: tokio's core worker
+/// threads live as long as the runtime, which is the agent's life.
+#[allow(unsafe_code)]
+fn die_with_parent(command: &mut Command) {
+    // SAFETY: the closure runs in the child between fork and exec and only
+    // calls prctl(2), which is async-signal-safe; it touches no memory of the
+    // parent.
+    unsafe {
+        command.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+                .map_err(std::io::Error::from)
+        });
     }
 }
 

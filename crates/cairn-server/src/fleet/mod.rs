@@ -64,6 +64,8 @@ pub struct Fleet {
     settings: FleetSettings,
     /// Wakes the dispatcher for a host (it connected, was approved, got a job).
     dispatch: mpsc::UnboundedSender<HostId>,
+    /// Live job events, published as agents report them.
+    hub: crate::jobs::JobHub,
 }
 
 /// Checks labels: keys of letters, digits, `.`, `_`, `-`, `/` (1–63), values
@@ -109,8 +111,14 @@ impl Fleet {
             registry: Arc::default(),
             settings,
             dispatch,
+            hub: crate::jobs::JobHub::default(),
         };
         (fleet, wake)
+    }
+
+    /// The live job events.
+    pub(crate) fn hub(&self) -> &crate::jobs::JobHub {
+        &self.hub
     }
 
     /// Asks the dispatcher to send `host` its queued jobs.

@@ -335,6 +335,12 @@ impl SessionHandle {
                 store.apply_agent_message(host, seq, now, effect).await?
             }
             Body::JobLog(log) => {
+                let batch = pb::JobLogBatch {
+                    lines: log.lines.clone(),
+                };
+                fleet
+                    .hub
+                    .publish(JobId(log.job_id), pb::job_event::Event::Log(batch));
                 let lines = log
                     .lines
                     .into_iter()
@@ -345,6 +351,13 @@ impl SessionHandle {
                 store.apply_agent_message(host, seq, now, effect).await?
             }
             Body::JobAccepted(accepted) => {
+                fleet.hub.publish(
+                    JobId(accepted.job_id),
+                    pb::job_event::Event::State(pb::JobStateChange {
+                        from: pb::JobStatus::Dispatched as i32,
+                        to: pb::JobStatus::Running as i32,
+                    }),
+                );
                 let effect =
                     cairn_store::job_accepted(host, JobId(accepted.job_id), now, lease_until);
                 store.apply_agent_message(host, seq, now, effect).await?
@@ -353,6 +366,10 @@ impl SessionHandle {
                 // Stored at most twice a second per job; the seq is applied
                 // either way so the spool drains.
                 let job = JobId(progress.job_id);
+                // Watchers get every report; the store a coalesced few.
+                fleet
+                    .hub
+                    .publish(job, pb::job_event::Event::Progress(progress.clone()));
                 if self.progress_due(job, now) {
                     let encoded = crate::jobs::encode(&progress);
                     let effect = cairn_store::job_progress(host, job, encoded, now, lease_until);
@@ -367,7 +384,15 @@ impl SessionHandle {
                 let job = JobId(finished.job_id);
                 self.forget_progress(job);
                 let effect = cairn_store::job_finished(host, job, job_end(&finished), now);
-                store.apply_agent_message(host, seq, now, effect).await?
+                let applied = store.apply_agent_message(host, seq, now, effect).await?;
+                if let Ok(done) = store.job(job).await {
+                    fleet.hub.publish(
+                        job,
+                        pb::job_event::Event::Finished(crate::grpc::job_to_pb(&done)),
+                    );
+                }
+                fleet.hub.close(job);
+                applied
             }
             // Snapshot lists and browse results take effect once those parts
             // of the server exist; until then the message is recorded as

@@ -14,8 +14,9 @@ use super::convert::{page_from_pb, page_to_pb, timestamp};
 use crate::Api;
 use crate::jobs::{JobRequest, decode};
 
-/// How often a watcher looks for news of its job.
-const WATCH_EVERY: Duration = Duration::from_millis(250);
+/// How often a watcher checks the store for state changes made on the
+/// server side (lost, cancelled while queued).
+const WATCH_EVERY: Duration = Duration::from_secs(1);
 
 /// The JobService implementation.
 #[derive(Debug, Clone)]
@@ -281,64 +282,60 @@ impl JobService for JobsGrpc {
     async fn watch_job(&self, request: Request<pb::WatchJobRequest>) -> Reply<Events> {
         let p = authenticate(&self.api, &request).await?;
         let id = JobId(request.into_inner().job_id);
-        let first = self.api.jobs.get(&p, id).await?;
         let api = self.api.clone();
+        // Subscribe before reading the job, so nothing between the two is missed.
+        let mut live = api.jobs.hub().subscribe(id);
+        let first = api.jobs.get(&p, id).await?;
         let (tx, rx) = tokio::sync::mpsc::channel(64);
         tokio::spawn(async move {
-            let mut last = first.clone();
-            let mut logs_sent = 0usize;
-            if tx
-                .send(Ok(event(
-                    &first,
-                    pb::job_event::Event::Job(job_to_pb(&first)),
-                )))
-                .await
-                .is_err()
-            {
+            let send = |body| {
+                let tx = tx.clone();
+                let event = event(&first, body);
+                async move { tx.send(Ok(event)).await.is_ok() }
+            };
+            if !send(pb::job_event::Event::Job(job_to_pb(&first))).await {
                 return;
             }
+            if first.status.is_terminal() {
+                let _ = send(pb::job_event::Event::Finished(job_to_pb(&first))).await;
+                return;
+            }
+            let mut status = first.status;
+            let mut poll = tokio::time::interval(WATCH_EVERY);
             loop {
-                let job = match api.jobs.get(&p, id).await {
-                    Ok(job) => job,
-                    Err(err) => {
-                        let _ = tx.send(Err(err.into())).await;
-                        return;
-                    }
-                };
-                let mut out = Vec::new();
-                if job.status != last.status {
-                    out.push(pb::job_event::Event::State(pb::JobStateChange {
-                        from: status_to_pb(last.status) as i32,
-                        to: status_to_pb(job.status) as i32,
-                    }));
-                }
-                if job.progress != last.progress
-                    && let Some(progress) = job.progress.as_deref().and_then(|p| decode(p).ok())
-                {
-                    out.push(pb::job_event::Event::Progress(progress));
-                }
-                if let Ok(lines) = api.jobs.logs(&p, id).await
-                    && lines.len() > logs_sent
-                {
-                    out.push(pb::job_event::Event::Log(pb::JobLogBatch {
-                        lines: lines[logs_sent..].iter().map(line_to_pb).collect(),
-                    }));
-                    logs_sent = lines.len();
-                }
-                if job.status.is_terminal() {
-                    out.push(pb::job_event::Event::Finished(job_to_pb(&job)));
-                }
-                for body in out {
-                    if tx.send(Ok(event(&job, body))).await.is_err() {
-                        return;
-                    }
-                }
-                if job.status.is_terminal() {
-                    return;
-                }
-                last = job;
                 tokio::select! {
-                    () = tokio::time::sleep(WATCH_EVERY) => {}
+                    received = live.recv() => match received {
+                        Ok(event) => {
+                            if let Some(pb::job_event::Event::State(change)) = &event.event {
+                                status = status_from_pb(change.to).unwrap_or(status);
+                            }
+                            let finished = matches!(event.event, Some(pb::job_event::Event::Finished(_)));
+                            if tx.send(Ok(event)).await.is_err() || finished {
+                                return;
+                            }
+                        }
+                        // Too slow to keep up: the oldest events were dropped.
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                        // The channel closed with the job's end; the poll
+                        // below reports the final state.
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => live = api.jobs.hub().subscribe(id),
+                    },
+                    // State changes made on the server (lost, a queued job
+                    // cancelled) have no agent report: poll for them.
+                    _ = poll.tick() => {
+                        let Ok(job) = api.jobs.get(&p, id).await else { return };
+                        if job.status != status {
+                            let change = pb::JobStateChange { from: status_to_pb(status) as i32, to: status_to_pb(job.status) as i32 };
+                            status = job.status;
+                            if !send(pb::job_event::Event::State(change)).await {
+                                return;
+                            }
+                        }
+                        if job.status.is_terminal() {
+                            let _ = send(pb::job_event::Event::Finished(job_to_pb(&job))).await;
+                            return;
+                        }
+                    }
                     () = api.shutting_down() => {
                         let _ = tx.send(Err(Status::unavailable("server shutting down"))).await;
                         return;

@@ -11,6 +11,7 @@ mod repos;
 mod status;
 
 pub(crate) use convert::timestamp;
+pub(crate) use jobs::job_to_pb;
 
 use std::net::SocketAddr;
 

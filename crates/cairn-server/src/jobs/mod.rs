@@ -7,6 +7,7 @@
 //! job row, so what was asked for is exactly what is sent and run.
 
 mod codec;
+mod hub;
 
 use std::time::Duration;
 
@@ -19,6 +20,7 @@ use cairn_store::{
 use tokio::sync::mpsc;
 
 pub use codec::{decode, encode};
+pub use hub::JobHub;
 
 use crate::audit::Auditor;
 use crate::auth::Principal;
@@ -62,6 +64,7 @@ pub struct Jobs {
     repos: Repos,
     fleet: Fleet,
     lease: Duration,
+    hub: JobHub,
 }
 
 impl Jobs {
@@ -73,6 +76,7 @@ impl Jobs {
         fleet: Fleet,
         lease: Duration,
     ) -> Self {
+        let hub = fleet.hub().clone();
         Self {
             store,
             clock,
@@ -80,7 +84,13 @@ impl Jobs {
             repos,
             fleet,
             lease,
+            hub,
         }
+    }
+
+    /// The live events of running jobs.
+    pub fn hub(&self) -> &JobHub {
+        &self.hub
     }
 
     /// Queues a job and dispatches it if its host is connected. Refuses a

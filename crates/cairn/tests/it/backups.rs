@@ -210,6 +210,10 @@ async fn a_backup_runs_to_success_and_matches_restics_own_summary() {
         done.error
     );
     assert!(!done.warning);
+    assert!(
+        done.last_progress.is_some(),
+        "progress was reported and stored"
+    );
     let summary = done.summary.expect("summary");
     assert_eq!(summary.files_new, 2);
 
@@ -355,4 +359,272 @@ async fn jobs_need_an_assigned_repository_and_an_approved_host() {
     assert!(refused.message().contains("not assigned"));
     fleet.agent.stop().await.expect("stop");
     drop(fleet.server);
+}
+
+/// Fills `path` with `bytes` of incompressible, non-repeating data (restic
+/// would store zeros in a few deduplicated chunks and finish at once).
+fn noise(path: &std::path::Path, bytes: usize) {
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    let data: Vec<u8> = (0..bytes)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect();
+    std::fs::write(path, data).expect("write noise");
+}
+
+/// The command lines of every process on the machine.
+fn command_lines() -> Vec<(u32, String)> {
+    std::fs::read_dir("/proc")
+        .expect("proc")
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
+        .filter_map(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .ok()
+                .map(|raw| (pid, String::from_utf8_lossy(&raw).replace('\0', " ")))
+        })
+        .collect()
+}
+
+fn restic_running_on(marker: &str) -> bool {
+    command_lines()
+        .iter()
+        .any(|(_, cmd)| cmd.contains("restic") && cmd.contains(marker))
+}
+
+/// Waits until `check` holds, failing the test after `within`.
+async fn eventually(within: Duration, what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + within;
+    while !check() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+impl Fleet {
+    async fn slow_backup(&mut self, repository: i64, source: &std::path::Path) -> i64 {
+        self.jobs
+            .run_backup(with_token(
+                pb::RunBackupRequest {
+                    schedule_id: 0,
+                    host_id: self.host_id,
+                    repository_id: repository,
+                    spec: Some(pb::BackupSpec {
+                        paths: vec![source.display().to_string()],
+                        limit_upload_kib: 32,
+                        ..Default::default()
+                    }),
+                },
+                &self.token,
+            ))
+            .await
+            .expect("submit")
+            .into_inner()
+            .job
+            .expect("job")
+            .id
+    }
+
+    async fn status(&mut self, job_id: i64) -> pb::JobStatus {
+        let job = self
+            .jobs
+            .get_job(with_token(pb::GetJobRequest { job_id }, &self.token))
+            .await
+            .expect("get")
+            .into_inner()
+            .job
+            .expect("job");
+        pb::JobStatus::try_from(job.status).unwrap_or(pb::JobStatus::Unspecified)
+    }
+
+    async fn until_status(&mut self, job_id: i64, want: pb::JobStatus, within: Duration) {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let status = self.status(job_id).await;
+            if status == want {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "job {job_id} is {status:?}, not {want:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_mid_backup_stops_restic_and_no_secret_is_in_any_argv() {
+    let mut fleet = fleet().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let source = dir.path().join("cancel-me-source");
+    std::fs::create_dir(&source).expect("mkdir");
+    noise(&source.join("big.bin"), 4 * 1024 * 1024);
+    let repository = fleet
+        .repository(&dir.path().join("repo").display().to_string(), PASSWORD)
+        .await;
+    assert_eq!(
+        fleet.maintenance(repository, init()).await.status,
+        pb::JobStatus::Succeeded as i32
+    );
+
+    let job = fleet.slow_backup(repository, &source).await;
+    fleet
+        .until_status(job, pb::JobStatus::Running, Duration::from_secs(30))
+        .await;
+    let marker = source.display().to_string();
+    eventually(Duration::from_secs(10), "restic started", || {
+        restic_running_on(&marker)
+    })
+    .await;
+    for (pid, cmd) in command_lines() {
+        assert!(
+            !cmd.contains(PASSWORD),
+            "process {pid} has the repository password in its argv: {cmd}"
+        );
+    }
+
+    fleet
+        .jobs
+        .cancel_job(with_token(
+            pb::CancelJobRequest {
+                job_id: job,
+                reason: "test".into(),
+            },
+            &fleet.token,
+        ))
+        .await
+        .expect("cancel");
+    let done = fleet.finish(job).await;
+    assert_eq!(
+        done.status,
+        pb::JobStatus::Cancelled as i32,
+        "{}",
+        done.error
+    );
+    eventually(Duration::from_secs(15), "restic gone", || {
+        !restic_running_on(&marker)
+    })
+    .await;
+    fleet.agent.stop().await.expect("stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_agent_leaves_no_restic_its_job_is_lost_and_the_next_run_succeeds() {
+    use std::process::{Command, Stdio};
+
+    let server = TestServer::start_with(|c| c.job_lease = Duration::from_secs(2)).await;
+    let token = server.token_for("ops", Role::Admin, Scope::Admin).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let url = server.url.clone();
+    let spawn_agent = || {
+        Command::new(env!("CARGO_BIN_EXE_cairn"))
+            .args([
+                "agent",
+                "--allow-plaintext",
+                "--log-level",
+                "warn",
+                "--server",
+                &url,
+                "--state-dir",
+            ])
+            .arg(dir.path().join("agent-state"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn agent")
+    };
+    let mut agent = spawn_agent();
+    let channel = server.channel().await;
+    let mut hosts = cairn_proto::v1::host_service_client::HostServiceClient::new(channel.clone());
+    let mut host_id = 0;
+    for _ in 0..200 {
+        let listed = hosts
+            .list_hosts(with_token(pb::ListHostsRequest::default(), &token))
+            .await
+            .expect("list")
+            .into_inner();
+        if let Some(host) = listed.hosts.first() {
+            host_id = host.id;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(host_id > 0, "the agent announced itself");
+    hosts
+        .approve_host(with_token(
+            pb::ApproveHostRequest {
+                host_id,
+                expected_fingerprint: String::new(),
+            },
+            &token,
+        ))
+        .await
+        .expect("approve");
+
+    let state = tempfile::tempdir().expect("unused");
+    let mut fleet = Fleet {
+        token: token.clone(),
+        jobs: JobServiceClient::new(channel.clone()),
+        repos: RepositoryServiceClient::new(channel),
+        agent: RunningAgent::start(agents::config("http://127.0.0.1:1", state.path())),
+        host_id,
+        server,
+        _state: state,
+    };
+    let source = dir.path().join("kill-agent-source");
+    std::fs::create_dir(&source).expect("mkdir");
+    noise(&source.join("big.bin"), 4 * 1024 * 1024);
+    let repository = fleet
+        .repository(&dir.path().join("repo").display().to_string(), PASSWORD)
+        .await;
+    assert_eq!(
+        fleet.maintenance(repository, init()).await.status,
+        pb::JobStatus::Succeeded as i32
+    );
+
+    let job = fleet.slow_backup(repository, &source).await;
+    fleet
+        .until_status(job, pb::JobStatus::Running, Duration::from_secs(30))
+        .await;
+    let marker = source.display().to_string();
+    eventually(Duration::from_secs(10), "restic started", || {
+        restic_running_on(&marker)
+    })
+    .await;
+
+    agent.kill().expect("kill -9 the agent");
+    let _ = agent.wait();
+    eventually(
+        Duration::from_secs(10),
+        "restic died with its agent",
+        || !restic_running_on(&marker),
+    )
+    .await;
+    fleet
+        .until_status(job, pb::JobStatus::Lost, Duration::from_secs(15))
+        .await;
+
+    // The agent comes back; the next backup runs despite the killed run's lock.
+    let mut agent = spawn_agent();
+    let next = fleet
+        .backup(repository, vec![source.display().to_string()])
+        .await
+        .expect("submit");
+    let done = fleet.finish(next.id).await;
+    assert_eq!(
+        done.status,
+        pb::JobStatus::Succeeded as i32,
+        "{}",
+        done.error
+    );
+    let _ = agent.kill();
+    let _ = agent.wait();
 }

@@ -1,0 +1,55 @@
+//! The JobHub: live fan-out of what agents report about running jobs, to
+//! every watcher (gRPC `WatchJob`, the UI's SSE). Each job has a bounded
+//! broadcast channel; a watcher that falls behind loses the oldest events
+//! (and is told it lagged) instead of slowing the agent or other watchers.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use cairn_proto::v1 as pb;
+use cairn_store::JobId;
+use tokio::sync::broadcast;
+
+/// Events buffered per job for slow watchers.
+const DEPTH: usize = 256;
+
+/// Live job events.
+#[derive(Debug, Clone, Default)]
+pub struct JobHub {
+    topics: Arc<Mutex<HashMap<JobId, broadcast::Sender<pb::JobEvent>>>>,
+}
+
+impl JobHub {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<JobId, broadcast::Sender<pb::JobEvent>>> {
+        self.topics.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Follows a job's live events from now on.
+    pub fn subscribe(&self, job: JobId) -> broadcast::Receiver<pb::JobEvent> {
+        self.lock()
+            .entry(job)
+            .or_insert_with(|| broadcast::channel(DEPTH).0)
+            .subscribe()
+    }
+
+    /// Hands an event to the job's watchers, if any.
+    pub fn publish(&self, job: JobId, event: pb::job_event::Event) {
+        let mut topics = self.lock();
+        if let Some(tx) = topics.get(&job) {
+            let sent = tx.send(pb::JobEvent {
+                job_id: job.0,
+                time: Some(crate::grpc::timestamp(cairn_store::now_millis())),
+                event: Some(event),
+            });
+            if sent.is_err() {
+                // Nobody watches any more.
+                topics.remove(&job);
+            }
+        }
+    }
+
+    /// Forgets a finished job's channel (watchers see it close).
+    pub fn close(&self, job: JobId) {
+        self.lock().remove(&job);
+    }
+}
