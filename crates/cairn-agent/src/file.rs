@@ -25,6 +25,14 @@ pub struct AgentFile {
     pub enroll_token_file: Option<PathBuf>,
     /// Log filter.
     pub log_level: Option<String>,
+    /// Backups may only read below these (default: anywhere).
+    #[serde(default)]
+    pub backup_roots: Vec<PathBuf>,
+    /// Restores may only write below these (default: no restores).
+    #[serde(default)]
+    pub restore_roots: Vec<PathBuf>,
+    /// The restic program (default: `restic` from PATH).
+    pub restic: Option<String>,
 }
 
 /// Why `agent.toml` could not be used.

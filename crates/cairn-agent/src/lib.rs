@@ -13,6 +13,7 @@ mod backoff;
 mod facts;
 mod file;
 mod identity;
+mod policy;
 mod recover;
 mod runner;
 mod session;
@@ -27,6 +28,7 @@ pub use cairn_tls::Trust;
 pub use facts::collect_facts;
 pub use file::{AgentFile, AgentFileError};
 pub use identity::{Identity, IdentityError};
+pub use policy::{Policy, PolicyError};
 pub use recover::{Recover, Verdict};
 pub use session::{Agent, AgentError, AgentEvent};
 pub use spool::{Spool, SpoolError, SpoolLimits};
@@ -60,6 +62,8 @@ pub struct AgentConfig {
     pub allow_plaintext: bool,
     /// The restic program to run (a path, or a name looked up in PATH).
     pub restic: String,
+    /// What this host allows jobs to read and write.
+    pub policy: Policy,
 }
 
 impl std::fmt::Debug for AgentConfig {
@@ -96,6 +100,7 @@ impl AgentConfig {
             trust: Trust::System,
             allow_plaintext: false,
             restic: "restic".into(),
+            policy: Policy::default(),
         }
     }
 }

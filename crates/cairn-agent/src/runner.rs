@@ -18,6 +18,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 use tokio::sync::{RwLock, watch};
 
+use crate::policy::Policy;
 use crate::spool::Spool;
 
 /// Progress is reported at most this often per job.
@@ -26,6 +27,10 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(500);
 const LOG_FLUSH_EVERY: Duration = Duration::from_millis(250);
 /// A batch holds at most this many lines.
 const LOG_BATCH: usize = 200;
+/// The most JSON output kept from one restic run.
+const MAX_JSON: usize = 16 * 1024 * 1024;
+/// Snapshots per `SnapshotList` message.
+const SNAPSHOTS_PER_PART: usize = 500;
 /// How long restic gets to stop after SIGINT before SIGKILL.
 const DEFAULT_GRACE: Duration = Duration::from_secs(10);
 
@@ -34,6 +39,7 @@ const DEFAULT_GRACE: Duration = Duration::from_secs(10);
 pub(crate) struct Runner {
     spool: Arc<Spool>,
     restic: String,
+    policy: Policy,
     running: Mutex<HashMap<i64, watch::Sender<Option<Duration>>>>,
     seen: Mutex<HashSet<i64>>,
     repo_locks: Mutex<HashMap<i64, Arc<RwLock<()>>>>,
@@ -108,9 +114,33 @@ fn summary_to_pb(s: &cairn_restic::BackupSummary) -> pb::BackupSummary {
     }
 }
 
+fn snapshot_to_pb(repository_id: i64, s: &cairn_restic::Snapshot) -> pb::Snapshot {
+    pb::Snapshot {
+        id: s.id.clone(),
+        short_id: s.short_id.clone(),
+        repository_id,
+        time: parse_rfc3339(&s.time),
+        hostname: s.hostname.clone(),
+        host_id: 0,
+        paths: s.paths.clone(),
+        tags: s.tags.clone(),
+        parent: s.parent.clone().unwrap_or_default(),
+        tree: s.tree.clone(),
+        summary: None,
+    }
+}
+
+/// restic's RFC 3339 times (`2026-11-26T22:09:10.647943359Z`, or with an
+/// offset) as a protobuf timestamp.
+fn parse_rfc3339(text: &str) -> Option<prost_types::Timestamp> {
+    text.parse::<prost_types::Timestamp>().ok()
+}
+
 /// What one restic run produced.
 struct RunOutput {
     exit: Option<i32>,
+    /// JSON documents restic printed (snapshot lists, ls), bounded.
+    json: String,
     stderr: String,
     summary: Option<cairn_restic::BackupSummary>,
     cancelled: bool,
@@ -118,10 +148,11 @@ struct RunOutput {
 }
 
 impl Runner {
-    pub(crate) fn new(spool: Arc<Spool>, restic: String) -> Runner {
+    pub(crate) fn new(spool: Arc<Spool>, restic: String, policy: Policy) -> Runner {
         Runner {
             spool,
             restic,
+            policy,
             running: Mutex::default(),
             seen: Mutex::default(),
             repo_locks: Mutex::default(),
@@ -222,7 +253,27 @@ impl Runner {
             password: access.password,
             env: access.env.into_iter().collect(),
         };
-        let operation = match cairn_restic::operation(spec, None) {
+        // This host's policy first: where backups may read, restores write.
+        let restore_target = match &spec.spec {
+            Some(pb::job_spec::Spec::Restore(restore)) => {
+                match self.policy.check_restore(&restore.target_path) {
+                    Ok(target) => Some(target.display().to_string()),
+                    Err(err) => return failed(format!("refused: {err}")),
+                }
+            }
+            Some(pb::job_spec::Spec::Backup(backup)) => {
+                if let Some(err) = backup
+                    .paths
+                    .iter()
+                    .find_map(|p| self.policy.check_backup(p).err())
+                {
+                    return failed(format!("refused: {err}"));
+                }
+                None
+            }
+            _ => None,
+        };
+        let operation = match cairn_restic::operation(spec, restore_target.as_deref()) {
             Ok(op) => op,
             Err(err) => return failed(format!("refused: {err}")),
         };
@@ -250,6 +301,7 @@ impl Runner {
             Some(lock.read().await)
         };
 
+        let cancel_for_refresh = cancel.clone();
         let mut output = self
             .execute(job_id, &operation, &invocation, &scrubber, cancel.clone())
             .await;
@@ -295,6 +347,26 @@ impl Runner {
                 ),
             }
         };
+        if outcome == pb::JobOutcome::Succeeded
+            && matches!(
+                operation,
+                Operation::Backup(_)
+                    | Operation::Forget { .. }
+                    | Operation::Prune { .. }
+                    | Operation::Snapshots { .. }
+            )
+        {
+            self.refresh_snapshots(
+                job_id,
+                access.repository_id,
+                &operation,
+                &output,
+                &repo,
+                &scrubber,
+                cancel_for_refresh,
+            )
+            .await;
+        }
         pb::JobFinished {
             job_id,
             outcome: outcome as i32,
@@ -304,6 +376,71 @@ impl Runner {
             finished_at: Some(now_ts()),
             summary: output.summary.as_ref().map(summary_to_pb),
             details: None,
+        }
+    }
+
+    /// Sends the repository's snapshot list: from the job's own output for a
+    /// snapshots job, else from a `restic snapshots` run right after.
+    #[allow(clippy::too_many_arguments)]
+    async fn refresh_snapshots(
+        &self,
+        job_id: i64,
+        repository_id: i64,
+        operation: &Operation,
+        output: &RunOutput,
+        repo: &RepoAccess,
+        scrubber: &Scrubber,
+        cancel: watch::Receiver<Option<Duration>>,
+    ) {
+        let json = if matches!(operation, Operation::Snapshots { .. }) {
+            output.json.clone()
+        } else {
+            let list = Operation::Snapshots { host: None };
+            let Ok(invocation) = list.invocation(repo) else {
+                return;
+            };
+            let refreshed = self
+                .execute(job_id, &list, &invocation, scrubber, cancel)
+                .await;
+            if classify_exit(refreshed.exit) != ExitKind::Success {
+                self.log(
+                    job_id,
+                    pb::JobLogLevel::Warn,
+                    "could not refresh the snapshot list".into(),
+                );
+                return;
+            }
+            refreshed.json
+        };
+        let snapshots = match cairn_restic::parse_snapshots(&json) {
+            Ok(snapshots) => snapshots,
+            Err(err) => {
+                self.log(
+                    job_id,
+                    pb::JobLogLevel::Warn,
+                    format!("unreadable snapshot list: {err}"),
+                );
+                return;
+            }
+        };
+        let converted: Vec<pb::Snapshot> = snapshots
+            .iter()
+            .map(|s| snapshot_to_pb(repository_id, s))
+            .collect();
+        let parts: Vec<&[pb::Snapshot]> = if converted.is_empty() {
+            vec![&[]]
+        } else {
+            converted.chunks(SNAPSHOTS_PER_PART).collect()
+        };
+        let count = parts.len();
+        for (part, chunk) in parts.into_iter().enumerate() {
+            self.report(Body::SnapshotList(pb::SnapshotList {
+                job_id,
+                repository_id,
+                snapshots: chunk.to_vec(),
+                part: part as u32,
+                last: part + 1 == count,
+            }));
         }
     }
 
@@ -345,6 +482,7 @@ impl Runner {
             Err(err) => {
                 return RunOutput {
                     exit: None,
+                    json: String::new(),
                     stderr: format!("cannot start restic ({}): {err}", self.restic),
                     summary: None,
                     cancelled: false,
@@ -359,6 +497,7 @@ impl Runner {
 
         let mut batch: Vec<pb::JobLogLine> = Vec::new();
         let mut stderr_text = String::new();
+        let mut json = String::new();
         let mut summary = None;
         let mut unreadable = 0;
         let mut last_progress: Option<Instant> = None;
@@ -396,8 +535,13 @@ impl Runner {
                                 batch.push(log_line(pb::JobLogStream::Agent, pb::JobLogLevel::Warn, scrubber.scrub(&format!("could not read {item}: {message}"))));
                             }
                             (true, Some(BackupMessage::Other)) => {}
-                            // Large JSON documents (snapshot lists, ls) are results, not log lines.
-                            (_, _) if line.starts_with('[') || line.starts_with('{') => {}
+                            // JSON documents (snapshot lists, ls) are results, not log lines.
+                            (_, _) if line.starts_with('[') || line.starts_with('{') => {
+                                if json.len() + line.len() < MAX_JSON {
+                                    json.push_str(&line);
+                                    json.push('\n');
+                                }
+                            }
                             _ => batch.push(log_line(pb::JobLogStream::Stdout, pb::JobLogLevel::Info, scrubber.scrub(&line))),
                         }
                     }
@@ -444,6 +588,7 @@ impl Runner {
         }
         RunOutput {
             exit: status.ok().and_then(|s| s.code()),
+            json,
             stderr: stderr_text,
             summary,
             cancelled,

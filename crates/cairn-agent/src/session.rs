@@ -99,7 +99,11 @@ impl Agent {
             tracing::info!(fingerprint = %identity.fingerprint(), "made a new agent identity");
         }
         let spool = Arc::new(Spool::open(&config.state_dir, config.spool_limits)?);
-        let runner = Arc::new(Runner::new(spool.clone(), config.restic.clone()));
+        let runner = Arc::new(Runner::new(
+            spool.clone(),
+            config.restic.clone(),
+            config.policy.clone(),
+        ));
         Ok(Agent {
             config,
             identity,

@@ -189,6 +189,8 @@ const KNOWN_ELSEWHERE: &[&str] = &[
     "CAIRN_SERVER_FINGERPRINT",
     "CAIRN_CA_FILE",
     "CAIRN_ALLOW_PLAINTEXT",
+    "CAIRN_AGENT_CONFIG",
+    "CAIRN_RESTIC",
 ];
 
 /// Where a value came from, for error messages.

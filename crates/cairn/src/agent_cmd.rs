@@ -47,6 +47,15 @@ pub(crate) struct AgentArgs {
     /// Allow an http:// server URL: no TLS, everything readable on the wire.
     #[arg(long, env = "CAIRN_ALLOW_PLAINTEXT")]
     allow_plaintext: bool,
+    /// Backups may only read below this directory (repeatable; default: anywhere).
+    #[arg(long = "backup-root", value_name = "DIR")]
+    backup_roots: Vec<PathBuf>,
+    /// Restores may only write below this directory (repeatable; default: no restores).
+    #[arg(long = "restore-root", value_name = "DIR")]
+    restore_roots: Vec<PathBuf>,
+    /// The restic program [default: restic from PATH].
+    #[arg(long, env = "CAIRN_RESTIC", value_name = "PATH")]
+    restic: Option<String>,
     /// Log filter [default: info].
     #[arg(long, env = "CAIRN_LOG_LEVEL")]
     log_level: Option<String>,
@@ -120,6 +129,21 @@ pub(crate) async fn run(args: AgentArgs) -> ExitCode {
     config.enroll_token = enroll_token.filter(|t| !t.is_empty());
     config.trust = trust;
     config.allow_plaintext = allow_plaintext;
+    config.policy = cairn_agent::Policy {
+        backup_roots: if args.backup_roots.is_empty() {
+            file.backup_roots
+        } else {
+            args.backup_roots
+        },
+        restore_roots: if args.restore_roots.is_empty() {
+            file.restore_roots
+        } else {
+            args.restore_roots
+        },
+    };
+    if let Some(restic) = args.restic.or(file.restic) {
+        config.restic = restic;
+    }
 
     let mut agent = match Agent::open(config) {
         Ok(agent) => agent,

@@ -10,7 +10,7 @@ use cairn_proto::v1 as pb;
 use cairn_proto::v1::agent_message::Body;
 use cairn_store::{
     ActorKind, Announce, EnrollmentCheck, Host, HostFacts, HostId, HostStatus, JobEnd, JobId,
-    JobStatus, LogLine, Millis, Outcome,
+    JobStatus, LogLine, Millis, Outcome, RepositoryId,
 };
 use tokio::sync::{mpsc, watch};
 
@@ -50,6 +50,32 @@ pub struct SessionHandle {
     persisted_seen: AtomicI64,
     /// When each running job's progress was last stored.
     progress_stored: std::sync::Mutex<std::collections::HashMap<JobId, Millis>>,
+}
+
+/// Snapshots accepted in one `SnapshotList` part.
+const MAX_SNAPSHOTS: usize = 10_000;
+
+fn cached_snapshot(repository: RepositoryId, s: &pb::Snapshot) -> cairn_store::CachedSnapshot {
+    cairn_store::CachedSnapshot {
+        repository_id: repository,
+        snapshot_id: clean_text(&s.id, 64),
+        short_id: clean_text(&s.short_id, 16),
+        time: s.time.as_ref().map_or(0, |t| {
+            t.seconds.saturating_mul(1000) + i64::from(t.nanos) / 1_000_000
+        }),
+        hostname: clean_text(&s.hostname, 253),
+        host_id: None,
+        paths: s
+            .paths
+            .iter()
+            .take(256)
+            .map(|p| clean_text(p, 4096))
+            .collect(),
+        tags: s.tags.iter().take(64).map(|t| clean_text(t, 256)).collect(),
+        parent: (!s.parent.is_empty()).then(|| clean_text(&s.parent, 64)),
+        tree: (!s.tree.is_empty()).then(|| clean_text(&s.tree, 64)),
+        seen_at: 0,
+    }
 }
 
 /// Progress is stored at most this often per job.
@@ -394,9 +420,32 @@ impl SessionHandle {
                 fleet.hub.close(job);
                 applied
             }
-            // Snapshot lists and browse results take effect once those parts
-            // of the server exist; until then the message is recorded as
-            // applied, so the agent's spool drains.
+            Body::SnapshotList(list) => {
+                let repository = RepositoryId(list.repository_id);
+                // Only the repository of a job this host ran may be listed.
+                let allowed = store
+                    .job(JobId(list.job_id))
+                    .await
+                    .is_ok_and(|job| job.host_id == host && job.repository_id == Some(repository));
+                if allowed {
+                    let snapshots = list
+                        .snapshots
+                        .iter()
+                        .take(MAX_SNAPSHOTS)
+                        .map(|s| cached_snapshot(repository, s))
+                        .collect();
+                    let effect =
+                        cairn_store::replace_snapshots(repository, list.part == 0, snapshots, now);
+                    store.apply_agent_message(host, seq, now, effect).await?
+                } else {
+                    tracing::warn!(%host, repository = list.repository_id, "snapshot list for a repository this host has no job on: dropped");
+                    store
+                        .apply_agent_message(host, seq, now, |_| Ok(()))
+                        .await?
+                }
+            }
+            // Browse results take effect once browsing exists; until then the
+            // message is recorded as applied, so the agent's spool drains.
             _ => {
                 store
                     .apply_agent_message(host, seq, now, |_| Ok(()))

@@ -8,6 +8,7 @@ mod convert;
 mod hosts;
 mod jobs;
 mod repos;
+mod snapshots;
 mod status;
 
 pub(crate) use convert::timestamp;
@@ -20,6 +21,7 @@ use cairn_proto::v1::agent_gateway_server::AgentGatewayServer;
 use cairn_proto::v1::host_service_server::HostServiceServer;
 use cairn_proto::v1::job_service_server::JobServiceServer;
 use cairn_proto::v1::repository_service_server::RepositoryServiceServer;
+use cairn_proto::v1::snapshot_service_server::SnapshotServiceServer;
 use tonic::service::Routes;
 use tonic_health::server::HealthReporter;
 
@@ -47,6 +49,9 @@ pub(crate) async fn routes(api: &Api, config: &ServerConfig) -> (axum::Router, H
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
     let jobs = JobServiceServer::new(jobs::JobsGrpc::new(api.clone()))
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
+    let snapshots = SnapshotServiceServer::new(snapshots::SnapshotsGrpc::new(api.clone()))
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
     let agents = AgentGatewayServer::new(agent::AgentGatewayGrpc::new(api.clone()))
@@ -78,6 +83,7 @@ pub(crate) async fn routes(api: &Api, config: &ServerConfig) -> (axum::Router, H
         .add_service(hosts)
         .add_service(repos)
         .add_service(jobs)
+        .add_service(snapshots)
         .add_service(agents)
         .add_service(health_service);
     match reflection {
@@ -109,6 +115,9 @@ impl Health {
             .await;
         self.0
             .set_not_serving::<JobServiceServer<jobs::JobsGrpc>>()
+            .await;
+        self.0
+            .set_not_serving::<SnapshotServiceServer<snapshots::SnapshotsGrpc>>()
             .await;
         self.0
             .set_service_status("", tonic_health::ServingStatus::NotServing)

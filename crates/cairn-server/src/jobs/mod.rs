@@ -8,6 +8,7 @@
 
 mod codec;
 mod hub;
+mod snapshots;
 
 use std::time::Duration;
 
@@ -21,6 +22,7 @@ use tokio::sync::mpsc;
 
 pub use codec::{decode, encode};
 pub use hub::JobHub;
+pub use snapshots::RestoreRequest;
 
 use crate::audit::Auditor;
 use crate::auth::Principal;
@@ -115,10 +117,30 @@ impl Jobs {
                 host.id, host.status
             )));
         }
-        if !self
-            .store
-            .is_assigned(request.repository, request.host)
-            .await?
+        // A restore may target any approved host (cross-host restore): the
+        // job carries the source repository's credentials to it.
+        let restore = kind == "restore";
+        if restore {
+            self.store.repository(request.repository).await?;
+            if let Some(pb::job_spec::Spec::Restore(r)) = &request.spec.spec {
+                let target = std::path::Path::new(&r.target_path);
+                if !target.is_absolute()
+                    || target
+                        .components()
+                        .any(|c| c == std::path::Component::ParentDir)
+                {
+                    return Err(ServiceError::invalid(
+                        "target_path",
+                        "must be an absolute path without '..'",
+                    ));
+                }
+            }
+        }
+        if !restore
+            && !self
+                .store
+                .is_assigned(request.repository, request.host)
+                .await?
         {
             return Err(ServiceError::FailedPrecondition(format!(
                 "repository {} is not assigned to host {}: assign it first",

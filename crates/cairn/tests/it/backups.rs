@@ -27,27 +27,42 @@ struct Fleet {
     _state: tempfile::TempDir,
 }
 
-async fn fleet() -> Fleet {
-    let server = TestServer::start().await;
-    let token = server.token_for("ops", Role::Admin, Scope::Admin).await;
-    let channel = server.channel().await;
-    let state = tempfile::tempdir().expect("state");
-    let mut agent = RunningAgent::start(agents::config(&server.url, state.path()));
+/// An agent configuration whose restores may write below `<state>/restores`.
+fn agent_with_restore_root(url: &str, state: &std::path::Path) -> cairn_agent::AgentConfig {
+    let mut config = agents::config(url, &state.join("agent"));
+    let root = state.join("restores");
+    std::fs::create_dir_all(&root).expect("restore root");
+    config.policy.restore_roots = vec![root];
+    config
+}
+
+/// Approves whichever host announced with `agent`.
+async fn approve(server: &TestServer, token: &str, agent: &mut RunningAgent) -> i64 {
     let host_id = match agent.welcomed(pb::WelcomeStatus::PendingApproval).await {
         cairn_agent::AgentEvent::Welcomed { host_id, .. } => host_id,
         other => panic!("{other:?}"),
     };
-    cairn_proto::v1::host_service_client::HostServiceClient::new(channel.clone())
+    cairn_proto::v1::host_service_client::HostServiceClient::new(server.channel().await)
         .approve_host(with_token(
             pb::ApproveHostRequest {
                 host_id,
                 expected_fingerprint: String::new(),
             },
-            &token,
+            token,
         ))
         .await
         .expect("approve");
     agent.welcomed(pb::WelcomeStatus::Approved).await;
+    host_id
+}
+
+async fn fleet() -> Fleet {
+    let server = TestServer::start().await;
+    let token = server.token_for("ops", Role::Admin, Scope::Admin).await;
+    let channel = server.channel().await;
+    let state = tempfile::tempdir().expect("state");
+    let mut agent = RunningAgent::start(agent_with_restore_root(&server.url, state.path()));
+    let host_id = approve(&server, &token, &mut agent).await;
     Fleet {
         server,
         token,
@@ -627,4 +642,161 @@ async fn a_killed_agent_leaves_no_restic_its_job_is_lost_and_the_next_run_succee
     );
     let _ = agent.kill();
     let _ = agent.wait();
+}
+
+impl Fleet {
+    async fn restore(
+        &mut self,
+        repository_id: i64,
+        snapshot_id: &str,
+        target_host_id: i64,
+        target: &std::path::Path,
+    ) -> Result<pb::Job, tonic::Status> {
+        cairn_proto::v1::snapshot_service_client::SnapshotServiceClient::new(
+            self.server.channel().await,
+        )
+        .restore_snapshot(with_token(
+            pb::RestoreSnapshotRequest {
+                repository_id,
+                snapshot_id: snapshot_id.into(),
+                target_host_id,
+                target_path: target.display().to_string(),
+                ..Default::default()
+            },
+            &self.token,
+        ))
+        .await
+        .map(|r| r.into_inner().job.expect("job"))
+    }
+
+    fn restore_root(&self) -> std::path::PathBuf {
+        self._state.path().join("restores")
+    }
+}
+
+fn same_tree(a: &std::path::Path, b: &std::path::Path) {
+    for name in ["a.txt", "sub/b.bin"] {
+        let left = std::fs::read(a.join(name))
+            .unwrap_or_else(|e| panic!("{}: {e}", a.join(name).display()));
+        let right = std::fs::read(b.join(name))
+            .unwrap_or_else(|e| panic!("{}: {e}", b.join(name).display()));
+        assert!(left == right, "{name} differs after restore");
+    }
+}
+
+#[tokio::test]
+async fn snapshots_are_listed_and_restore_reproduces_the_bytes_here_and_on_another_host() {
+    let mut fleet = fleet().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let source = dir.path().join("source");
+    std::fs::create_dir_all(source.join("sub")).expect("mkdir");
+    std::fs::write(source.join("a.txt"), "hello restore").expect("write");
+    noise(&source.join("sub/b.bin"), 300_000);
+    let repository = fleet
+        .repository(&dir.path().join("repo").display().to_string(), PASSWORD)
+        .await;
+    assert_eq!(
+        fleet.maintenance(repository, init()).await.status,
+        pb::JobStatus::Succeeded as i32
+    );
+    let backup = fleet
+        .backup(repository, vec![source.display().to_string()])
+        .await
+        .expect("submit");
+    let done = fleet.finish(backup.id).await;
+    assert_eq!(
+        done.status,
+        pb::JobStatus::Succeeded as i32,
+        "{}",
+        done.error
+    );
+
+    // The snapshot cache was refreshed when the backup finished.
+    let listed = cairn_proto::v1::snapshot_service_client::SnapshotServiceClient::new(
+        fleet.server.channel().await,
+    )
+    .list_snapshots(with_token(
+        pb::ListSnapshotsRequest {
+            repository_id: repository,
+            ..Default::default()
+        },
+        &fleet.token,
+    ))
+    .await
+    .expect("list snapshots")
+    .into_inner();
+    assert_eq!(listed.snapshots.len(), 1);
+    let snapshot = &listed.snapshots[0];
+    assert!(snapshot.id.starts_with(&done.snapshot_id));
+    assert_eq!(snapshot.tags, vec!["cairn-test".to_string()]);
+    assert_eq!(
+        snapshot.host_id, fleet.host_id,
+        "matched to the host by hostname"
+    );
+
+    // Restore on the same host, below its restore root.
+    let target = fleet.restore_root().join("here");
+    let job = fleet
+        .restore(repository, &snapshot.id, fleet.host_id, &target)
+        .await
+        .expect("restore");
+    let restored = fleet.finish(job.id).await;
+    assert_eq!(
+        restored.status,
+        pb::JobStatus::Succeeded as i32,
+        "{}",
+        restored.error
+    );
+    same_tree(
+        &source,
+        &target.join(source.strip_prefix("/").expect("absolute")),
+    );
+
+    // Restore on another host that was never given the repository.
+    let other_state = tempfile::tempdir().expect("state");
+    let mut other = RunningAgent::start(agent_with_restore_root(
+        &fleet.server.url,
+        other_state.path(),
+    ));
+    let other_host = approve(&fleet.server, &fleet.token, &mut other).await;
+    let target = other_state.path().join("restores").join("elsewhere");
+    let job = fleet
+        .restore(repository, &snapshot.short_id, other_host, &target)
+        .await
+        .expect("cross-host restore");
+    let restored = fleet.finish(job.id).await;
+    assert_eq!(
+        restored.status,
+        pb::JobStatus::Succeeded as i32,
+        "{}",
+        restored.error
+    );
+    same_tree(
+        &source,
+        &target.join(source.strip_prefix("/").expect("absolute")),
+    );
+    other.stop().await.expect("stop");
+
+    // Outside the restore roots: refused by the agent, nothing written.
+    let outside = dir.path().join("not-a-restore-root");
+    let job = fleet
+        .restore(repository, &snapshot.id, fleet.host_id, &outside)
+        .await
+        .expect("submit");
+    let refused = fleet.finish(job.id).await;
+    assert_eq!(refused.status, pb::JobStatus::Failed as i32);
+    assert!(
+        refused.error.contains("outside the allowed restore roots"),
+        "{}",
+        refused.error
+    );
+    assert!(!outside.exists());
+    // Climbing out with '..' is refused before anything is queued.
+    let climb = fleet.restore_root().join("../../etc");
+    let err = fleet
+        .restore(repository, &snapshot.id, fleet.host_id, &climb)
+        .await
+        .expect_err("refused");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    fleet.agent.stop().await.expect("stop");
 }
