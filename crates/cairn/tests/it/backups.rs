@@ -800,3 +800,226 @@ async fn snapshots_are_listed_and_restore_reproduces_the_bytes_here_and_on_anoth
     assert_eq!(err.code(), Code::InvalidArgument);
     fleet.agent.stop().await.expect("stop");
 }
+
+/// A restic REST server (`rclone serve restic`) with htpasswd credentials,
+/// on a free loopback port, stopped when dropped.
+struct RestServer {
+    child: std::process::Child,
+    url_with_credentials: String,
+    _dir: tempfile::TempDir,
+}
+
+impl RestServer {
+    async fn start() -> RestServer {
+        let dir = tempfile::tempdir().expect("dir");
+        let hash = std::process::Command::new("openssl")
+            .args(["passwd", "-apr1", "rest-secret"])
+            .output()
+            .expect("openssl");
+        let htpasswd = dir.path().join("htpasswd");
+        std::fs::write(
+            &htpasswd,
+            format!("ann:{}", String::from_utf8_lossy(&hash.stdout).trim()),
+        )
+        .expect("htpasswd");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("port")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let child = std::process::Command::new("rclone")
+            .args([
+                "serve",
+                "restic",
+                "--addr",
+                &format!("127.0.0.1:{port}"),
+                "--htpasswd",
+            ])
+            .arg(&htpasswd)
+            .arg(dir.path().join("data"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("rclone serve restic");
+        eventually(Duration::from_secs(15), "rclone listening", || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        })
+        .await;
+        RestServer {
+            child,
+            url_with_credentials: format!("rest:http://ann:rest-secret@127.0.0.1:{port}/"),
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for RestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rest_server_repository_with_credentials_in_its_url() {
+    let rest = RestServer::start().await;
+    let mut fleet = fleet().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let source = dir.path().join("source");
+    std::fs::create_dir_all(source.join("sub")).expect("mkdir");
+    std::fs::write(source.join("a.txt"), "over REST").expect("write");
+    noise(&source.join("sub/b.bin"), 100_000);
+    let repository = fleet.repository(&rest.url_with_credentials, PASSWORD).await;
+    let shown = fleet
+        .repos
+        .get_repository(with_token(
+            pb::GetRepositoryRequest {
+                repository_id: repository,
+            },
+            &fleet.token,
+        ))
+        .await
+        .expect("get")
+        .into_inner()
+        .repository
+        .expect("repository");
+    assert!(
+        shown.url_redacted.contains("ann:***@"),
+        "{}",
+        shown.url_redacted
+    );
+    assert!(!shown.url_redacted.contains("rest-secret"));
+
+    assert_eq!(
+        fleet.maintenance(repository, init()).await.status,
+        pb::JobStatus::Succeeded as i32
+    );
+    let job = fleet
+        .backup(repository, vec![source.display().to_string()])
+        .await
+        .expect("submit");
+    let done = fleet.finish(job.id).await;
+    assert_eq!(
+        done.status,
+        pb::JobStatus::Succeeded as i32,
+        "{}",
+        done.error
+    );
+    let target = fleet.restore_root().join("from-rest");
+    let restore = fleet
+        .restore(repository, &done.snapshot_id, fleet.host_id, &target)
+        .await
+        .expect("restore");
+    assert_eq!(
+        fleet.finish(restore.id).await.status,
+        pb::JobStatus::Succeeded as i32
+    );
+    same_tree(
+        &source,
+        &target.join(source.strip_prefix("/").expect("absolute")),
+    );
+    for job_id in [job.id, restore.id] {
+        assert!(
+            fleet
+                .logs(job_id)
+                .await
+                .iter()
+                .all(|l| !l.contains("rest-secret") && !l.contains(PASSWORD))
+        );
+    }
+
+    // The same server refuses other credentials, and the job says why.
+    let wrong = fleet
+        .repository(
+            &rest.url_with_credentials.replace("rest-secret", "guessed"),
+            PASSWORD,
+        )
+        .await;
+    let job = fleet
+        .backup(wrong, vec![source.display().to_string()])
+        .await
+        .expect("submit");
+    let failed = fleet.finish(job.id).await;
+    assert_eq!(failed.status, pb::JobStatus::Failed as i32);
+    assert!(
+        !failed.error.contains("guessed"),
+        "credentials scrubbed from the error: {}",
+        failed.error
+    );
+    fleet.agent.stop().await.expect("stop");
+}
+
+#[tokio::test]
+async fn an_unreadable_file_gives_a_snapshot_with_a_warning() {
+    let server = TestServer::start().await;
+    let token = server.token_for("ops", Role::Admin, Scope::Admin).await;
+    let state = tempfile::tempdir().expect("state");
+    // restic without root's capability to read anything, as on a real host
+    // where the agent's user cannot read some files.
+    let wrapper = state.path().join("restic-unprivileged");
+    std::fs::write(
+        &wrapper,
+        "#!/bin/sh\nexec setpriv --bounding-set=-dac_override,-dac_read_search --inh-caps=-dac_override,-dac_read_search restic \"$@\"\n",
+    )
+    .expect("wrapper");
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
+    let mut config = agent_with_restore_root(&server.url, state.path());
+    config.restic = wrapper.display().to_string();
+    let mut agent = RunningAgent::start(config);
+    let host_id = approve(&server, &token, &mut agent).await;
+    let channel = server.channel().await;
+    let mut fleet = Fleet {
+        jobs: JobServiceClient::new(channel.clone()),
+        repos: RepositoryServiceClient::new(channel),
+        token,
+        agent,
+        host_id,
+        server,
+        _state: state,
+    };
+
+    let dir = tempfile::tempdir().expect("dir");
+    let source = dir.path().join("source");
+    std::fs::create_dir(&source).expect("mkdir");
+    std::fs::write(source.join("readable"), "fine").expect("write");
+    std::fs::write(source.join("locked"), "secret").expect("write");
+    std::fs::set_permissions(
+        source.join("locked"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o000),
+    )
+    .expect("chmod");
+    let repository = fleet
+        .repository(&dir.path().join("repo").display().to_string(), PASSWORD)
+        .await;
+    assert_eq!(
+        fleet.maintenance(repository, init()).await.status,
+        pb::JobStatus::Succeeded as i32
+    );
+    let job = fleet
+        .backup(repository, vec![source.display().to_string()])
+        .await
+        .expect("submit");
+    let done = fleet.finish(job.id).await;
+    assert_eq!(
+        done.status,
+        pb::JobStatus::Succeeded as i32,
+        "a snapshot was made: {}",
+        done.error
+    );
+    assert!(done.warning, "but some files could not be read");
+    assert_eq!(done.exit_code, Some(3));
+    assert!(!done.snapshot_id.is_empty());
+    assert!(
+        fleet
+            .logs(job.id)
+            .await
+            .iter()
+            .any(|l| l.contains("locked")),
+        "the log names the unreadable file"
+    );
+    fleet.agent.stop().await.expect("stop");
+}
