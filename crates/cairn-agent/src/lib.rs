@@ -18,7 +18,6 @@ mod recover;
 mod runner;
 mod session;
 mod spool;
-mod tls;
 
 use std::path::PathBuf;
 use std::time::Duration;

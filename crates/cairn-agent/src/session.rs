@@ -215,7 +215,7 @@ impl Agent {
             None => link.endpoint.connect().await,
             Some((config, _)) => {
                 link.endpoint
-                    .connect_with_connector(crate::tls::connector(config.clone()))
+                    .connect_with_connector(cairn_tls::connector(config.clone()))
                     .await
             }
         };

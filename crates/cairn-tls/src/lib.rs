@@ -12,6 +12,7 @@
 
 #![forbid(unsafe_code)]
 
+mod connect;
 mod pinned;
 mod server;
 
@@ -21,6 +22,7 @@ use std::sync::Arc;
 use rustls::crypto::CryptoProvider;
 use sha2::{Digest, Sha256};
 
+pub use connect::connector;
 pub use pinned::{MismatchProbe, client_config};
 pub use rustls::pki_types::ServerName;
 pub use server::ServerIdentity;

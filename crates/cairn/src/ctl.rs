@@ -8,6 +8,9 @@ use std::process::ExitCode;
 use cairn_proto::v1 as pb;
 use cairn_proto::v1::admin_service_client::AdminServiceClient;
 use cairn_proto::v1::host_service_client::HostServiceClient;
+use cairn_proto::v1::job_service_client::JobServiceClient;
+use cairn_proto::v1::repository_service_client::RepositoryServiceClient;
+use cairn_proto::v1::snapshot_service_client::SnapshotServiceClient;
 use clap::{Args, Subcommand};
 use tonic::metadata::MetadataValue;
 use tonic::service::interceptor::InterceptedService;
@@ -25,6 +28,18 @@ pub(crate) struct CtlArgs {
         global = true
     )]
     server: String,
+    /// Pin the server's TLS certificate by fingerprint (`sha256:…`), as a
+    /// self-signed server needs.
+    #[arg(
+        long,
+        env = "CAIRN_SERVER_FINGERPRINT",
+        global = true,
+        value_name = "FINGERPRINT"
+    )]
+    server_fingerprint: Option<String>,
+    /// Trust server certificates from the CAs in this PEM file.
+    #[arg(long, env = "CAIRN_CA_FILE", global = true, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
     /// File holding the API token (else CAIRN_TOKEN).
     #[arg(long, env = "CAIRN_TOKEN_FILE", value_name = "FILE", global = true)]
     token_file: Option<PathBuf>,
@@ -48,6 +63,21 @@ enum CtlCommand {
     /// Manage enrollment tokens for agents.
     #[command(subcommand, name = "enroll-tokens")]
     EnrollTokens(EnrollCommand),
+    /// Manage repositories.
+    #[command(subcommand)]
+    Repos(crate::ctl_jobs::ReposCommand),
+    /// Initialise a repository, from a host.
+    Init(crate::ctl_jobs::Target),
+    /// Back a host up now.
+    Backup(crate::ctl_jobs::BackupArgs),
+    /// Follow, cancel and inspect jobs.
+    #[command(subcommand)]
+    Jobs(crate::ctl_jobs::JobsCommand),
+    /// List and refresh snapshots.
+    #[command(subcommand)]
+    Snapshots(crate::ctl_jobs::SnapshotsCommand),
+    /// Restore a snapshot on any approved host.
+    Restore(crate::ctl_jobs::RestoreArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -186,7 +216,7 @@ type Hosts = HostServiceClient<InterceptedService<Channel, Bearer>>;
 
 /// Adds `authorization: Bearer …` to every call.
 #[derive(Clone)]
-struct Bearer(MetadataValue<tonic::metadata::Ascii>);
+pub(crate) struct Bearer(MetadataValue<tonic::metadata::Ascii>);
 
 impl tonic::service::Interceptor for Bearer {
     fn call(
@@ -223,25 +253,73 @@ fn token(args: &CtlArgs) -> anyhow::Result<String> {
     Ok(token)
 }
 
-async fn connect(args: &CtlArgs) -> anyhow::Result<(Client, Hosts)> {
+/// The channel to the server and the bearer every call carries.
+pub(crate) struct Clients {
+    channel: Channel,
+    bearer: Bearer,
+}
+
+impl Clients {
+    fn admin(&self) -> Client {
+        AdminServiceClient::with_interceptor(self.channel.clone(), self.bearer.clone())
+    }
+
+    fn hosts(&self) -> Hosts {
+        HostServiceClient::with_interceptor(self.channel.clone(), self.bearer.clone())
+    }
+
+    pub(crate) fn repos(&self) -> RepositoryServiceClient<InterceptedService<Channel, Bearer>> {
+        RepositoryServiceClient::with_interceptor(self.channel.clone(), self.bearer.clone())
+    }
+
+    pub(crate) fn jobs(&self) -> JobServiceClient<InterceptedService<Channel, Bearer>> {
+        JobServiceClient::with_interceptor(self.channel.clone(), self.bearer.clone())
+    }
+
+    pub(crate) fn snapshots(&self) -> SnapshotServiceClient<InterceptedService<Channel, Bearer>> {
+        SnapshotServiceClient::with_interceptor(self.channel.clone(), self.bearer.clone())
+    }
+}
+
+async fn connect(args: &CtlArgs) -> anyhow::Result<Clients> {
     let bearer = MetadataValue::try_from(format!("Bearer {}", token(args)?))
         .map_err(|_| anyhow::anyhow!("the API token holds characters a header cannot carry"))?;
     let endpoint = Endpoint::from_shared(args.server.clone())
         .map_err(|e| anyhow::anyhow!("invalid --server {:?}: {e}", args.server))?
         .connect_timeout(std::time::Duration::from_secs(10));
-    let channel = endpoint
-        .connect()
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot reach {}: {e}", args.server))?;
-    let bearer = Bearer(bearer);
-    Ok((
-        AdminServiceClient::with_interceptor(channel.clone(), bearer.clone()),
-        HostServiceClient::with_interceptor(channel, bearer),
-    ))
+    let connected = if args.server.starts_with("https://") {
+        let trust = match (&args.server_fingerprint, &args.ca_file) {
+            (Some(fp), _) => cairn_tls::Trust::Pinned(
+                cairn_tls::parse_fingerprint(fp)
+                    .map_err(|e| anyhow::anyhow!("--server-fingerprint: {e}"))?,
+            ),
+            (None, Some(path)) => cairn_tls::Trust::CaFile(path.clone()),
+            (None, None) => cairn_tls::Trust::System,
+        };
+        let (config, probe) = cairn_tls::client_config(&trust)?;
+        endpoint
+            .connect_with_connector(cairn_tls::connector(config))
+            .await
+            .map_err(|e| match probe.mismatch() {
+                Some(seen) => anyhow::anyhow!(
+                    "the server's certificate fingerprint is {seen}, not the pinned one"
+                ),
+                None => anyhow::anyhow!("cannot reach {}: {e}", args.server),
+            })?
+    } else {
+        endpoint
+            .connect()
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot reach {}: {e}", args.server))?
+    };
+    Ok(Clients {
+        channel: connected,
+        bearer: Bearer(bearer),
+    })
 }
 
 /// A gRPC error as one readable line.
-fn call_error(status: tonic::Status) -> anyhow::Error {
+pub(crate) fn call_error(status: tonic::Status) -> anyhow::Error {
     anyhow::anyhow!("{}: {}", code_name(status.code()), status.message())
 }
 
@@ -297,7 +375,7 @@ fn parse_role(role: &str) -> anyhow::Result<pb::Role> {
     }
 }
 
-fn date(ts: Option<&prost_types::Timestamp>) -> String {
+pub(crate) fn date(ts: Option<&prost_types::Timestamp>) -> String {
     ts.map(|t| {
         time::OffsetDateTime::from_unix_timestamp(t.seconds)
             .map(|d| format!("{:04}-{:02}-{:02}", d.year(), d.month() as u8, d.day()))
@@ -307,7 +385,9 @@ fn date(ts: Option<&prost_types::Timestamp>) -> String {
 }
 
 async fn execute(args: CtlArgs) -> anyhow::Result<()> {
-    let (mut client, mut hosts) = connect(&args).await?;
+    let clients = connect(&args).await?;
+    let mut client = clients.admin();
+    let mut hosts = clients.hosts();
     match args.command {
         CtlCommand::Whoami => {
             let who = client
@@ -474,6 +554,12 @@ async fn execute(args: CtlArgs) -> anyhow::Result<()> {
         }
         CtlCommand::Hosts(command) => hosts_command(&mut hosts, command).await?,
         CtlCommand::EnrollTokens(command) => enroll_command(&mut client, command).await?,
+        CtlCommand::Repos(command) => crate::ctl_jobs::repos(&clients, command).await?,
+        CtlCommand::Init(target) => crate::ctl_jobs::init(&clients, target).await?,
+        CtlCommand::Backup(args) => crate::ctl_jobs::backup(&clients, args).await?,
+        CtlCommand::Jobs(command) => crate::ctl_jobs::jobs(&clients, command).await?,
+        CtlCommand::Snapshots(command) => crate::ctl_jobs::snapshots(&clients, command).await?,
+        CtlCommand::Restore(args) => crate::ctl_jobs::restore(&clients, args).await?,
     }
     Ok(())
 }

@@ -8,6 +8,7 @@
 mod admin_cmd;
 mod agent_cmd;
 mod ctl;
+mod ctl_jobs;
 mod server_cmd;
 
 use std::process::ExitCode;

@@ -455,3 +455,171 @@ async fn the_agent_reads_its_config_file_and_refuses_unknown_keys() {
         stderr(&output)
     );
 }
+
+/// The whole backup loop from the command line, against a TLS server with a
+/// pinned fingerprint: repository, init, backup, snapshots, restore, jobs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctl_drives_a_backup_and_a_restore_over_tls() {
+    use std::io::BufRead;
+
+    let server = TestServer::start_with(|c| {
+        c.tls = cairn_server::config::TlsMode::SelfSigned;
+        c.public_url = format!("https://127.0.0.1:{}", c.listen.port());
+    })
+    .await;
+    let fingerprint = server.tls_fingerprint.clone().expect("fingerprint");
+    let token = server.token_for("ops", Role::Admin, Scope::Admin).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let restores = dir.path().join("restores");
+    std::fs::create_dir(&restores).expect("mkdir");
+    let mut agent = cairn()
+        .args([
+            "agent",
+            "--server",
+            &server.url,
+            "--server-fingerprint",
+            &fingerprint,
+            "--log-level",
+            "warn",
+            "--state-dir",
+        ])
+        .arg(dir.path().join("state"))
+        .arg("--restore-root")
+        .arg(&restores)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("agent");
+    let mut stdout = std::io::BufReader::new(agent.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("fingerprint line");
+    line.clear();
+    stdout.read_line(&mut line).expect("welcome line");
+    assert!(line.contains("PENDING_APPROVAL"), "{line}");
+
+    let ctl = |args: &[&str]| {
+        let output = run(cairn()
+            .args([
+                "ctl",
+                "--server",
+                &server.url,
+                "--server-fingerprint",
+                &fingerprint,
+            ])
+            .args(args)
+            .env("CAIRN_TOKEN", &token));
+        assert!(output.status.success(), "ctl {args:?}: {}", stderr(&output));
+        String::from_utf8_lossy(&output.stdout).to_string()
+    };
+    let hosts = ctl(&["hosts", "list"]);
+    let host = hosts
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split_whitespace().next())
+        .expect("host id")
+        .to_string();
+    ctl(&["hosts", "approve", &host]);
+
+    let password = dir.path().join("password");
+    std::fs::write(&password, "ctl-repo-password\n").expect("write");
+    let created = ctl(&[
+        "repos",
+        "create",
+        "--name",
+        "local",
+        "--url",
+        &dir.path().join("repo").display().to_string(),
+        "--password-file",
+        &password.display().to_string(),
+    ]);
+    let repo = created
+        .split_whitespace()
+        .nth(2)
+        .expect("repo id")
+        .to_string();
+    ctl(&["repos", "assign", &repo, "--host", &host]);
+    ctl(&["init", "--host", &host, "--repo", &repo, "--wait"]);
+
+    let source = dir.path().join("source");
+    std::fs::create_dir(&source).expect("mkdir");
+    std::fs::write(source.join("note.txt"), "from the command line").expect("write");
+    let backup = ctl(&[
+        "backup",
+        "--host",
+        &host,
+        "--repo",
+        &repo,
+        "--path",
+        &source.display().to_string(),
+        "--tag",
+        "ctl",
+        "--wait",
+    ]);
+    assert!(
+        backup.contains("succeeded") && backup.contains("1 new"),
+        "{backup}"
+    );
+
+    let snapshots = ctl(&["snapshots", "list", "--repo", &repo]);
+    let short_id = snapshots
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split_whitespace().next())
+        .expect("snapshot")
+        .to_string();
+    assert!(snapshots.contains("ctl"), "{snapshots}");
+    let target = restores.join("back");
+    ctl(&[
+        "restore",
+        "--repo",
+        &repo,
+        "--snapshot",
+        &short_id,
+        "--host",
+        &host,
+        "--target",
+        &target.display().to_string(),
+        "--wait",
+    ]);
+    let restored = std::fs::read_to_string(
+        target
+            .join(source.strip_prefix("/").expect("absolute"))
+            .join("note.txt"),
+    )
+    .expect("restored");
+    assert_eq!(restored, "from the command line");
+    let jobs = ctl(&["jobs", "list"]);
+    assert_eq!(
+        jobs.lines().filter(|l| l.contains("succeeded")).count(),
+        3,
+        "{jobs}"
+    );
+
+    // A bad path is refused with the field named, and exit status 1.
+    let refused = run(cairn()
+        .args([
+            "ctl",
+            "--server",
+            &server.url,
+            "--server-fingerprint",
+            &fingerprint,
+        ])
+        .args([
+            "backup",
+            "--host",
+            &host,
+            "--repo",
+            &repo,
+            // `=` so the value reaches the server instead of clap.
+            "--path=--password-command=id",
+        ])
+        .env("CAIRN_TOKEN", &token));
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stderr(&refused).contains("invalid argument"),
+        "{}",
+        stderr(&refused)
+    );
+    let _ = agent.kill();
+    let _ = agent.wait();
+}

@@ -1,16 +1,20 @@
-//! Connecting to an `https://` server: TCP, then TLS with the agent's trust
-//! (pinned fingerprint, CA file or system roots), offering HTTP/2.
+//! Connecting to an `https://` Cairn server: TCP, then TLS with the caller's
+//! trust (pinned fingerprint, CA file or system roots), offering HTTP/2. Used
+//! by the agent and by `cairn ctl`.
 
+use std::future::Future;
 use std::io;
 use std::sync::Arc;
 
-use cairn_tls::{ServerName, TlsConnector};
+use http::Uri;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
-use tonic::transport::Uri;
+use tokio_rustls::TlsConnector;
+
+use crate::ServerName;
 
 /// A connector for tonic's `Endpoint::connect_with_connector`.
-pub(crate) fn connector(
+pub fn connector(
     config: Arc<rustls::ClientConfig>,
 ) -> impl tower::Service<
     Uri,
