@@ -268,7 +268,7 @@ pub(crate) async fn repos(clients: &Clients, command: ReposCommand) -> anyhow::R
                 )
             })?;
             let env = env_file
-                .as_ref()
+                .as_deref()
                 .map(read_env_file)
                 .transpose()?
                 .unwrap_or_default();
