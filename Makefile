@@ -11,7 +11,7 @@ DEMO_LISTEN ?= 127.0.0.1:8080
 all: build
 
 help:
-	@echo "make demo   - run a Cairn server on $(DEMO_LISTEN) (data in $(DEMO_DIR)); open the printed setup link"
+	@echo "make demo   - server + approved local agent + local repository + a first backup, on $(DEMO_LISTEN)"
 	@echo "make test   - formatting, clippy (warnings are errors) and every test"
 	@echo "make build  - build the cairn binary"
 	@echo "make fmt    - format the code"
@@ -38,9 +38,9 @@ unit:
 test: deps fmt-check lint unit
 
 demo: build
-	@echo "Starting Cairn on http://$(DEMO_LISTEN) with data in $(DEMO_DIR). Ctrl-C stops it."
-	@echo "On the first run, open the one-time setup link printed below to create the admin."
-	$(CARGO) run -q -p cairn -- server --listen $(DEMO_LISTEN) --data-dir $(DEMO_DIR) --plaintext
+	@echo "Starting the Cairn demo on http://$(DEMO_LISTEN) with everything in $(DEMO_DIR). Ctrl-C stops it."
+	@echo "It approves a local agent, makes a local repository and runs a first backup; open the printed setup link to sign in."
+	$(CARGO) run -q -p cairn -- demo --listen $(DEMO_LISTEN) --data-dir $(DEMO_DIR)
 
 MDBOOK_VERSION ?= 0.5.4
 MDBOOK ?= mdbook

@@ -209,7 +209,9 @@ async fn submitted(clients: &Clients, job: Option<pb::Job>, wait: bool) -> anyho
     Ok(())
 }
 
-fn read_env_file(path: &std::path::Path) -> anyhow::Result<std::collections::HashMap<String, String>> {
+fn read_env_file(
+    path: &std::path::Path,
+) -> anyhow::Result<std::collections::HashMap<String, String>> {
     let text = read_secret(path)
         .map_err(|e| anyhow::anyhow!("cannot read --env-file {}: {e}", path.display()))?;
     text.lines()

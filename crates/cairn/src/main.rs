@@ -9,6 +9,7 @@ mod admin_cmd;
 mod agent_cmd;
 mod ctl;
 mod ctl_jobs;
+mod demo_cmd;
 mod server_cmd;
 
 use std::process::ExitCode;
@@ -36,6 +37,9 @@ enum Command {
     Ctl(ctl::CtlArgs),
     /// Provision a server's data directory directly, without a browser.
     Admin(admin_cmd::AdminArgs),
+    /// Run the whole product on this machine: server, approved local agent,
+    /// local repository, and a first backup.
+    Demo(demo_cmd::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -67,6 +71,7 @@ fn main() -> ExitCode {
             Command::Agent(args) => agent_cmd::run(args).await,
             Command::Ctl(args) => ctl::run(args).await,
             Command::Admin(args) => admin_cmd::run(args).await,
+            Command::Demo(args) => demo_cmd::run(args).await,
         }
     })
 }

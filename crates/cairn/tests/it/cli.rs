@@ -623,3 +623,32 @@ async fn ctl_drives_a_backup_and_a_restore_over_tls() {
     let _ = agent.kill();
     let _ = agent.wait();
 }
+
+/// What `make demo` runs: one command, and a backup runs and succeeds; a
+/// second run reuses everything.
+#[test]
+fn the_demo_runs_a_backup_in_one_command_and_again() {
+    let dir = tempfile::tempdir().expect("dir");
+    for round in 0..2 {
+        let output = run(cairn()
+            .args([
+                "demo",
+                "--listen",
+                "127.0.0.1:0",
+                "--exit-after-backup",
+                "--data-dir",
+            ])
+            .arg(dir.path().join("demo")));
+        assert!(
+            output.status.success(),
+            "round {round}: {}",
+            stderr(&output)
+        );
+        let out = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            out.contains("demo backup of") && out.contains(": succeeded"),
+            "{out}"
+        );
+        assert!(out.contains("create your admin account: http://"), "{out}");
+    }
+}
