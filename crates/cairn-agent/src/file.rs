@@ -33,6 +33,64 @@ pub struct AgentFile {
     pub restore_roots: Vec<PathBuf>,
     /// The restic program (default: `restic` from PATH).
     pub restic: Option<String>,
+    /// Whether forget and prune may run (default: true).
+    pub allow_destructive: Option<bool>,
+    /// Named hooks: `[hooks.NAME]` with `pre`, `post`, `on_error`, `timeout_seconds`.
+    #[serde(default)]
+    pub hooks: std::collections::BTreeMap<String, HookFile>,
+}
+
+/// A hook as written in `agent.toml`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HookFile {
+    /// Command before restic, as an argv list.
+    #[serde(default)]
+    pub pre: Vec<String>,
+    /// Command after restic, as an argv list.
+    #[serde(default)]
+    pub post: Vec<String>,
+    /// `fail` (default), `continue` or `retry`.
+    #[serde(default)]
+    pub on_error: crate::policy::OnError,
+    /// Seconds before the command is killed (default 600).
+    pub timeout_seconds: Option<u64>,
+}
+
+impl AgentFile {
+    /// The policy this file sets (hooks checked: absolute programs only).
+    pub fn policy(&self) -> Result<crate::Policy, AgentFileError> {
+        let mut hooks = std::collections::BTreeMap::new();
+        for (name, hook) in &self.hooks {
+            for argv in [&hook.pre, &hook.post] {
+                if let Some(program) = argv.first()
+                    && !Path::new(program).is_absolute()
+                {
+                    return Err(AgentFileError::Invalid {
+                        path: PathBuf::from("agent.toml"),
+                        reason: format!(
+                            "hook {name:?}: the program {program:?} must be an absolute path"
+                        ),
+                    });
+                }
+            }
+            hooks.insert(
+                name.clone(),
+                crate::policy::Hook {
+                    pre: hook.pre.clone(),
+                    post: hook.post.clone(),
+                    on_error: hook.on_error,
+                    timeout: std::time::Duration::from_secs(hook.timeout_seconds.unwrap_or(600)),
+                },
+            );
+        }
+        Ok(crate::Policy {
+            backup_roots: self.backup_roots.clone(),
+            restore_roots: self.restore_roots.clone(),
+            allow_destructive: self.allow_destructive.unwrap_or(true),
+            hooks,
+        })
+    }
 }
 
 /// Why `agent.toml` could not be used.

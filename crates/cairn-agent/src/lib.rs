@@ -27,7 +27,7 @@ pub use cairn_tls::Trust;
 pub use facts::collect_facts;
 pub use file::{AgentFile, AgentFileError};
 pub use identity::{Identity, IdentityError};
-pub use policy::{Policy, PolicyError};
+pub use policy::{Hook, OnError, Policy, PolicyError};
 pub use recover::{Recover, Verdict};
 pub use session::{Agent, AgentError, AgentEvent};
 pub use spool::{Spool, SpoolError, SpoolLimits};

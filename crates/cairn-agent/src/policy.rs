@@ -1,15 +1,61 @@
 //! Host-local policy, from the agent's own configuration: which paths may be
-//! backed up and where restores may write. The server cannot change it.
+//! backed up, where restores may write, whether snapshots may be deleted, and
+//! the named hooks a schedule may ask for. The server can only name a hook,
+//! never send a command.
 
+use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
 
 /// What this host allows.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
     /// Backups may only read below these; empty means anywhere.
     pub backup_roots: Vec<PathBuf>,
     /// Restores may only write below these; empty means no restore at all.
     pub restore_roots: Vec<PathBuf>,
+    /// Whether `forget` and `prune` may run (they delete snapshots and data).
+    /// Turning it off keeps a compromised control plane from deleting this
+    /// host's backups.
+    pub allow_destructive: bool,
+    /// Commands a backup may run before and after restic, by name.
+    pub hooks: BTreeMap<String, Hook>,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            backup_roots: Vec::new(),
+            restore_roots: Vec::new(),
+            allow_destructive: true,
+            hooks: BTreeMap::new(),
+        }
+    }
+}
+
+/// What to do when a hook fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnError {
+    /// The job fails (for a pre hook: restic does not run).
+    #[default]
+    Fail,
+    /// Log it and go on.
+    Continue,
+    /// Run it once more; fail if it fails again.
+    Retry,
+}
+
+/// A named pre/post hook: commands run directly (no shell), with a cleared
+/// environment and no secrets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hook {
+    /// Runs before restic (e.g. a database dump); argv, first element the program.
+    pub pre: Vec<String>,
+    /// Runs after restic, whatever its outcome.
+    pub post: Vec<String>,
+    pub on_error: OnError,
+    pub timeout: Duration,
 }
 
 /// Why a path is refused.
@@ -110,8 +156,8 @@ mod tests {
         std::fs::create_dir(&outside).expect("mkdir");
         std::os::unix::fs::symlink(&outside, root.join("escape")).expect("symlink");
         let policy = Policy {
-            backup_roots: vec![],
             restore_roots: vec![root.clone()],
+            ..Policy::default()
         };
 
         assert!(
@@ -146,7 +192,7 @@ mod tests {
         assert!(Policy::default().check_backup("/anything").is_ok());
         let policy = Policy {
             backup_roots: vec![PathBuf::from("/srv")],
-            restore_roots: vec![],
+            ..Policy::default()
         };
         assert!(policy.check_backup("/srv/data").is_ok());
         assert!(policy.check_backup("/etc/shadow").is_err());

@@ -18,7 +18,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 use tokio::sync::{RwLock, watch};
 
-use crate::policy::Policy;
+use crate::policy::{Hook, OnError, Policy};
 use crate::spool::Spool;
 
 /// Progress is reported at most this often per job.
@@ -277,6 +277,32 @@ impl Runner {
             Ok(op) => op,
             Err(err) => return failed(format!("refused: {err}")),
         };
+        if matches!(
+            operation,
+            Operation::Forget { .. } | Operation::Prune { .. }
+        ) && !self.policy.allow_destructive
+        {
+            return failed(
+                "refused: this host does not allow forget or prune (allow_destructive = false in its agent.toml)".into(),
+            );
+        }
+        let hooks = match &spec.spec {
+            Some(pb::job_spec::Spec::Backup(backup)) => {
+                let mut hooks = Vec::new();
+                for name in &backup.hooks {
+                    match self.policy.hooks.get(name) {
+                        Some(hook) => hooks.push((name.clone(), hook.clone())),
+                        None => {
+                            return failed(format!(
+                                "refused: unknown hook {name:?} (hooks are defined in this host's agent.toml)"
+                            ));
+                        }
+                    }
+                }
+                hooks
+            }
+            _ => Vec::new(),
+        };
         let invocation = match operation.invocation(&repo) {
             Ok(inv) => inv,
             Err(err) => return failed(format!("refused: {err}")),
@@ -301,6 +327,17 @@ impl Runner {
             Some(lock.read().await)
         };
 
+        for (name, hook) in &hooks {
+            if let Err(err) = self
+                .run_hook_with_policy(job_id, name, "pre", &hook.pre, hook)
+                .await
+            {
+                return pb::JobFinished {
+                    error: err,
+                    ..failed(String::new())
+                };
+            }
+        }
         let cancel_for_refresh = cancel.clone();
         let mut output = self
             .execute(job_id, &operation, &invocation, &scrubber, cancel.clone())
@@ -347,6 +384,18 @@ impl Runner {
                 ),
             }
         };
+        let mut outcome = outcome;
+        let mut error = error;
+        for (name, hook) in &hooks {
+            if let Err(err) = self
+                .run_hook_with_policy(job_id, name, "post", &hook.post, hook)
+                .await
+                && outcome == pb::JobOutcome::Succeeded
+            {
+                outcome = pb::JobOutcome::Failed;
+                error = err;
+            }
+        }
         if outcome == pb::JobOutcome::Succeeded
             && matches!(
                 operation,
@@ -441,6 +490,113 @@ impl Runner {
                 part: part as u32,
                 last: part + 1 == count,
             }));
+        }
+    }
+
+    /// Runs one side of a hook under its on-error policy; `Err` means the
+    /// job must fail with that message.
+    async fn run_hook_with_policy(
+        &self,
+        job_id: i64,
+        name: &str,
+        side: &str,
+        argv: &[String],
+        hook: &Hook,
+    ) -> Result<(), String> {
+        if argv.is_empty() {
+            return Ok(());
+        }
+        let attempts = if hook.on_error == OnError::Retry {
+            2
+        } else {
+            1
+        };
+        let mut last = String::new();
+        for attempt in 1..=attempts {
+            match self.run_hook(job_id, name, side, argv, hook.timeout).await {
+                Ok(()) => return Ok(()),
+                Err(err) => {
+                    last = format!("{side} hook {name:?} failed: {err}");
+                    self.log(
+                        job_id,
+                        pb::JobLogLevel::Warn,
+                        format!("{last} (attempt {attempt} of {attempts})"),
+                    );
+                }
+            }
+        }
+        match hook.on_error {
+            OnError::Continue => Ok(()),
+            OnError::Fail | OnError::Retry => Err(last),
+        }
+    }
+
+    /// Runs a hook command directly (no shell), with a cleared environment
+    /// and no secrets; its output goes to the job's log.
+    async fn run_hook(
+        &self,
+        job_id: i64,
+        name: &str,
+        side: &str,
+        argv: &[String],
+        timeout: Duration,
+    ) -> Result<(), String> {
+        let Some((program, args)) = argv.split_first() else {
+            return Ok(());
+        };
+        self.log(
+            job_id,
+            pb::JobLogLevel::Info,
+            format!("running {side} hook {name:?}"),
+        );
+        let child =
+            Command::new(program)
+                .args(args)
+                .env_clear()
+                .envs(std::env::vars().filter(|(k, _)| {
+                    matches!(k.as_str(), "PATH" | "HOME" | "TMPDIR" | "TZ" | "LANG")
+                }))
+                .env("CAIRN_JOB_ID", job_id.to_string())
+                .env("CAIRN_HOOK", format!("{name}.{side}"))
+                .stdin(std::process::Stdio::null())
+                .kill_on_drop(true)
+                .output();
+        let output = match tokio::time::timeout(timeout, child).await {
+            Err(_) => return Err(format!("timed out after {} s", timeout.as_secs())),
+            Ok(Err(err)) => return Err(format!("cannot run {program}: {err}")),
+            Ok(Ok(output)) => output,
+        };
+        let lines: Vec<pb::JobLogLine> = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(|l| {
+                log_line(
+                    pb::JobLogStream::Agent,
+                    pb::JobLogLevel::Info,
+                    format!("[{name}.{side}] {l}"),
+                )
+            })
+            .chain(String::from_utf8_lossy(&output.stderr).lines().map(|l| {
+                log_line(
+                    pb::JobLogStream::Agent,
+                    pb::JobLogLevel::Warn,
+                    format!("[{name}.{side}] {l}"),
+                )
+            }))
+            .take(LOG_BATCH)
+            .collect();
+        if !lines.is_empty() {
+            self.report(Body::JobLog(pb::JobLog { job_id, lines }));
+        }
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "exit status {}",
+                output
+                    .status
+                    .code()
+                    .map_or("killed".to_string(), |c| c.to_string())
+            ))
         }
     }
 

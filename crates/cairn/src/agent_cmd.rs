@@ -74,6 +74,10 @@ pub(crate) async fn run(args: AgentArgs) -> ExitCode {
         },
         None => AgentFile::default(),
     };
+    let mut policy = match file.policy() {
+        Ok(policy) => policy,
+        Err(err) => return usage(err.to_string()),
+    };
     let log_level = args
         .log_level
         .or(file.log_level)
@@ -129,18 +133,13 @@ pub(crate) async fn run(args: AgentArgs) -> ExitCode {
     config.enroll_token = enroll_token.filter(|t| !t.is_empty());
     config.trust = trust;
     config.allow_plaintext = allow_plaintext;
-    config.policy = cairn_agent::Policy {
-        backup_roots: if args.backup_roots.is_empty() {
-            file.backup_roots
-        } else {
-            args.backup_roots
-        },
-        restore_roots: if args.restore_roots.is_empty() {
-            file.restore_roots
-        } else {
-            args.restore_roots
-        },
-    };
+    if !args.backup_roots.is_empty() {
+        policy.backup_roots = args.backup_roots;
+    }
+    if !args.restore_roots.is_empty() {
+        policy.restore_roots = args.restore_roots;
+    }
+    config.policy = policy;
     if let Some(restic) = args.restic.or(file.restic) {
         config.restic = restic;
     }

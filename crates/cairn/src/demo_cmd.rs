@@ -73,8 +73,8 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let mut agent_config = AgentConfig::new(format!("http://{addr}"), data_dir.join("agent"));
     agent_config.allow_plaintext = true;
     agent_config.policy = Policy {
-        backup_roots: Vec::new(),
         restore_roots: vec![restores.clone()],
+        ..Policy::default()
     };
     let mut agent = Agent::open(agent_config)?;
     let mut events = agent.subscribe();

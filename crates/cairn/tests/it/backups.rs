@@ -1023,3 +1023,153 @@ async fn an_unreadable_file_gives_a_snapshot_with_a_warning() {
     );
     fleet.agent.stop().await.expect("stop");
 }
+
+#[tokio::test]
+async fn named_hooks_run_around_restic_and_destructive_jobs_obey_the_host() {
+    use cairn_agent::{Hook, OnError};
+
+    let server = TestServer::start().await;
+    let token = server.token_for("ops", Role::Admin, Scope::Admin).await;
+    let state = tempfile::tempdir().expect("state");
+    let dir = tempfile::tempdir().expect("dir");
+    let source = dir.path().join("db-dumps");
+    std::fs::create_dir(&source).expect("mkdir");
+    let dump = source.join("dump.sql");
+    let mut config = agent_with_restore_root(&server.url, state.path());
+    config.policy.allow_destructive = false;
+    config.policy.hooks.insert(
+        "dump".into(),
+        Hook {
+            pre: vec![
+                "/bin/sh".into(),
+                "-c".into(),
+                format!("echo dumping; echo 'CREATE TABLE t;' > {}", dump.display()),
+            ],
+            post: vec!["/bin/sh".into(), "-c".into(), "echo cleaned up".into()],
+            on_error: OnError::Fail,
+            timeout: Duration::from_secs(30),
+        },
+    );
+    config.policy.hooks.insert(
+        "broken".into(),
+        Hook {
+            pre: vec!["/bin/false".into()],
+            post: vec![],
+            on_error: OnError::Retry,
+            timeout: Duration::from_secs(30),
+        },
+    );
+    let mut agent = RunningAgent::start(config);
+    let host_id = approve(&server, &token, &mut agent).await;
+    let channel = server.channel().await;
+    let mut fleet = Fleet {
+        jobs: JobServiceClient::new(channel.clone()),
+        repos: RepositoryServiceClient::new(channel),
+        token,
+        agent,
+        host_id,
+        server,
+        _state: state,
+    };
+    let repository = fleet
+        .repository(&dir.path().join("repo").display().to_string(), PASSWORD)
+        .await;
+    assert_eq!(
+        fleet.maintenance(repository, init()).await.status,
+        pb::JobStatus::Succeeded as i32
+    );
+
+    let with_hooks = |hooks: Vec<&str>| pb::RunBackupRequest {
+        schedule_id: 0,
+        host_id,
+        repository_id: repository,
+        spec: Some(pb::BackupSpec {
+            paths: vec![source.display().to_string()],
+            hooks: hooks.into_iter().map(String::from).collect(),
+            ..Default::default()
+        }),
+    };
+    let job = fleet
+        .jobs
+        .run_backup(with_token(with_hooks(vec!["dump"]), &fleet.token))
+        .await
+        .expect("submit")
+        .into_inner()
+        .job
+        .expect("job");
+    let done = fleet.finish(job.id).await;
+    assert_eq!(
+        done.status,
+        pb::JobStatus::Succeeded as i32,
+        "{}",
+        done.error
+    );
+    assert_eq!(
+        done.summary.expect("summary").files_new,
+        1,
+        "the dump made by the pre hook was backed up"
+    );
+    let logs = fleet.logs(job.id).await;
+    assert!(
+        logs.iter().any(|l| l.contains("[dump.pre] dumping")),
+        "{logs:?}"
+    );
+    assert!(
+        logs.iter().any(|l| l.contains("[dump.post] cleaned up")),
+        "{logs:?}"
+    );
+
+    let job = fleet
+        .jobs
+        .run_backup(with_token(with_hooks(vec!["broken"]), &fleet.token))
+        .await
+        .expect("submit")
+        .into_inner()
+        .job
+        .expect("job");
+    let failed = fleet.finish(job.id).await;
+    assert_eq!(failed.status, pb::JobStatus::Failed as i32);
+    assert!(
+        failed.error.contains("pre hook \"broken\" failed"),
+        "{}",
+        failed.error
+    );
+    assert!(failed.summary.is_none(), "restic did not run");
+    assert_eq!(
+        fleet
+            .logs(job.id)
+            .await
+            .iter()
+            .filter(|l| l.contains("attempt"))
+            .count(),
+        2,
+        "retried once"
+    );
+
+    let job = fleet
+        .jobs
+        .run_backup(with_token(with_hooks(vec!["rm -rf /"]), &fleet.token))
+        .await
+        .expect("submit")
+        .into_inner()
+        .job
+        .expect("job");
+    let unknown = fleet.finish(job.id).await;
+    assert!(unknown.error.contains("unknown hook"), "{}", unknown.error);
+
+    let forget = pb::run_maintenance_request::Spec::Forget(pb::ForgetSpec {
+        policy: Some(pb::RetentionPolicy {
+            keep_last: 1,
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    let refused = fleet.maintenance(repository, forget).await;
+    assert_eq!(refused.status, pb::JobStatus::Failed as i32);
+    assert!(
+        refused.error.contains("allow_destructive"),
+        "{}",
+        refused.error
+    );
+    fleet.agent.stop().await.expect("stop");
+}
