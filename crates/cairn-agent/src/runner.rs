@@ -29,6 +29,8 @@ const LOG_FLUSH_EVERY: Duration = Duration::from_millis(250);
 const LOG_BATCH: usize = 200;
 /// The most JSON output kept from one restic run.
 const MAX_JSON: usize = 16 * 1024 * 1024;
+/// Entries in one browse result or diff, at most.
+const MAX_ENTRIES: usize = 10_000;
 /// Snapshots per `SnapshotList` message.
 const SNAPSHOTS_PER_PART: usize = 500;
 /// How long restic gets to stop after SIGINT before SIGKILL.
@@ -134,6 +136,22 @@ fn snapshot_to_pb(repository_id: i64, s: &cairn_restic::Snapshot) -> pb::Snapsho
 /// offset) as a protobuf timestamp.
 fn parse_rfc3339(text: &str) -> Option<prost_types::Timestamp> {
     text.parse::<prost_types::Timestamp>().ok()
+}
+
+fn tree_entry(node: &cairn_restic::LsNode) -> pb::TreeEntry {
+    pb::TreeEntry {
+        name: node.name.clone(),
+        path: node.path.clone(),
+        r#type: match node.kind.as_str() {
+            "file" => pb::TreeEntryType::File,
+            "dir" => pb::TreeEntryType::Dir,
+            "symlink" => pb::TreeEntryType::Symlink,
+            _ => pb::TreeEntryType::Other,
+        } as i32,
+        size: node.size,
+        mode: (node.mode & 0o7777) as u32,
+        mtime: parse_rfc3339(&node.mtime),
+    }
 }
 
 /// What one restic run produced.
@@ -416,6 +434,11 @@ impl Runner {
             )
             .await;
         }
+        let details = if outcome == pb::JobOutcome::Succeeded {
+            self.results(job_id, &operation, &output)
+        } else {
+            None
+        };
         pb::JobFinished {
             job_id,
             outcome: outcome as i32,
@@ -424,7 +447,7 @@ impl Runner {
             error,
             finished_at: Some(now_ts()),
             summary: output.summary.as_ref().map(summary_to_pb),
-            details: None,
+            details,
         }
     }
 
@@ -490,6 +513,66 @@ impl Runner {
                 part: part as u32,
                 last: part + 1 == count,
             }));
+        }
+    }
+
+    /// The results of a browse (sent as a `BrowseResult`) or a diff (returned
+    /// as the finish's details).
+    fn results(
+        &self,
+        job_id: i64,
+        operation: &Operation,
+        output: &RunOutput,
+    ) -> Option<pb::job_finished::Details> {
+        match operation {
+            Operation::Ls { path, .. } => {
+                let nodes = cairn_restic::parse_ls(&output.json);
+                let truncated = nodes.len() > MAX_ENTRIES;
+                let entries = nodes.iter().take(MAX_ENTRIES).map(tree_entry).collect();
+                self.report(Body::BrowseResult(pb::BrowseResult {
+                    job_id,
+                    path: path
+                        .as_ref()
+                        .map_or_else(|| "/".to_string(), |p| p.to_string()),
+                    entries,
+                    truncated,
+                }));
+                None
+            }
+            Operation::Diff { from, to } => {
+                let (changes, totals) = cairn_restic::parse_diff(&output.json);
+                let truncated = changes.len() > MAX_ENTRIES;
+                Some(pb::job_finished::Details::Diff(pb::SnapshotDiff {
+                    snapshot_a: from.as_str().to_string(),
+                    snapshot_b: to.as_str().to_string(),
+                    changes: changes
+                        .iter()
+                        .take(MAX_ENTRIES)
+                        .map(|c| pb::DiffChange {
+                            path: c.path.clone(),
+                            kind: match c.modifier.as_str() {
+                                "+" => pb::DiffChangeKind::Added,
+                                "-" => pb::DiffChangeKind::Removed,
+                                "M" => pb::DiffChangeKind::Modified,
+                                "U" => pb::DiffChangeKind::Metadata,
+                                "T" => pb::DiffChangeKind::TypeChanged,
+                                _ => pb::DiffChangeKind::Unspecified,
+                            } as i32,
+                        })
+                        .collect(),
+                    stats: Some(pb::DiffStats {
+                        changed_files: totals.changed_files,
+                        added_files: totals.added_files,
+                        added_dirs: totals.added_dirs,
+                        added_bytes: totals.added_bytes,
+                        removed_files: totals.removed_files,
+                        removed_dirs: totals.removed_dirs,
+                        removed_bytes: totals.removed_bytes,
+                    }),
+                    truncated,
+                }))
+            }
+            _ => None,
         }
     }
 

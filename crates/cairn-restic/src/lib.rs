@@ -16,8 +16,8 @@ mod version;
 pub use arg::{ArgError, SafeArg};
 pub use from_proto::operation;
 pub use output::{
-    BackupMessage, BackupStatus, BackupSummary, ExitKind, LsNode, ResticFailure, Snapshot,
-    classify_exit, classify_stderr, parse_ls, parse_snapshots,
+    BackupMessage, BackupStatus, BackupSummary, DiffChange, DiffTotals, ExitKind, LsNode,
+    ResticFailure, Snapshot, classify_exit, classify_stderr, parse_diff, parse_ls, parse_snapshots,
 };
 pub use spec::{
     BackupSpec, Invocation, Operation, RepoAccess, RestoreSpec, RetentionPolicy, SnapshotRef,

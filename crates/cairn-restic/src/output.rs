@@ -223,3 +223,64 @@ impl std::fmt::Display for ResticFailure {
         }
     }
 }
+
+/// One changed path in `diff --json`; `modifier` is restic's letter: `+`
+/// added, `-` removed, `M` content, `U` metadata, `T` type, `?` unknown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiffChange {
+    pub path: String,
+    pub modifier: String,
+}
+
+/// The totals of `diff --json`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DiffTotals {
+    pub changed_files: u64,
+    pub added_files: u64,
+    pub added_dirs: u64,
+    pub added_bytes: u64,
+    pub removed_files: u64,
+    pub removed_dirs: u64,
+    pub removed_bytes: u64,
+}
+
+/// Parses `diff --json`: `change` lines, then one `statistics` line.
+pub fn parse_diff(output: &str) -> (Vec<DiffChange>, DiffTotals) {
+    let mut changes = Vec::new();
+    let mut totals = DiffTotals::default();
+    for line in output.lines() {
+        let Ok(value) = serde_json::from_str::<serde_json::Value>(line.trim()) else {
+            continue;
+        };
+        let text = |v: &serde_json::Value, key: &str| {
+            v.get(key)
+                .and_then(|x| x.as_str())
+                .unwrap_or("")
+                .to_string()
+        };
+        let number =
+            |v: &serde_json::Value, key: &str| v.get(key).and_then(|x| x.as_u64()).unwrap_or(0);
+        match value.get("message_type").and_then(|t| t.as_str()) {
+            Some("change") => changes.push(DiffChange {
+                path: text(&value, "path"),
+                modifier: text(&value, "modifier"),
+            }),
+            Some("statistics") => {
+                let empty = serde_json::Value::Null;
+                let added = value.get("added").unwrap_or(&empty);
+                let removed = value.get("removed").unwrap_or(&empty);
+                totals = DiffTotals {
+                    changed_files: number(&value, "changed_files"),
+                    added_files: number(added, "files"),
+                    added_dirs: number(added, "dirs"),
+                    added_bytes: number(added, "bytes"),
+                    removed_files: number(removed, "files"),
+                    removed_dirs: number(removed, "dirs"),
+                    removed_bytes: number(removed, "bytes"),
+                };
+            }
+            _ => {}
+        }
+    }
+    (changes, totals)
+}

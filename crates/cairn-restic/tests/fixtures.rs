@@ -145,3 +145,17 @@ fn restic_0_18_backup_snapshots_and_errors() {
     );
     assert_eq!(classify_exit(Some(12)), ExitKind::Failed);
 }
+
+#[test]
+fn restic_0_14_diff_json() {
+    let (changes, totals) = cairn_restic::parse_diff(&fixture("0.14", "diff.json"));
+    assert_eq!(
+        changes,
+        vec![cairn_restic::DiffChange {
+            path: "/src/a.txt".into(),
+            modifier: "M".into()
+        }]
+    );
+    assert_eq!(totals.changed_files, 1);
+    assert_eq!(totals.added_bytes, 1055);
+}

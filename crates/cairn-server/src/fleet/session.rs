@@ -409,6 +409,13 @@ impl SessionHandle {
             Body::JobFinished(finished) => {
                 let job = JobId(finished.job_id);
                 self.forget_progress(job);
+                if let Some(pb::job_finished::Details::Diff(diff)) = &finished.details
+                    && store.job(job).await.is_ok_and(|j| j.host_id == host)
+                {
+                    fleet
+                        .hub
+                        .deliver(job, crate::jobs::JobResult::Diff(diff.clone()));
+                }
                 let effect = cairn_store::job_finished(host, job, job_end(&finished), now);
                 let applied = store.apply_agent_message(host, seq, now, effect).await?;
                 if let Ok(done) = store.job(job).await {
@@ -444,8 +451,18 @@ impl SessionHandle {
                         .await?
                 }
             }
-            // Browse results take effect once browsing exists; until then the
-            // message is recorded as applied, so the agent's spool drains.
+            Body::BrowseResult(result) => {
+                let job = JobId(result.job_id);
+                if store.job(job).await.is_ok_and(|j| j.host_id == host) {
+                    fleet
+                        .hub
+                        .deliver(job, crate::jobs::JobResult::Browse(result));
+                }
+                store
+                    .apply_agent_message(host, seq, now, |_| Ok(()))
+                    .await?
+            }
+            // Nothing else carries a seq; recorded so the spool drains.
             _ => {
                 store
                     .apply_agent_message(host, seq, now, |_| Ok(()))

@@ -163,13 +163,22 @@ impl RepositoryService for ReposGrpc {
         }))
     }
 
+    /// A connection test is a snapshots job on a host that may use the
+    /// repository: the server itself never opens a repository.
     async fn test_repository(
         &self,
         request: Request<pb::TestRepositoryRequest>,
     ) -> Reply<pb::TestRepositoryResponse> {
-        authenticate(&self.api, &request).await?;
-        Err(Status::unimplemented(
-            "repository tests run as snapshots jobs, which this server version does not dispatch yet",
-        ))
+        let p = authenticate(&self.api, &request).await?;
+        let req = request.into_inner();
+        let host = (req.host_id != 0).then_some(HostId(req.host_id));
+        let job = self
+            .api
+            .jobs
+            .refresh_snapshots(&p, RepositoryId(req.repository_id), host)
+            .await?;
+        Ok(Response::new(pb::TestRepositoryResponse {
+            job: Some(super::jobs::job_to_pb(&job)),
+        }))
     }
 }

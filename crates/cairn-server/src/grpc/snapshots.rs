@@ -96,20 +96,48 @@ impl SnapshotService for SnapshotsGrpc {
         &self,
         request: Request<pb::BrowseSnapshotRequest>,
     ) -> Reply<pb::BrowseSnapshotResponse> {
-        authenticate(&self.api, &request).await?;
-        Err(Status::unimplemented(
-            "browsing snapshots is not served by this server version yet",
-        ))
+        let p = authenticate(&self.api, &request).await?;
+        let req = request.into_inner();
+        let (job, result) = self
+            .api
+            .jobs
+            .browse(
+                &p,
+                RepositoryId(req.repository_id),
+                &req.snapshot_id,
+                &req.path,
+                host(req.host_id),
+            )
+            .await?;
+        Ok(Response::new(pb::BrowseSnapshotResponse {
+            path: result.path,
+            entries: result.entries,
+            truncated: result.truncated,
+            job_id: job.id.0,
+        }))
     }
 
     async fn diff_snapshots(
         &self,
         request: Request<pb::DiffSnapshotsRequest>,
     ) -> Reply<pb::DiffSnapshotsResponse> {
-        authenticate(&self.api, &request).await?;
-        Err(Status::unimplemented(
-            "snapshot diffs are not served by this server version yet",
-        ))
+        let p = authenticate(&self.api, &request).await?;
+        let req = request.into_inner();
+        let (job, diff) = self
+            .api
+            .jobs
+            .diff(
+                &p,
+                RepositoryId(req.repository_id),
+                &req.snapshot_a,
+                &req.snapshot_b,
+                host(req.host_id),
+            )
+            .await?;
+        Ok(Response::new(pb::DiffSnapshotsResponse {
+            diff: Some(diff),
+            job_id: job.id.0,
+        }))
     }
 
     async fn restore_snapshot(

@@ -13,10 +13,22 @@ use tokio::sync::broadcast;
 /// Events buffered per job for slow watchers.
 const DEPTH: usize = 256;
 
-/// Live job events.
+/// Results kept for waiters at most (the oldest go first).
+const MAX_RESULTS: usize = 1_000;
+
+/// What a browse or diff job produced, for the call waiting on it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobResult {
+    Browse(pb::BrowseResult),
+    Diff(pb::SnapshotDiff),
+}
+
+/// Live job events, and the results of browse and diff jobs.
 #[derive(Debug, Clone, Default)]
 pub struct JobHub {
     topics: Arc<Mutex<HashMap<JobId, broadcast::Sender<pb::JobEvent>>>>,
+    results: Arc<Mutex<std::collections::BTreeMap<JobId, JobResult>>>,
+    delivered: Arc<tokio::sync::Notify>,
 }
 
 impl JobHub {
@@ -45,6 +57,42 @@ impl JobHub {
                 // Nobody watches any more.
                 topics.remove(&job);
             }
+        }
+    }
+
+    /// Keeps a job's result for the call waiting on it.
+    pub fn deliver(&self, job: JobId, result: JobResult) {
+        let mut results = self.results.lock().unwrap_or_else(|p| p.into_inner());
+        results.insert(job, result);
+        while results.len() > MAX_RESULTS {
+            results.pop_first();
+        }
+        drop(results);
+        self.delivered.notify_waiters();
+    }
+
+    /// Takes a job's result once it is there (or `None` when `done` says the
+    /// job ended without one).
+    pub async fn wait_result(
+        &self,
+        job: JobId,
+        mut ended: impl FnMut() -> bool,
+    ) -> Option<JobResult> {
+        loop {
+            let notified = self.delivered.notified();
+            if let Some(result) = self
+                .results
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&job)
+            {
+                return Some(result);
+            }
+            if ended() {
+                return None;
+            }
+            // Woken by a delivery, or checks again shortly for the job's end.
+            let _ = tokio::time::timeout(std::time::Duration::from_millis(200), notified).await;
         }
     }
 

@@ -21,7 +21,7 @@ use cairn_store::{
 use tokio::sync::mpsc;
 
 pub use codec::{decode, encode};
-pub use hub::JobHub;
+pub use hub::{JobHub, JobResult};
 pub use snapshots::RestoreRequest;
 
 use crate::audit::Auditor;

@@ -26,7 +26,140 @@ pub struct RestoreRequest {
     pub target_path: String,
 }
 
+/// How long a browse or diff call waits for its job.
+const RESULT_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
 impl Jobs {
+    /// A host for a repository: the one asked for, or an assigned host that
+    /// is connected (else any assigned host, which gets the job later).
+    async fn pick_host(
+        &self,
+        repository: RepositoryId,
+        host: Option<HostId>,
+    ) -> ServiceResult<HostId> {
+        if let Some(host) = host {
+            return Ok(host);
+        }
+        let repo = self.store.repository(repository).await?;
+        repo.host_ids
+            .iter()
+            .copied()
+            .find(|h| self.fleet.is_online(*h))
+            .or_else(|| repo.host_ids.first().copied())
+            .ok_or_else(|| {
+                ServiceError::FailedPrecondition(format!(
+                    "repository {repository} is assigned to no host"
+                ))
+            })
+    }
+
+    /// Runs a job and waits (up to a minute) for its browse or diff result.
+    async fn run_for_result(
+        &self,
+        p: &Principal,
+        request: JobRequest,
+    ) -> ServiceResult<(Job, super::JobResult)> {
+        let id = self.submit(p, request).await?.id;
+        let store = self.store.clone();
+        let ended = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let watcher = {
+            let ended = ended.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                    if store
+                        .job(id)
+                        .await
+                        .map(|j| j.status.is_terminal())
+                        .unwrap_or(true)
+                    {
+                        // A result racing the finish gets a moment to land.
+                        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                        ended.store(true, std::sync::atomic::Ordering::SeqCst);
+                        return;
+                    }
+                }
+            })
+        };
+        let waited = tokio::time::timeout(
+            RESULT_WAIT,
+            self.hub
+                .wait_result(id, || ended.load(std::sync::atomic::Ordering::SeqCst)),
+        )
+        .await;
+        watcher.abort();
+        let job = self.store.job(id).await?;
+        match waited {
+            Ok(Some(result)) => Ok((job, result)),
+            Ok(None) => Err(ServiceError::FailedPrecondition(format!(
+                "job {id} ended {} without a result: {}",
+                job.status.as_str(),
+                job.error.unwrap_or_default()
+            ))),
+            Err(_) => Err(ServiceError::FailedPrecondition(format!(
+                "job {id} gave no result within a minute; follow it with WatchJob"
+            ))),
+        }
+    }
+
+    /// Lists a directory of a snapshot (restic ls), on a host that may use
+    /// the repository.
+    pub async fn browse(
+        &self,
+        p: &Principal,
+        repository: RepositoryId,
+        snapshot: &str,
+        path: &str,
+        host: Option<HostId>,
+    ) -> ServiceResult<(Job, pb::BrowseResult)> {
+        let host = self.pick_host(repository, host).await?;
+        let spec = pb::job_spec::Spec::Browse(pb::BrowseSpec {
+            snapshot_id: snapshot.to_string(),
+            path: path.to_string(),
+        });
+        let request = JobRequest {
+            host,
+            repository,
+            spec: pb::JobSpec { spec: Some(spec) },
+            trigger: "api",
+        };
+        match self.run_for_result(p, request).await? {
+            (job, super::JobResult::Browse(result)) => Ok((job, result)),
+            _ => Err(ServiceError::Internal(
+                "a browse job returned another kind of result".into(),
+            )),
+        }
+    }
+
+    /// Compares two snapshots (restic diff).
+    pub async fn diff(
+        &self,
+        p: &Principal,
+        repository: RepositoryId,
+        a: &str,
+        b: &str,
+        host: Option<HostId>,
+    ) -> ServiceResult<(Job, pb::SnapshotDiff)> {
+        let host = self.pick_host(repository, host).await?;
+        let spec = pb::job_spec::Spec::Diff(pb::DiffSpec {
+            snapshot_a: a.to_string(),
+            snapshot_b: b.to_string(),
+            metadata: false,
+        });
+        let request = JobRequest {
+            host,
+            repository,
+            spec: pb::JobSpec { spec: Some(spec) },
+            trigger: "api",
+        };
+        match self.run_for_result(p, request).await? {
+            (job, super::JobResult::Diff(diff)) => Ok((job, diff)),
+            _ => Err(ServiceError::Internal(
+                "a diff job returned another kind of result".into(),
+            )),
+        }
+    }
+
     /// The cached snapshots of a repository, newest first.
     pub async fn list_snapshots(
         &self,
@@ -47,22 +180,7 @@ impl Jobs {
         repository: RepositoryId,
         host: Option<HostId>,
     ) -> ServiceResult<Job> {
-        let host = match host {
-            Some(host) => host,
-            None => {
-                let repo = self.store.repository(repository).await?;
-                repo.host_ids
-                    .iter()
-                    .copied()
-                    .find(|h| self.fleet.is_online(*h))
-                    .or_else(|| repo.host_ids.first().copied())
-                    .ok_or_else(|| {
-                        ServiceError::FailedPrecondition(format!(
-                            "repository {repository} is assigned to no host"
-                        ))
-                    })?
-            }
-        };
+        let host = self.pick_host(repository, host).await?;
         self.submit(
             p,
             JobRequest {

@@ -1173,3 +1173,105 @@ async fn named_hooks_run_around_restic_and_destructive_jobs_obey_the_host() {
     );
     fleet.agent.stop().await.expect("stop");
 }
+
+#[tokio::test]
+async fn browse_and_diff_run_on_the_agent_and_answer_the_call() {
+    let mut fleet = fleet().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let source = dir.path().join("source");
+    std::fs::create_dir_all(source.join("sub")).expect("mkdir");
+    std::fs::write(source.join("a.txt"), "first").expect("write");
+    std::fs::write(source.join("sub/b.txt"), "stays").expect("write");
+    let repository = fleet
+        .repository(&dir.path().join("repo").display().to_string(), PASSWORD)
+        .await;
+    assert_eq!(
+        fleet.maintenance(repository, init()).await.status,
+        pb::JobStatus::Succeeded as i32
+    );
+    let first = fleet
+        .backup(repository, vec![source.display().to_string()])
+        .await
+        .expect("submit");
+    let first = fleet.finish(first.id).await;
+    std::fs::write(source.join("a.txt"), "second, longer").expect("write");
+    std::fs::write(source.join("new.txt"), "added").expect("write");
+    let second = fleet
+        .backup(repository, vec![source.display().to_string()])
+        .await
+        .expect("submit");
+    let second = fleet.finish(second.id).await;
+
+    let mut snapshots = cairn_proto::v1::snapshot_service_client::SnapshotServiceClient::new(
+        fleet.server.channel().await,
+    );
+    let listing = snapshots
+        .browse_snapshot(with_token(
+            pb::BrowseSnapshotRequest {
+                repository_id: repository,
+                snapshot_id: second.snapshot_id.clone(),
+                path: source.join("sub").display().to_string(),
+                host_id: 0,
+            },
+            &fleet.token,
+        ))
+        .await
+        .expect("browse")
+        .into_inner();
+    assert!(
+        listing.entries.iter().any(|e| e.name == "b.txt"
+            && e.r#type == pb::TreeEntryType::File as i32
+            && e.size == 5),
+        "{listing:?}"
+    );
+
+    let diff = snapshots
+        .diff_snapshots(with_token(
+            pb::DiffSnapshotsRequest {
+                repository_id: repository,
+                snapshot_a: first.snapshot_id.clone(),
+                snapshot_b: second.snapshot_id.clone(),
+                metadata: false,
+                host_id: 0,
+            },
+            &fleet.token,
+        ))
+        .await
+        .expect("diff")
+        .into_inner()
+        .diff
+        .expect("diff");
+    let change = |name: &str| {
+        diff.changes
+            .iter()
+            .find(|c| c.path.ends_with(name))
+            .map(|c| c.kind)
+    };
+    assert_eq!(
+        change("/a.txt"),
+        Some(pb::DiffChangeKind::Modified as i32),
+        "{diff:?}"
+    );
+    assert_eq!(
+        change("/new.txt"),
+        Some(pb::DiffChangeKind::Added as i32),
+        "{diff:?}"
+    );
+    assert_eq!(change("/b.txt"), None, "unchanged files are not listed");
+
+    let bad = snapshots
+        .diff_snapshots(with_token(
+            pb::DiffSnapshotsRequest {
+                repository_id: repository,
+                snapshot_a: "--json".into(),
+                snapshot_b: "latest".into(),
+                metadata: false,
+                host_id: 0,
+            },
+            &fleet.token,
+        ))
+        .await
+        .expect_err("refused");
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    fleet.agent.stop().await.expect("stop");
+}
