@@ -1275,3 +1275,55 @@ async fn browse_and_diff_run_on_the_agent_and_answer_the_call() {
     assert_eq!(bad.code(), Code::InvalidArgument);
     fleet.agent.stop().await.expect("stop");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_lock_from_a_killed_restic_is_unlocked_and_the_job_retried() {
+    let mut fleet = fleet().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let repo_path = dir.path().join("repo");
+    let repository = fleet
+        .repository(&repo_path.display().to_string(), PASSWORD)
+        .await;
+    assert_eq!(
+        fleet.maintenance(repository, init()).await.status,
+        pb::JobStatus::Succeeded as i32
+    );
+
+    // A restic killed mid-backup on this host leaves its lock behind.
+    let source = dir.path().join("big");
+    std::fs::create_dir(&source).expect("mkdir");
+    noise(&source.join("data.bin"), 2 * 1024 * 1024);
+    let mut killed = std::process::Command::new("restic")
+        .args(["backup", "--limit-upload", "16"])
+        .arg(&source)
+        .env("RESTIC_REPOSITORY", &repo_path)
+        .env("RESTIC_PASSWORD", PASSWORD)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("restic");
+    eventually(Duration::from_secs(20), "a lock file", || {
+        std::fs::read_dir(repo_path.join("locks"))
+            .map(|d| d.count() > 0)
+            .unwrap_or(false)
+    })
+    .await;
+    killed.kill().expect("kill -9");
+    let _ = killed.wait();
+
+    // check needs an exclusive lock: the agent unlocks (stale locks only) and retries.
+    let check = pb::run_maintenance_request::Spec::Check(pb::CheckSpec::default());
+    let done = fleet.maintenance(repository, check).await;
+    assert_eq!(
+        done.status,
+        pb::JobStatus::Succeeded as i32,
+        "{}",
+        done.error
+    );
+    let logs = fleet.logs(done.id).await;
+    assert!(
+        logs.iter().any(|l| l.contains("running `restic unlock`")),
+        "{logs:?}"
+    );
+    fleet.agent.stop().await.expect("stop");
+}
