@@ -285,6 +285,34 @@ impl Store {
         .await
     }
 
+    /// After an agent's replay: its jobs that were dispatched before `since`
+    /// and that it neither runs nor finished are lost. Returns how many.
+    pub async fn lose_jobs_not_running(
+        &self,
+        host: HostId,
+        running: Vec<JobId>,
+        since: Millis,
+        now: Millis,
+    ) -> StoreResult<usize> {
+        self.write(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT id FROM jobs WHERE host_id = ?1 AND status IN ('dispatched', 'running') AND dispatched_at < ?2",
+            )?;
+            let candidates = stmt.query_map(params![host, since], |r| r.get::<_, JobId>(0))?.collect::<Result<Vec<_>, _>>()?;
+            let mut lost = 0;
+            for id in candidates.into_iter().filter(|id| !running.contains(id)) {
+                lost += c.execute(
+                    "UPDATE jobs SET status = 'lost', finished_at = ?2, lease_expires_at = NULL,
+                            error = 'the agent came back without this job'
+                     WHERE id = ?1 AND status IN ('dispatched', 'running')",
+                    params![id, now],
+                )?;
+            }
+            Ok(lost)
+        })
+        .await
+    }
+
     /// Marks jobs whose lease ran out as lost; returns them.
     pub async fn expire_leases(&self, now: Millis) -> StoreResult<Vec<Job>> {
         self.write(move |c| {

@@ -50,6 +50,17 @@ pub struct SessionHandle {
     persisted_seen: AtomicI64,
     /// When each running job's progress was last stored.
     progress_stored: std::sync::Mutex<std::collections::HashMap<JobId, Millis>>,
+    /// Until the replay reaches this seq, the agent's reports of jobs it ran
+    /// while away are still arriving; then jobs it does not know are lost.
+    replay: std::sync::Mutex<Option<Replay>>,
+}
+
+/// What the agent said in its Hello about where it stands.
+#[derive(Debug, Clone)]
+struct Replay {
+    until_seq: u64,
+    running: Vec<JobId>,
+    opened_at: Millis,
 }
 
 /// Snapshots accepted in one `SnapshotList` part.
@@ -181,6 +192,13 @@ impl Fleet {
             check_token("enroll_token", enroll)?;
         }
         let facts = clean_facts(hello.facts)?;
+        let hello_last_seq = hello.last_seq;
+        let hello_running: Vec<JobId> = hello
+            .running_job_ids
+            .iter()
+            .take(10_000)
+            .map(|id| JobId(*id))
+            .collect();
         let now = self.clock.now();
         let announced = self
             .store
@@ -265,9 +283,20 @@ impl Fleet {
         let approved = host.status == HostStatus::Approved;
         // The outbox is fresh and far larger than these two messages.
         let _ = tx.try_send(Ok(welcome(&host, &self.settings, now)));
+        let mut replay = None;
         if approved {
             let last = self.store.last_applied_seq(host.id).await?;
             let _ = tx.try_send(Ok(ack(last)));
+            let pending = Replay {
+                until_seq: hello_last_seq,
+                running: hello_running,
+                opened_at: now,
+            };
+            if last >= hello_last_seq {
+                self.reconcile(host.id, pending).await?;
+            } else {
+                replay = Some(pending);
+            }
             self.request_dispatch(host.id);
         }
         Ok(Opened::Live {
@@ -277,6 +306,7 @@ impl Fleet {
                 approved: AtomicBool::new(approved),
                 persisted_seen: AtomicI64::new(now),
                 progress_stored: Default::default(),
+                replay: std::sync::Mutex::new(replay),
             },
             outbox,
         })
@@ -306,6 +336,21 @@ fn log_line(line: pb::JobLogLine, fallback_at: Millis) -> LogLine {
             _ => "info",
         },
         line: clean_text(&line.text, MAX_LOG_LINE),
+    }
+}
+
+impl Fleet {
+    /// The replay is over: jobs dispatched to `host` before this session that
+    /// it neither runs nor reported finished are lost.
+    async fn reconcile(&self, host: HostId, replay: Replay) -> ServiceResult<()> {
+        let lost = self
+            .store
+            .lose_jobs_not_running(host, replay.running, replay.opened_at, self.clock.now())
+            .await?;
+        if lost > 0 {
+            tracing::warn!(%host, lost, "the agent came back without some of its jobs: marked lost");
+        }
+        Ok(())
     }
 }
 
@@ -469,6 +514,16 @@ impl SessionHandle {
                     .await?
             }
         };
+        let finished_replay = {
+            let mut replay = self.replay.lock().unwrap_or_else(|p| p.into_inner());
+            match replay.as_ref() {
+                Some(r) if seq >= r.until_seq => replay.take(),
+                _ => None,
+            }
+        };
+        if let Some(replay) = finished_replay {
+            fleet.reconcile(host, replay).await?;
+        }
         if !applied {
             tracing::debug!(%host, seq, "replayed message acknowledged again, not applied");
         }

@@ -805,3 +805,88 @@ mod fake_gateway {
         }
     }
 }
+
+#[tokio::test]
+async fn an_agent_that_comes_back_without_a_job_has_it_marked_lost() {
+    let server = TestServer::start().await;
+    let mut ops = operator(&server).await;
+    let identity = agents::new_identity();
+    let mut first = agents::open(&server.url, agents::hello(&identity, "forgetful"))
+        .await
+        .expect("open");
+    let Ok(Some(pb::ServerMessage {
+        body: Some(ServerBody::Welcome(welcome)),
+    })) = first.next(WAIT).await
+    else {
+        panic!("welcome")
+    };
+    ops.approve(welcome.host_id).await;
+    drop(first);
+
+    let store = server.store().await;
+    let host = cairn_store::HostId(welcome.host_id);
+    let running = store
+        .create_job(
+            cairn_store::NewJob {
+                kind: "backup",
+                host_id: host,
+                repository_id: None,
+                trigger: "api",
+                spec: String::new(),
+                created_by: None,
+            },
+            1,
+        )
+        .await
+        .expect("job");
+    let forgotten = store
+        .create_job(
+            cairn_store::NewJob {
+                kind: "backup",
+                host_id: host,
+                repository_id: None,
+                trigger: "api",
+                spec: String::new(),
+                created_by: None,
+            },
+            1,
+        )
+        .await
+        .expect("job");
+    let now = cairn_store::now_millis();
+    for job in [running, forgotten] {
+        assert!(
+            store
+                .mark_dispatched(job, now - 1_000, now + 600_000)
+                .await
+                .expect("dispatch")
+        );
+    }
+
+    // Back after a restart: it still runs one job and knows nothing of the other.
+    let mut hello = agents::hello(&identity, "forgetful");
+    if let Some(Body::Hello(h)) = hello.body.as_mut() {
+        h.running_job_ids = vec![running.0];
+    }
+    let mut again = agents::open(&server.url, hello).await.expect("reopen");
+    again.next(WAIT).await.expect("welcome");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let status = store.job(forgotten).await.expect("job").status;
+        if status == cairn_store::JobStatus::Lost {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "still {status:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let lost = store.job(forgotten).await.expect("job");
+    assert_eq!(
+        lost.error.as_deref(),
+        Some("the agent came back without this job")
+    );
+    assert_eq!(
+        store.job(running).await.expect("job").status,
+        cairn_store::JobStatus::Dispatched,
+        "the one it runs is kept"
+    );
+}
