@@ -16,6 +16,7 @@ mod identity;
 mod policy;
 mod recover;
 mod runner;
+mod scheduler;
 mod session;
 mod spool;
 

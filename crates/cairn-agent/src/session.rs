@@ -19,6 +19,7 @@ use crate::facts::collect_facts;
 use crate::identity::{Identity, IdentityError};
 use crate::recover::{Recover, Verdict};
 use crate::runner::Runner;
+use crate::scheduler::Scheduler;
 use crate::spool::{Spool, SpoolError};
 
 /// Largest message the agent accepts from the server.
@@ -88,6 +89,7 @@ pub struct Agent {
     identity: Identity,
     spool: Arc<Spool>,
     runner: Arc<Runner>,
+    scheduler: Arc<Scheduler>,
     events: Option<mpsc::UnboundedSender<AgentEvent>>,
 }
 
@@ -104,11 +106,13 @@ impl Agent {
             config.restic.clone(),
             config.policy.clone(),
         ));
+        let scheduler = Arc::new(Scheduler::open(&config.state_dir));
         Ok(Agent {
             config,
             identity,
             spool,
             runner,
+            scheduler,
             events: None,
         })
     }
@@ -143,6 +147,12 @@ impl Agent {
     ) -> Result<(), AgentError> {
         let link = self.link()?;
         let mut backoff = Backoff::new(self.config.backoff_base, self.config.backoff_cap);
+        // The schedules fire on this host's clock, connected or not.
+        let (stop_scheduler, scheduler_stopped) = tokio::sync::oneshot::channel::<()>();
+        let _stop_scheduler_on_return = stop_scheduler;
+        tokio::spawn(self.scheduler.clone().run(self.spool.clone(), async {
+            let _ = scheduler_stopped.await;
+        }));
         tokio::pin!(shutdown);
         loop {
             let end = tokio::select! {
@@ -246,7 +256,7 @@ impl Agent {
                 facts: Some(collect_facts().await),
                 last_acked_seq: self.spool.last_acked(),
                 last_seq: self.spool.last_seq(),
-                schedule_set_version: 0,
+                schedule_set_version: self.scheduler.version(),
                 running_job_ids: self.runner.running(),
             })),
         };
@@ -319,7 +329,9 @@ impl Agent {
                         }
                         ServerBody::SetSchedules(set) => {
                             tracing::info!(version = set.version, schedules = set.schedules.len(), "schedule set received");
-                            let applied = Body::SchedulesApplied(pb::SchedulesApplied { version: set.version, problems: Vec::new() });
+                            let version = set.version;
+                            let problems = self.scheduler.apply(set);
+                            let applied = Body::SchedulesApplied(pb::SchedulesApplied { version, problems });
                             if let Err(err) = self.spool.push(applied) {
                                 tracing::error!(error = %err, "could not spool a message");
                             }

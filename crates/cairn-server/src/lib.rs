@@ -24,6 +24,7 @@ pub mod fleet;
 mod grpc;
 pub mod jobs;
 pub mod repos;
+pub mod schedules;
 mod serve;
 mod startup;
 
@@ -49,6 +50,8 @@ pub struct Api {
     pub repos: repos::Repos,
     /// Jobs: submit, follow, cancel; the dispatcher.
     pub jobs: jobs::Jobs,
+    /// Backup schedules.
+    pub schedules: schedules::Schedules,
     /// Whether cookies must be `Secure` (the server is reached over HTTPS).
     pub secure_cookies: bool,
     /// The URL operators reach the server at.

@@ -18,6 +18,7 @@ use crate::config::{ServerConfig, TlsMode};
 use crate::fleet::{Fleet, FleetSettings};
 use crate::jobs::Jobs;
 use crate::repos::Repos;
+use crate::schedules::Schedules;
 use cairn_tls::ServerIdentity;
 
 /// Why the server could not start.
@@ -113,6 +114,8 @@ impl Server {
                 job_lease: config.job_lease,
             },
         );
+        let schedules =
+            Schedules::new(store.clone(), clock.clone(), auditor.clone(), fleet.clone());
         let jobs = Jobs::new(
             store.clone(),
             clock.clone(),
@@ -128,6 +131,7 @@ impl Server {
             fleet,
             repos,
             jobs,
+            schedules,
             secure_cookies: config.serves_https(),
             public_url: config.public_url.clone(),
             store,

@@ -131,6 +131,29 @@ impl Fleet {
         self.registry.send(host, message)
     }
 
+    /// Sends a connected host its full, versioned schedule set.
+    pub(crate) async fn push_schedules(&self, host: HostId) -> ServiceResult<()> {
+        if !self.registry.is_online(host) {
+            return Ok(());
+        }
+        let version = self.store.desired_schedule_version(host).await?;
+        let schedules = self
+            .store
+            .list_schedules(Some(host))
+            .await?
+            .iter()
+            .filter(|s| s.fields.enabled)
+            .map(crate::jobs::agent_schedule)
+            .collect();
+        let set = cairn_proto::v1::ServerMessage {
+            body: Some(cairn_proto::v1::server_message::Body::SetSchedules(
+                cairn_proto::v1::SetSchedules { version, schedules },
+            )),
+        };
+        self.registry.send(host, set);
+        Ok(())
+    }
+
     /// Whether a host's agent is connected now.
     pub fn is_online(&self, host: HostId) -> bool {
         self.registry.is_online(host)
@@ -233,6 +256,7 @@ impl Fleet {
             // Start the replay: tell the agent where the server stands.
             let last = self.store.last_applied_seq(id).await?;
             self.registry.send(id, session::ack(last));
+            self.push_schedules(id).await?;
             self.request_dispatch(id);
         }
         Ok(self.view(host))

@@ -299,6 +299,10 @@ impl Fleet {
             }
             self.request_dispatch(host.id);
         }
+        if approved {
+            // Queued behind Welcome and Ack: the full schedule set.
+            self.push_schedules(host.id).await?;
+        }
         Ok(Opened::Live {
             handle: SessionHandle {
                 fleet: self.clone(),
@@ -340,6 +344,38 @@ fn log_line(line: pb::JobLogLine, fallback_at: Millis) -> LogLine {
 }
 
 impl Fleet {
+    /// A schedule fired on its host: make that firing's job (once, however
+    /// often the firing is reported) and dispatch it.
+    async fn schedule_fired(
+        &self,
+        host: HostId,
+        fired: &pb::ScheduleFired,
+        now: Millis,
+    ) -> ServiceResult<()> {
+        let id = cairn_store::ScheduleId(fired.schedule_id);
+        let schedule = match self.store.schedule(id).await {
+            Ok(s) if s.host_id == host => s,
+            _ => {
+                tracing::warn!(%host, schedule = fired.schedule_id, "a firing of a schedule this host does not have: dropped");
+                return Ok(());
+            }
+        };
+        let fire_at = fired.fire_at.as_ref().map_or(now, |t| {
+            t.seconds.saturating_mul(1000) + i64::from(t.nanos) / 1_000_000
+        });
+        let trigger = if fired.late { "catch_up" } else { "schedule" };
+        let spec = crate::jobs::encode(&crate::jobs::schedule_spec(&schedule));
+        if let Some(job) = self
+            .store
+            .create_scheduled_job(id, fire_at, trigger, spec, now)
+            .await?
+        {
+            tracing::info!(%host, schedule = %id, %job, "schedule fired: job created");
+            self.request_dispatch(host);
+        }
+        Ok(())
+    }
+
     /// The replay is over: jobs dispatched to `host` before this session that
     /// it neither runs nor reported finished are lost.
     async fn reconcile(&self, host: HostId, replay: Replay) -> ServiceResult<()> {
@@ -420,6 +456,13 @@ impl SessionHandle {
                     .collect();
                 let effect = cairn_store::append_job_log(host, JobId(log.job_id), lines);
                 store.apply_agent_message(host, seq, now, effect).await?
+            }
+            Body::ScheduleFired(fired) => {
+                let applied = store
+                    .apply_agent_message(host, seq, now, |_| Ok(()))
+                    .await?;
+                fleet.schedule_fired(host, &fired, now).await?;
+                applied
             }
             Body::JobAccepted(accepted) => {
                 fleet.hub.publish(

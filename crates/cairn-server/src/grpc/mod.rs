@@ -8,6 +8,7 @@ mod convert;
 mod hosts;
 mod jobs;
 mod repos;
+mod schedules;
 mod snapshots;
 mod status;
 
@@ -21,6 +22,7 @@ use cairn_proto::v1::agent_gateway_server::AgentGatewayServer;
 use cairn_proto::v1::host_service_server::HostServiceServer;
 use cairn_proto::v1::job_service_server::JobServiceServer;
 use cairn_proto::v1::repository_service_server::RepositoryServiceServer;
+use cairn_proto::v1::schedule_service_server::ScheduleServiceServer;
 use cairn_proto::v1::snapshot_service_server::SnapshotServiceServer;
 use tonic::service::Routes;
 use tonic_health::server::HealthReporter;
@@ -54,6 +56,9 @@ pub(crate) async fn routes(api: &Api, config: &ServerConfig) -> (axum::Router, H
     let snapshots = SnapshotServiceServer::new(snapshots::SnapshotsGrpc::new(api.clone()))
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
+    let schedules = ScheduleServiceServer::new(schedules::SchedulesGrpc::new(api.clone()))
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
     let agents = AgentGatewayServer::new(agent::AgentGatewayGrpc::new(api.clone()))
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
@@ -84,6 +89,7 @@ pub(crate) async fn routes(api: &Api, config: &ServerConfig) -> (axum::Router, H
         .add_service(repos)
         .add_service(jobs)
         .add_service(snapshots)
+        .add_service(schedules)
         .add_service(agents)
         .add_service(health_service);
     match reflection {

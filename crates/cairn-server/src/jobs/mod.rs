@@ -8,6 +8,7 @@
 
 mod codec;
 mod hub;
+mod scheduled;
 mod snapshots;
 
 use std::time::Duration;
@@ -22,6 +23,7 @@ use tokio::sync::mpsc;
 
 pub use codec::{decode, encode};
 pub use hub::{JobHub, JobResult};
+pub use scheduled::{agent_schedule, catch_up_to_pb, schedule_spec};
 pub use snapshots::RestoreRequest;
 
 use crate::audit::Auditor;

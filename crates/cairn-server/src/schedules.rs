@@ -1,0 +1,273 @@
+//! Schedules: which host backs up what, to which repository, when. The
+//! server owns them and pushes each host its full set after every change;
+//! the agent fires them on its own clock.
+
+use cairn_cron::CronSpec;
+use cairn_proto::v1 as pb;
+use cairn_store::{
+    HostId, Outcome, RepositoryId, Schedule, ScheduleFields, ScheduleId, Scope, Store, StoreError,
+};
+
+use crate::audit::Auditor;
+use crate::auth::Principal;
+use crate::clock::Clock;
+use crate::error::{ServiceError, ServiceResult};
+use crate::fleet::Fleet;
+
+/// The schedule service; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Schedules {
+    store: Store,
+    clock: Clock,
+    auditor: Auditor,
+    fleet: Fleet,
+}
+
+/// Checks a schedule's fields; the error names the field.
+pub fn check_fields(f: &ScheduleFields) -> ServiceResult<()> {
+    if f.name.trim().is_empty()
+        || f.name.chars().count() > 100
+        || f.name.chars().any(char::is_control)
+    {
+        return Err(ServiceError::invalid(
+            "name",
+            "must be 1 to 100 printable characters",
+        ));
+    }
+    CronSpec::parse(&f.cron, &f.timezone)
+        .map_err(|e| ServiceError::invalid(e.field(), e.to_string()))?;
+    if f.paths.is_empty() {
+        return Err(ServiceError::invalid(
+            "paths",
+            "a schedule backs up at least one path",
+        ));
+    }
+    let spec = pb::JobSpec {
+        spec: Some(pb::job_spec::Spec::Backup(pb::BackupSpec {
+            paths: f.paths.clone(),
+            excludes: f.excludes.clone(),
+            tags: f.tags.clone(),
+            ..Default::default()
+        })),
+    };
+    cairn_restic::operation(&spec, None)
+        .map_err(|e| ServiceError::invalid("spec", e.to_string()))?;
+    for hook in &f.hooks {
+        let ok = !hook.is_empty()
+            && hook.len() <= 64
+            && hook
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        if !ok {
+            return Err(ServiceError::invalid(
+                "hooks",
+                format!("hook name {hook:?} must be 1-64 of letters, digits, '.', '_', '-'"),
+            ));
+        }
+    }
+    if !matches!(f.catch_up.as_str(), "once" | "skip" | "all") {
+        return Err(ServiceError::invalid(
+            "catch_up",
+            "must be once, skip or all",
+        ));
+    }
+    Ok(())
+}
+
+impl Schedules {
+    pub(crate) fn new(store: Store, clock: Clock, auditor: Auditor, fleet: Fleet) -> Self {
+        Self {
+            store,
+            clock,
+            auditor,
+            fleet,
+        }
+    }
+
+    /// Schedules, optionally one host's.
+    pub async fn list(&self, p: &Principal, host: Option<HostId>) -> ServiceResult<Vec<Schedule>> {
+        p.require(Scope::Read)?;
+        Ok(self.store.list_schedules(host).await?)
+    }
+
+    /// One schedule.
+    pub async fn get(&self, p: &Principal, id: ScheduleId) -> ServiceResult<Schedule> {
+        p.require(Scope::Read)?;
+        Ok(self.store.schedule(id).await?)
+    }
+
+    /// Creates a schedule and pushes the host its new set.
+    pub async fn create(
+        &self,
+        p: &Principal,
+        host: HostId,
+        repository: RepositoryId,
+        fields: ScheduleFields,
+    ) -> ServiceResult<Schedule> {
+        self.auditor
+            .authorize(
+                p,
+                Scope::Operate,
+                "schedule.create",
+                Some(format!("host:{host}")),
+            )
+            .await?;
+        check_fields(&fields)?;
+        self.store.host(host).await?;
+        if !self.store.is_assigned(repository, host).await? {
+            return Err(ServiceError::FailedPrecondition(format!(
+                "repository {repository} is not assigned to host {host}: assign it first"
+            )));
+        }
+        let schedule = match self
+            .store
+            .create_schedule(host, repository, fields, self.clock.now())
+            .await
+        {
+            Err(StoreError::Conflict { .. }) => {
+                return Err(ServiceError::AlreadyExists(
+                    "a schedule with this name on this host",
+                ));
+            }
+            other => other?,
+        };
+        self.auditor
+            .record(
+                p,
+                "schedule.create",
+                Some(format!("schedule:{}", schedule.id)),
+                Outcome::Success,
+                Some(schedule.fields.cron.clone()),
+            )
+            .await;
+        self.fleet.push_schedules(host).await?;
+        Ok(schedule)
+    }
+
+    /// Replaces a schedule's fields and pushes the host its new set.
+    pub async fn update(
+        &self,
+        p: &Principal,
+        id: ScheduleId,
+        fields: ScheduleFields,
+    ) -> ServiceResult<Schedule> {
+        let target = Some(format!("schedule:{id}"));
+        self.auditor
+            .authorize(p, Scope::Operate, "schedule.update", target.clone())
+            .await?;
+        check_fields(&fields)?;
+        let schedule = self
+            .store
+            .update_schedule(id, fields, self.clock.now())
+            .await?;
+        self.auditor
+            .record(p, "schedule.update", target, Outcome::Success, None)
+            .await;
+        self.fleet.push_schedules(schedule.host_id).await?;
+        Ok(schedule)
+    }
+
+    /// Turns a schedule on or off.
+    pub async fn set_enabled(
+        &self,
+        p: &Principal,
+        id: ScheduleId,
+        enabled: bool,
+    ) -> ServiceResult<Schedule> {
+        let mut fields = self.store.schedule(id).await?.fields;
+        fields.enabled = enabled;
+        self.update(p, id, fields).await
+    }
+
+    /// Deletes a schedule and pushes the host its new set.
+    pub async fn delete(&self, p: &Principal, id: ScheduleId) -> ServiceResult<()> {
+        let target = Some(format!("schedule:{id}"));
+        self.auditor
+            .authorize(p, Scope::Operate, "schedule.delete", target.clone())
+            .await?;
+        let schedule = self.store.delete_schedule(id).await?;
+        self.auditor
+            .record(
+                p,
+                "schedule.delete",
+                target,
+                Outcome::Success,
+                Some(schedule.fields.name),
+            )
+            .await;
+        self.fleet.push_schedules(schedule.host_id).await?;
+        Ok(())
+    }
+
+    /// When the schedule fires next, by the server's clock.
+    pub fn next_fire(&self, schedule: &Schedule) -> Option<i64> {
+        CronSpec::parse(&schedule.fields.cron, &schedule.fields.timezone)
+            .ok()?
+            .next_after(self.clock.now())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields() -> ScheduleFields {
+        ScheduleFields {
+            name: "nightly".into(),
+            cron: "0 2 * * *".into(),
+            timezone: "Europe/Berlin".into(),
+            paths: vec!["/srv".into()],
+            excludes: vec![],
+            tags: vec![],
+            hooks: vec!["pg".into()],
+            limit_upload_kib: None,
+            limit_download_kib: None,
+            catch_up: "once".into(),
+            enabled: true,
+        }
+    }
+
+    #[test]
+    fn invalid_fields_are_named() {
+        assert!(check_fields(&fields()).is_ok());
+        let field_of = |f: ScheduleFields| match check_fields(&f) {
+            Err(ServiceError::InvalidArgument { field, .. }) => field,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            field_of(ScheduleFields {
+                cron: "99 * * * *".into(),
+                ..fields()
+            }),
+            "cron"
+        );
+        assert_eq!(
+            field_of(ScheduleFields {
+                timezone: "Nowhere/Else".into(),
+                ..fields()
+            }),
+            "timezone"
+        );
+        assert_eq!(
+            field_of(ScheduleFields {
+                paths: vec!["-o x".into()],
+                ..fields()
+            }),
+            "spec"
+        );
+        assert_eq!(
+            field_of(ScheduleFields {
+                hooks: vec!["rm -rf".into()],
+                ..fields()
+            }),
+            "hooks"
+        );
+        assert_eq!(
+            field_of(ScheduleFields {
+                catch_up: "sometimes".into(),
+                ..fields()
+            }),
+            "catch_up"
+        );
+    }
+}

@@ -1,0 +1,320 @@
+//! Schedules: validation, the versioned set pushed to the agent, the agent's
+//! own clock firing them, and one job per firing however often it is reported.
+
+use std::time::Duration;
+
+use cairn_proto::v1 as pb;
+use cairn_proto::v1::agent_message::Body;
+use cairn_proto::v1::host_service_client::HostServiceClient;
+use cairn_proto::v1::job_service_client::JobServiceClient;
+use cairn_proto::v1::repository_service_client::RepositoryServiceClient;
+use cairn_proto::v1::schedule_service_client::ScheduleServiceClient;
+use cairn_proto::v1::server_message::Body as ServerBody;
+use cairn_store::{Role, Scope};
+use cairn_testkit::TestServer;
+use cairn_testkit::agents::{self, RunningAgent};
+use tonic::Code;
+
+use crate::with_token;
+
+async fn approved_with_repository(
+    server: &TestServer,
+    token: &str,
+    agent: &mut RunningAgent,
+    repo_dir: &std::path::Path,
+) -> (i64, i64) {
+    let host_id = match agent.welcomed(pb::WelcomeStatus::PendingApproval).await {
+        cairn_agent::AgentEvent::Welcomed { host_id, .. } => host_id,
+        other => panic!("{other:?}"),
+    };
+    let channel = server.channel().await;
+    HostServiceClient::new(channel.clone())
+        .approve_host(with_token(
+            pb::ApproveHostRequest {
+                host_id,
+                expected_fingerprint: String::new(),
+            },
+            token,
+        ))
+        .await
+        .expect("approve");
+    agent.welcomed(pb::WelcomeStatus::Approved).await;
+    let mut repos = RepositoryServiceClient::new(channel.clone());
+    let repo = repos
+        .create_repository(with_token(
+            pb::CreateRepositoryRequest {
+                name: "scheduled".into(),
+                url: repo_dir.display().to_string(),
+                password: "pw-scheduled".into(),
+                env: Default::default(),
+            },
+            token,
+        ))
+        .await
+        .expect("repo")
+        .into_inner()
+        .repository
+        .expect("repo");
+    repos
+        .assign_repository(with_token(
+            pb::AssignRepositoryRequest {
+                repository_id: repo.id,
+                host_id,
+            },
+            token,
+        ))
+        .await
+        .expect("assign");
+    (host_id, repo.id)
+}
+
+fn schedule(
+    host_id: i64,
+    repository_id: i64,
+    cron: &str,
+    timezone: &str,
+    path: &str,
+) -> pb::CreateScheduleRequest {
+    pb::CreateScheduleRequest {
+        host_id,
+        repository_id,
+        name: "every second".into(),
+        cron: cron.into(),
+        timezone: timezone.into(),
+        paths: vec![path.into()],
+        catch_up: pb::CatchUpPolicy::Once as i32,
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn a_schedule_fires_on_the_agent_and_its_job_succeeds() {
+    let server = TestServer::start().await;
+    let token = server.token_for("ops", Role::Admin, Scope::Admin).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let mut agent = RunningAgent::start(agents::config(&server.url, &dir.path().join("agent")));
+    let (host_id, repository_id) =
+        approved_with_repository(&server, &token, &mut agent, &dir.path().join("repo")).await;
+    let channel = server.channel().await;
+    let mut jobs = JobServiceClient::new(channel.clone());
+    let init = jobs
+        .run_maintenance(with_token(
+            pb::RunMaintenanceRequest {
+                host_id,
+                repository_id,
+                spec: Some(pb::run_maintenance_request::Spec::Init(
+                    pb::InitSpec::default(),
+                )),
+            },
+            &token,
+        ))
+        .await
+        .expect("init")
+        .into_inner()
+        .job
+        .expect("job");
+    let source = dir.path().join("source");
+    std::fs::create_dir(&source).expect("mkdir");
+    std::fs::write(source.join("f"), "scheduled").expect("write");
+
+    let mut schedules = ScheduleServiceClient::new(channel.clone());
+    let created = schedules
+        .create_schedule(with_token(
+            schedule(
+                host_id,
+                repository_id,
+                "* * * * * *",
+                "Europe/Berlin",
+                &source.display().to_string(),
+            ),
+            &token,
+        ))
+        .await
+        .expect("create")
+        .into_inner()
+        .schedule
+        .expect("schedule");
+    assert!(created.next_fire_at.is_some());
+
+    // The agent takes on the set and says so; then the schedule fires.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let scheduled = loop {
+        let listed = jobs
+            .list_jobs(with_token(
+                pb::ListJobsRequest {
+                    host_id,
+                    ..Default::default()
+                },
+                &token,
+            ))
+            .await
+            .expect("list")
+            .into_inner()
+            .jobs;
+        let done = listed.iter().find(|j| {
+            j.id != init.id
+                && j.trigger == pb::JobTrigger::Schedule as i32
+                && j.status == pb::JobStatus::Succeeded as i32
+        });
+        if let Some(job) = done {
+            break job.clone();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no scheduled backup succeeded: {listed:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(scheduled.summary.is_some());
+    let host = HostServiceClient::new(channel)
+        .get_host(with_token(pb::GetHostRequest { host_id }, &token))
+        .await
+        .expect("host")
+        .into_inner()
+        .host
+        .expect("host");
+    assert!(host.desired_schedule_set_version >= 1);
+    assert_eq!(
+        host.applied_schedule_set_version, host.desired_schedule_set_version,
+        "the agent reported the set it runs"
+    );
+    agent.stop().await.expect("stop");
+}
+
+#[tokio::test]
+async fn one_firing_makes_one_job_however_often_it_is_reported() {
+    let server = TestServer::start().await;
+    let token = server.token_for("ops", Role::Admin, Scope::Admin).await;
+    let identity = agents::new_identity();
+    let mut session = agents::open(&server.url, agents::hello(&identity, "replayer"))
+        .await
+        .expect("open");
+    let Ok(Some(pb::ServerMessage {
+        body: Some(ServerBody::Welcome(welcome)),
+    })) = session.next(Duration::from_secs(10)).await
+    else {
+        panic!("welcome")
+    };
+    let host_id = welcome.host_id;
+    let channel = server.channel().await;
+    HostServiceClient::new(channel.clone())
+        .approve_host(with_token(
+            pb::ApproveHostRequest {
+                host_id,
+                expected_fingerprint: String::new(),
+            },
+            &token,
+        ))
+        .await
+        .expect("approve");
+    let dir = tempfile::tempdir().expect("dir");
+    let mut repos = RepositoryServiceClient::new(channel.clone());
+    let repo = repos
+        .create_repository(with_token(
+            pb::CreateRepositoryRequest {
+                name: "r".into(),
+                url: dir.path().display().to_string(),
+                password: "pw".into(),
+                env: Default::default(),
+            },
+            &token,
+        ))
+        .await
+        .expect("repo")
+        .into_inner()
+        .repository
+        .expect("repo");
+    repos
+        .assign_repository(with_token(
+            pb::AssignRepositoryRequest {
+                repository_id: repo.id,
+                host_id,
+            },
+            &token,
+        ))
+        .await
+        .expect("assign");
+    let created = ScheduleServiceClient::new(channel.clone())
+        .create_schedule(with_token(
+            schedule(host_id, repo.id, "0 3 * * *", "UTC", "/srv"),
+            &token,
+        ))
+        .await
+        .expect("create")
+        .into_inner()
+        .schedule
+        .expect("schedule");
+
+    let fire = |seq: u64, late: bool| pb::AgentMessage {
+        seq,
+        body: Some(Body::ScheduleFired(pb::ScheduleFired {
+            schedule_id: created.id,
+            fire_at: Some(prost_types::Timestamp {
+                seconds: 1_767_236_400,
+                nanos: 0,
+            }),
+            schedule_set_version: 1,
+            late,
+        })),
+    };
+    for (seq, late) in [(1, false), (2, true), (3, false)] {
+        session.tx.send(fire(seq, late)).await.expect("send");
+    }
+    // Wait for the ack of the last report.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(Some(pb::ServerMessage {
+            body: Some(ServerBody::Ack(ack)),
+        })) = session.next(Duration::from_secs(10)).await
+            && ack.seq == 3
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no ack for the last firing"
+        );
+    }
+    let jobs = JobServiceClient::new(channel)
+        .list_jobs(with_token(
+            pb::ListJobsRequest {
+                host_id,
+                ..Default::default()
+            },
+            &token,
+        ))
+        .await
+        .expect("list")
+        .into_inner()
+        .jobs;
+    assert_eq!(jobs.len(), 1, "one job for one firing: {jobs:?}");
+}
+
+#[tokio::test]
+async fn an_invalid_cron_or_timezone_is_refused_and_nothing_is_stored() {
+    let server = TestServer::start().await;
+    let token = server.token_for("ops", Role::Admin, Scope::Admin).await;
+    let mut schedules = ScheduleServiceClient::new(server.channel().await);
+    for (cron, zone, field) in [
+        ("61 * * * *", "UTC", "cron"),
+        ("0 2 * * *", "Atlantis/Capital", "timezone"),
+        ("5/5 * * * *", "UTC", "cron"),
+    ] {
+        let err = schedules
+            .create_schedule(with_token(schedule(1, 1, cron, zone, "/srv"), &token))
+            .await
+            .expect_err("refused");
+        assert_eq!(err.code(), Code::InvalidArgument, "{cron} {zone}");
+        assert!(
+            err.message().starts_with(&format!("invalid {field}")),
+            "{}",
+            err.message()
+        );
+    }
+    let listed = schedules
+        .list_schedules(with_token(pb::ListSchedulesRequest::default(), &token))
+        .await
+        .expect("list")
+        .into_inner();
+    assert!(listed.schedules.is_empty());
+}
