@@ -170,6 +170,12 @@ pub const KEYS: &[KeySpec] = &[
         help: "A dispatched or running job whose agent says nothing of it for this long is marked lost",
     },
     KeySpec {
+        name: "schedule_grace",
+        secret: false,
+        default: Some("2m"),
+        help: "A schedule firing with no job this long after its time is recorded as a missed run",
+    },
+    KeySpec {
         name: "setup_token",
         secret: true,
         default: None,
@@ -268,6 +274,7 @@ pub struct ServerConfig {
     pub agent_heartbeat_interval: Duration,
     pub agent_offline_after: Duration,
     pub job_lease: Duration,
+    pub schedule_grace: Duration,
     pub setup_token: Option<String>,
 }
 
@@ -296,6 +303,7 @@ impl fmt::Debug for ServerConfig {
             .field("agent_heartbeat_interval", &self.agent_heartbeat_interval)
             .field("agent_offline_after", &self.agent_offline_after)
             .field("job_lease", &self.job_lease)
+            .field("schedule_grace", &self.schedule_grace)
             .field(
                 "setup_token",
                 &self.setup_token.as_ref().map(|_| "<redacted>"),
@@ -604,6 +612,7 @@ impl Layers {
             agent_heartbeat_interval: self.parse("agent_heartbeat_interval", parse_duration)?,
             agent_offline_after: self.parse("agent_offline_after", parse_duration)?,
             job_lease: self.parse("job_lease", parse_duration)?,
+            schedule_grace: self.parse("schedule_grace", parse_duration)?,
             setup_token: match self.values.get("setup_token") {
                 Some(_) => Some(self.parse("setup_token", |v| {
                     if v.len() < 16 {
@@ -816,6 +825,9 @@ pub struct ServerFlags {
     /// A job with no word from its agent for this long is lost [default: 10m].
     #[arg(long, value_name = "DURATION")]
     pub job_lease: Option<String>,
+    /// A firing with no job this long after its time is missed [default: 2m].
+    #[arg(long, value_name = "DURATION")]
+    pub schedule_grace: Option<String>,
     /// Print the example configuration file and exit.
     #[arg(long)]
     pub print_example_config: bool,
@@ -850,6 +862,7 @@ impl ServerFlags {
             ("agent_heartbeat_interval", &self.agent_heartbeat_interval),
             ("agent_offline_after", &self.agent_offline_after),
             ("job_lease", &self.job_lease),
+            ("schedule_grace", &self.schedule_grace),
         ];
         all.into_iter()
             .filter_map(|(k, v)| v.as_ref().map(|v| (k, v.clone())))
@@ -1091,6 +1104,7 @@ mod tests {
             agent_heartbeat_interval: Some("1s".into()),
             agent_offline_after: Some("1s".into()),
             job_lease: Some("1s".into()),
+            schedule_grace: Some("1s".into()),
             ..ServerFlags::default()
         };
         assert_eq!(

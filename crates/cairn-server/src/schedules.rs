@@ -199,6 +199,31 @@ impl Schedules {
         Ok(())
     }
 
+    /// Whether a schedule is overdue: enabled, and no success for more than
+    /// twice its interval (counted from its creation if it never succeeded).
+    pub fn overdue(&self, schedule: &Schedule) -> bool {
+        if !schedule.fields.enabled {
+            return false;
+        }
+        let Ok(spec) = CronSpec::parse(&schedule.fields.cron, &schedule.fields.timezone) else {
+            return false;
+        };
+        let since = schedule.last_success_at.unwrap_or(schedule.created_at);
+        spec.interval_after(since)
+            .is_some_and(|interval| self.clock.now() - since > 2 * interval)
+    }
+
+    /// Missed and settled runs, newest first.
+    pub async fn pending_runs(
+        &self,
+        p: &Principal,
+        schedule: Option<ScheduleId>,
+        host: Option<HostId>,
+    ) -> ServiceResult<Vec<cairn_store::PendingRun>> {
+        p.require(Scope::Read)?;
+        Ok(self.store.list_pending_runs(schedule, host).await?)
+    }
+
     /// When the schedule fires next, by the server's clock.
     pub fn next_fire(&self, schedule: &Schedule) -> Option<i64> {
         CronSpec::parse(&schedule.fields.cron, &schedule.fields.timezone)

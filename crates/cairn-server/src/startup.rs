@@ -112,6 +112,7 @@ impl Server {
                 heartbeat_interval: config.agent_heartbeat_interval,
                 offline_after: config.agent_offline_after,
                 job_lease: config.job_lease,
+                schedule_grace: config.schedule_grace,
             },
         );
         let schedules =

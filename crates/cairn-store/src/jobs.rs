@@ -70,6 +70,8 @@ pub struct Job {
     pub status: JobStatus,
     pub host_id: HostId,
     pub repository_id: Option<RepositoryId>,
+    /// The schedule and firing this job runs, if a schedule made it.
+    pub schedule: Option<(crate::ids::ScheduleId, Millis)>,
     pub trigger: String,
     /// The typed spec, encoded by the server (opaque here; never a secret).
     pub spec: String,
@@ -111,7 +113,7 @@ pub struct JobFilter {
 
 const JOB_COLUMNS: &str = "id, kind, status, host_id, repository_id, trigger, spec, created_by, created_at,
      dispatched_at, started_at, finished_at, lease_expires_at, cancel_requested_at, progress, summary,
-     snapshot_id, exit_code, error, warning";
+     snapshot_id, exit_code, error, warning, schedule_id, fire_at";
 
 fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
     let status: String = row.get(2)?;
@@ -142,6 +144,10 @@ fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
         exit_code: row.get(17)?,
         error: row.get(18)?,
         warning: row.get(19)?,
+        schedule: match (row.get(20)?, row.get(21)?) {
+            (Some(schedule), Some(fire_at)) => Some((schedule, fire_at)),
+            _ => None,
+        },
     })
 }
 
@@ -246,6 +252,19 @@ impl Store {
                 "UPDATE jobs SET status = 'dispatched', dispatched_at = ?2, lease_expires_at = ?3
                  WHERE id = ?1 AND status = 'queued'",
                 params![id, now, lease_until],
+            )? > 0)
+        })
+        .await
+    }
+
+    /// Whether a job of this schedule is dispatched or running (a schedule's
+    /// jobs run one at a time).
+    pub async fn schedule_busy(&self, schedule: crate::ids::ScheduleId) -> StoreResult<bool> {
+        self.read(move |c| {
+            Ok(c.query_row(
+                "SELECT count(*) FROM jobs WHERE schedule_id = ?1 AND status IN ('dispatched', 'running')",
+                [schedule],
+                |r| r.get::<_, i64>(0),
             )? > 0)
         })
         .await
@@ -433,6 +452,13 @@ pub fn job_finished(
                  WHERE id = ?1 AND status IN ('queued', 'dispatched', 'running')",
                 params![job, end.status.as_str(), end.warning, end.exit_code, end.error, end.summary, end.snapshot_id, now],
             )?;
+            if end.status == JobStatus::Succeeded {
+                c.execute(
+                    "UPDATE schedules SET last_success_at = max(coalesce(last_success_at, 0), ?2)
+                     WHERE id = (SELECT schedule_id FROM jobs WHERE id = ?1)",
+                    params![job, now],
+                )?;
+            }
         }
         Ok(())
     }

@@ -20,6 +20,7 @@ mod jobs;
 mod migrations;
 mod open;
 mod page;
+mod pending;
 mod repositories;
 mod schedules;
 mod settings;
@@ -43,6 +44,7 @@ pub use jobs::{
 pub use migrations::{MIGRATIONS_DIR, latest_version};
 pub use open::Store;
 pub use page::{Page, PageOf};
+pub use pending::PendingRun;
 pub use repositories::{Repository, RepositoryFields, SealedSecrets};
 pub use schedules::{Schedule, ScheduleFields};
 pub use settings::SettingKey;

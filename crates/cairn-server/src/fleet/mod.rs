@@ -2,6 +2,7 @@
 //! revoke, delete and label hosts and manage enrollment tokens here; the
 //! agent gateway opens and serves sessions through `session`.
 
+mod catchup;
 mod clean;
 mod registry;
 mod session;
@@ -38,6 +39,8 @@ pub struct FleetSettings {
     /// A dispatched or running job whose agent says nothing of it for this
     /// long is lost.
     pub job_lease: Duration,
+    /// A firing with no job this long after its time is a missed run.
+    pub schedule_grace: Duration,
 }
 
 /// A host with what only the live registry knows.

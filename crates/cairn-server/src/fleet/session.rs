@@ -351,6 +351,7 @@ impl Fleet {
         host: HostId,
         fired: &pb::ScheduleFired,
         now: Millis,
+        replaying: bool,
     ) -> ServiceResult<()> {
         let id = cairn_store::ScheduleId(fired.schedule_id);
         let schedule = match self.store.schedule(id).await {
@@ -363,21 +364,37 @@ impl Fleet {
         let fire_at = fired.fire_at.as_ref().map_or(now, |t| {
             t.seconds.saturating_mul(1000) + i64::from(t.nanos) / 1_000_000
         });
-        let trigger = if fired.late { "catch_up" } else { "schedule" };
+        if self.store.firing_settled(id, fire_at).await? {
+            // Catch-up already decided about this firing.
+            return Ok(());
+        }
+        if fired.late {
+            // Reported long after its time (the host slept, or was cut off):
+            // it is a missed run, run by the schedule's catch-up policy.
+            self.store
+                .record_missed(id, fire_at, "reported late by the agent".into(), now)
+                .await?;
+            if !replaying {
+                self.drain_missed(host).await?;
+            }
+            return Ok(());
+        }
         let spec = crate::jobs::encode(&crate::jobs::schedule_spec(&schedule));
         if let Some(job) = self
             .store
-            .create_scheduled_job(id, fire_at, trigger, spec, now)
+            .create_scheduled_job(id, fire_at, "schedule", spec, now)
             .await?
         {
             tracing::info!(%host, schedule = %id, %job, "schedule fired: job created");
+            self.store.settle_firing(id, fire_at, job, now).await?;
             self.request_dispatch(host);
         }
         Ok(())
     }
 
     /// The replay is over: jobs dispatched to `host` before this session that
-    /// it neither runs nor reported finished are lost.
+    /// it neither runs nor reported finished are lost; then what the host
+    /// missed while away runs by each schedule's catch-up policy.
     async fn reconcile(&self, host: HostId, replay: Replay) -> ServiceResult<()> {
         let lost = self
             .store
@@ -386,7 +403,7 @@ impl Fleet {
         if lost > 0 {
             tracing::warn!(%host, lost, "the agent came back without some of its jobs: marked lost");
         }
-        Ok(())
+        self.drain_missed(host).await
     }
 }
 
@@ -461,7 +478,12 @@ impl SessionHandle {
                 let applied = store
                     .apply_agent_message(host, seq, now, |_| Ok(()))
                     .await?;
-                fleet.schedule_fired(host, &fired, now).await?;
+                let replaying = self
+                    .replay
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .is_some();
+                fleet.schedule_fired(host, &fired, now, replaying).await?;
                 applied
             }
             Body::JobAccepted(accepted) => {
@@ -513,6 +535,7 @@ impl SessionHandle {
                     );
                 }
                 fleet.hub.close(job);
+                fleet.request_dispatch(host);
                 applied
             }
             Body::SnapshotList(list) => {

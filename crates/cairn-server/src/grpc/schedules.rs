@@ -60,7 +60,7 @@ impl SchedulesGrpc {
             } else {
                 None
             },
-            overdue: false,
+            overdue: self.api.schedules.overdue(s),
             pending_run_count: 0,
             created_at: Some(timestamp(s.created_at)),
             updated_at: Some(timestamp(s.updated_at)),
@@ -204,10 +204,40 @@ impl ScheduleService for SchedulesGrpc {
         &self,
         request: Request<pb::ListPendingRunsRequest>,
     ) -> Reply<pb::ListPendingRunsResponse> {
-        authenticate(&self.api, &request).await?;
-        Err(Status::unimplemented(
-            "missed-run tracking is not served by this server version yet",
-        ))
+        let p = authenticate(&self.api, &request).await?;
+        let r = request.into_inner();
+        let runs = self
+            .api
+            .schedules
+            .pending_runs(
+                &p,
+                (r.schedule_id != 0).then_some(ScheduleId(r.schedule_id)),
+                (r.host_id != 0).then_some(HostId(r.host_id)),
+            )
+            .await?;
+        Ok(Response::new(pb::ListPendingRunsResponse {
+            pending_runs: runs
+                .iter()
+                .map(|run| pb::PendingRun {
+                    id: run.id,
+                    schedule_id: run.schedule_id.0,
+                    host_id: run.host_id.0,
+                    fire_at: Some(timestamp(run.fire_at)),
+                    state: match run.state.as_str() {
+                        "missed" => pb::PendingRunState::Missed,
+                        "queued" => pb::PendingRunState::Queued,
+                        "drained" => pb::PendingRunState::Drained,
+                        "skipped" => pb::PendingRunState::Skipped,
+                        _ => pb::PendingRunState::Unspecified,
+                    } as i32,
+                    reason: run.reason.clone().unwrap_or_default(),
+                    job_id: run.job_id.map_or(0, |j| j.0),
+                    created_at: Some(timestamp(run.created_at)),
+                    resolved_at: run.resolved_at.map(timestamp),
+                })
+                .collect(),
+            page: Some(page_to_pb(None)),
+        }))
     }
 
     async fn list_maintenance_plans(

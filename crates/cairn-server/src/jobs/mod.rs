@@ -235,6 +235,12 @@ impl Jobs {
             let Some(repository) = job.repository_id else {
                 continue;
             };
+            // A schedule's jobs run one at a time (catch-up `all` queues several).
+            if let Some((schedule, _)) = job.schedule
+                && self.store.schedule_busy(schedule).await?
+            {
+                continue;
+            }
             let access = self.repos.access(repository).await?;
             let spec = decode::<pb::JobSpec>(&job.spec)?;
             let now = self.clock.now();
@@ -275,6 +281,10 @@ impl Jobs {
         shutdown: impl std::future::Future<Output = ()>,
     ) {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let every = (self.fleet.settings().schedule_grace / 2)
+            .clamp(Duration::from_millis(100), Duration::from_secs(10));
+        let mut expectations = tokio::time::interval(every);
+        expectations.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tokio::pin!(shutdown);
         loop {
@@ -292,6 +302,11 @@ impl Jobs {
                             self.fleet.send(job.host_id, cancel_message(job.id, "the server marked this job lost"));
                         },
                         Err(err) => tracing::warn!(error = %err, "lease check failed"),
+                    }
+                }
+                _ = expectations.tick() => {
+                    if let Err(err) = self.fleet.account_expected().await {
+                        tracing::warn!(error = %err, "checking schedules' expected firings failed");
                     }
                 }
                 () = &mut shutdown => break,

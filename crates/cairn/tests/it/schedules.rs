@@ -318,3 +318,219 @@ async fn an_invalid_cron_or_timezone_is_refused_and_nothing_is_stored() {
         .into_inner();
     assert!(listed.schedules.is_empty());
 }
+
+/// Runs the missed-run scenario with `policy`: the host is away while its
+/// schedule fires every second, then comes back. Returns the missed rows and
+/// the catch-up jobs, after the drain.
+async fn away_then_back(policy: pb::CatchUpPolicy) -> (Vec<pb::PendingRun>, Vec<pb::Job>) {
+    let server = TestServer::start_with(|c| c.schedule_grace = Duration::from_millis(500)).await;
+    let token = server.token_for("ops", Role::Admin, Scope::Admin).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let state = dir.path().join("agent");
+    let mut agent = RunningAgent::start(agents::config(&server.url, &state));
+    let (host_id, repository_id) =
+        approved_with_repository(&server, &token, &mut agent, &dir.path().join("repo")).await;
+    let channel = server.channel().await;
+    let mut jobs = JobServiceClient::new(channel.clone());
+    jobs.run_maintenance(with_token(
+        pb::RunMaintenanceRequest {
+            host_id,
+            repository_id,
+            spec: Some(pb::run_maintenance_request::Spec::Init(
+                pb::InitSpec::default(),
+            )),
+        },
+        &token,
+    ))
+    .await
+    .expect("init");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    agent.stop().await.expect("the host goes away");
+
+    let source = dir.path().join("source");
+    std::fs::create_dir(&source).expect("mkdir");
+    std::fs::write(source.join("f"), "x").expect("write");
+    let mut schedules = ScheduleServiceClient::new(channel.clone());
+    let mut request = schedule(
+        host_id,
+        repository_id,
+        "* * * * * *",
+        "UTC",
+        &source.display().to_string(),
+    );
+    request.catch_up = policy as i32;
+    let created = schedules
+        .create_schedule(with_token(request, &token))
+        .await
+        .expect("create")
+        .into_inner()
+        .schedule
+        .expect("schedule");
+
+    // The server notices the firings nobody reports.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let runs = schedules
+            .list_pending_runs(with_token(
+                pb::ListPendingRunsRequest {
+                    schedule_id: created.id,
+                    ..Default::default()
+                },
+                &token,
+            ))
+            .await
+            .expect("pending")
+            .into_inner()
+            .pending_runs;
+        if runs
+            .iter()
+            .filter(|r| r.state == pb::PendingRunState::Missed as i32)
+            .count()
+            >= 3
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "missed runs were not recorded: {runs:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Freeze the schedule so only catch-up runs remain, then bring the host back.
+    schedules
+        .set_schedule_enabled(with_token(
+            pb::SetScheduleEnabledRequest {
+                schedule_id: created.id,
+                enabled: false,
+            },
+            &token,
+        ))
+        .await
+        .expect("disable");
+    schedules
+        .set_schedule_enabled(with_token(
+            pb::SetScheduleEnabledRequest {
+                schedule_id: created.id,
+                enabled: true,
+            },
+            &token,
+        ))
+        .await
+        .expect("enable");
+    let mut agent = RunningAgent::start(agents::config(&server.url, &state));
+    agent.welcomed(pb::WelcomeStatus::Approved).await;
+
+    // Wait until no missed row is left and every catch-up job has ended.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let runs = schedules
+            .list_pending_runs(with_token(
+                pb::ListPendingRunsRequest {
+                    schedule_id: created.id,
+                    ..Default::default()
+                },
+                &token,
+            ))
+            .await
+            .expect("pending")
+            .into_inner()
+            .pending_runs;
+        let catch_up: Vec<pb::Job> = jobs
+            .list_jobs(with_token(
+                pb::ListJobsRequest {
+                    host_id,
+                    ..Default::default()
+                },
+                &token,
+            ))
+            .await
+            .expect("jobs")
+            .into_inner()
+            .jobs
+            .into_iter()
+            .filter(|j| j.trigger == pb::JobTrigger::CatchUp as i32)
+            .collect();
+        let settled = runs
+            .iter()
+            .all(|r| r.state != pb::PendingRunState::Missed as i32);
+        let ended = catch_up.iter().all(|j| {
+            [
+                pb::JobStatus::Succeeded,
+                pb::JobStatus::Failed,
+                pb::JobStatus::Cancelled,
+                pb::JobStatus::Lost,
+            ]
+            .iter()
+            .any(|s| *s as i32 == j.status)
+        });
+        if settled && ended && !runs.is_empty() {
+            schedules
+                .set_schedule_enabled(with_token(
+                    pb::SetScheduleEnabledRequest {
+                        schedule_id: created.id,
+                        enabled: false,
+                    },
+                    &token,
+                ))
+                .await
+                .expect("disable");
+            agent.stop().await.expect("stop");
+            return (runs, catch_up);
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "catch-up did not settle: {runs:?} {catch_up:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catch_up_once_runs_a_single_backup_for_all_missed_firings() {
+    let (runs, jobs) = away_then_back(pb::CatchUpPolicy::Once).await;
+    assert!(runs.len() >= 3);
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert_eq!(
+        jobs[0].status,
+        pb::JobStatus::Succeeded as i32,
+        "{}",
+        jobs[0].error
+    );
+    assert!(
+        runs.iter()
+            .all(|r| r.state == pb::PendingRunState::Drained as i32 && r.job_id == jobs[0].id)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catch_up_skip_runs_nothing_and_keeps_the_misses_on_record() {
+    let (runs, jobs) = away_then_back(pb::CatchUpPolicy::Skip).await;
+    assert!(jobs.is_empty(), "{jobs:?}");
+    assert!(runs.len() >= 3);
+    assert!(
+        runs.iter()
+            .all(|r| r.state == pb::PendingRunState::Skipped as i32)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catch_up_all_runs_every_missed_firing_one_at_a_time() {
+    let (runs, mut jobs) = away_then_back(pb::CatchUpPolicy::All).await;
+    assert!(runs.len() >= 3);
+    assert_eq!(jobs.len(), runs.len(), "one run per missed firing");
+    assert!(
+        jobs.iter()
+            .all(|j| j.status == pb::JobStatus::Succeeded as i32)
+    );
+    jobs.sort_by_key(|j| j.started_at.as_ref().map(|t| (t.seconds, t.nanos)));
+    for pair in jobs.windows(2) {
+        let (first_end, next_start) = (
+            pair[0].finished_at.expect("end"),
+            pair[1].started_at.expect("start"),
+        );
+        assert!(
+            (first_end.seconds, first_end.nanos) <= (next_start.seconds, next_start.nanos),
+            "runs overlapped: {pair:?}"
+        );
+    }
+}
