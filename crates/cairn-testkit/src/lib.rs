@@ -65,12 +65,23 @@ impl TestServer {
         Self::launch(listener, config, data_dir).await
     }
 
+    /// Stops the server, stays down for `down`, and starts it again on the
+    /// same address and data dir.
+    pub async fn restart_after(self, down: std::time::Duration) -> TestServer {
+        self.restart_with_pause(down).await
+    }
+
     /// Stops the server and starts it again on the same address and data
     /// dir, as a restart of the process would.
-    pub async fn restart(mut self) -> TestServer {
+    pub async fn restart(self) -> TestServer {
+        self.restart_with_pause(std::time::Duration::ZERO).await
+    }
+
+    async fn restart_with_pause(mut self, down: std::time::Duration) -> TestServer {
         let data_dir = self.data_dir.take().expect("data dir");
         let config = self.config.clone();
         self.stop_in_place().await.expect("clean stop");
+        tokio::time::sleep(down).await;
         let listener = TcpListener::bind(config.listen)
             .await
             .expect("rebind the same port");

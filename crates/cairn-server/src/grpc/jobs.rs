@@ -91,6 +91,8 @@ pub(crate) fn job_to_pb(job: &Job) -> pb::Job {
         status: status_to_pb(job.status) as i32,
         host_id: job.host_id.0,
         repository_id: job.repository_id.map_or(0, |r| r.0),
+        schedule_id: job.schedule.map_or(0, |(s, _)| s.0),
+        fire_at: job.schedule.map(|(_, at)| timestamp(at)),
         trigger: trigger_to_pb(&job.trigger) as i32,
         spec: decode(&job.spec).ok(),
         created_by_user_id: job.created_by.map_or(0, |u| u.0),

@@ -534,3 +534,139 @@ async fn catch_up_all_runs_every_missed_firing_one_at_a_time() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn firings_while_the_server_is_down_are_spooled_and_make_one_job_each() {
+    let server = TestServer::start_with(|c| c.schedule_grace = Duration::from_millis(500)).await;
+    let token = server.token_for("ops", Role::Admin, Scope::Admin).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let mut agent = RunningAgent::start(agents::config(&server.url, &dir.path().join("agent")));
+    let (host_id, repository_id) =
+        approved_with_repository(&server, &token, &mut agent, &dir.path().join("repo")).await;
+    let source = dir.path().join("source");
+    std::fs::create_dir(&source).expect("mkdir");
+    ScheduleServiceClient::new(server.channel().await)
+        .create_schedule(with_token(
+            schedule(
+                host_id,
+                repository_id,
+                "* * * * * *",
+                "UTC",
+                &source.display().to_string(),
+            ),
+            &token,
+        ))
+        .await
+        .expect("create");
+
+    // Down for a few firings; the agent keeps firing into its spool.
+    let down_from = cairn_store::now_millis();
+    let server = server.restart_after(Duration::from_millis(2_500)).await;
+    let down_until = cairn_store::now_millis();
+    agent.welcomed(pb::WelcomeStatus::Approved).await;
+
+    let mut jobs = JobServiceClient::new(server.channel().await);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let listed = jobs
+            .list_jobs(with_token(
+                pb::ListJobsRequest {
+                    host_id,
+                    page: Some(pb::PageRequest {
+                        page_size: 500,
+                        page_token: String::new(),
+                    }),
+                    ..Default::default()
+                },
+                &token,
+            ))
+            .await
+            .expect("jobs")
+            .into_inner()
+            .jobs;
+        let fired: Vec<i64> = listed
+            .iter()
+            .filter_map(|j| {
+                j.fire_at
+                    .as_ref()
+                    .map(|t| t.seconds * 1000 + i64::from(t.nanos) / 1_000_000)
+            })
+            .collect();
+        let mut unique = fired.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), fired.len(), "one job per firing");
+        let during_downtime = listed
+            .iter()
+            .filter(|j| j.trigger == pb::JobTrigger::Schedule as i32)
+            .filter_map(|j| j.fire_at.as_ref())
+            .map(|t| t.seconds * 1000)
+            .filter(|at| *at > down_from + 500 && *at < down_until - 500)
+            .count();
+        if during_downtime >= 1 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no job for a firing during the downtime: {listed:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    agent.stop().await.expect("stop");
+}
+
+#[tokio::test]
+async fn a_schedule_changed_while_the_host_is_away_is_applied_when_it_is_back() {
+    let server = TestServer::start().await;
+    let token = server.token_for("ops", Role::Admin, Scope::Admin).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let state = dir.path().join("agent");
+    let mut agent = RunningAgent::start(agents::config(&server.url, &state));
+    let (host_id, repository_id) =
+        approved_with_repository(&server, &token, &mut agent, &dir.path().join("repo")).await;
+    agent.stop().await.expect("away");
+
+    let channel = server.channel().await;
+    ScheduleServiceClient::new(channel.clone())
+        .create_schedule(with_token(
+            schedule(host_id, repository_id, "0 3 * * *", "Europe/Paris", "/srv"),
+            &token,
+        ))
+        .await
+        .expect("create");
+    let mut hosts = HostServiceClient::new(channel);
+    let host = |hosts: &mut HostServiceClient<tonic::transport::Channel>| {
+        let mut hosts = hosts.clone();
+        let token = token.clone();
+        async move {
+            hosts
+                .get_host(with_token(pb::GetHostRequest { host_id }, &token))
+                .await
+                .expect("host")
+                .into_inner()
+                .host
+                .expect("host")
+        }
+    };
+    let away = host(&mut hosts).await;
+    assert!(
+        away.applied_schedule_set_version < away.desired_schedule_set_version,
+        "the lag is visible: {away:?}"
+    );
+
+    let mut agent = RunningAgent::start(agents::config(&server.url, &state));
+    agent.welcomed(pb::WelcomeStatus::Approved).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let back = host(&mut hosts).await;
+        if back.applied_schedule_set_version == back.desired_schedule_set_version {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not applied: {back:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    agent.stop().await.expect("stop");
+}
