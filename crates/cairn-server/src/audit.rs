@@ -44,6 +44,7 @@ impl From<&Principal> for Actor {
                 format!("{} (token {name})", p.user.username),
             ),
             Via::Cli => (ActorKind::Cli, None, "cairn admin (local)".to_string()),
+            Via::System => (ActorKind::System, None, "cairn server".to_string()),
         };
         Actor {
             kind,

@@ -176,6 +176,12 @@ pub const KEYS: &[KeySpec] = &[
         help: "A schedule firing with no job this long after its time is recorded as a missed run",
     },
     KeySpec {
+        name: "maintenance_tick",
+        secret: false,
+        default: Some("60s"),
+        help: "How often maintenance plans are checked for forget, prune and check that are due",
+    },
+    KeySpec {
         name: "setup_token",
         secret: true,
         default: None,
@@ -275,6 +281,7 @@ pub struct ServerConfig {
     pub agent_offline_after: Duration,
     pub job_lease: Duration,
     pub schedule_grace: Duration,
+    pub maintenance_tick: Duration,
     pub setup_token: Option<String>,
 }
 
@@ -304,6 +311,7 @@ impl fmt::Debug for ServerConfig {
             .field("agent_offline_after", &self.agent_offline_after)
             .field("job_lease", &self.job_lease)
             .field("schedule_grace", &self.schedule_grace)
+            .field("maintenance_tick", &self.maintenance_tick)
             .field(
                 "setup_token",
                 &self.setup_token.as_ref().map(|_| "<redacted>"),
@@ -613,6 +621,14 @@ impl Layers {
             agent_offline_after: self.parse("agent_offline_after", parse_duration)?,
             job_lease: self.parse("job_lease", parse_duration)?,
             schedule_grace: self.parse("schedule_grace", parse_duration)?,
+            maintenance_tick: self.parse("maintenance_tick", |v| {
+                let d = parse_duration(v)?;
+                if d.is_zero() {
+                    Err("must be more than 0".into())
+                } else {
+                    Ok(d)
+                }
+            })?,
             setup_token: match self.values.get("setup_token") {
                 Some(_) => Some(self.parse("setup_token", |v| {
                     if v.len() < 16 {
@@ -828,6 +844,9 @@ pub struct ServerFlags {
     /// A firing with no job this long after its time is missed [default: 2m].
     #[arg(long, value_name = "DURATION")]
     pub schedule_grace: Option<String>,
+    /// How often maintenance plans are checked [default: 60s].
+    #[arg(long, value_name = "DURATION")]
+    pub maintenance_tick: Option<String>,
     /// Print the example configuration file and exit.
     #[arg(long)]
     pub print_example_config: bool,
@@ -863,6 +882,7 @@ impl ServerFlags {
             ("agent_offline_after", &self.agent_offline_after),
             ("job_lease", &self.job_lease),
             ("schedule_grace", &self.schedule_grace),
+            ("maintenance_tick", &self.maintenance_tick),
         ];
         all.into_iter()
             .filter_map(|(k, v)| v.as_ref().map(|v| (k, v.clone())))
@@ -1105,6 +1125,7 @@ mod tests {
             agent_offline_after: Some("1s".into()),
             job_lease: Some("1s".into()),
             schedule_grace: Some("1s".into()),
+            maintenance_tick: Some("1s".into()),
             ..ServerFlags::default()
         };
         assert_eq!(

@@ -23,6 +23,7 @@ pub mod error;
 pub mod fleet;
 mod grpc;
 pub mod jobs;
+pub mod maintenance;
 pub mod repos;
 pub mod schedules;
 mod serve;
@@ -52,6 +53,8 @@ pub struct Api {
     pub jobs: jobs::Jobs,
     /// Backup schedules.
     pub schedules: schedules::Schedules,
+    /// Forget, prune and check cadences.
+    pub maintenance: maintenance::Maintenance,
     /// Whether cookies must be `Secure` (the server is reached over HTTPS).
     pub secure_cookies: bool,
     /// The URL operators reach the server at.

@@ -102,6 +102,11 @@ pub(crate) async fn serve(
         async move { api.shutting_down().await }
     }));
 
+    let maintenance = tokio::spawn(api.maintenance.clone().run(config.maintenance_tick, {
+        let api = api.clone();
+        async move { api.shutting_down().await }
+    }));
+
     let local = listener.local_addr()?;
     tracing::info!(address = %local, "serving gRPC, web UI and probes");
 
@@ -166,6 +171,7 @@ pub(crate) async fn serve(
     // elsewhere (or later) instead of holding the drain open.
     let _ = reaper.await;
     let _ = dispatcher.await;
+    let _ = maintenance.await;
     tokio::select! {
         () = graceful.shutdown() => tracing::info!("all connections closed"),
         () = tokio::time::sleep(config.shutdown_grace) => {

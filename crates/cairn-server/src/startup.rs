@@ -17,6 +17,7 @@ use crate::clock::Clock;
 use crate::config::{ServerConfig, TlsMode};
 use crate::fleet::{Fleet, FleetSettings};
 use crate::jobs::Jobs;
+use crate::maintenance::Maintenance;
 use crate::repos::Repos;
 use crate::schedules::Schedules;
 use cairn_tls::ServerIdentity;
@@ -125,6 +126,8 @@ impl Server {
             fleet.clone(),
             config.job_lease,
         );
+        let maintenance =
+            Maintenance::new(store.clone(), clock.clone(), auditor.clone(), jobs.clone());
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let api = Api {
             auth,
@@ -133,6 +136,7 @@ impl Server {
             repos,
             jobs,
             schedules,
+            maintenance,
             secure_cookies: config.serves_https(),
             public_url: config.public_url.clone(),
             store,

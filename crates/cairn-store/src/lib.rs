@@ -17,6 +17,7 @@ mod error;
 mod hosts;
 mod ids;
 mod jobs;
+mod maintenance;
 mod migrations;
 mod open;
 mod page;
@@ -41,6 +42,7 @@ pub use jobs::{
     Job, JobEnd, JobFilter, JobStatus, LogLine, NewJob, append_job_log, job_accepted, job_finished,
     job_progress,
 };
+pub use maintenance::{Chore, MaintenancePlan, PlanFields};
 pub use migrations::{MIGRATIONS_DIR, latest_version};
 pub use open::Store;
 pub use page::{Page, PageOf};

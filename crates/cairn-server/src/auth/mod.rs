@@ -47,6 +47,8 @@ pub enum Via {
     /// `cairn admin` acting on the data dir directly (whoever can read the
     /// data dir owns the server anyway).
     Cli,
+    /// The server itself (the maintenance ticker, catch-up).
+    System,
 }
 
 impl std::fmt::Debug for Via {
@@ -67,6 +69,7 @@ impl std::fmt::Debug for Via {
                 .field("scope", scope)
                 .finish(),
             Via::Cli => f.write_str("Cli"),
+            Via::System => f.write_str("System"),
         }
     }
 }
@@ -95,7 +98,7 @@ impl Principal {
         let role = role_scope(self.user.role);
         match &self.via {
             Via::ApiToken { scope, .. } => role.min(*scope),
-            Via::Session { .. } | Via::Cli => role,
+            Via::Session { .. } | Via::Cli | Via::System => role,
         }
     }
 
@@ -125,9 +128,22 @@ impl Principal {
         }
     }
 
+    /// The server acting on its own (maintenance, catch-up).
+    pub fn system() -> Principal {
+        Principal {
+            user: Operator {
+                id: UserId(0),
+                username: "cairn-server".into(),
+                role: Role::Admin,
+            },
+            via: Via::System,
+            source: None,
+        }
+    }
+
     /// The operator to store as "created by", if this is one.
     pub fn operator_id(&self) -> Option<UserId> {
-        (!matches!(self.via, Via::Cli)).then_some(self.user.id)
+        (!matches!(self.via, Via::Cli | Via::System)).then_some(self.user.id)
     }
 }
 

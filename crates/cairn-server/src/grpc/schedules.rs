@@ -2,12 +2,14 @@
 
 use cairn_proto::v1 as pb;
 use cairn_proto::v1::schedule_service_server::ScheduleService;
-use cairn_store::{HostId, RepositoryId, Schedule, ScheduleFields, ScheduleId};
+use cairn_store::{HostId, MaintenancePlan, RepositoryId, Schedule, ScheduleFields, ScheduleId};
 use tonic::{Request, Response, Status};
 
 use super::authenticate;
 use super::convert::{page_to_pb, timestamp};
 use crate::Api;
+use crate::jobs::decode;
+use crate::maintenance::PlanRequest;
 
 /// The ScheduleService implementation.
 #[derive(Debug, Clone)]
@@ -244,39 +246,111 @@ impl ScheduleService for SchedulesGrpc {
         &self,
         request: Request<pb::ListMaintenancePlansRequest>,
     ) -> Reply<pb::ListMaintenancePlansResponse> {
-        authenticate(&self.api, &request).await?;
-        Err(Status::unimplemented(
-            "maintenance plans are not served by this server version yet",
-        ))
+        let p = authenticate(&self.api, &request).await?;
+        let r = request.into_inner();
+        let plans = self
+            .api
+            .maintenance
+            .list(&p, (r.host_id != 0).then_some(HostId(r.host_id)))
+            .await?;
+        Ok(Response::new(pb::ListMaintenancePlansResponse {
+            plans: plans
+                .iter()
+                .filter(|plan| r.repository_id == 0 || plan.repository_id.0 == r.repository_id)
+                .map(plan_to_pb)
+                .collect(),
+            page: Some(page_to_pb(None)),
+        }))
     }
 
     async fn get_maintenance_plan(
         &self,
         request: Request<pb::GetMaintenancePlanRequest>,
     ) -> Reply<pb::GetMaintenancePlanResponse> {
-        authenticate(&self.api, &request).await?;
-        Err(Status::unimplemented(
-            "maintenance plans are not served by this server version yet",
-        ))
+        let p = authenticate(&self.api, &request).await?;
+        let plan = self
+            .api
+            .maintenance
+            .get(&p, request.into_inner().plan_id)
+            .await?;
+        Ok(Response::new(pb::GetMaintenancePlanResponse {
+            plan: Some(plan_to_pb(&plan)),
+        }))
     }
 
     async fn upsert_maintenance_plan(
         &self,
         request: Request<pb::UpsertMaintenancePlanRequest>,
     ) -> Reply<pb::UpsertMaintenancePlanResponse> {
-        authenticate(&self.api, &request).await?;
-        Err(Status::unimplemented(
-            "maintenance plans are not served by this server version yet",
-        ))
+        let p = authenticate(&self.api, &request).await?;
+        let r = request.into_inner();
+        let every = |secs: u64| (secs > 0).then(|| std::time::Duration::from_secs(secs));
+        let plan = self
+            .api
+            .maintenance
+            .upsert(
+                &p,
+                PlanRequest {
+                    host: HostId(r.host_id),
+                    repository: RepositoryId(r.repository_id),
+                    enabled: r.enabled,
+                    retention: r.retention.unwrap_or_default(),
+                    forget_every: every(r.forget_every_seconds),
+                    prune_every: every(r.prune_every_seconds),
+                    prune_max_unused: r.prune_max_unused,
+                    check_every: every(r.check_every_seconds),
+                    check_read_data_subset: r.check_read_data_subset,
+                },
+            )
+            .await?;
+        Ok(Response::new(pb::UpsertMaintenancePlanResponse {
+            plan: Some(plan_to_pb(&plan)),
+        }))
     }
 
     async fn delete_maintenance_plan(
         &self,
         request: Request<pb::DeleteMaintenancePlanRequest>,
     ) -> Reply<pb::DeleteMaintenancePlanResponse> {
-        authenticate(&self.api, &request).await?;
-        Err(Status::unimplemented(
-            "maintenance plans are not served by this server version yet",
-        ))
+        let p = authenticate(&self.api, &request).await?;
+        self.api
+            .maintenance
+            .delete(&p, request.into_inner().plan_id)
+            .await?;
+        Ok(Response::new(pb::DeleteMaintenancePlanResponse {}))
+    }
+}
+
+fn plan_to_pb(plan: &MaintenancePlan) -> pb::MaintenancePlan {
+    let next = |last: Option<i64>, every: Option<u64>| {
+        every.map(|secs| timestamp(last.unwrap_or(plan.created_at) + secs as i64 * 1000))
+    };
+    pb::MaintenancePlan {
+        id: plan.id,
+        host_id: plan.host_id.0,
+        repository_id: plan.repository_id.0,
+        enabled: plan.fields.enabled,
+        retention: decode(&plan.fields.retention).ok(),
+        forget_every_seconds: plan.fields.forget_every_seconds.unwrap_or(0),
+        prune_every_seconds: plan.fields.prune_every_seconds.unwrap_or(0),
+        prune_max_unused: plan
+            .fields
+            .prune_max_unused
+            .as_deref()
+            .and_then(|m| decode(m).ok()),
+        check_every_seconds: plan.fields.check_every_seconds.unwrap_or(0),
+        check_read_data_subset: plan
+            .fields
+            .check_read_data_subset
+            .as_deref()
+            .and_then(|c| decode(c).ok()),
+        last_forget_at: plan.last_forget_at.map(timestamp),
+        last_prune_at: plan.last_prune_at.map(timestamp),
+        last_check_at: plan.last_check_at.map(timestamp),
+        next_forget_at: next(plan.last_forget_at, plan.fields.forget_every_seconds),
+        next_prune_at: next(plan.last_prune_at, plan.fields.prune_every_seconds),
+        next_check_at: next(plan.last_check_at, plan.fields.check_every_seconds),
+        created_at: Some(timestamp(plan.created_at)),
+        updated_at: Some(timestamp(plan.updated_at)),
     }
 }

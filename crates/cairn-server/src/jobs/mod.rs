@@ -235,6 +235,13 @@ impl Jobs {
             let Some(repository) = job.repository_id else {
                 continue;
             };
+            // Fleet-aware: an exclusive operation (forget, prune, check,
+            // unlock) waits until nothing else runs on its repository, on any
+            // host; anything else waits while an exclusive one runs.
+            let exclusive = matches!(job.kind.as_str(), "forget" | "prune" | "check" | "unlock");
+            if self.store.repository_busy(repository, !exclusive).await? {
+                continue;
+            }
             // A schedule's jobs run one at a time (catch-up `all` queues several).
             if let Some((schedule, _)) = job.schedule
                 && self.store.schedule_busy(schedule).await?
@@ -295,6 +302,15 @@ impl Jobs {
                     }
                 }
                 _ = tick.tick() => {
+                    // Jobs held back (a busy repository, a busy schedule) go
+                    // out as soon as what held them ends.
+                    if let Ok(hosts) = self.store.hosts_with_queued_jobs().await {
+                        for host in hosts {
+                            if let Err(err) = self.dispatch(host).await {
+                                tracing::warn!(%host, error = %err, "dispatch failed");
+                            }
+                        }
+                    }
                     match self.store.expire_leases(self.clock.now()).await {
                         Ok(lost) => for job in lost {
                             tracing::warn!(job = %job.id, host = %job.host_id, "job lost: its lease expired");

@@ -1,0 +1,276 @@
+//! Fleet-aware maintenance: forget, prune and check on cadences, per host's
+//! use of a repository. A ticker queues what is due; the dispatcher then
+//! serialises exclusive operations on each repository across the whole fleet
+//! (never a prune or check while any host backs up into it).
+
+use std::time::Duration;
+
+use cairn_proto::v1 as pb;
+use cairn_store::{
+    Chore, HostId, MaintenancePlan, Millis, Outcome, PlanFields, RepositoryId, Scope, Store,
+};
+
+use crate::audit::Auditor;
+use crate::auth::Principal;
+use crate::clock::Clock;
+use crate::error::{ServiceError, ServiceResult};
+use crate::jobs::{JobRequest, Jobs, decode, encode};
+
+/// A plan as an operator sets it.
+#[derive(Debug, Clone)]
+pub struct PlanRequest {
+    pub host: HostId,
+    pub repository: RepositoryId,
+    pub enabled: bool,
+    pub retention: pb::RetentionPolicy,
+    pub forget_every: Option<Duration>,
+    pub prune_every: Option<Duration>,
+    pub prune_max_unused: Option<pb::MaxUnused>,
+    pub check_every: Option<Duration>,
+    pub check_read_data_subset: Option<pb::ReadDataSubset>,
+}
+
+/// The maintenance service; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Maintenance {
+    store: Store,
+    clock: Clock,
+    auditor: Auditor,
+    jobs: Jobs,
+}
+
+fn forget_spec(plan: &MaintenancePlan) -> ServiceResult<pb::JobSpec> {
+    Ok(pb::JobSpec {
+        spec: Some(pb::job_spec::Spec::Forget(pb::ForgetSpec {
+            policy: Some(decode(&plan.fields.retention)?),
+            ..Default::default()
+        })),
+    })
+}
+
+fn prune_spec(plan: &MaintenancePlan) -> ServiceResult<pb::JobSpec> {
+    let max_unused = plan
+        .fields
+        .prune_max_unused
+        .as_deref()
+        .map(decode)
+        .transpose()?;
+    Ok(pb::JobSpec {
+        spec: Some(pb::job_spec::Spec::Prune(pb::PruneSpec {
+            max_unused,
+            ..Default::default()
+        })),
+    })
+}
+
+fn check_spec(plan: &MaintenancePlan) -> ServiceResult<pb::JobSpec> {
+    let read_data_subset = plan
+        .fields
+        .check_read_data_subset
+        .as_deref()
+        .map(decode)
+        .transpose()?;
+    Ok(pb::JobSpec {
+        spec: Some(pb::job_spec::Spec::Check(pb::CheckSpec {
+            read_data_subset,
+            ..Default::default()
+        })),
+    })
+}
+
+fn due(last: Option<Millis>, every: Option<u64>, created: Millis, now: Millis) -> bool {
+    every.is_some_and(|secs| now - last.unwrap_or(created) >= secs as Millis * 1000)
+}
+
+impl Maintenance {
+    pub(crate) fn new(store: Store, clock: Clock, auditor: Auditor, jobs: Jobs) -> Self {
+        Self {
+            store,
+            clock,
+            auditor,
+            jobs,
+        }
+    }
+
+    /// Creates or replaces a plan. Every policy is checked as the agent would
+    /// run it, so a plan that could never run is refused now.
+    pub async fn upsert(&self, p: &Principal, r: PlanRequest) -> ServiceResult<MaintenancePlan> {
+        let target = Some(format!("host:{} repository:{}", r.host, r.repository));
+        self.auditor
+            .authorize(p, Scope::Operate, "maintenance.upsert", target.clone())
+            .await?;
+        if !self.store.is_assigned(r.repository, r.host).await? {
+            return Err(ServiceError::FailedPrecondition(format!(
+                "repository {} is not assigned to host {}",
+                r.repository, r.host
+            )));
+        }
+        let check = |field: &'static str, spec: pb::job_spec::Spec| {
+            cairn_restic::operation(&pb::JobSpec { spec: Some(spec) }, None)
+                .map_err(|e| ServiceError::invalid(field, e.to_string()))
+        };
+        if r.forget_every.is_some() {
+            check(
+                "retention",
+                pb::job_spec::Spec::Forget(pb::ForgetSpec {
+                    policy: Some(r.retention.clone()),
+                    ..Default::default()
+                }),
+            )?;
+        }
+        check(
+            "prune_max_unused",
+            pb::job_spec::Spec::Prune(pb::PruneSpec {
+                max_unused: r.prune_max_unused.clone(),
+                ..Default::default()
+            }),
+        )?;
+        check(
+            "check_read_data_subset",
+            pb::job_spec::Spec::Check(pb::CheckSpec {
+                read_data_subset: r.check_read_data_subset.clone(),
+                ..Default::default()
+            }),
+        )?;
+        let fields = PlanFields {
+            enabled: r.enabled,
+            retention: encode(&r.retention),
+            forget_every_seconds: r.forget_every.map(|d| d.as_secs().max(1)),
+            prune_every_seconds: r.prune_every.map(|d| d.as_secs().max(1)),
+            prune_max_unused: r.prune_max_unused.as_ref().map(encode),
+            check_every_seconds: r.check_every.map(|d| d.as_secs().max(1)),
+            check_read_data_subset: r.check_read_data_subset.as_ref().map(encode),
+        };
+        let plan = self
+            .store
+            .upsert_plan(r.host, r.repository, fields, self.clock.now())
+            .await?;
+        self.auditor
+            .record(p, "maintenance.upsert", target, Outcome::Success, None)
+            .await;
+        Ok(plan)
+    }
+
+    /// Plans, optionally one host's.
+    pub async fn list(
+        &self,
+        p: &Principal,
+        host: Option<HostId>,
+    ) -> ServiceResult<Vec<MaintenancePlan>> {
+        p.require(Scope::Read)?;
+        Ok(self.store.list_plans(host).await?)
+    }
+
+    /// One plan.
+    pub async fn get(&self, p: &Principal, id: i64) -> ServiceResult<MaintenancePlan> {
+        p.require(Scope::Read)?;
+        Ok(self.store.plan(id).await?)
+    }
+
+    /// Deletes a plan.
+    pub async fn delete(&self, p: &Principal, id: i64) -> ServiceResult<()> {
+        let target = Some(format!("maintenance_plan:{id}"));
+        self.auditor
+            .authorize(p, Scope::Operate, "maintenance.delete", target.clone())
+            .await?;
+        self.store.delete_plan(id).await?;
+        self.auditor
+            .record(p, "maintenance.delete", target, Outcome::Success, None)
+            .await;
+        Ok(())
+    }
+
+    /// Queues every chore that is due.
+    pub(crate) async fn tick(&self) -> ServiceResult<()> {
+        let now = self.clock.now();
+        let system = Principal::system();
+        for plan in self
+            .store
+            .list_plans(None)
+            .await?
+            .into_iter()
+            .filter(|p| p.fields.enabled)
+        {
+            let chores = [
+                (
+                    Chore::Forget,
+                    plan.last_forget_at,
+                    plan.fields.forget_every_seconds,
+                ),
+                (
+                    Chore::Prune,
+                    plan.last_prune_at,
+                    plan.fields.prune_every_seconds,
+                ),
+                (
+                    Chore::Check,
+                    plan.last_check_at,
+                    plan.fields.check_every_seconds,
+                ),
+            ];
+            for (chore, last, every) in chores {
+                if !due(last, every, plan.created_at, now) {
+                    continue;
+                }
+                let spec = match chore {
+                    Chore::Forget => forget_spec(&plan)?,
+                    Chore::Prune => prune_spec(&plan)?,
+                    Chore::Check => check_spec(&plan)?,
+                };
+                let request = JobRequest {
+                    host: plan.host_id,
+                    repository: plan.repository_id,
+                    spec,
+                    trigger: "maintenance",
+                };
+                match self.jobs.submit(&system, request).await {
+                    Ok(job) => {
+                        tracing::info!(plan = plan.id, job = %job.id, kind = %job.kind, "maintenance queued")
+                    }
+                    Err(err) => {
+                        tracing::warn!(plan = plan.id, error = %err, "could not queue maintenance")
+                    }
+                }
+                self.store.mark_chore(plan.id, chore, now).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the ticker every `every` until `shutdown`.
+    pub(crate) async fn run(
+        self,
+        every: Duration,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    if let Err(err) = self.tick().await {
+                        tracing::warn!(error = %err, "maintenance tick failed");
+                    }
+                }
+                () = &mut shutdown => return,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chores_are_due_after_their_cadence() {
+        assert!(!due(None, None, 0, 1_000_000), "no cadence, never due");
+        assert!(
+            due(None, Some(60), 0, 60_000),
+            "counted from the plan's creation"
+        );
+        assert!(!due(Some(100_000), Some(60), 0, 159_999));
+        assert!(due(Some(100_000), Some(60), 0, 160_000));
+    }
+}
