@@ -121,14 +121,14 @@ impl Maintenance {
         check(
             "prune_max_unused",
             pb::job_spec::Spec::Prune(pb::PruneSpec {
-                max_unused: r.prune_max_unused.clone(),
+                max_unused: r.prune_max_unused,
                 ..Default::default()
             }),
         )?;
         check(
             "check_read_data_subset",
             pb::job_spec::Spec::Check(pb::CheckSpec {
-                read_data_subset: r.check_read_data_subset.clone(),
+                read_data_subset: r.check_read_data_subset,
                 ..Default::default()
             }),
         )?;
