@@ -96,19 +96,23 @@ pub fn operation(spec: &pb::JobSpec, restore_target: Option<&str>) -> Result<Ope
         }
         Spec::Forget(f) => {
             let p = f.policy.clone().unwrap_or_default();
-            Operation::Forget {
-                policy: RetentionPolicy {
-                    keep_last: nonzero(p.keep_last),
-                    keep_hourly: nonzero(p.keep_hourly),
-                    keep_daily: nonzero(p.keep_daily),
-                    keep_weekly: nonzero(p.keep_weekly),
-                    keep_monthly: nonzero(p.keep_monthly),
-                    keep_yearly: nonzero(p.keep_yearly),
-                    keep_within: span(&p.keep_within)?,
-                    keep_tags: safe_all("keep_tag", &p.keep_tags)?,
-                },
-                host: None,
+            let policy = RetentionPolicy {
+                keep_last: nonzero(p.keep_last),
+                keep_hourly: nonzero(p.keep_hourly),
+                keep_daily: nonzero(p.keep_daily),
+                keep_weekly: nonzero(p.keep_weekly),
+                keep_monthly: nonzero(p.keep_monthly),
+                keep_yearly: nonzero(p.keep_yearly),
+                keep_within: span(&p.keep_within)?,
+                keep_tags: safe_all("keep_tag", &p.keep_tags)?,
+            };
+            if policy.is_empty() {
+                return Err(ArgError::Invalid {
+                    field: "retention policy",
+                    reason: "keeps nothing: set at least one keep rule".into(),
+                });
             }
+            Operation::Forget { policy, host: None }
         }
         Spec::Prune(p) => Operation::Prune {
             max_unused: match p.max_unused.as_ref().and_then(|m| m.limit.as_ref()) {

@@ -23,6 +23,24 @@ pub struct Schedules {
     fleet: Fleet,
 }
 
+/// How many intervals without a success make a schedule overdue.
+pub const OVERDUE_AFTER_INTERVALS: i64 = 2;
+
+/// Whether a schedule is overdue at `now`: enabled, and no success for more
+/// than [`OVERDUE_AFTER_INTERVALS`] of its intervals (counted from its
+/// creation if it never succeeded). The alert engine reads this.
+pub fn overdue_at(schedule: &Schedule, now: i64) -> bool {
+    if !schedule.fields.enabled {
+        return false;
+    }
+    let Ok(spec) = CronSpec::parse(&schedule.fields.cron, &schedule.fields.timezone) else {
+        return false;
+    };
+    let since = schedule.last_success_at.unwrap_or(schedule.created_at);
+    spec.interval_after(since)
+        .is_some_and(|interval| now - since > OVERDUE_AFTER_INTERVALS * interval)
+}
+
 /// Checks a schedule's fields; the error names the field.
 pub fn check_fields(f: &ScheduleFields) -> ServiceResult<()> {
     if f.name.trim().is_empty()
@@ -199,18 +217,9 @@ impl Schedules {
         Ok(())
     }
 
-    /// Whether a schedule is overdue: enabled, and no success for more than
-    /// twice its interval (counted from its creation if it never succeeded).
+    /// Whether a schedule is overdue now (see [`overdue_at`]).
     pub fn overdue(&self, schedule: &Schedule) -> bool {
-        if !schedule.fields.enabled {
-            return false;
-        }
-        let Ok(spec) = CronSpec::parse(&schedule.fields.cron, &schedule.fields.timezone) else {
-            return false;
-        };
-        let since = schedule.last_success_at.unwrap_or(schedule.created_at);
-        spec.interval_after(since)
-            .is_some_and(|interval| self.clock.now() - since > 2 * interval)
+        overdue_at(schedule, self.clock.now())
     }
 
     /// Missed and settled runs, newest first.
@@ -250,6 +259,40 @@ mod tests {
             catch_up: "once".into(),
             enabled: true,
         }
+    }
+
+    #[test]
+    fn overdue_after_two_intervals_without_success() {
+        const HOUR: i64 = 3_600_000;
+        let mut schedule = Schedule {
+            id: ScheduleId(1),
+            host_id: HostId(1),
+            repository_id: RepositoryId(1),
+            fields: ScheduleFields {
+                cron: "0 * * * *".into(),
+                timezone: "UTC".into(),
+                ..fields()
+            },
+            expected_through_at: None,
+            last_success_at: Some(10 * HOUR),
+            created_at: 0,
+            updated_at: 0,
+        };
+        assert!(!overdue_at(&schedule, 12 * HOUR), "two hours: not yet");
+        assert!(
+            overdue_at(&schedule, 12 * HOUR + 1),
+            "just past two intervals"
+        );
+        schedule.last_success_at = None;
+        assert!(
+            overdue_at(&schedule, 3 * HOUR),
+            "never succeeded: counted from creation"
+        );
+        schedule.fields.enabled = false;
+        assert!(
+            !overdue_at(&schedule, 100 * HOUR),
+            "a disabled schedule is never overdue"
+        );
     }
 
     #[test]

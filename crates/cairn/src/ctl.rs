@@ -10,6 +10,7 @@ use cairn_proto::v1::admin_service_client::AdminServiceClient;
 use cairn_proto::v1::host_service_client::HostServiceClient;
 use cairn_proto::v1::job_service_client::JobServiceClient;
 use cairn_proto::v1::repository_service_client::RepositoryServiceClient;
+use cairn_proto::v1::schedule_service_client::ScheduleServiceClient;
 use cairn_proto::v1::snapshot_service_client::SnapshotServiceClient;
 use clap::{Args, Subcommand};
 use tonic::metadata::MetadataValue;
@@ -78,6 +79,12 @@ enum CtlCommand {
     Snapshots(crate::ctl_jobs::SnapshotsCommand),
     /// Restore a snapshot on any approved host.
     Restore(crate::ctl_jobs::RestoreArgs),
+    /// Manage backup schedules and see missed runs.
+    #[command(subcommand)]
+    Schedules(crate::ctl_schedules::SchedulesCommand),
+    /// Manage forget, prune and check plans.
+    #[command(subcommand)]
+    Maintenance(crate::ctl_schedules::MaintenanceCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -274,6 +281,10 @@ impl Clients {
 
     pub(crate) fn jobs(&self) -> JobServiceClient<InterceptedService<Channel, Bearer>> {
         JobServiceClient::with_interceptor(self.channel.clone(), self.bearer.clone())
+    }
+
+    pub(crate) fn schedules(&self) -> ScheduleServiceClient<InterceptedService<Channel, Bearer>> {
+        ScheduleServiceClient::with_interceptor(self.channel.clone(), self.bearer.clone())
     }
 
     pub(crate) fn snapshots(&self) -> SnapshotServiceClient<InterceptedService<Channel, Bearer>> {
@@ -560,6 +571,12 @@ async fn execute(args: CtlArgs) -> anyhow::Result<()> {
         CtlCommand::Jobs(command) => crate::ctl_jobs::jobs(&clients, command).await?,
         CtlCommand::Snapshots(command) => crate::ctl_jobs::snapshots(&clients, command).await?,
         CtlCommand::Restore(args) => crate::ctl_jobs::restore(&clients, args).await?,
+        CtlCommand::Schedules(command) => {
+            crate::ctl_schedules::schedules(&clients, command).await?
+        }
+        CtlCommand::Maintenance(command) => {
+            crate::ctl_schedules::maintenance(&clients, command).await?
+        }
     }
     Ok(())
 }

@@ -9,6 +9,7 @@ mod admin_cmd;
 mod agent_cmd;
 mod ctl;
 mod ctl_jobs;
+mod ctl_schedules;
 mod demo_cmd;
 mod server_cmd;
 

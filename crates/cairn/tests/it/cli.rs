@@ -652,3 +652,161 @@ fn the_demo_runs_a_backup_in_one_command_and_again() {
         assert!(out.contains("create your admin account: http://"), "{out}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctl_manages_schedules_and_maintenance_plans() {
+    use cairn_server::auth::Principal;
+
+    let server = TestServer::start().await;
+    let token = server.token_for("ops", Role::Admin, Scope::Admin).await;
+    // A host (a raw announce, approved) with a repository assigned.
+    let identity = cairn_testkit::agents::new_identity();
+    let mut session =
+        cairn_testkit::agents::open(&server.url, cairn_testkit::agents::hello(&identity, "db01"))
+            .await
+            .expect("announce");
+    session
+        .next(std::time::Duration::from_secs(10))
+        .await
+        .expect("welcome");
+    let cli = Principal::local_cli();
+    let host = server
+        .api
+        .fleet
+        .list_hosts(
+            &cli,
+            None,
+            &Default::default(),
+            None,
+            cairn_store::Page::first(10),
+        )
+        .await
+        .expect("hosts")
+        .items[0]
+        .host
+        .id;
+    server
+        .api
+        .fleet
+        .approve(&cli, host, None)
+        .await
+        .expect("approve");
+    let repo = server
+        .api
+        .repos
+        .create(
+            &cli,
+            cairn_server::repos::NewRepository {
+                name: "r".into(),
+                url: "/srv/restic".into(),
+                password: "pw".into(),
+                env: Default::default(),
+            },
+        )
+        .await
+        .expect("repo");
+    server
+        .api
+        .repos
+        .assign(&cli, repo.id, host)
+        .await
+        .expect("assign");
+    let (host, repo) = (host.to_string(), repo.id.to_string());
+
+    let ctl = |args: &[&str]| {
+        run(cairn()
+            .args(["ctl", "--server", &server.url])
+            .args(args)
+            .env("CAIRN_TOKEN", &token))
+    };
+    let bad = ctl(&[
+        "schedules",
+        "create",
+        "--host",
+        &host,
+        "--repo",
+        &repo,
+        "--name",
+        "n",
+        "--cron",
+        "0 25 * * *",
+        "--path",
+        "/srv",
+    ]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(stderr(&bad).contains("invalid cron"), "{}", stderr(&bad));
+
+    let made = ctl(&[
+        "schedules",
+        "create",
+        "--host",
+        &host,
+        "--repo",
+        &repo,
+        "--name",
+        "nightly",
+        "--cron",
+        "30 2 * * *",
+        "--timezone",
+        "Europe/Berlin",
+        "--path",
+        "/srv",
+        "--catch-up",
+        "all",
+    ]);
+    assert!(made.status.success(), "{}", stderr(&made));
+    let listed = String::from_utf8_lossy(&ctl(&["schedules", "list"]).stdout).to_string();
+    assert!(
+        listed.contains("nightly") && listed.contains("Europe/Berlin") && listed.contains(" on "),
+        "{listed}"
+    );
+    let id = listed
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split_whitespace().next())
+        .expect("id")
+        .to_string();
+    assert!(String::from_utf8_lossy(&ctl(&["schedules", "disable", &id]).stdout).contains(" off "));
+    assert!(
+        ctl(&["schedules", "missed", "--schedule", &id])
+            .status
+            .success()
+    );
+
+    let plan = ctl(&[
+        "maintenance",
+        "set",
+        "--host",
+        &host,
+        "--repo",
+        &repo,
+        "--keep-daily",
+        "7",
+        "--forget-every",
+        "1d",
+        "--prune-every",
+        "7d",
+        "--max-unused-percent",
+        "10",
+    ]);
+    assert!(plan.status.success(), "{}", stderr(&plan));
+    let plans = String::from_utf8_lossy(&ctl(&["maintenance", "list"]).stdout).to_string();
+    assert_eq!(plans.lines().count(), 2, "{plans}");
+    let empty_policy = ctl(&[
+        "maintenance",
+        "set",
+        "--host",
+        &host,
+        "--repo",
+        &repo,
+        "--forget-every",
+        "1d",
+    ]);
+    assert_eq!(empty_policy.status.code(), Some(1));
+    assert!(
+        stderr(&empty_policy).contains("retention"),
+        "{}",
+        stderr(&empty_policy)
+    );
+    drop(session);
+}
