@@ -388,3 +388,82 @@ pub mod agents {
         }
     }
 }
+
+/// Fleet helpers over the gRPC API, as an operator's script would do it.
+pub mod fleet {
+    use cairn_proto::v1 as pb;
+    use cairn_proto::v1::host_service_client::HostServiceClient;
+    use cairn_proto::v1::repository_service_client::RepositoryServiceClient;
+
+    use crate::TestServer;
+    use crate::agents::RunningAgent;
+
+    /// A request carrying `authorization: Bearer <token>`.
+    pub fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        let value = format!("Bearer {token}").parse().expect("header value");
+        request.metadata_mut().insert("authorization", value);
+        request
+    }
+
+    /// Waits for `agent` to announce itself, approves it, and waits for its
+    /// welcome; returns its host id.
+    pub async fn approve(server: &TestServer, token: &str, agent: &mut RunningAgent) -> i64 {
+        let host_id = match agent.welcomed(pb::WelcomeStatus::PendingApproval).await {
+            cairn_agent::AgentEvent::Welcomed { host_id, .. } => host_id,
+            other => panic!("expected a welcome, got {other:?}"),
+        };
+        HostServiceClient::new(server.channel().await)
+            .approve_host(authorized(
+                pb::ApproveHostRequest {
+                    host_id,
+                    expected_fingerprint: String::new(),
+                },
+                token,
+            ))
+            .await
+            .expect("approve");
+        agent.welcomed(pb::WelcomeStatus::Approved).await;
+        host_id
+    }
+
+    /// Creates a repository and assigns it to `hosts`; returns its id.
+    pub async fn repository(
+        server: &TestServer,
+        token: &str,
+        name: &str,
+        url: &str,
+        password: &str,
+        hosts: &[i64],
+    ) -> i64 {
+        let mut repos = RepositoryServiceClient::new(server.channel().await);
+        let repo = repos
+            .create_repository(authorized(
+                pb::CreateRepositoryRequest {
+                    name: name.into(),
+                    url: url.into(),
+                    password: password.into(),
+                    env: Default::default(),
+                },
+                token,
+            ))
+            .await
+            .expect("create repository")
+            .into_inner()
+            .repository
+            .expect("repository");
+        for host in hosts {
+            repos
+                .assign_repository(authorized(
+                    pb::AssignRepositoryRequest {
+                        repository_id: repo.id,
+                        host_id: *host,
+                    },
+                    token,
+                ))
+                .await
+                .expect("assign");
+        }
+        repo.id
+    }
+}

@@ -624,6 +624,7 @@ async fn unacked_messages_are_replayed_and_applied_exactly_once() {
             .expect("spool");
     }
     fake.wait_for_messages(3).await;
+    let last_seq = to_fake.spool.last_seq();
     to_fake.stop().await.expect("stop");
     let spooled = copy_dir(&state.path().join("spool"));
 
@@ -631,7 +632,10 @@ async fn unacked_messages_are_replayed_and_applied_exactly_once() {
     let mut agent = RunningAgent::start(agents::config(&server.url, state.path()));
     agent.welcomed(pb::WelcomeStatus::Approved).await;
     agent
-        .until(WAIT, |e| matches!(e, AgentEvent::Acked(n) if *n >= 3))
+        .until(
+            WAIT,
+            |e| matches!(e, AgentEvent::Acked(n) if *n >= last_seq),
+        )
         .await;
     agent.stop().await.expect("stop");
     assert_eq!(store.job_log(job).await.expect("log").len(), 3);
@@ -641,7 +645,10 @@ async fn unacked_messages_are_replayed_and_applied_exactly_once() {
     let mut agent = RunningAgent::start(agents::config(&server.url, state.path()));
     agent.welcomed(pb::WelcomeStatus::Approved).await;
     agent
-        .until(WAIT, |e| matches!(e, AgentEvent::Acked(n) if *n >= 3))
+        .until(
+            WAIT,
+            |e| matches!(e, AgentEvent::Acked(n) if *n >= last_seq),
+        )
         .await;
     agent.stop().await.expect("stop");
     let lines: Vec<String> = store

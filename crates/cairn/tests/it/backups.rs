@@ -9,6 +9,7 @@ use cairn_proto::v1::repository_service_client::RepositoryServiceClient;
 use cairn_store::{Role, Scope};
 use cairn_testkit::TestServer;
 use cairn_testkit::agents::{self, RunningAgent};
+use cairn_testkit::fleet::approve;
 use tokio_stream::StreamExt;
 use tonic::Code;
 use tonic::transport::Channel;
@@ -34,26 +35,6 @@ fn agent_with_restore_root(url: &str, state: &std::path::Path) -> cairn_agent::A
     std::fs::create_dir_all(&root).expect("restore root");
     config.policy.restore_roots = vec![root];
     config
-}
-
-/// Approves whichever host announced with `agent`.
-async fn approve(server: &TestServer, token: &str, agent: &mut RunningAgent) -> i64 {
-    let host_id = match agent.welcomed(pb::WelcomeStatus::PendingApproval).await {
-        cairn_agent::AgentEvent::Welcomed { host_id, .. } => host_id,
-        other => panic!("{other:?}"),
-    };
-    cairn_proto::v1::host_service_client::HostServiceClient::new(server.channel().await)
-        .approve_host(with_token(
-            pb::ApproveHostRequest {
-                host_id,
-                expected_fingerprint: String::new(),
-            },
-            token,
-        ))
-        .await
-        .expect("approve");
-    agent.welcomed(pb::WelcomeStatus::Approved).await;
-    host_id
 }
 
 async fn fleet() -> Fleet {

@@ -4,37 +4,17 @@
 use std::time::Duration;
 
 use cairn_proto::v1 as pb;
-use cairn_proto::v1::host_service_client::HostServiceClient;
 use cairn_proto::v1::job_service_client::JobServiceClient;
-use cairn_proto::v1::repository_service_client::RepositoryServiceClient;
 use cairn_proto::v1::schedule_service_client::ScheduleServiceClient;
 use cairn_store::{Role, Scope};
 use cairn_testkit::TestServer;
 use cairn_testkit::agents::{self, RunningAgent};
+use cairn_testkit::fleet::{self, approve};
 use tonic::transport::Channel;
 
 use crate::with_token;
 
 const PASSWORD: &str = "maintenance-password";
-
-async fn approve(server: &TestServer, token: &str, agent: &mut RunningAgent) -> i64 {
-    let host_id = match agent.welcomed(pb::WelcomeStatus::PendingApproval).await {
-        cairn_agent::AgentEvent::Welcomed { host_id, .. } => host_id,
-        other => panic!("{other:?}"),
-    };
-    HostServiceClient::new(server.channel().await)
-        .approve_host(with_token(
-            pb::ApproveHostRequest {
-                host_id,
-                expected_fingerprint: String::new(),
-            },
-            token,
-        ))
-        .await
-        .expect("approve");
-    agent.welcomed(pb::WelcomeStatus::Approved).await;
-    host_id
-}
 
 async fn wait_job(
     jobs: &mut JobServiceClient<Channel>,
@@ -85,35 +65,15 @@ async fn repository_for(
     path: &std::path::Path,
     hosts: &[i64],
 ) -> i64 {
-    let mut repos = RepositoryServiceClient::new(server.channel().await);
-    let repo = repos
-        .create_repository(with_token(
-            pb::CreateRepositoryRequest {
-                name: "shared".into(),
-                url: path.display().to_string(),
-                password: PASSWORD.into(),
-                env: Default::default(),
-            },
-            token,
-        ))
-        .await
-        .expect("repo")
-        .into_inner()
-        .repository
-        .expect("repo");
-    for host in hosts {
-        repos
-            .assign_repository(with_token(
-                pb::AssignRepositoryRequest {
-                    repository_id: repo.id,
-                    host_id: *host,
-                },
-                token,
-            ))
-            .await
-            .expect("assign");
-    }
-    repo.id
+    fleet::repository(
+        server,
+        token,
+        "shared",
+        &path.display().to_string(),
+        PASSWORD,
+        hosts,
+    )
+    .await
 }
 
 #[tokio::test]

@@ -13,6 +13,7 @@ use cairn_proto::v1::server_message::Body as ServerBody;
 use cairn_store::{Role, Scope};
 use cairn_testkit::TestServer;
 use cairn_testkit::agents::{self, RunningAgent};
+use cairn_testkit::fleet;
 use tonic::Code;
 
 use crate::with_token;
@@ -23,49 +24,17 @@ async fn approved_with_repository(
     agent: &mut RunningAgent,
     repo_dir: &std::path::Path,
 ) -> (i64, i64) {
-    let host_id = match agent.welcomed(pb::WelcomeStatus::PendingApproval).await {
-        cairn_agent::AgentEvent::Welcomed { host_id, .. } => host_id,
-        other => panic!("{other:?}"),
-    };
-    let channel = server.channel().await;
-    HostServiceClient::new(channel.clone())
-        .approve_host(with_token(
-            pb::ApproveHostRequest {
-                host_id,
-                expected_fingerprint: String::new(),
-            },
-            token,
-        ))
-        .await
-        .expect("approve");
-    agent.welcomed(pb::WelcomeStatus::Approved).await;
-    let mut repos = RepositoryServiceClient::new(channel.clone());
-    let repo = repos
-        .create_repository(with_token(
-            pb::CreateRepositoryRequest {
-                name: "scheduled".into(),
-                url: repo_dir.display().to_string(),
-                password: "pw-scheduled".into(),
-                env: Default::default(),
-            },
-            token,
-        ))
-        .await
-        .expect("repo")
-        .into_inner()
-        .repository
-        .expect("repo");
-    repos
-        .assign_repository(with_token(
-            pb::AssignRepositoryRequest {
-                repository_id: repo.id,
-                host_id,
-            },
-            token,
-        ))
-        .await
-        .expect("assign");
-    (host_id, repo.id)
+    let host_id = fleet::approve(server, token, agent).await;
+    let repository_id = fleet::repository(
+        server,
+        token,
+        "scheduled",
+        &repo_dir.display().to_string(),
+        "pw-scheduled",
+        &[host_id],
+    )
+    .await;
+    (host_id, repository_id)
 }
 
 fn schedule(
