@@ -238,6 +238,19 @@ impl Runner {
         }
     }
 
+    /// Stops every running job (the agent is shutting down): restic gets
+    /// SIGINT, then SIGKILL after `grace`; each job reports `cancelled`.
+    pub(crate) fn cancel_all(&self, grace: Duration) {
+        for cancel in self
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+        {
+            let _ = cancel.send(Some(grace));
+        }
+    }
+
     fn repo_lock(&self, repository: i64) -> Arc<RwLock<()>> {
         self.repo_locks
             .lock()

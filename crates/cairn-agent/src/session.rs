@@ -160,7 +160,10 @@ impl Agent {
                 () = &mut shutdown => End::Shutdown,
             };
             let (reason, wait) = match end {
-                End::Shutdown => return Ok(()),
+                End::Shutdown => {
+                    self.runner.cancel_all(Duration::from_secs(5));
+                    return Ok(());
+                }
                 End::Fatal(reason) => return Err(AgentError::Fatal(reason)),
                 End::Refused(reason) => (
                     format!("refused by the server: {reason}"),
@@ -182,7 +185,10 @@ impl Agent {
             });
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}
-                () = &mut shutdown => return Ok(()),
+                () = &mut shutdown => {
+                    self.runner.cancel_all(Duration::from_secs(5));
+                    return Ok(());
+                }
             }
         }
     }

@@ -301,19 +301,39 @@ async fn away_then_back(policy: pb::CatchUpPolicy) -> (Vec<pb::PendingRun>, Vec<
         approved_with_repository(&server, &token, &mut agent, &dir.path().join("repo")).await;
     let channel = server.channel().await;
     let mut jobs = JobServiceClient::new(channel.clone());
-    jobs.run_maintenance(with_token(
-        pb::RunMaintenanceRequest {
-            host_id,
-            repository_id,
-            spec: Some(pb::run_maintenance_request::Spec::Init(
-                pb::InitSpec::default(),
-            )),
-        },
-        &token,
-    ))
-    .await
-    .expect("init");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let init = jobs
+        .run_maintenance(with_token(
+            pb::RunMaintenanceRequest {
+                host_id,
+                repository_id,
+                spec: Some(pb::run_maintenance_request::Spec::Init(
+                    pb::InitSpec::default(),
+                )),
+            },
+            &token,
+        ))
+        .await
+        .expect("init")
+        .into_inner()
+        .job
+        .expect("job");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while jobs
+        .get_job(with_token(pb::GetJobRequest { job_id: init.id }, &token))
+        .await
+        .expect("get")
+        .into_inner()
+        .job
+        .expect("job")
+        .status
+        != pb::JobStatus::Succeeded as i32
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "init did not succeed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     agent.stop().await.expect("the host goes away");
 
     let source = dir.path().join("source");
