@@ -26,9 +26,12 @@ impl Fleet {
                 continue;
             }
             if let Ok(spec) = CronSpec::parse(&schedule.fields.cron, &schedule.fields.timezone) {
-                let online = self.is_online(schedule.host_id);
+                // A host still replaying its spool may yet report these
+                // firings: they count as missed but are not run until the
+                // replay is over (its reconcile drains what is left).
+                let synced = self.registry.is_synced(schedule.host_id);
                 for fire_at in spec.firings_between(from, until, 1_000) {
-                    let reason = if online {
+                    let reason = if synced {
                         "the agent reported no firing"
                     } else {
                         "the host was offline"
@@ -45,7 +48,10 @@ impl Fleet {
             }
             self.store.set_expected_through(schedule.id, until).await?;
         }
-        for host in hosts_with_misses.into_iter().filter(|h| self.is_online(*h)) {
+        for host in hosts_with_misses
+            .into_iter()
+            .filter(|h| self.registry.is_synced(*h))
+        {
             self.drain_missed(host).await?;
         }
         Ok(())

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
 use cairn_proto::v1::ServerMessage;
 use cairn_store::{HostId, Millis};
@@ -25,6 +25,7 @@ struct Live {
     tx: mpsc::Sender<Outbound>,
     last_seen: Arc<AtomicI64>,
     closed: watch::Sender<bool>,
+    synced: Arc<AtomicBool>,
 }
 
 /// The registry of live sessions.
@@ -43,6 +44,9 @@ pub(crate) struct SessionGuard {
     pub session: u64,
     pub last_seen: Arc<AtomicI64>,
     pub closed: watch::Receiver<bool>,
+    /// Set once the agent's spool replay has been applied: from then on, a
+    /// firing it has not reported is one it did not fire.
+    pub synced: Arc<AtomicBool>,
 }
 
 impl Drop for SessionGuard {
@@ -76,6 +80,7 @@ impl Registry {
         let session = self.next_session.fetch_add(1, Ordering::Relaxed);
         let last_seen = Arc::new(AtomicI64::new(now));
         let (closed_tx, closed_rx) = watch::channel(false);
+        let synced = Arc::new(AtomicBool::new(false));
         live.insert(
             host,
             Live {
@@ -83,6 +88,7 @@ impl Registry {
                 tx,
                 last_seen: last_seen.clone(),
                 closed: closed_tx,
+                synced: synced.clone(),
             },
         );
         Some(SessionGuard {
@@ -91,12 +97,21 @@ impl Registry {
             session,
             last_seen,
             closed: closed_rx,
+            synced,
         })
     }
 
     /// Whether `host` has a live session.
     pub(crate) fn is_online(&self, host: HostId) -> bool {
         self.lock().contains_key(&host)
+    }
+
+    /// Whether `host` has a live session whose spool replay is over, so
+    /// everything it fired while away has been reported.
+    pub(crate) fn is_synced(&self, host: HostId) -> bool {
+        self.lock()
+            .get(&host)
+            .is_some_and(|l| l.synced.load(Ordering::Acquire))
     }
 
     /// How many sessions are live.
@@ -161,5 +176,35 @@ impl Registry {
         for host in hosts {
             self.close(host, status());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_is_synced_only_once_its_replay_is_marked_over_and_only_while_live() {
+        let registry = Arc::new(Registry::default());
+        let host = HostId(7);
+        let (tx, _rx) = mpsc::channel(1);
+        let guard = registry.register(host, tx, 0).expect("first session");
+        assert!(registry.is_online(host));
+        assert!(
+            !registry.is_synced(host),
+            "a fresh session may still be replaying its spool"
+        );
+        guard.synced.store(true, Ordering::Release);
+        assert!(registry.is_synced(host));
+        drop(guard);
+        assert!(!registry.is_online(host));
+        assert!(!registry.is_synced(host));
+
+        let (tx, _rx) = mpsc::channel(1);
+        let _again = registry.register(host, tx, 0).expect("next session");
+        assert!(
+            !registry.is_synced(host),
+            "a reconnect starts unsynced again"
+        );
     }
 }

@@ -294,6 +294,7 @@ impl Fleet {
             };
             if last >= hello_last_seq {
                 self.reconcile(host.id, pending).await?;
+                guard.synced.store(true, Ordering::Release);
             } else {
                 replay = Some(pending);
             }
@@ -589,6 +590,7 @@ impl SessionHandle {
         };
         if let Some(replay) = finished_replay {
             fleet.reconcile(host, replay).await?;
+            self.guard.synced.store(true, Ordering::Release);
         }
         if !applied {
             tracing::debug!(%host, seq, "replayed message acknowledged again, not applied");
