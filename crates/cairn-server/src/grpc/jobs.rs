@@ -167,14 +167,11 @@ impl JobService for JobsGrpc {
             .jobs
             .submit(
                 &p,
-                JobRequest {
-                    host: HostId(req.host_id),
-                    repository: RepositoryId(req.repository_id),
-                    spec: pb::JobSpec {
-                        spec: Some(pb::job_spec::Spec::Backup(spec)),
-                    },
-                    trigger: "api",
-                },
+                JobRequest::api(
+                    HostId(req.host_id),
+                    RepositoryId(req.repository_id),
+                    pb::job_spec::Spec::Backup(spec),
+                ),
             )
             .await?;
         Ok(Response::new(pb::RunBackupResponse { job: one(job) }))
@@ -205,12 +202,7 @@ impl JobService for JobsGrpc {
             .jobs
             .submit(
                 &p,
-                JobRequest {
-                    host: HostId(req.host_id),
-                    repository: RepositoryId(req.repository_id),
-                    spec: pb::JobSpec { spec: Some(spec) },
-                    trigger: "api",
-                },
+                JobRequest::api(HostId(req.host_id), RepositoryId(req.repository_id), spec),
             )
             .await?;
         Ok(Response::new(pb::RunMaintenanceResponse { job: one(job) }))

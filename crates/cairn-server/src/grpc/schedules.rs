@@ -38,6 +38,30 @@ fn nonzero(n: u32) -> Option<u32> {
     (n > 0).then_some(n)
 }
 
+/// The schedule fields of a create or update request (the two messages name
+/// them alike); `enabled` is the one that each call decides for itself.
+macro_rules! schedule_fields {
+    ($r:ident, $enabled:expr) => {
+        ScheduleFields {
+            name: $r.name,
+            cron: $r.cron,
+            timezone: if $r.timezone.is_empty() {
+                "UTC".into()
+            } else {
+                $r.timezone
+            },
+            paths: $r.paths,
+            excludes: $r.excludes,
+            tags: $r.tags,
+            hooks: $r.hooks,
+            limit_upload_kib: nonzero($r.limit_upload_kib),
+            limit_download_kib: nonzero($r.limit_download_kib),
+            catch_up: catch_up_from_pb($r.catch_up),
+            enabled: $enabled,
+        }
+    };
+}
+
 impl SchedulesGrpc {
     fn to_pb(&self, s: &Schedule) -> pb::Schedule {
         pb::Schedule {
@@ -111,23 +135,8 @@ impl ScheduleService for SchedulesGrpc {
     ) -> Reply<pb::CreateScheduleResponse> {
         let p = authenticate(&self.api, &request).await?;
         let r = request.into_inner();
-        let fields = ScheduleFields {
-            name: r.name,
-            cron: r.cron,
-            timezone: if r.timezone.is_empty() {
-                "UTC".into()
-            } else {
-                r.timezone
-            },
-            paths: r.paths,
-            excludes: r.excludes,
-            tags: r.tags,
-            hooks: r.hooks,
-            limit_upload_kib: nonzero(r.limit_upload_kib),
-            limit_download_kib: nonzero(r.limit_download_kib),
-            catch_up: catch_up_from_pb(r.catch_up),
-            enabled: !r.disabled,
-        };
+        let enabled = !r.disabled;
+        let fields = schedule_fields!(r, enabled);
         let s = self
             .api
             .schedules
@@ -151,23 +160,7 @@ impl ScheduleService for SchedulesGrpc {
                 "a schedule cannot move to another repository: make a new schedule",
             ));
         }
-        let fields = ScheduleFields {
-            name: r.name,
-            cron: r.cron,
-            timezone: if r.timezone.is_empty() {
-                "UTC".into()
-            } else {
-                r.timezone
-            },
-            paths: r.paths,
-            excludes: r.excludes,
-            tags: r.tags,
-            hooks: r.hooks,
-            limit_upload_kib: nonzero(r.limit_upload_kib),
-            limit_download_kib: nonzero(r.limit_download_kib),
-            catch_up: catch_up_from_pb(r.catch_up),
-            enabled: current.fields.enabled,
-        };
+        let fields = schedule_fields!(r, current.fields.enabled);
         let s = self.api.schedules.update(&p, id, fields).await?;
         Ok(Response::new(pb::UpdateScheduleResponse {
             schedule: Some(self.to_pb(&s)),

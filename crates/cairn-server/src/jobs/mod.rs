@@ -43,6 +43,18 @@ pub struct JobRequest {
     pub trigger: &'static str,
 }
 
+impl JobRequest {
+    /// A job an operator or script asked for through the API.
+    pub fn api(host: HostId, repository: RepositoryId, spec: Spec) -> Self {
+        Self {
+            host,
+            repository,
+            spec: pb::JobSpec { spec: Some(spec) },
+            trigger: "api",
+        }
+    }
+}
+
 /// The kind of a spec, as stored.
 pub fn kind_of(spec: &pb::JobSpec) -> Option<&'static str> {
     Some(match spec.spec.as_ref()? {

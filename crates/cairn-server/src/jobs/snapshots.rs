@@ -117,12 +117,7 @@ impl Jobs {
             snapshot_id: snapshot.to_string(),
             path: path.to_string(),
         });
-        let request = JobRequest {
-            host,
-            repository,
-            spec: pb::JobSpec { spec: Some(spec) },
-            trigger: "api",
-        };
+        let request = JobRequest::api(host, repository, spec);
         match self.run_for_result(p, request).await? {
             (job, super::JobResult::Browse(result)) => Ok((job, result)),
             _ => Err(ServiceError::Internal(
@@ -146,12 +141,7 @@ impl Jobs {
             snapshot_b: b.to_string(),
             metadata: false,
         });
-        let request = JobRequest {
-            host,
-            repository,
-            spec: pb::JobSpec { spec: Some(spec) },
-            trigger: "api",
-        };
+        let request = JobRequest::api(host, repository, spec);
         match self.run_for_result(p, request).await? {
             (job, super::JobResult::Diff(diff)) => Ok((job, diff)),
             _ => Err(ServiceError::Internal(
@@ -183,14 +173,11 @@ impl Jobs {
         let host = self.pick_host(repository, host).await?;
         self.submit(
             p,
-            JobRequest {
+            JobRequest::api(
                 host,
                 repository,
-                spec: pb::JobSpec {
-                    spec: Some(pb::job_spec::Spec::Snapshots(pb::SnapshotsSpec {})),
-                },
-                trigger: "api",
-            },
+                pb::job_spec::Spec::Snapshots(pb::SnapshotsSpec {}),
+            ),
         )
         .await
     }
@@ -209,14 +196,11 @@ impl Jobs {
         };
         self.submit(
             p,
-            JobRequest {
-                host: request.target_host,
-                repository: request.repository,
-                spec: pb::JobSpec {
-                    spec: Some(pb::job_spec::Spec::Restore(spec)),
-                },
-                trigger: "api",
-            },
+            JobRequest::api(
+                request.target_host,
+                request.repository,
+                pb::job_spec::Spec::Restore(spec),
+            ),
         )
         .await
     }
