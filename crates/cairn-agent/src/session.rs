@@ -357,7 +357,12 @@ impl Agent {
                     }
                 }
                 _ = heartbeat.tick() => {
-                    let beat = pb::AgentMessage { seq: 0, body: Some(Body::Heartbeat(pb::Heartbeat { sent_at: None })) };
+                    // The running jobs keep their leases alive while restic
+                    // or a hook is silent (prune, check, a database dump).
+                    let beat = pb::AgentMessage { seq: 0, body: Some(Body::Heartbeat(pb::Heartbeat {
+                        sent_at: Some(prost_types::Timestamp::from(std::time::SystemTime::now())),
+                        running_job_ids: self.runner.running(),
+                    })) };
                     if tx.send(beat).await.is_err() {
                         return End::Status(Status::unavailable("the stream closed"));
                     }

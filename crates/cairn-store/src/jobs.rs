@@ -332,6 +332,32 @@ impl Store {
         .await
     }
 
+    /// Renews the leases of `jobs` that `host` runs (dispatched or running)
+    /// to at least `until`; jobs of other hosts, and ended ones, are left
+    /// alone. Returns how many were renewed.
+    pub async fn renew_leases(
+        &self,
+        host: HostId,
+        jobs: Vec<JobId>,
+        until: Millis,
+    ) -> StoreResult<usize> {
+        if jobs.is_empty() {
+            return Ok(0);
+        }
+        self.write(move |c| {
+            let mut renew = c.prepare_cached(
+                "UPDATE jobs SET lease_expires_at = max(coalesce(lease_expires_at, 0), ?3)
+                 WHERE id = ?1 AND host_id = ?2 AND status IN ('dispatched', 'running')",
+            )?;
+            let mut renewed = 0;
+            for job in jobs {
+                renewed += renew.execute(params![job, host, until])?;
+            }
+            Ok(renewed)
+        })
+        .await
+    }
+
     /// Marks jobs whose lease ran out as lost; returns them.
     pub async fn expire_leases(&self, now: Millis) -> StoreResult<Vec<Job>> {
         self.write(move |c| {

@@ -10,12 +10,16 @@ use std::net::SocketAddr;
 
 use cairn_server::admin::TokenRequest;
 use cairn_server::auth::Principal;
+use cairn_server::clock::{Clock, ManualClock};
 use cairn_server::{Api, Server, ServerConfig, StartError};
 use cairn_store::{Role, Scope};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::transport::{Channel, Endpoint};
+
+mod process;
+pub use process::ChildGuard;
 
 /// A password good enough for every test account.
 pub const TEST_PASSWORD: &str = "correct horse battery staple";
@@ -35,6 +39,7 @@ pub struct TestServer {
     pub api: Api,
     data_dir: Option<tempfile::TempDir>,
     config: ServerConfig,
+    clock: Clock,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), StartError>>>,
 }
@@ -47,6 +52,22 @@ impl TestServer {
 
     /// Starts a server after `adjust` has changed its configuration.
     pub async fn start_with(adjust: impl FnOnce(&mut ServerConfig)) -> TestServer {
+        Self::start_with_clock(Clock::system(), adjust).await
+    }
+
+    /// Starts a server whose clock stands still until the test moves it: time
+    /// that leases, liveness, schedules and catch-up depend on passes only
+    /// when the test says so, however loaded the machine. The clock starts at
+    /// `start` (ms since the epoch) and survives [`TestServer::restart`].
+    pub async fn start_manual(
+        start: cairn_store::Millis,
+        adjust: impl FnOnce(&mut ServerConfig),
+    ) -> (TestServer, ManualClock) {
+        let (clock, hand) = Clock::manual(start);
+        (Self::start_with_clock(clock, adjust).await, hand)
+    }
+
+    async fn start_with_clock(clock: Clock, adjust: impl FnOnce(&mut ServerConfig)) -> TestServer {
         init_logging();
         let data_dir = tempfile::tempdir().expect("temp data dir");
         // The listener is bound here, before the server task starts, so
@@ -62,7 +83,7 @@ impl TestServer {
         config.tls = cairn_server::config::TlsMode::Plaintext;
         config.public_url = format!("http://{addr}");
         adjust(&mut config);
-        Self::launch(listener, config, data_dir).await
+        Self::launch(listener, config, clock, data_dir).await
     }
 
     /// Stops the server, stays down for `down`, and starts it again on the
@@ -85,16 +106,19 @@ impl TestServer {
         let listener = TcpListener::bind(config.listen)
             .await
             .expect("rebind the same port");
-        Self::launch(listener, config, data_dir).await
+        Self::launch(listener, config, self.clock.clone(), data_dir).await
     }
 
     async fn launch(
         listener: TcpListener,
         config: ServerConfig,
+        clock: Clock,
         data_dir: tempfile::TempDir,
     ) -> TestServer {
         let addr = listener.local_addr().expect("local addr");
-        let server = Server::open(config.clone()).await.expect("open server");
+        let server = Server::open_with_clock(config.clone(), clock.clone())
+            .await
+            .expect("open server");
         let api = server.api();
         let setup_link = server.setup_link().map(str::to_string);
         let tls_fingerprint = server.tls_fingerprint().map(str::to_string);
@@ -117,9 +141,15 @@ impl TestServer {
             api,
             data_dir: Some(data_dir),
             config,
+            clock,
             shutdown: Some(tx),
             task: Some(task),
         }
+    }
+
+    /// The configuration the server runs with.
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
     }
 
     /// The server's data directory.
@@ -393,6 +423,7 @@ pub mod agents {
 pub mod fleet {
     use cairn_proto::v1 as pb;
     use cairn_proto::v1::host_service_client::HostServiceClient;
+    use cairn_proto::v1::job_service_client::JobServiceClient;
     use cairn_proto::v1::repository_service_client::RepositoryServiceClient;
 
     use crate::TestServer;
@@ -465,5 +496,51 @@ pub mod fleet {
                 .expect("assign");
         }
         repo.id
+    }
+
+    /// How often a waiting test asks again.
+    const POLL: std::time::Duration = std::time::Duration::from_millis(50);
+
+    /// Asks for job `job_id` until `done` holds for it, and returns it;
+    /// panics naming `what` (and the job as last seen) after `within`.
+    pub async fn wait_job(
+        server: &TestServer,
+        token: &str,
+        job_id: i64,
+        within: std::time::Duration,
+        what: &str,
+        done: impl Fn(&pb::Job) -> bool,
+    ) -> pb::Job {
+        let mut jobs = JobServiceClient::new(server.channel().await);
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let job = jobs
+                .get_job(authorized(pb::GetJobRequest { job_id }, token))
+                .await
+                .expect("get job")
+                .into_inner()
+                .job
+                .expect("job");
+            if done(&job) {
+                return job;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for {what}: {job:?}"
+            );
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// Whether a job has reached its one terminal state.
+    pub fn ended(job: &pb::Job) -> bool {
+        [
+            pb::JobStatus::Succeeded,
+            pb::JobStatus::Failed,
+            pb::JobStatus::Cancelled,
+            pb::JobStatus::Lost,
+        ]
+        .iter()
+        .any(|s| *s as i32 == job.status)
     }
 }

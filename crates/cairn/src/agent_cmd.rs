@@ -82,14 +82,9 @@ pub(crate) async fn run(args: AgentArgs) -> ExitCode {
         .log_level
         .or(file.log_level)
         .unwrap_or_else(|| "info".into());
-    let filter = match tracing_subscriber::EnvFilter::try_new(&log_level) {
-        Ok(filter) => filter,
-        Err(err) => return usage(format!("invalid log_level: {err}")),
-    };
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    if let Err(err) = crate::logging::init(&log_level, crate::logging::Format::Text) {
+        return usage(format!("invalid log_level: {err}"));
+    }
 
     let Some(server) = args.server.or(file.server) else {
         return usage("no server: pass --server URL (or set server in the config file)".into());

@@ -33,12 +33,12 @@ pub(crate) struct DemoArgs {
 }
 
 pub(crate) async fn run(args: DemoArgs) -> ExitCode {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(
-            std::env::var("CAIRN_LOG_LEVEL").unwrap_or_else(|_| "warn".into()),
-        ))
-        .with_writer(std::io::stderr)
-        .try_init();
+    if let Err(err) =
+        crate::logging::init(&crate::logging::cli_filter(), crate::logging::Format::Text)
+    {
+        eprintln!("error: invalid CAIRN_LOG_LEVEL: {err}");
+        return ExitCode::from(crate::EXIT_USAGE);
+    }
     match demo(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -11,6 +11,7 @@ mod ctl;
 mod ctl_jobs;
 mod ctl_schedules;
 mod demo_cmd;
+mod logging;
 mod server_cmd;
 
 use std::process::ExitCode;
@@ -79,13 +80,10 @@ fn main() -> ExitCode {
 
 /// Logging for the short-lived commands: warnings and errors to stderr.
 fn init_cli_logging() {
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("CAIRN_LOG_LEVEL")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .try_init();
+    let filter = logging::cli_filter();
+    if logging::init(&filter, logging::Format::Text).is_err() {
+        let _ = logging::init("warn", logging::Format::Text);
+    }
 }
 
 /// Reads a secret from a file, or from standard input for `-`, without the

@@ -57,16 +57,11 @@ async fn serve(config: ServerConfig) -> anyhow::Result<()> {
 }
 
 fn init_logging(config: &ServerConfig) -> Result<(), String> {
-    let filter =
-        tracing_subscriber::EnvFilter::try_new(&config.log_level).map_err(|e| e.to_string())?;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let result = match config.log_format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
+    let format = match config.log_format {
+        LogFormat::Text => crate::logging::Format::Text,
+        LogFormat::Json => crate::logging::Format::Json,
     };
-    result.map_err(|e| e.to_string())
+    crate::logging::init(&config.log_level, format)
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -25,6 +25,8 @@ use crate::error::{ServiceError, ServiceResult};
 const PERSIST_SEEN_EVERY: Millis = 30_000;
 /// Log lines accepted in one `JobLog` message.
 const MAX_LOG_LINES: usize = 1_000;
+/// Running jobs read from one `Hello` or `Heartbeat`.
+const MAX_RUNNING_JOBS: usize = 10_000;
 /// Longest log line kept.
 const MAX_LOG_LINE: usize = 8_192;
 
@@ -196,7 +198,7 @@ impl Fleet {
         let hello_running: Vec<JobId> = hello
             .running_job_ids
             .iter()
-            .take(10_000)
+            .take(MAX_RUNNING_JOBS)
             .map(|id| JobId(*id))
             .collect();
         let now = self.clock.now();
@@ -438,7 +440,7 @@ impl SessionHandle {
             (Body::Hello(_), _) => {
                 return Err(ServiceError::invalid("hello", "Hello is sent once, first"));
             }
-            (Body::Heartbeat(_), _) => return Ok(()),
+            (Body::Heartbeat(beat), _) => return self.heartbeat(beat, now).await,
             (_, 0) => {
                 return Err(ServiceError::invalid(
                     "seq",
@@ -596,6 +598,27 @@ impl SessionHandle {
             tracing::debug!(%host, seq, "replayed message acknowledged again, not applied");
         }
         fleet.registry.send(host, ack(seq));
+        Ok(())
+    }
+
+    /// A heartbeat: the jobs the agent says it runs stay alive, however long
+    /// they are silent. The lease is only for an agent that vanished or a job
+    /// it forgot.
+    async fn heartbeat(&self, beat: &pb::Heartbeat, now: Millis) -> ServiceResult<()> {
+        if beat.running_job_ids.is_empty() || !self.is_approved().await? {
+            return Ok(());
+        }
+        let jobs = beat
+            .running_job_ids
+            .iter()
+            .take(MAX_RUNNING_JOBS)
+            .map(|id| JobId(*id))
+            .collect();
+        let until = now.saturating_add(self.fleet.settings.job_lease.as_millis() as Millis);
+        self.fleet
+            .store
+            .renew_leases(self.guard.host, jobs, until)
+            .await?;
         Ok(())
     }
 

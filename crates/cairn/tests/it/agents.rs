@@ -336,7 +336,10 @@ async fn a_second_live_stream_with_the_same_identity_is_refused() {
         .tx
         .send(pb::AgentMessage {
             seq: 0,
-            body: Some(Body::Heartbeat(pb::Heartbeat { sent_at: None })),
+            body: Some(Body::Heartbeat(pb::Heartbeat {
+                sent_at: None,
+                running_job_ids: vec![],
+            })),
         })
         .await
         .expect("first still open");
@@ -500,7 +503,10 @@ async fn hostile_hello_fields_are_cleaned_or_refused() {
         &server.url,
         pb::AgentMessage {
             seq: 0,
-            body: Some(Body::Heartbeat(pb::Heartbeat { sent_at: None })),
+            body: Some(Body::Heartbeat(pb::Heartbeat {
+                sent_at: None,
+                running_job_ids: vec![],
+            })),
         },
     )
     .await;
@@ -560,7 +566,10 @@ async fn an_oversize_message_ends_that_stream_only() {
         .tx
         .send(pb::AgentMessage {
             seq: 0,
-            body: Some(Body::Heartbeat(pb::Heartbeat { sent_at: None })),
+            body: Some(Body::Heartbeat(pb::Heartbeat {
+                sent_at: None,
+                running_job_ids: vec![],
+            })),
         })
         .await
         .expect("the other agent's stream is fine");

@@ -7,9 +7,9 @@ use cairn_proto::v1 as pb;
 use cairn_proto::v1::job_service_client::JobServiceClient;
 use cairn_proto::v1::repository_service_client::RepositoryServiceClient;
 use cairn_store::{Role, Scope};
-use cairn_testkit::TestServer;
 use cairn_testkit::agents::{self, RunningAgent};
 use cairn_testkit::fleet::approve;
+use cairn_testkit::{ChildGuard, TestServer};
 use tokio_stream::StreamExt;
 use tonic::Code;
 use tonic::transport::Channel;
@@ -516,26 +516,30 @@ async fn cancel_mid_backup_stops_restic_and_no_secret_is_in_any_argv() {
 async fn a_killed_agent_leaves_no_restic_its_job_is_lost_and_the_next_run_succeeds() {
     use std::process::{Command, Stdio};
 
-    let server = TestServer::start_with(|c| c.job_lease = Duration::from_secs(2)).await;
+    // The server's clock moves only when the test says so: however slow
+    // `restic init` is on a loaded machine, no lease runs out before the kill.
+    let (server, clock) = TestServer::start_manual(cairn_store::now_millis(), |_| {}).await;
+    let lease = server.config().job_lease;
     let token = server.token_for("ops", Role::Admin, Scope::Admin).await;
     let dir = tempfile::tempdir().expect("dir");
     let url = server.url.clone();
     let spawn_agent = || {
-        Command::new(env!("CARGO_BIN_EXE_cairn"))
-            .args([
-                "agent",
-                "--allow-plaintext",
-                "--log-level",
-                "warn",
-                "--server",
-                &url,
-                "--state-dir",
-            ])
-            .arg(dir.path().join("agent-state"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn agent")
+        ChildGuard::spawn(
+            "cairn agent",
+            Command::new(env!("CARGO_BIN_EXE_cairn"))
+                .args([
+                    "agent",
+                    "--allow-plaintext",
+                    "--log-level",
+                    "warn",
+                    "--server",
+                    &url,
+                    "--state-dir",
+                ])
+                .arg(dir.path().join("agent-state"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        )
     };
     let mut agent = spawn_agent();
     let channel = server.channel().await;
@@ -596,16 +600,18 @@ async fn a_killed_agent_leaves_no_restic_its_job_is_lost_and_the_next_run_succee
     })
     .await;
 
-    agent.kill().expect("kill -9 the agent");
-    let _ = agent.wait();
+    agent.kill();
     eventually(
         Duration::from_secs(10),
         "restic died with its agent",
         || !restic_running_on(&marker),
     )
     .await;
+    // Nobody renews the lease of a dead agent's job: once it has run out,
+    // the job is lost.
+    clock.advance(lease + Duration::from_secs(1));
     fleet
-        .until_status(job, pb::JobStatus::Lost, Duration::from_secs(15))
+        .until_status(job, pb::JobStatus::Lost, Duration::from_secs(30))
         .await;
 
     // The agent comes back; the next backup runs despite the killed run's lock.
@@ -621,8 +627,7 @@ async fn a_killed_agent_leaves_no_restic_its_job_is_lost_and_the_next_run_succee
         "{}",
         done.error
     );
-    let _ = agent.kill();
-    let _ = agent.wait();
+    agent.kill();
 }
 
 impl Fleet {

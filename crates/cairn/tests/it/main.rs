@@ -5,6 +5,7 @@ mod agents;
 mod backups;
 mod cli;
 mod grpc;
+mod leases;
 mod maintenance;
 mod schedules;
 mod tls;

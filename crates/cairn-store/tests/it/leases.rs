@@ -1,0 +1,99 @@
+//! Leases: renewed only for the host that runs the job, and only while the
+//! job is live; a job whose lease runs out is lost exactly once.
+
+use cairn_store::{Announce, HostFacts, HostId, JobId, JobStatus, NewJob, Store};
+
+use crate::fresh_store;
+
+async fn host(store: &Store, name: &str) -> HostId {
+    store
+        .announce_host(Announce {
+            identity_hash: name.as_bytes().to_vec(),
+            fingerprint: format!("fp-{name}"),
+            facts: HostFacts {
+                hostname: name.into(),
+                ..Default::default()
+            },
+            addr: None,
+            enroll_token_hash: None,
+            now: 0,
+        })
+        .await
+        .expect("announce")
+        .host
+        .id
+}
+
+async fn dispatched_job(store: &Store, host: HostId, lease_until: i64) -> JobId {
+    let job = store
+        .create_job(
+            NewJob {
+                kind: "check",
+                host_id: host,
+                repository_id: None,
+                trigger: "api",
+                spec: String::new(),
+                created_by: None,
+            },
+            0,
+        )
+        .await
+        .expect("create");
+    assert!(
+        store
+            .mark_dispatched(job, 0, lease_until)
+            .await
+            .expect("dispatch")
+    );
+    job
+}
+
+#[tokio::test]
+async fn only_the_running_host_renews_a_lease_and_an_expired_one_is_lost_once() {
+    let (store, _dir) = fresh_store().await;
+    let owner = host(&store, "owner").await;
+    let other = host(&store, "other").await;
+    let renewed = dispatched_job(&store, owner, 1_000).await;
+    let claimed = dispatched_job(&store, owner, 1_000).await;
+
+    assert_eq!(
+        store
+            .renew_leases(owner, vec![renewed], 10_000)
+            .await
+            .expect("renew"),
+        1
+    );
+    // Another host naming the job in its heartbeat renews nothing.
+    assert_eq!(
+        store
+            .renew_leases(other, vec![claimed], 10_000)
+            .await
+            .expect("renew"),
+        0
+    );
+    // A renewal never shortens a lease.
+    store
+        .renew_leases(owner, vec![renewed], 500)
+        .await
+        .expect("renew");
+
+    let lost = store.expire_leases(2_000).await.expect("expire");
+    assert_eq!(lost.iter().map(|j| j.id).collect::<Vec<_>>(), [claimed]);
+    assert_eq!(
+        store.job(claimed).await.expect("job").status,
+        JobStatus::Lost
+    );
+    assert!(store.expire_leases(2_000).await.expect("expire").is_empty());
+    assert_eq!(
+        store.job(renewed).await.expect("job").status,
+        JobStatus::Dispatched
+    );
+    // An ended job's lease is never renewed.
+    assert_eq!(
+        store
+            .renew_leases(owner, vec![claimed], 50_000)
+            .await
+            .expect("renew"),
+        0
+    );
+}

@@ -1,0 +1,71 @@
+//! Processes a test starts: killed when the test ends, pass or fail, so a
+//! failed assertion never leaves an agent or a REST server running after the
+//! suite.
+
+use std::process::{Child, Command};
+
+/// A child process killed (SIGKILL) and reaped when dropped.
+#[derive(Debug)]
+pub struct ChildGuard {
+    child: Option<Child>,
+    name: String,
+}
+
+impl ChildGuard {
+    /// Spawns `command`; panics with `name` if it cannot start.
+    pub fn spawn(name: &str, command: &mut Command) -> ChildGuard {
+        let child = command
+            .spawn()
+            .unwrap_or_else(|err| panic!("cannot start {name}: {err}"));
+        ChildGuard {
+            child: Some(child),
+            name: name.to_string(),
+        }
+    }
+
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// Kills the process now (as `kill -9` would) and waits for it.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            if let Err(err) = child.kill() {
+                tracing::debug!(name = %self.name, error = %err, "kill: already gone");
+            }
+            let _ = child.wait();
+        }
+    }
+
+    /// Whether the process is still running.
+    pub fn running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|child| matches!(child.try_wait(), Ok(None)))
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dropped_guard_kills_its_process() {
+        let mut guard = ChildGuard::spawn("sleep", Command::new("sleep").arg("600"));
+        let pid = guard.id();
+        assert!(guard.running());
+        drop(guard);
+        // Killed and reaped: no process, not even a zombie, is left.
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "the process outlived its guard"
+        );
+    }
+}

@@ -1,0 +1,162 @@
+//! A running job is never lost while its agent is connected and runs it:
+//! heartbeats name the running jobs and renew their leases, however long
+//! restic or a hook stays silent. The server's clock is moved by hand, so
+//! the test does not depend on how fast this machine is.
+
+use std::time::Duration;
+
+use cairn_agent::{Hook, OnError};
+use cairn_proto::v1 as pb;
+use cairn_proto::v1::job_service_client::JobServiceClient;
+use cairn_store::{Role, Scope};
+use cairn_testkit::TestServer;
+use cairn_testkit::agents::{self, RunningAgent};
+use cairn_testkit::fleet::{approve, ended, repository, wait_job};
+
+use crate::with_token;
+
+const PASSWORD: &str = "lease test password";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_pre_hook_outlives_many_leases_while_its_agent_is_connected() {
+    let lease = Duration::from_secs(60);
+    let (server, clock) = TestServer::start_manual(cairn_store::now_millis(), |c| {
+        c.job_lease = lease;
+        c.agent_heartbeat_interval = Duration::from_secs(1);
+        // Liveness is not under test: moving the clock must not close the stream.
+        c.agent_offline_after = Duration::from_secs(24 * 3600);
+    })
+    .await;
+    let token = server.token_for("ops", Role::Admin, Scope::Admin).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let source = dir.path().join("source");
+    std::fs::create_dir(&source).expect("mkdir");
+    std::fs::write(source.join("data"), "x").expect("write");
+    let gate = dir.path().join("dump-may-finish");
+
+    // A "database dump" that says nothing until the test lets it finish.
+    let mut config = agents::config(&server.url, &dir.path().join("agent"));
+    config.policy.hooks.insert(
+        "silent-dump".into(),
+        Hook {
+            pre: vec![
+                "/bin/sh".into(),
+                "-c".into(),
+                format!("while [ ! -e '{}' ]; do sleep 0.2; done", gate.display()),
+            ],
+            post: vec![],
+            on_error: OnError::Fail,
+            timeout: Duration::from_secs(3600),
+        },
+    );
+    let mut agent = RunningAgent::start(config);
+    let host_id = approve(&server, &token, &mut agent).await;
+    let repo_path = dir.path().join("repo").display().to_string();
+    let repository_id =
+        repository(&server, &token, "leases", &repo_path, PASSWORD, &[host_id]).await;
+    let mut jobs = JobServiceClient::new(server.channel().await);
+    let init = jobs
+        .run_maintenance(with_token(
+            pb::RunMaintenanceRequest {
+                host_id,
+                repository_id,
+                spec: Some(pb::run_maintenance_request::Spec::Init(
+                    pb::InitSpec::default(),
+                )),
+            },
+            &token,
+        ))
+        .await
+        .expect("init")
+        .into_inner()
+        .job
+        .expect("job");
+    let init = wait_job(
+        &server,
+        &token,
+        init.id,
+        Duration::from_secs(120),
+        "init",
+        ended,
+    )
+    .await;
+    assert_eq!(
+        init.status,
+        pb::JobStatus::Succeeded as i32,
+        "{}",
+        init.error
+    );
+
+    let job = jobs
+        .run_backup(with_token(
+            pb::RunBackupRequest {
+                schedule_id: 0,
+                host_id,
+                repository_id,
+                spec: Some(pb::BackupSpec {
+                    paths: vec![source.display().to_string()],
+                    hooks: vec!["silent-dump".into()],
+                    ..Default::default()
+                }),
+            },
+            &token,
+        ))
+        .await
+        .expect("backup")
+        .into_inner()
+        .job
+        .expect("job");
+    let mut seen = wait_job(
+        &server,
+        &token,
+        job.id,
+        Duration::from_secs(60),
+        "the backup to run",
+        |j| j.status == pb::JobStatus::Running as i32,
+    )
+    .await;
+
+    // Three leases' worth of silence, half a lease at a time: each step waits
+    // for a heartbeat to renew the lease beyond the new "now".
+    for step in 0..6 {
+        clock.advance(lease / 2);
+        let previous = seen.lease_expires_at.map_or(0, |t| t.seconds);
+        seen = wait_job(
+            &server,
+            &token,
+            job.id,
+            Duration::from_secs(60),
+            &format!("a heartbeat to renew the lease (step {step})"),
+            |j| {
+                j.status != pb::JobStatus::Running as i32
+                    || j.lease_expires_at
+                        .as_ref()
+                        .is_some_and(|t| t.seconds > previous)
+            },
+        )
+        .await;
+        assert_eq!(
+            seen.status,
+            pb::JobStatus::Running as i32,
+            "the job was given up while its agent ran it: {seen:?}"
+        );
+    }
+
+    std::fs::write(&gate, "").expect("open the gate");
+    let done = wait_job(
+        &server,
+        &token,
+        job.id,
+        Duration::from_secs(120),
+        "the backup",
+        ended,
+    )
+    .await;
+    assert_eq!(
+        done.status,
+        pb::JobStatus::Succeeded as i32,
+        "{}",
+        done.error
+    );
+    agent.stop().await.expect("stop");
+}
