@@ -333,6 +333,9 @@ impl Agent {
                                 }
                             }
                         }
+                        ServerBody::SetSchedules(_) if !approved => {
+                            tracing::warn!("a schedule set for a host not approved: ignored");
+                        }
                         ServerBody::SetSchedules(set) => {
                             tracing::info!(version = set.version, schedules = set.schedules.len(), "schedule set received");
                             let version = set.version;

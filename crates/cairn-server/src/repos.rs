@@ -57,29 +57,104 @@ impl std::fmt::Debug for RepositoryUpdate {
     }
 }
 
-/// Hides the password in a URL's user info (`rest:https://u:p@host/` →
-/// `rest:https://u:***@host/`), which is how restic's REST backend takes
-/// credentials.
+/// Hides every credential a repository URL can carry, in each form restic
+/// takes: the password in a URL's user info (`rest:https://u:p@host/` →
+/// `rest:https://u:***@host/`, also for `sftp://`, `s3:https://` …), the
+/// values of an rclone connection string's options
+/// (`rclone::s3,secret_access_key=…:bucket` → `…,secret_access_key=***:…`),
+/// and query-string values. What is left names the place, never a secret.
 pub fn redact_url(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
+    let url = match url.strip_prefix("rclone:") {
+        Some(rest) => format!("rclone:{}", redact_rclone_options(rest)),
+        None => url.to_string(),
+    };
+    redact_query(&redact_user_info(&url))
+}
+
+/// `user:password@` → `user:***@` in every `scheme://authority`.
+fn redact_user_info(url: &str) -> String {
+    let mut out = String::with_capacity(url.len());
+    let mut rest = url;
+    while let Some(scheme_end) = rest.find("://") {
+        let authority_start = scheme_end + 3;
+        out.push_str(&rest[..authority_start]);
+        rest = &rest[authority_start..];
+        let authority_end = rest.find('/').unwrap_or(rest.len());
+        let authority = &rest[..authority_end];
+        match authority.rfind('@') {
+            Some(at) => {
+                let user_info = &authority[..at];
+                match user_info.split_once(':') {
+                    Some((user, _password)) => out.push_str(&format!("{user}:***@")),
+                    None => out.push_str(&format!("{user_info}@")),
+                }
+                out.push_str(&authority[at + 1..]);
+            }
+            None => out.push_str(authority),
+        }
+        rest = &rest[authority_end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The values of `name=value` options in an rclone remote
+/// (`remote,opt=value:path` or `:backend,opt=value:path`); a value may be
+/// quoted, and then hold `,` or `:`. The path after the remote is kept.
+fn redact_rclone_options(remote: &str) -> String {
+    let mut out = String::with_capacity(remote.len());
+    let mut chars = remote.char_indices().peekable();
+    let mut in_value = false;
+    let mut quote: Option<char> = None;
+    while let Some((i, c)) = chars.next() {
+        if in_value {
+            match quote {
+                // A doubled quote is a literal quote inside the value.
+                Some(q) if c == q && chars.peek().map(|(_, n)| *n) == Some(q) => {
+                    chars.next();
+                }
+                Some(q) if c == q => quote = None,
+                Some(_) => {}
+                None if c == '"' || c == '\'' => quote = Some(c),
+                None if c == ',' => {
+                    in_value = false;
+                    out.push(c);
+                }
+                None if c == ':' => {
+                    // The end of the remote: the rest is the path, kept.
+                    out.push_str(&remote[i..]);
+                    return out;
+                }
+                None => {}
+            }
+            continue;
+        }
+        if c == ':' && i > 0 {
+            out.push_str(&remote[i..]);
+            return out;
+        }
+        out.push(c);
+        if c == '=' {
+            out.push_str("***");
+            in_value = true;
+        }
+    }
+    out
+}
+
+/// `?a=1&b=2` → `?a=***&b=***`: query strings can carry keys or tokens.
+fn redact_query(url: &str) -> String {
+    let Some((base, query)) = url.split_once('?') else {
         return url.to_string();
     };
-    let authority_start = scheme_end + 3;
-    let rest = &url[authority_start..];
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    match authority.rfind('@') {
-        Some(at) => {
-            let user = authority[..at].split(':').next().unwrap_or("");
-            format!(
-                "{}{user}:***@{}{}",
-                &url[..authority_start],
-                &authority[at + 1..],
-                &rest[authority_end..]
-            )
-        }
-        None => url.to_string(),
-    }
+    let redacted: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) => format!("{name}=***"),
+            None => pair.to_string(),
+        })
+        .collect();
+    format!("{base}?{}", redacted.join("&"))
 }
 
 fn check_name(name: &str) -> ServiceResult<()> {
@@ -307,7 +382,9 @@ impl Repos {
         Ok(())
     }
 
-    /// Lets a host use a repository. Needs operate.
+    /// Lets a host use a repository. Needs admin: the host is then sent the
+    /// repository's password and backend keys with every job, which an
+    /// operator may not read.
     pub async fn assign(
         &self,
         p: &Principal,
@@ -316,7 +393,7 @@ impl Repos {
     ) -> ServiceResult<Repository> {
         let target = Some(format!("repository:{id} host:{host}"));
         self.auditor
-            .authorize(p, Scope::Operate, "repository.assign", target.clone())
+            .authorize(p, Scope::Admin, "repository.assign", target.clone())
             .await?;
         let repo = self
             .store
@@ -379,5 +456,49 @@ mod tests {
         );
         assert_eq!(redact_url("/srv/restic"), "/srv/restic");
         assert!(!redact_url("rest:https://a:p@ss@h/r").contains("p@ss"));
+    }
+
+    #[test]
+    fn every_url_form_loses_its_credentials() {
+        for (url, secret, kept) in [
+            (
+                "sftp://ann:pw1@host:22//srv/repo",
+                "pw1",
+                "sftp://ann:***@host:22//srv/repo",
+            ),
+            (
+                "s3:https://AKIA:k2@minio:9000/bucket",
+                "k2",
+                "s3:https://AKIA:***@minio:9000/bucket",
+            ),
+            (
+                "rclone::s3,access_key_id=AKIA,secret_access_key=k3:bucket/path",
+                "k3",
+                "rclone::s3,access_key_id=***,secret_access_key=***:bucket/path",
+            ),
+            (
+                "rclone:remote,password='k4:with,colon':dir/a=b",
+                "k4",
+                "rclone:remote,password=***:dir/a=b",
+            ),
+            (
+                "rclone::webdav,url='https://u:k5@dav/',pass=\"k\"\"6\":p",
+                "k5",
+                "rclone::webdav,url=***,pass=***:p",
+            ),
+            (
+                "rest:https://h/repo?token=k7&x=1",
+                "k7",
+                "rest:https://h/repo?token=***&x=***",
+            ),
+            ("rclone:remote:plain/path", "", "rclone:remote:plain/path"),
+            ("sftp:ann@host:/srv/repo", "", "sftp:ann@host:/srv/repo"),
+        ] {
+            let shown = redact_url(url);
+            assert_eq!(shown, kept, "{url}");
+            if !secret.is_empty() {
+                assert!(!shown.contains(secret), "{url} → {shown}");
+            }
+        }
     }
 }

@@ -90,6 +90,9 @@ pub struct Job {
     pub exit_code: Option<i32>,
     pub error: Option<String>,
     pub warning: bool,
+    /// Who let this job carry its repository's secrets to a host the
+    /// repository is not assigned to (an admin's cross-host restore).
+    pub secrets_grant: Option<String>,
 }
 
 /// How a job ended, as the agent reports it.
@@ -113,7 +116,7 @@ pub struct JobFilter {
 
 const JOB_COLUMNS: &str = "id, kind, status, host_id, repository_id, trigger, spec, created_by, created_at,
      dispatched_at, started_at, finished_at, lease_expires_at, cancel_requested_at, progress, summary,
-     snapshot_id, exit_code, error, warning, schedule_id, fire_at";
+     snapshot_id, exit_code, error, warning, schedule_id, fire_at, secrets_grant";
 
 fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
     let status: String = row.get(2)?;
@@ -148,6 +151,7 @@ fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
             (Some(schedule), Some(fire_at)) => Some((schedule, fire_at)),
             _ => None,
         },
+        secrets_grant: row.get(22)?,
     })
 }
 
@@ -188,11 +192,23 @@ pub struct LogLine {
 impl Store {
     /// Creates a queued job.
     pub async fn create_job(&self, job: NewJob, now: Millis) -> StoreResult<JobId> {
+        self.create_job_with_grant(job, None, now).await
+    }
+
+    /// Creates a queued job that may carry its repository's secrets to a
+    /// host the repository is not assigned to, on `grant`'s say-so (who gave
+    /// it: an admin's cross-host restore).
+    pub async fn create_job_with_grant(
+        &self,
+        job: NewJob,
+        grant: Option<String>,
+        now: Millis,
+    ) -> StoreResult<JobId> {
         self.write(move |c| {
             c.execute(
-                "INSERT INTO jobs (kind, host_id, repository_id, trigger, spec, created_by, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![job.kind, job.host_id, job.repository_id, job.trigger, job.spec, job.created_by, now],
+                "INSERT INTO jobs (kind, host_id, repository_id, trigger, spec, created_by, created_at, secrets_grant)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![job.kind, job.host_id, job.repository_id, job.trigger, job.spec, job.created_by, now, grant],
             )?;
             Ok(JobId(c.last_insert_rowid()))
         })
@@ -277,6 +293,21 @@ impl Store {
                 "UPDATE jobs SET status = 'queued', dispatched_at = NULL, lease_expires_at = NULL
                  WHERE id = ?1 AND status = 'dispatched'",
                 [id],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Fails a queued job that must not be sent (e.g. its repository was
+    /// unassigned from the host while it waited).
+    pub async fn fail_queued(&self, id: JobId, reason: &str, now: Millis) -> StoreResult<()> {
+        let reason = reason.to_string();
+        self.write(move |c| {
+            c.execute(
+                "UPDATE jobs SET status = 'failed', finished_at = ?2, error = ?3
+                 WHERE id = ?1 AND status = 'queued'",
+                params![id, now, reason],
             )?;
             Ok(())
         })

@@ -44,6 +44,10 @@ pub(crate) struct CtlArgs {
     /// File holding the API token (else CAIRN_TOKEN).
     #[arg(long, env = "CAIRN_TOKEN_FILE", value_name = "FILE", global = true)]
     token_file: Option<PathBuf>,
+    /// Send the token over plain `http://` to a server that is not on this
+    /// machine (anyone on the path can read it). Loopback needs no flag.
+    #[arg(long, env = "CAIRN_ALLOW_PLAINTEXT", global = true)]
+    allow_plaintext: bool,
     #[command(subcommand)]
     command: CtlCommand,
 }
@@ -292,7 +296,30 @@ impl Clients {
     }
 }
 
+/// Whether `url` names this machine (127.0.0.0/8, ::1 or localhost), where
+/// plaintext never leaves the host.
+fn is_loopback(url: &str) -> bool {
+    let Ok(uri) = url.parse::<tonic::codegen::http::Uri>() else {
+        return false;
+    };
+    let Some(host) = uri.host() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 async fn connect(args: &CtlArgs) -> anyhow::Result<Clients> {
+    if !args.server.starts_with("https://") && !is_loopback(&args.server) && !args.allow_plaintext {
+        anyhow::bail!(
+            "refusing to send the API token in plaintext to {}: use https://, or pass \
+             --allow-plaintext if the network between is trusted",
+            args.server
+        );
+    }
     let bearer = MetadataValue::try_from(format!("Bearer {}", token(args)?))
         .map_err(|_| anyhow::anyhow!("the API token holds characters a header cannot carry"))?;
     let endpoint = Endpoint::from_shared(args.server.clone())

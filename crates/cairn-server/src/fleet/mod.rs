@@ -139,6 +139,11 @@ impl Fleet {
         if !self.registry.is_online(host) {
             return Ok(());
         }
+        // A pending host is told nothing of its schedules (paths, tags, hook
+        // names) until an operator approves it; approval pushes the set.
+        if self.store.host(host).await?.status != cairn_store::HostStatus::Approved {
+            return Ok(());
+        }
         let version = self.store.desired_schedule_version(host).await?;
         let schedules = self
             .store

@@ -131,11 +131,39 @@ impl Jobs {
                 host.id, host.status
             )));
         }
-        // A restore may target any approved host (cross-host restore): the
-        // job carries the source repository's credentials to it.
+        // A job carries its repository's secrets, so it goes only to a host
+        // the repository is assigned to (assigning is an admin's grant). A
+        // restore onto any other host (cross-host restore) hands those
+        // secrets to that host: an admin's call, audited as such.
         let restore = kind == "restore";
+        let assigned = self
+            .store
+            .is_assigned(request.repository, request.host)
+            .await?;
+        let mut grant = None;
         if restore {
             self.store.repository(request.repository).await?;
+            if !assigned {
+                let target = Some(format!(
+                    "host:{} repository:{}",
+                    request.host, request.repository
+                ));
+                // Operators restore onto the hosts a repository is assigned
+                // to; anywhere else is an admin's call.
+                self.auditor
+                    .authorize(p, Scope::Admin, "job.restore.cross_host", target.clone())
+                    .await?;
+                self.auditor
+                    .record(
+                        p,
+                        "job.restore.cross_host",
+                        target,
+                        Outcome::Success,
+                        Some("the repository's secrets go to an unassigned host".into()),
+                    )
+                    .await;
+                grant = Some(crate::audit::Actor::from(p).name);
+            }
             if let Some(pb::job_spec::Spec::Restore(r)) = &request.spec.spec {
                 let target = std::path::Path::new(&r.target_path);
                 if !target.is_absolute()
@@ -150,12 +178,7 @@ impl Jobs {
                 }
             }
         }
-        if !restore
-            && !self
-                .store
-                .is_assigned(request.repository, request.host)
-                .await?
-        {
+        if !restore && !assigned {
             return Err(ServiceError::FailedPrecondition(format!(
                 "repository {} is not assigned to host {}: assign it first",
                 request.repository, request.host
@@ -163,7 +186,7 @@ impl Jobs {
         }
         let id = self
             .store
-            .create_job(
+            .create_job_with_grant(
                 NewJob {
                     kind,
                     host_id: request.host,
@@ -172,6 +195,7 @@ impl Jobs {
                     spec: encode(&request.spec),
                     created_by: p.operator_id(),
                 },
+                grant,
                 self.clock.now(),
             )
             .await?;
@@ -258,6 +282,19 @@ impl Jobs {
             if let Some((schedule, _)) = job.schedule
                 && self.store.schedule_busy(schedule).await?
             {
+                continue;
+            }
+            // Secrets go only where the repository is assigned, or where an
+            // admin granted a cross-host restore. A repository unassigned
+            // while a job waited fails that job rather than leak.
+            if job.secrets_grant.is_none() && !self.store.is_assigned(repository, host).await? {
+                let reason = format!(
+                    "repository {repository} is no longer assigned to host {host}: not sent"
+                );
+                tracing::warn!(job = %job.id, %host, %repository, "job refused at dispatch: repository not assigned");
+                self.store
+                    .fail_queued(job.id, &reason, self.clock.now())
+                    .await?;
                 continue;
             }
             let access = self.repos.access(repository).await?;

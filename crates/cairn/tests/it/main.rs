@@ -4,10 +4,12 @@
 mod agents;
 mod backups;
 mod cli;
+mod edges;
 mod grpc;
 mod leases;
 mod maintenance;
 mod schedules;
+mod secrets;
 mod tls;
 mod web;
 
