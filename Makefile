@@ -6,13 +6,14 @@ CARGO ?= cargo
 DEMO_DIR ?= ./cairn-data
 DEMO_LISTEN ?= 127.0.0.1:8080
 
-.PHONY: all build test fmt fmt-check lint unit deps demo docs docs-watch clean help
+.PHONY: all build test test-repeat fmt fmt-check lint unit deps demo docs docs-watch clean help
 
 all: build
 
 help:
 	@echo "make demo   - server + approved local agent + local repository + a first backup, on $(DEMO_LISTEN)"
 	@echo "make test   - formatting, clippy (warnings are errors) and every test"
+	@echo "make test-repeat - the whole CI from fresh clones, 5 times in a row (RUNS=n for another count)"
 	@echo "make build  - build the cairn binary"
 	@echo "make fmt    - format the code"
 	@echo "make docs   - build the book into docs/book/book (make docs-watch serves it)"
@@ -36,6 +37,11 @@ unit:
 	$(CARGO) test --workspace
 
 test: deps fmt-check lint unit
+
+# The whole CI from fresh clones of HEAD, several times in a row: flaky tests
+# show up here, not in CI.
+test-repeat:
+	@scripts/test-repeat
 
 demo: build
 	@echo "Starting the Cairn demo on http://$(DEMO_LISTEN) with everything in $(DEMO_DIR). Ctrl-C stops it."

@@ -64,6 +64,8 @@ pub struct AgentConfig {
     pub restic: String,
     /// What this host allows jobs to read and write.
     pub policy: Policy,
+    /// The clock schedules fire by: the system's, or a manual one in tests.
+    pub clock: cairn_clock::Clock,
 }
 
 impl std::fmt::Debug for AgentConfig {
@@ -101,6 +103,7 @@ impl AgentConfig {
             allow_plaintext: false,
             restic: "restic".into(),
             policy: Policy::default(),
+            clock: cairn_clock::Clock::system(),
         }
     }
 }

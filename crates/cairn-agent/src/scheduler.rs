@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use cairn_clock::Clock;
 use cairn_cron::CronSpec;
 use cairn_proto::v1 as pb;
 use cairn_proto::v1::agent_message::Body;
@@ -31,19 +32,13 @@ const MAX_BURST: usize = 100;
 pub(crate) struct Scheduler {
     path: PathBuf,
     set: watch::Sender<pb::SetSchedules>,
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    clock: Clock,
 }
 
 impl Scheduler {
     /// Loads the last set kept in the state dir (so schedules keep firing
     /// after an agent restart while the server is away).
-    pub(crate) fn open(state_dir: &Path) -> Scheduler {
+    pub(crate) fn open(state_dir: &Path, clock: Clock) -> Scheduler {
         let path = state_dir.join("schedules.pb");
         let set = std::fs::read(&path)
             .ok()
@@ -52,6 +47,7 @@ impl Scheduler {
         Scheduler {
             path,
             set: watch::channel(set).0,
+            clock,
         }
     }
 
@@ -91,9 +87,12 @@ impl Scheduler {
         shutdown: impl std::future::Future<Output = ()>,
     ) {
         let mut changes = self.set.subscribe();
-        let mut cursor = now_ms();
+        let mut moves = self.clock.moves();
+        moves.seen();
+        let mut cursor = self.clock.now();
         tokio::pin!(shutdown);
         loop {
+            moves.seen();
             let set = changes.borrow_and_update().clone();
             let specs: Vec<(pb::AgentSchedule, CronSpec)> = set
                 .schedules
@@ -104,7 +103,7 @@ impl Scheduler {
                         .map(|spec| (s.clone(), spec))
                 })
                 .collect();
-            let now = now_ms();
+            let now = self.clock.now();
             let mut due: Vec<(i64, i64)> = specs
                 .iter()
                 .flat_map(|(s, spec)| {
@@ -141,6 +140,7 @@ impl Scheduler {
             tokio::select! {
                 () = tokio::time::sleep(sleep) => {}
                 _ = changes.changed() => {}
+                () = moves.moved() => {}
                 () = &mut shutdown => return,
             }
         }

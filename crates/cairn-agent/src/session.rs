@@ -106,7 +106,7 @@ impl Agent {
             config.restic.clone(),
             config.policy.clone(),
         ));
-        let scheduler = Arc::new(Scheduler::open(&config.state_dir));
+        let scheduler = Arc::new(Scheduler::open(&config.state_dir, config.clock.clone()));
         Ok(Agent {
             config,
             identity,

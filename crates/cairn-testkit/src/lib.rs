@@ -98,11 +98,21 @@ impl TestServer {
         self.restart_with_pause(std::time::Duration::ZERO).await
     }
 
-    async fn restart_with_pause(mut self, down: std::time::Duration) -> TestServer {
+    async fn restart_with_pause(self, down: std::time::Duration) -> TestServer {
+        self.restart_when(tokio::time::sleep(down)).await
+    }
+
+    /// Stops the server, runs `while_down` (e.g. moves the clock and waits
+    /// for the agent to spool what it fires), and starts the server again on
+    /// the same address, data dir and clock.
+    pub async fn restart_when(
+        mut self,
+        while_down: impl std::future::Future<Output = ()>,
+    ) -> TestServer {
         let data_dir = self.data_dir.take().expect("data dir");
         let config = self.config.clone();
         self.stop_in_place().await.expect("clean stop");
-        tokio::time::sleep(down).await;
+        while_down.await;
         let listener = TcpListener::bind(config.listen)
             .await
             .expect("rebind the same port");
@@ -145,6 +155,12 @@ impl TestServer {
             shutdown: Some(tx),
             task: Some(task),
         }
+    }
+
+    /// The clock the server reads (a manual one after `start_manual`): give
+    /// it to an agent so both share one time.
+    pub fn clock(&self) -> Clock {
+        self.clock.clone()
     }
 
     /// The configuration the server runs with.

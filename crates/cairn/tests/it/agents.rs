@@ -433,8 +433,10 @@ async fn an_expired_enrollment_token_leaves_the_host_pending_with_the_reason() {
 
 #[tokio::test]
 async fn a_silent_agent_goes_offline_and_its_stream_is_closed() {
-    let server =
-        TestServer::start_with(|c| c.agent_offline_after = Duration::from_millis(300)).await;
+    // The server's clock moves by hand: the host is online until the test
+    // lets its silence outlast `agent_offline_after`, however slow the machine.
+    let (server, clock) = TestServer::start_manual(cairn_store::now_millis(), |_| {}).await;
+    let offline_after = server.config().agent_offline_after;
     let mut ops = operator(&server).await;
     let mut session = agents::open(&server.url, agents::hello(&agents::new_identity(), "quiet"))
         .await
@@ -445,6 +447,7 @@ async fn a_silent_agent_goes_offline_and_its_stream_is_closed() {
     };
     assert!(ops.host(welcome.host_id).await.online);
     // Say nothing more: the server notices and closes the stream.
+    clock.advance(offline_after + Duration::from_secs(1));
     let ended = loop {
         match session.next(WAIT).await {
             Ok(Some(_)) => continue,

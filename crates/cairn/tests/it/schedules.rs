@@ -288,11 +288,27 @@ async fn an_invalid_cron_or_timezone_is_refused_and_nothing_is_stored() {
     assert!(listed.schedules.is_empty());
 }
 
+/// The server's clock in the missed-run scenarios: midnight of 29 February
+/// 2032 (UTC). Their schedule fires every minute of that hour only, a time
+/// the agent's own (real) clock will not reach while these tests run, so
+/// every firing in them is one the test made by moving the server's clock.
+const LEAP_MIDNIGHT_2032: i64 = 1_961_625_600_000;
+const EVERY_MINUTE_OF_LEAP_MIDNIGHT: &str = "0 * 0 29 2 *";
+/// How far the server's clock moves per look while catch-up runs: a few
+/// seconds in all, far from the next firing a minute on.
+const CATCH_UP_TICK: Duration = Duration::from_millis(10);
+
 /// Runs the missed-run scenario with `policy`: the host is away while its
-/// schedule fires every second, then comes back. Returns the missed rows and
-/// the catch-up jobs, after the drain.
+/// schedule comes due three times (the server's clock is moved three
+/// minutes), then comes back. Returns the missed rows and the catch-up jobs,
+/// after the drain.
 async fn away_then_back(policy: pb::CatchUpPolicy) -> (Vec<pb::PendingRun>, Vec<pb::Job>) {
-    let server = TestServer::start_with(|c| c.schedule_grace = Duration::from_millis(500)).await;
+    let (server, clock) = TestServer::start_manual(LEAP_MIDNIGHT_2032, |c| {
+        // Checked twice a (real) second; the clock itself moves only by hand.
+        c.schedule_grace = Duration::from_secs(1);
+        c.agent_offline_after = Duration::from_secs(24 * 3600);
+    })
+    .await;
     let token = server.token_for("ops", Role::Admin, Scope::Admin).await;
     let dir = tempfile::tempdir().expect("dir");
     let state = dir.path().join("agent");
@@ -343,7 +359,7 @@ async fn away_then_back(policy: pb::CatchUpPolicy) -> (Vec<pb::PendingRun>, Vec<
     let mut request = schedule(
         host_id,
         repository_id,
-        "* * * * * *",
+        EVERY_MINUTE_OF_LEAP_MIDNIGHT,
         "UTC",
         &source.display().to_string(),
     );
@@ -356,8 +372,11 @@ async fn away_then_back(policy: pb::CatchUpPolicy) -> (Vec<pb::PendingRun>, Vec<
         .schedule
         .expect("schedule");
 
+    // Three firings (00:01, 00:02, 00:03) come and go, plus the grace.
+    clock.advance(Duration::from_secs(3 * 60 + 2));
+
     // The server notices the firings nobody reports.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
         let runs = schedules
             .list_pending_runs(with_token(
@@ -410,8 +429,11 @@ async fn away_then_back(policy: pb::CatchUpPolicy) -> (Vec<pb::PendingRun>, Vec<
     agent.welcomed(pb::WelcomeStatus::Approved).await;
 
     // Wait until no missed row is left and every catch-up job has ended.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    // The clock ticks along (far from the next firing) so the jobs' times
+    // show the order they ran in.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     loop {
+        clock.advance(CATCH_UP_TICK);
         let runs = schedules
             .list_pending_runs(with_token(
                 pb::ListPendingRunsRequest {
@@ -477,7 +499,7 @@ async fn away_then_back(policy: pb::CatchUpPolicy) -> (Vec<pb::PendingRun>, Vec<
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn catch_up_once_runs_a_single_backup_for_all_missed_firings() {
     let (runs, jobs) = away_then_back(pb::CatchUpPolicy::Once).await;
-    assert!(runs.len() >= 3);
+    assert_eq!(runs.len(), 3, "{runs:?}");
     assert_eq!(jobs.len(), 1, "{jobs:?}");
     assert_eq!(
         jobs[0].status,
@@ -495,7 +517,7 @@ async fn catch_up_once_runs_a_single_backup_for_all_missed_firings() {
 async fn catch_up_skip_runs_nothing_and_keeps_the_misses_on_record() {
     let (runs, jobs) = away_then_back(pb::CatchUpPolicy::Skip).await;
     assert!(jobs.is_empty(), "{jobs:?}");
-    assert!(runs.len() >= 3);
+    assert_eq!(runs.len(), 3, "{runs:?}");
     assert!(
         runs.iter()
             .all(|r| r.state == pb::PendingRunState::Skipped as i32)
@@ -505,7 +527,7 @@ async fn catch_up_skip_runs_nothing_and_keeps_the_misses_on_record() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn catch_up_all_runs_every_missed_firing_one_at_a_time() {
     let (runs, mut jobs) = away_then_back(pb::CatchUpPolicy::All).await;
-    assert!(runs.len() >= 3);
+    assert_eq!(runs.len(), 3, "{runs:?}");
     assert_eq!(jobs.len(), runs.len(), "one run per missed firing");
     assert!(
         jobs.iter()
@@ -526,10 +548,19 @@ async fn catch_up_all_runs_every_missed_firing_one_at_a_time() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn firings_while_the_server_is_down_are_spooled_and_make_one_job_each() {
-    let server = TestServer::start_with(|c| c.schedule_grace = Duration::from_millis(500)).await;
+    // Server and agent share one manual clock: each minute passes when the
+    // test says so, and the agent fires on it as it would on the wall clock.
+    let (server, clock) = TestServer::start_manual(LEAP_MIDNIGHT_2032, |c| {
+        // No firing counts as missed here: every one is reported, late or not.
+        c.schedule_grace = Duration::from_secs(3600);
+        c.agent_offline_after = Duration::from_secs(24 * 3600);
+    })
+    .await;
     let token = server.token_for("ops", Role::Admin, Scope::Admin).await;
     let dir = tempfile::tempdir().expect("dir");
-    let mut agent = RunningAgent::start(agents::config(&server.url, &dir.path().join("agent")));
+    let mut config = agents::config(&server.url, &dir.path().join("agent"));
+    config.clock = server.clock();
+    let mut agent = RunningAgent::start(config);
     let (host_id, repository_id) =
         approved_with_repository(&server, &token, &mut agent, &dir.path().join("repo")).await;
     let source = dir.path().join("source");
@@ -539,7 +570,7 @@ async fn firings_while_the_server_is_down_are_spooled_and_make_one_job_each() {
             schedule(
                 host_id,
                 repository_id,
-                "* * * * * *",
+                EVERY_MINUTE_OF_LEAP_MIDNIGHT,
                 "UTC",
                 &source.display().to_string(),
             ),
@@ -547,15 +578,31 @@ async fn firings_while_the_server_is_down_are_spooled_and_make_one_job_each() {
         ))
         .await
         .expect("create");
+    applied(&server, &token, host_id).await;
 
-    // Down for a few firings; the agent keeps firing into its spool.
-    let down_from = cairn_store::now_millis();
-    let server = server.restart_after(Duration::from_millis(2_500)).await;
-    let down_until = cairn_store::now_millis();
+    // Down for three firings; the agent fires each into its spool.
+    let spool = agent.spool.clone();
+    let server = server
+        .restart_when(async {
+            for minute in 1..=3 {
+                let before = spool.last_seq();
+                clock.advance(Duration::from_secs(60));
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+                while spool.last_seq() == before {
+                    assert!(
+                        tokio::time::Instant::now() < deadline,
+                        "the agent did not fire minute {minute}"
+                    );
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        })
+        .await;
     agent.welcomed(pb::WelcomeStatus::Approved).await;
 
     let mut jobs = JobServiceClient::new(server.channel().await);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let want: Vec<i64> = (1..=3).map(|m| LEAP_MIDNIGHT_2032 + m * 60_000).collect();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
         let listed = jobs
             .list_jobs(with_token(
@@ -573,35 +620,52 @@ async fn firings_while_the_server_is_down_are_spooled_and_make_one_job_each() {
             .expect("jobs")
             .into_inner()
             .jobs;
-        let fired: Vec<i64> = listed
+        let mut fired: Vec<i64> = listed
             .iter()
+            .filter(|j| j.trigger == pb::JobTrigger::Schedule as i32)
             .filter_map(|j| {
                 j.fire_at
                     .as_ref()
                     .map(|t| t.seconds * 1000 + i64::from(t.nanos) / 1_000_000)
             })
             .collect();
-        let mut unique = fired.clone();
-        unique.sort_unstable();
-        unique.dedup();
-        assert_eq!(unique.len(), fired.len(), "one job per firing");
-        let during_downtime = listed
-            .iter()
-            .filter(|j| j.trigger == pb::JobTrigger::Schedule as i32)
-            .filter_map(|j| j.fire_at.as_ref())
-            .map(|t| t.seconds * 1000)
-            .filter(|at| *at > down_from + 500 && *at < down_until - 500)
-            .count();
-        if during_downtime >= 1 {
+        fired.sort_unstable();
+        if fired.len() >= want.len() {
+            assert_eq!(fired, want, "one job per firing, each firing once");
             break;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "no job for a firing during the downtime: {listed:?}"
+            "not every firing during the downtime made its job: {listed:?}"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     agent.stop().await.expect("stop");
+}
+
+/// Waits until the host runs the schedule set the server wants it to.
+async fn applied(server: &TestServer, token: &str, host_id: i64) {
+    let mut hosts = HostServiceClient::new(server.channel().await);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let host = hosts
+            .get_host(with_token(pb::GetHostRequest { host_id }, token))
+            .await
+            .expect("host")
+            .into_inner()
+            .host
+            .expect("host");
+        if host.desired_schedule_set_version > 0
+            && host.applied_schedule_set_version == host.desired_schedule_set_version
+        {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the schedule set was not applied: {host:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test]
