@@ -349,7 +349,7 @@ pub mod agents {
         /// Waits for a `Welcomed` with `status`.
         pub async fn welcomed(&mut self, status: pb::WelcomeStatus) -> AgentEvent {
             self.until(
-                Duration::from_secs(10),
+                Duration::from_secs(60),
                 |e| matches!(e, AgentEvent::Welcomed { status: s, .. } if *s == status),
             )
             .await
@@ -517,6 +517,12 @@ pub mod fleet {
     /// How often a waiting test asks again.
     const POLL: std::time::Duration = std::time::Duration::from_millis(50);
 
+    /// The pause between two looks of a test that waits on a condition
+    /// (always under a deadline of its own): one poll interval for all.
+    pub async fn poll_pause() {
+        tokio::time::sleep(POLL).await;
+    }
+
     /// Asks for job `job_id` until `done` holds for it, and returns it;
     /// panics naming `what` (and the job as last seen) after `within`.
     pub async fn wait_job(
@@ -544,7 +550,7 @@ pub mod fleet {
                 tokio::time::Instant::now() < deadline,
                 "timed out waiting for {what}: {job:?}"
             );
-            tokio::time::sleep(POLL).await;
+            poll_pause().await;
         }
     }
 

@@ -476,7 +476,7 @@ async fn cancel_mid_backup_stops_restic_and_no_secret_is_in_any_argv() {
         .until_status(job, pb::JobStatus::Running, Duration::from_secs(30))
         .await;
     let marker = source.display().to_string();
-    eventually(Duration::from_secs(10), "restic started", || {
+    eventually(Duration::from_secs(60), "restic started", || {
         restic_running_on(&marker)
     })
     .await;
@@ -505,7 +505,7 @@ async fn cancel_mid_backup_stops_restic_and_no_secret_is_in_any_argv() {
         "{}",
         done.error
     );
-    eventually(Duration::from_secs(15), "restic gone", || {
+    eventually(Duration::from_secs(60), "restic gone", || {
         !restic_running_on(&marker)
     })
     .await;
@@ -595,14 +595,14 @@ async fn a_killed_agent_leaves_no_restic_its_job_is_lost_and_the_next_run_succee
         .until_status(job, pb::JobStatus::Running, Duration::from_secs(30))
         .await;
     let marker = source.display().to_string();
-    eventually(Duration::from_secs(10), "restic started", || {
+    eventually(Duration::from_secs(60), "restic started", || {
         restic_running_on(&marker)
     })
     .await;
 
     agent.kill();
     eventually(
-        Duration::from_secs(10),
+        Duration::from_secs(60),
         "restic died with its agent",
         || !restic_running_on(&marker),
     )
@@ -827,7 +827,7 @@ impl RestServer {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("rclone serve restic");
-        eventually(Duration::from_secs(15), "rclone listening", || {
+        eventually(Duration::from_secs(60), "rclone listening", || {
             std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
         })
         .await;

@@ -666,7 +666,7 @@ async fn ctl_manages_schedules_and_maintenance_plans() {
             .await
             .expect("announce");
     session
-        .next(std::time::Duration::from_secs(10))
+        .next(std::time::Duration::from_secs(60))
         .await
         .expect("welcome");
     let cli = Principal::local_cli();

@@ -43,7 +43,7 @@ async fn a_self_signed_server_and_a_pinned_agent_work_end_to_end() {
     let state = tempfile::tempdir().expect("state");
     let mut agent = RunningAgent::start(pinned_config(&server, state.path(), &fingerprint));
     assert_eq!(
-        agent.next(Duration::from_secs(10)).await,
+        agent.next(Duration::from_secs(60)).await,
         AgentEvent::Connected
     );
     agent.welcomed(pb::WelcomeStatus::PendingApproval).await;
@@ -63,7 +63,7 @@ async fn a_fingerprint_mismatch_is_a_clear_fatal_error() {
     let state = tempfile::tempdir().expect("state");
     let wrong = format!("sha256:{}", "ab".repeat(32));
     let agent = RunningAgent::start(pinned_config(&server, state.path(), &wrong));
-    let result = tokio::time::timeout(Duration::from_secs(10), agent.stop_when_done())
+    let result = tokio::time::timeout(Duration::from_secs(60), agent.stop_when_done())
         .await
         .expect("the agent gives up");
     let err = result.expect_err("fatal");
