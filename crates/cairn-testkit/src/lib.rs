@@ -514,6 +514,49 @@ pub mod fleet {
         repo.id
     }
 
+    /// Initialises `repository` from `host` and waits for it to succeed.
+    pub async fn init(server: &TestServer, token: &str, host_id: i64, repository_id: i64) {
+        let job = JobServiceClient::new(server.channel().await)
+            .run_maintenance(authorized(
+                pb::RunMaintenanceRequest {
+                    host_id,
+                    repository_id,
+                    spec: Some(pb::run_maintenance_request::Spec::Init(
+                        pb::InitSpec::default(),
+                    )),
+                },
+                token,
+            ))
+            .await
+            .expect("init")
+            .into_inner()
+            .job
+            .expect("job");
+        let done = wait_job(server, token, job.id, INIT_WITHIN, "init", ended).await;
+        assert_eq!(
+            done.status,
+            pb::JobStatus::Succeeded as i32,
+            "{}",
+            done.error
+        );
+    }
+
+    /// How long a test waits for `restic init` (slow on a loaded machine).
+    const INIT_WITHIN: std::time::Duration = std::time::Duration::from_secs(120);
+
+    /// A backup of `paths` from `host_id` into `repository_id`, run now.
+    pub fn backup_now(host_id: i64, repository_id: i64, paths: &[&str]) -> pb::RunBackupRequest {
+        pb::RunBackupRequest {
+            schedule_id: 0,
+            host_id,
+            repository_id,
+            spec: Some(pb::BackupSpec {
+                paths: paths.iter().map(|p| p.to_string()).collect(),
+                ..Default::default()
+            }),
+        }
+    }
+
     /// How often a waiting test asks again.
     const POLL: std::time::Duration = std::time::Duration::from_millis(50);
 

@@ -8,7 +8,7 @@ use std::process::{Command, Output, Stdio};
 use cairn_store::{Role, Scope};
 use cairn_testkit::{TEST_PASSWORD, TestServer};
 
-fn cairn() -> Command {
+pub(crate) fn cairn() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_cairn"));
     // The tests' own environment must not leak settings into the child.
     for (key, _) in std::env::vars() {

@@ -2,20 +2,12 @@
 //! where `cairn ctl` refuses to send a token.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use cairn_testkit::ChildGuard;
 
-fn cairn() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_cairn"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("CAIRN_") {
-            command.env_remove(key);
-        }
-    }
-    command
-}
+use crate::cli::cairn;
 
 #[test]
 fn a_log_that_is_not_a_terminal_gets_no_colour_codes() {

@@ -11,7 +11,7 @@ use cairn_proto::v1::job_service_client::JobServiceClient;
 use cairn_store::{Role, Scope};
 use cairn_testkit::TestServer;
 use cairn_testkit::agents::{self, RunningAgent};
-use cairn_testkit::fleet::{approve, ended, repository, wait_job};
+use cairn_testkit::fleet::{approve, backup_now, ended, init, repository, wait_job};
 
 use crate::with_token;
 
@@ -54,50 +54,17 @@ async fn a_silent_pre_hook_outlives_many_leases_while_its_agent_is_connected() {
     let repo_path = dir.path().join("repo").display().to_string();
     let repository_id =
         repository(&server, &token, "leases", &repo_path, PASSWORD, &[host_id]).await;
+    init(&server, &token, host_id, repository_id).await;
     let mut jobs = JobServiceClient::new(server.channel().await);
-    let init = jobs
-        .run_maintenance(with_token(
-            pb::RunMaintenanceRequest {
-                host_id,
-                repository_id,
-                spec: Some(pb::run_maintenance_request::Spec::Init(
-                    pb::InitSpec::default(),
-                )),
-            },
-            &token,
-        ))
-        .await
-        .expect("init")
-        .into_inner()
-        .job
-        .expect("job");
-    let init = wait_job(
-        &server,
-        &token,
-        init.id,
-        Duration::from_secs(120),
-        "init",
-        ended,
-    )
-    .await;
-    assert_eq!(
-        init.status,
-        pb::JobStatus::Succeeded as i32,
-        "{}",
-        init.error
-    );
-
     let job = jobs
         .run_backup(with_token(
-            pb::RunBackupRequest {
-                schedule_id: 0,
-                host_id,
-                repository_id,
-                spec: Some(pb::BackupSpec {
-                    paths: vec![source.display().to_string()],
-                    hooks: vec!["silent-dump".into()],
-                    ..Default::default()
-                }),
+            {
+                let mut request =
+                    backup_now(host_id, repository_id, &[&source.display().to_string()]);
+                if let Some(spec) = request.spec.as_mut() {
+                    spec.hooks = vec!["silent-dump".into()];
+                }
+                request
             },
             &token,
         ))

@@ -13,7 +13,7 @@ use cairn_proto::v1::snapshot_service_client::SnapshotServiceClient;
 use cairn_store::{Role, Scope};
 use cairn_testkit::TestServer;
 use cairn_testkit::agents::{self, RunningAgent};
-use cairn_testkit::fleet::{approve, ended, repository, wait_job};
+use cairn_testkit::fleet::{approve, backup_now, ended, repository, wait_job};
 use tonic::Code;
 
 use crate::with_token;
@@ -68,15 +68,7 @@ async fn an_operator_cannot_send_a_repositorys_secrets_to_a_host_of_its_own() {
     assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
     let err = JobServiceClient::new(channel.clone())
         .run_backup(with_token(
-            pb::RunBackupRequest {
-                schedule_id: 0,
-                host_id: mine_id,
-                repository_id,
-                spec: Some(pb::BackupSpec {
-                    paths: vec!["/etc".into()],
-                    ..Default::default()
-                }),
-            },
+            backup_now(mine_id, repository_id, &["/etc"]),
             &operator,
         ))
         .await
@@ -145,15 +137,7 @@ async fn a_job_whose_repository_was_unassigned_while_it_waited_is_not_sent() {
     let channel = server.channel().await;
     let job = JobServiceClient::new(channel.clone())
         .run_backup(with_token(
-            pb::RunBackupRequest {
-                schedule_id: 0,
-                host_id,
-                repository_id,
-                spec: Some(pb::BackupSpec {
-                    paths: vec!["/etc".into()],
-                    ..Default::default()
-                }),
-            },
+            backup_now(host_id, repository_id, &["/etc"]),
             &admin,
         ))
         .await
