@@ -354,21 +354,40 @@ impl Store {
     where
         F: FnOnce(&Connection) -> StoreResult<()> + Send + 'static,
     {
+        Ok(self
+            .apply_agent_message_with(id, seq, now, effect)
+            .await?
+            .is_some())
+    }
+
+    /// As [`Store::apply_agent_message`], and hands back what the effect
+    /// yielded: `None` when the seq was applied before (nothing happened).
+    pub async fn apply_agent_message_with<F, T>(
+        &self,
+        id: HostId,
+        seq: u64,
+        now: Millis,
+        effect: F,
+    ) -> StoreResult<Option<T>>
+    where
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
         self.write(move |c| {
             let last: i64 = c
                 .query_row("SELECT last_applied FROM agent_seq WHERE host_id = ?1", [id], |r| r.get(0))
                 .optional()?
                 .unwrap_or(0);
             if seq as i64 <= last {
-                return Ok(false);
+                return Ok(None);
             }
-            effect(c)?;
+            let yielded = effect(c)?;
             c.execute(
                 "INSERT INTO agent_seq (host_id, last_applied, updated_at) VALUES (?1, ?2, ?3)
                  ON CONFLICT (host_id) DO UPDATE SET last_applied = excluded.last_applied, updated_at = excluded.updated_at",
                 params![id, seq as i64, now],
             )?;
-            Ok(true)
+            Ok(Some(yielded))
         })
         .await
     }

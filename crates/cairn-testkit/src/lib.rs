@@ -35,6 +35,7 @@ pub struct TestServer {
     pub api: Api,
     data_dir: Option<tempfile::TempDir>,
     config: ServerConfig,
+    clock: cairn_server::clock::Clock,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), StartError>>>,
 }
@@ -47,6 +48,15 @@ impl TestServer {
 
     /// Starts a server after `adjust` has changed its configuration.
     pub async fn start_with(adjust: impl FnOnce(&mut ServerConfig)) -> TestServer {
+        Self::start_with_clock(cairn_server::clock::Clock::system(), adjust).await
+    }
+
+    /// As [`TestServer::start_with`], on `clock` (a test moves a
+    /// `Clock::manual` instead of waiting); a restart keeps the clock.
+    pub async fn start_with_clock(
+        clock: cairn_server::clock::Clock,
+        adjust: impl FnOnce(&mut ServerConfig),
+    ) -> TestServer {
         init_logging();
         let data_dir = tempfile::tempdir().expect("temp data dir");
         // The listener is bound here, before the server task starts, so
@@ -62,7 +72,7 @@ impl TestServer {
         config.tls = cairn_server::config::TlsMode::Plaintext;
         config.public_url = format!("http://{addr}");
         adjust(&mut config);
-        Self::launch(listener, config, data_dir).await
+        Self::launch(listener, config, data_dir, clock).await
     }
 
     /// Stops the server, stays down for `down`, and starts it again on the
@@ -85,16 +95,20 @@ impl TestServer {
         let listener = TcpListener::bind(config.listen)
             .await
             .expect("rebind the same port");
-        Self::launch(listener, config, data_dir).await
+        let clock = self.clock.clone();
+        Self::launch(listener, config, data_dir, clock).await
     }
 
     async fn launch(
         listener: TcpListener,
         config: ServerConfig,
         data_dir: tempfile::TempDir,
+        clock: cairn_server::clock::Clock,
     ) -> TestServer {
         let addr = listener.local_addr().expect("local addr");
-        let server = Server::open(config.clone()).await.expect("open server");
+        let server = Server::open_with_clock(config.clone(), clock.clone())
+            .await
+            .expect("open server");
         let api = server.api();
         let setup_link = server.setup_link().map(str::to_string);
         let tls_fingerprint = server.tls_fingerprint().map(str::to_string);
@@ -117,6 +131,7 @@ impl TestServer {
             api,
             data_dir: Some(data_dir),
             config,
+            clock,
             shutdown: Some(tx),
             task: Some(task),
         }

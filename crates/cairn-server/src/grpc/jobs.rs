@@ -112,7 +112,7 @@ pub(crate) fn job_to_pb(job: &Job) -> pb::Job {
     }
 }
 
-fn line_to_pb(line: &LogLine) -> pb::JobLogLine {
+pub(crate) fn line_to_pb(line: &LogLine) -> pb::JobLogLine {
     pb::JobLogLine {
         time: Some(timestamp(line.at)),
         stream: match line.stream {
@@ -259,14 +259,18 @@ impl JobService for JobsGrpc {
         request: Request<pb::GetJobLogsRequest>,
     ) -> Reply<pb::GetJobLogsResponse> {
         let p = authenticate(&self.api, &request).await?;
+        let req = request.into_inner();
+        // Log pages have their own size rules (default 500, at most 5,000).
+        let size = req.page.as_ref().map_or(0, |page| page.page_size);
+        let cursor = page_from_pb(req.page)?.cursor;
         let lines = self
             .api
             .jobs
-            .logs(&p, JobId(request.into_inner().job_id))
+            .logs(&p, JobId(req.job_id), size, cursor)
             .await?;
         Ok(Response::new(pb::GetJobLogsResponse {
-            lines: lines.iter().map(line_to_pb).collect(),
-            page: Some(page_to_pb(None)),
+            lines: lines.items.iter().map(line_to_pb).collect(),
+            page: Some(page_to_pb(lines.next)),
         }))
     }
 

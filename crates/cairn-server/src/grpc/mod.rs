@@ -13,7 +13,7 @@ mod snapshots;
 mod status;
 
 pub(crate) use convert::timestamp;
-pub(crate) use jobs::job_to_pb;
+pub(crate) use jobs::{job_to_pb, line_to_pb};
 
 use std::net::SocketAddr;
 
