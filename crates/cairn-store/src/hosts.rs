@@ -81,6 +81,8 @@ pub struct Host {
     pub last_addr: Option<String>,
     pub schedules_desired_version: u64,
     pub schedules_applied_version: u64,
+    /// The repositories assigned to the host, by id.
+    pub repository_ids: Vec<crate::ids::RepositoryId>,
 }
 
 /// An agent announcing itself.
@@ -126,7 +128,9 @@ pub struct HostFilter {
 const HOST_COLUMNS: &str =
     "id, fingerprint, status, status_reason, hostname, os, os_version, arch, kernel,
      agent_version, restic_version, labels, enrollment_token_id, created_at, status_changed_at,
-     last_seen_at, last_addr, schedules_desired_version, schedules_applied_version";
+     last_seen_at, last_addr, schedules_desired_version, schedules_applied_version,
+     (SELECT json_group_array(repository_id) FROM
+        (SELECT repository_id FROM host_repos WHERE host_id = hosts.id ORDER BY repository_id))";
 
 fn corrupt(column: usize, detail: String) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, detail.into())
@@ -158,6 +162,11 @@ fn host_from_row(row: &Row<'_>) -> rusqlite::Result<Host> {
         last_addr: row.get(16)?,
         schedules_desired_version: row.get::<_, i64>(17)? as u64,
         schedules_applied_version: row.get::<_, i64>(18)? as u64,
+        repository_ids: serde_json::from_str::<Vec<i64>>(&row.get::<_, String>(19)?)
+            .unwrap_or_default()
+            .into_iter()
+            .map(crate::ids::RepositoryId)
+            .collect(),
     })
 }
 

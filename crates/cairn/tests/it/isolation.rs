@@ -20,14 +20,14 @@ use crate::with_token;
 const WAIT: Duration = Duration::from_secs(30);
 
 /// An approved host spoken for by hand.
-struct Peer {
+pub(crate) struct Peer {
     session: RawSession,
-    host: i64,
+    pub(crate) host: i64,
     seq: u64,
 }
 
 impl Peer {
-    async fn approved(server: &TestServer, token: &str, hostname: &str) -> Peer {
+    pub(crate) async fn approved(server: &TestServer, token: &str, hostname: &str) -> Peer {
         let mut session = agents::open(
             &server.url,
             agents::hello(&agents::new_identity(), hostname),
@@ -59,7 +59,7 @@ impl Peer {
 
     /// Sends `body` with the next seq and waits for its acknowledgement
     /// (so its effect, if any, is stored).
-    async fn send(&mut self, body: Body) {
+    pub(crate) async fn send(&mut self, body: Body) {
         self.seq += 1;
         let seq = self.seq;
         self.session
