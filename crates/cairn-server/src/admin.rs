@@ -54,6 +54,14 @@ pub struct Admin {
 }
 
 impl Admin {
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub(crate) fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
     pub(crate) fn new(store: Store, clock: Clock, auditor: Auditor) -> Self {
         Self {
             store,
@@ -386,7 +394,7 @@ impl Admin {
         self.current_settings().await
     }
 
-    async fn current_settings(&self) -> ServiceResult<Settings> {
+    pub(crate) async fn current_settings(&self) -> ServiceResult<Settings> {
         let d = Settings::default();
         Ok(Settings {
             job_log_retention_days: self

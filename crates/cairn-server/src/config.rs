@@ -176,6 +176,12 @@ pub const KEYS: &[KeySpec] = &[
         help: "A schedule firing with no job this long after its time is recorded as a missed run",
     },
     KeySpec {
+        name: "max_log_lines_per_job",
+        secret: false,
+        default: Some("100000"),
+        help: "Log lines kept per job; later lines are dropped, after one line saying so",
+    },
+    KeySpec {
         name: "maintenance_tick",
         secret: false,
         default: Some("60s"),
@@ -282,6 +288,7 @@ pub struct ServerConfig {
     pub job_lease: Duration,
     pub schedule_grace: Duration,
     pub maintenance_tick: Duration,
+    pub max_log_lines_per_job: u32,
     pub setup_token: Option<String>,
 }
 
@@ -312,6 +319,7 @@ impl fmt::Debug for ServerConfig {
             .field("job_lease", &self.job_lease)
             .field("schedule_grace", &self.schedule_grace)
             .field("maintenance_tick", &self.maintenance_tick)
+            .field("max_log_lines_per_job", &self.max_log_lines_per_job)
             .field(
                 "setup_token",
                 &self.setup_token.as_ref().map(|_| "<redacted>"),
@@ -629,6 +637,7 @@ impl Layers {
                     Ok(d)
                 }
             })?,
+            max_log_lines_per_job: self.parse("max_log_lines_per_job", parse_positive)?,
             setup_token: match self.values.get("setup_token") {
                 Some(_) => Some(self.parse("setup_token", |v| {
                     if v.len() < 16 {
@@ -847,6 +856,9 @@ pub struct ServerFlags {
     /// How often maintenance plans are checked [default: 60s].
     #[arg(long, value_name = "DURATION")]
     pub maintenance_tick: Option<String>,
+    /// Log lines kept per job [default: 100000]
+    #[arg(long, value_name = "N")]
+    pub max_log_lines_per_job: Option<String>,
     /// Print the example configuration file and exit.
     #[arg(long)]
     pub print_example_config: bool,
@@ -883,6 +895,7 @@ impl ServerFlags {
             ("job_lease", &self.job_lease),
             ("schedule_grace", &self.schedule_grace),
             ("maintenance_tick", &self.maintenance_tick),
+            ("max_log_lines_per_job", &self.max_log_lines_per_job),
         ];
         all.into_iter()
             .filter_map(|(k, v)| v.as_ref().map(|v| (k, v.clone())))
@@ -1126,6 +1139,7 @@ mod tests {
             job_lease: Some("1s".into()),
             schedule_grace: Some("1s".into()),
             maintenance_tick: Some("1s".into()),
+            max_log_lines_per_job: Some("1".into()),
             ..ServerFlags::default()
         };
         assert_eq!(

@@ -25,9 +25,11 @@ mod grpc;
 pub mod jobs;
 pub mod maintenance;
 pub mod repos;
+mod retention;
 pub mod schedules;
 mod serve;
 mod startup;
+mod worker;
 
 use cairn_store::Store;
 use tokio::sync::watch;

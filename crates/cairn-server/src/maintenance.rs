@@ -243,19 +243,7 @@ impl Maintenance {
         every: Duration,
         shutdown: impl std::future::Future<Output = ()>,
     ) {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {
-                    if let Err(err) = self.tick().await {
-                        tracing::warn!(error = %err, "maintenance tick failed");
-                    }
-                }
-                () = &mut shutdown => return,
-            }
-        }
+        crate::worker::run_every("maintenance tick", every, shutdown, || self.tick()).await;
     }
 }
 

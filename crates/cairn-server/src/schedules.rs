@@ -277,6 +277,8 @@ mod tests {
             last_success_at: Some(10 * HOUR),
             created_at: 0,
             updated_at: 0,
+            last_job_id: None,
+            pending_run_count: 0,
         };
         assert!(!overdue_at(&schedule, 12 * HOUR), "two hours: not yet");
         assert!(

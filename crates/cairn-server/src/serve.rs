@@ -107,6 +107,14 @@ pub(crate) async fn serve(
         async move { api.shutting_down().await }
     }));
 
+    let retention = tokio::spawn(api.admin.clone().run_log_retention(
+        crate::retention::SWEEP_EVERY,
+        {
+            let api = api.clone();
+            async move { api.shutting_down().await }
+        },
+    ));
+
     let local = listener.local_addr()?;
     tracing::info!(address = %local, "serving gRPC, web UI and probes");
 
@@ -172,6 +180,7 @@ pub(crate) async fn serve(
     let _ = reaper.await;
     let _ = dispatcher.await;
     let _ = maintenance.await;
+    let _ = retention.await;
     tokio::select! {
         () = graceful.shutdown() => tracing::info!("all connections closed"),
         () = tokio::time::sleep(config.shutdown_grace) => {

@@ -114,6 +114,7 @@ impl Server {
                 offline_after: config.agent_offline_after,
                 job_lease: config.job_lease,
                 schedule_grace: config.schedule_grace,
+                max_log_lines_per_job: config.max_log_lines_per_job,
             },
         );
         let schedules =

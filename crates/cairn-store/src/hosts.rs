@@ -81,6 +81,8 @@ pub struct Host {
     pub last_addr: Option<String>,
     pub schedules_desired_version: u64,
     pub schedules_applied_version: u64,
+    /// The repositories assigned to the host, by id.
+    pub repository_ids: Vec<crate::ids::RepositoryId>,
 }
 
 /// An agent announcing itself.
@@ -126,7 +128,9 @@ pub struct HostFilter {
 const HOST_COLUMNS: &str =
     "id, fingerprint, status, status_reason, hostname, os, os_version, arch, kernel,
      agent_version, restic_version, labels, enrollment_token_id, created_at, status_changed_at,
-     last_seen_at, last_addr, schedules_desired_version, schedules_applied_version";
+     last_seen_at, last_addr, schedules_desired_version, schedules_applied_version,
+     (SELECT json_group_array(repository_id) FROM
+        (SELECT repository_id FROM host_repos WHERE host_id = hosts.id ORDER BY repository_id))";
 
 fn corrupt(column: usize, detail: String) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, detail.into())
@@ -158,6 +162,11 @@ fn host_from_row(row: &Row<'_>) -> rusqlite::Result<Host> {
         last_addr: row.get(16)?,
         schedules_desired_version: row.get::<_, i64>(17)? as u64,
         schedules_applied_version: row.get::<_, i64>(18)? as u64,
+        repository_ids: serde_json::from_str::<Vec<i64>>(&row.get::<_, String>(19)?)
+            .unwrap_or_default()
+            .into_iter()
+            .map(crate::ids::RepositoryId)
+            .collect(),
     })
 }
 
@@ -354,21 +363,40 @@ impl Store {
     where
         F: FnOnce(&Connection) -> StoreResult<()> + Send + 'static,
     {
+        Ok(self
+            .apply_agent_message_with(id, seq, now, effect)
+            .await?
+            .is_some())
+    }
+
+    /// As [`Store::apply_agent_message`], and hands back what the effect
+    /// yielded: `None` when the seq was applied before (nothing happened).
+    pub async fn apply_agent_message_with<F, T>(
+        &self,
+        id: HostId,
+        seq: u64,
+        now: Millis,
+        effect: F,
+    ) -> StoreResult<Option<T>>
+    where
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
         self.write(move |c| {
             let last: i64 = c
                 .query_row("SELECT last_applied FROM agent_seq WHERE host_id = ?1", [id], |r| r.get(0))
                 .optional()?
                 .unwrap_or(0);
             if seq as i64 <= last {
-                return Ok(false);
+                return Ok(None);
             }
-            effect(c)?;
+            let yielded = effect(c)?;
             c.execute(
                 "INSERT INTO agent_seq (host_id, last_applied, updated_at) VALUES (?1, ?2, ?3)
                  ON CONFLICT (host_id) DO UPDATE SET last_applied = excluded.last_applied, updated_at = excluded.updated_at",
                 params![id, seq as i64, now],
             )?;
-            Ok(true)
+            Ok(Some(yielded))
         })
         .await
     }

@@ -178,17 +178,6 @@ pub struct NewJob {
     pub created_by: Option<UserId>,
 }
 
-/// One line a job printed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogLine {
-    pub at: Millis,
-    /// `stdout`, `stderr` or `agent`.
-    pub stream: &'static str,
-    /// `debug`, `info`, `warn` or `error`.
-    pub level: &'static str,
-    pub line: String,
-}
-
 impl Store {
     /// Creates a queued job.
     pub async fn create_job(&self, job: NewJob, now: Millis) -> StoreResult<JobId> {
@@ -408,38 +397,6 @@ impl Store {
         })
         .await
     }
-
-    /// The log lines of a job, oldest first.
-    pub async fn job_log(&self, job: JobId) -> StoreResult<Vec<LogLine>> {
-        self.read(move |c| {
-            let mut stmt = c.prepare(
-                "SELECT at, stream, level, line FROM job_logs WHERE job_id = ?1 ORDER BY id",
-            )?;
-            let rows = stmt
-                .query_map([job], |r| {
-                    let stream: String = r.get(1)?;
-                    let level: String = r.get(2)?;
-                    Ok(LogLine {
-                        at: r.get(0)?,
-                        stream: match stream.as_str() {
-                            "stdout" => "stdout",
-                            "stderr" => "stderr",
-                            _ => "agent",
-                        },
-                        level: match level.as_str() {
-                            "debug" => "debug",
-                            "warn" => "warn",
-                            "error" => "error",
-                            _ => "info",
-                        },
-                        line: r.get(3)?,
-                    })
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(rows)
-        })
-        .await
-    }
 }
 
 fn owned_by(conn: &Connection, job: JobId, host: HostId) -> StoreResult<bool> {
@@ -455,99 +412,74 @@ fn owned_by(conn: &Connection, job: JobId, host: HostId) -> StoreResult<bool> {
 }
 
 /// The effect of a `JobAccepted` message: the job runs, its lease renewed.
+/// Yields whether the job moved to running (so the caller tells watchers
+/// only what took effect).
 pub fn job_accepted(
     host: HostId,
     job: JobId,
     now: Millis,
     lease_until: Millis,
-) -> impl FnOnce(&Connection) -> StoreResult<()> + Send + 'static {
+) -> impl FnOnce(&Connection) -> StoreResult<bool> + Send + 'static {
     move |c| {
-        if owned_by(c, job, host)? {
-            c.execute(
-                "UPDATE jobs SET status = 'running', started_at = coalesce(started_at, ?2), lease_expires_at = ?3
-                 WHERE id = ?1 AND status IN ('queued', 'dispatched')",
-                params![job, now, lease_until],
-            )?;
+        if !owned_by(c, job, host)? {
+            return Ok(false);
         }
-        Ok(())
+        Ok(c.execute(
+            "UPDATE jobs SET status = 'running', started_at = coalesce(started_at, ?2), lease_expires_at = ?3
+             WHERE id = ?1 AND status IN ('queued', 'dispatched')",
+            params![job, now, lease_until],
+        )? > 0)
     }
 }
 
-/// The effect of a (coalesced) `JobProgress` message.
+/// The effect of a (coalesced) `JobProgress` message. Yields whether the
+/// running job took it.
 pub fn job_progress(
     host: HostId,
     job: JobId,
     progress: String,
     now: Millis,
     lease_until: Millis,
-) -> impl FnOnce(&Connection) -> StoreResult<()> + Send + 'static {
+) -> impl FnOnce(&Connection) -> StoreResult<bool> + Send + 'static {
     move |c| {
-        if owned_by(c, job, host)? {
-            c.execute(
-                "UPDATE jobs SET progress = ?2, progress_at = ?3, lease_expires_at = ?4,
-                        status = CASE WHEN status = 'dispatched' THEN 'running' ELSE status END
-                 WHERE id = ?1 AND status IN ('dispatched', 'running')",
-                params![job, progress, now, lease_until],
-            )?;
+        if !owned_by(c, job, host)? {
+            return Ok(false);
         }
-        Ok(())
+        Ok(c.execute(
+            "UPDATE jobs SET progress = ?2, progress_at = ?3, lease_expires_at = ?4,
+                    status = CASE WHEN status = 'dispatched' THEN 'running' ELSE status END
+             WHERE id = ?1 AND status IN ('dispatched', 'running')",
+            params![job, progress, now, lease_until],
+        )? > 0)
     }
 }
 
 /// The effect of a `JobFinished` message: the job's one terminal state.
+/// Yields whether this message ended the job.
 pub fn job_finished(
     host: HostId,
     job: JobId,
     end: JobEnd,
     now: Millis,
-) -> impl FnOnce(&Connection) -> StoreResult<()> + Send + 'static {
+) -> impl FnOnce(&Connection) -> StoreResult<bool> + Send + 'static {
     move |c| {
-        if owned_by(c, job, host)? {
+        if !owned_by(c, job, host)? {
+            return Ok(false);
+        }
+        let ended = c.execute(
+            "UPDATE jobs SET status = ?2, warning = ?3, exit_code = ?4, error = ?5, summary = ?6, snapshot_id = ?7,
+                    finished_at = ?8, lease_expires_at = NULL
+             WHERE id = ?1 AND status IN ('queued', 'dispatched', 'running')",
+            params![job, end.status.as_str(), end.warning, end.exit_code, end.error, end.summary, end.snapshot_id, now],
+        )? > 0;
+        if ended && end.status == JobStatus::Succeeded {
+            crate::snapshots::attribute_backup_snapshot(c, job)?;
             c.execute(
-                "UPDATE jobs SET status = ?2, warning = ?3, exit_code = ?4, error = ?5, summary = ?6, snapshot_id = ?7,
-                        finished_at = ?8, lease_expires_at = NULL
-                 WHERE id = ?1 AND status IN ('queued', 'dispatched', 'running')",
-                params![job, end.status.as_str(), end.warning, end.exit_code, end.error, end.summary, end.snapshot_id, now],
+                "UPDATE schedules SET last_success_at = max(coalesce(last_success_at, 0), ?2)
+                 WHERE id = (SELECT schedule_id FROM jobs WHERE id = ?1)",
+                params![job, now],
             )?;
-            if end.status == JobStatus::Succeeded {
-                c.execute(
-                    "UPDATE schedules SET last_success_at = max(coalesce(last_success_at, 0), ?2)
-                     WHERE id = (SELECT schedule_id FROM jobs WHERE id = ?1)",
-                    params![job, now],
-                )?;
-            }
         }
-        Ok(())
-    }
-}
-
-/// The effect of a `JobLog` message, for [`Store::apply_agent_message`]:
-/// appends the lines to the job, which must belong to the sending host (a
-/// line for another host's job, or an unknown job, is dropped with the
-/// message rather than failing the agent's whole stream).
-pub fn append_job_log(
-    host: HostId,
-    job: JobId,
-    lines: Vec<LogLine>,
-) -> impl FnOnce(&Connection) -> StoreResult<()> + Send + 'static {
-    move |c| {
-        let owner: Option<HostId> = c
-            .query_row("SELECT host_id FROM jobs WHERE id = ?1", [job], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        if owner != Some(host) {
-            tracing::warn!(%host, %job, "log lines for a job this host does not run: dropped");
-            return Ok(());
-        }
-        let mut insert = c.prepare_cached(
-            "INSERT INTO job_logs (job_id, at, stream, level, line) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?;
-        for line in lines {
-            insert
-                .execute(params![job, line.at, line.stream, line.level, line.line])
-                .map_err(StoreError::from)?;
-        }
-        Ok(())
+        Ok(ended)
     }
 }

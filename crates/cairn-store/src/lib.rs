@@ -16,6 +16,7 @@ mod enrollment;
 mod error;
 mod hosts;
 mod ids;
+mod job_logs;
 mod jobs;
 mod maintenance;
 mod migrations;
@@ -38,9 +39,9 @@ pub use ids::{
     ApiTokenId, AuditId, EnrollmentTokenId, HostId, JobId, RepositoryId, ScheduleId, SessionId,
     UserId,
 };
+pub use job_logs::{LOG_PAGE_DEFAULT, LOG_PAGE_MAX, LogLine, append_job_log};
 pub use jobs::{
-    Job, JobEnd, JobFilter, JobStatus, LogLine, NewJob, append_job_log, job_accepted, job_finished,
-    job_progress,
+    Job, JobEnd, JobFilter, JobStatus, NewJob, job_accepted, job_finished, job_progress,
 };
 pub use maintenance::{Chore, MaintenancePlan, PlanFields};
 pub use migrations::{MIGRATIONS_DIR, latest_version};

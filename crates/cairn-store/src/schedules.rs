@@ -18,6 +18,10 @@ pub struct Schedule {
     pub last_success_at: Option<Millis>,
     pub created_at: Millis,
     pub updated_at: Millis,
+    /// The newest job of one of its firings (runs and catch-ups).
+    pub last_job_id: Option<crate::ids::JobId>,
+    /// Its firings missed or queued for catch-up right now.
+    pub pending_run_count: u32,
 }
 
 /// What an operator sets on a schedule.
@@ -38,7 +42,9 @@ pub struct ScheduleFields {
 }
 
 const COLUMNS: &str = "id, host_id, repository_id, name, cron, timezone, paths, excludes, tags, hooks, limit_upload_kib,
-     limit_download_kib, catch_up, enabled, expected_through_at, last_success_at, created_at, updated_at";
+     limit_download_kib, catch_up, enabled, expected_through_at, last_success_at, created_at, updated_at,
+     (SELECT max(id) FROM jobs WHERE schedule_id = schedules.id),
+     (SELECT count(*) FROM pending_runs WHERE schedule_id = schedules.id AND state IN ('missed', 'queued'))";
 
 fn list(json: String) -> Vec<String> {
     serde_json::from_str(&json).unwrap_or_default()
@@ -70,6 +76,8 @@ fn schedule_from_row(row: &Row<'_>) -> rusqlite::Result<Schedule> {
         last_success_at: row.get(15)?,
         created_at: row.get(16)?,
         updated_at: row.get(17)?,
+        last_job_id: row.get(18)?,
+        pending_run_count: row.get::<_, i64>(19)?.try_into().unwrap_or(u32::MAX),
     })
 }
 

@@ -16,7 +16,12 @@ pub struct CachedSnapshot {
     pub short_id: String,
     pub time: Millis,
     pub hostname: String,
-    /// The host whose hostname matches, if one does.
+    /// The host that made it: the host whose successful backup job reported
+    /// this snapshot id (the earliest, if several claim it). Never taken
+    /// from the hostname inside the snapshot, which any host with the
+    /// repository's password can write; `None` for snapshots no backup of
+    /// this server made. Ignored on insert: the store fills it from its own
+    /// records.
     pub host_id: Option<HostId>,
     pub paths: Vec<String>,
     pub tags: Vec<String>,
@@ -61,8 +66,12 @@ pub fn replace_snapshots(
         let mut insert = c.prepare_cached(
             "INSERT INTO snapshots (repository_id, snapshot_id, short_id, snapshot_time, hostname, host_id, paths, tags,
                                     parent, tree, seen_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, (SELECT id FROM hosts WHERE hostname = ?5 ORDER BY id DESC LIMIT 1), ?6, ?7, ?8, ?9, ?10)
-             ON CONFLICT (repository_id, snapshot_id) DO UPDATE SET seen_at = excluded.seen_at",
+             VALUES (?1, ?2, ?3, ?4, ?5, (SELECT host_id FROM jobs WHERE repository_id = ?1 AND kind = 'backup'
+                       AND status = 'succeeded' AND length(snapshot_id) >= 8
+                       AND substr(?2, 1, length(snapshot_id)) = snapshot_id ORDER BY id LIMIT 1),
+                     ?6, ?7, ?8, ?9, ?10)
+             ON CONFLICT (repository_id, snapshot_id) DO UPDATE SET seen_at = excluded.seen_at,
+                host_id = coalesce(snapshots.host_id, excluded.host_id)",
         )?;
         for s in snapshots {
             insert.execute(params![
@@ -80,6 +89,21 @@ pub fn replace_snapshots(
         }
         Ok(())
     }
+}
+
+/// Attributes the cached snapshot a backup job made to that job's host, once
+/// the job has ended (the agent lists the repository just before it reports
+/// the end). A snapshot already attributed keeps its host.
+pub(crate) fn attribute_backup_snapshot(c: &Connection, job: crate::ids::JobId) -> StoreResult<()> {
+    c.execute(
+        "UPDATE snapshots SET host_id = (SELECT host_id FROM jobs WHERE id = ?1)
+         WHERE host_id IS NULL AND (repository_id, snapshot_id) IN (
+           SELECT s.repository_id, s.snapshot_id FROM snapshots s JOIN jobs j ON j.id = ?1
+           WHERE j.kind = 'backup' AND j.status = 'succeeded' AND s.repository_id = j.repository_id
+             AND length(j.snapshot_id) >= 8 AND substr(s.snapshot_id, 1, length(j.snapshot_id)) = j.snapshot_id)",
+        [job],
+    )?;
+    Ok(())
 }
 
 impl Store {

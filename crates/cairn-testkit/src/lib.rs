@@ -67,7 +67,11 @@ impl TestServer {
         (Self::start_with_clock(clock, adjust).await, hand)
     }
 
-    async fn start_with_clock(clock: Clock, adjust: impl FnOnce(&mut ServerConfig)) -> TestServer {
+    /// As [`TestServer::start_with`], on `clock`; a restart keeps the clock.
+    pub async fn start_with_clock(
+        clock: Clock,
+        adjust: impl FnOnce(&mut ServerConfig),
+    ) -> TestServer {
         init_logging();
         let data_dir = tempfile::tempdir().expect("temp data dir");
         // The listener is bound here, before the server task starts, so

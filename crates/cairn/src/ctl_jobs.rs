@@ -418,15 +418,26 @@ pub(crate) async fn jobs(clients: &Clients, command: JobsCommand) -> anyhow::Res
             print_job(&job);
         }
         JobsCommand::Logs { id } => {
-            let logs = jobs
-                .get_job_logs(pb::GetJobLogsRequest {
-                    job_id: id,
-                    page: None,
-                })
-                .await
-                .map_err(call_error)?
-                .into_inner();
-            logs.lines.iter().for_each(|l| println!("{}", l.text));
+            // The log comes in pages; follow them to the end.
+            let mut page_token = String::new();
+            loop {
+                let logs = jobs
+                    .get_job_logs(pb::GetJobLogsRequest {
+                        job_id: id,
+                        page: Some(pb::PageRequest {
+                            page_size: 0,
+                            page_token,
+                        }),
+                    })
+                    .await
+                    .map_err(call_error)?
+                    .into_inner();
+                logs.lines.iter().for_each(|l| println!("{}", l.text));
+                page_token = logs.page.map(|p| p.next_page_token).unwrap_or_default();
+                if page_token.is_empty() {
+                    break;
+                }
+            }
         }
         JobsCommand::Cancel { id } => {
             let job = jobs

@@ -4,7 +4,9 @@
 
 mod catchup;
 mod clean;
+mod firing;
 mod registry;
+mod reports;
 mod session;
 
 use std::collections::BTreeMap;
@@ -41,6 +43,8 @@ pub struct FleetSettings {
     pub job_lease: Duration,
     /// A firing with no job this long after its time is a missed run.
     pub schedule_grace: Duration,
+    /// Log lines kept per job (then one line saying the rest were dropped).
+    pub max_log_lines_per_job: u32,
 }
 
 /// A host with what only the live registry knows.

@@ -9,13 +9,14 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use cairn_proto::v1 as pb;
 use cairn_proto::v1::agent_message::Body;
 use cairn_store::{
-    ActorKind, Announce, EnrollmentCheck, Host, HostFacts, HostId, HostStatus, JobEnd, JobId,
-    JobStatus, LogLine, Millis, Outcome, RepositoryId,
+    ActorKind, Announce, EnrollmentCheck, Host, HostFacts, HostId, HostStatus, JobId, JobStatus,
+    LogLine, Millis, Outcome, RepositoryId,
 };
 use tokio::sync::{mpsc, watch};
 
 use super::clean::{check_token, clean_facts, clean_text};
 use super::registry::{OUTBOX_DEPTH, Outbound, SessionGuard};
+use super::reports::{agent_time, cached_snapshot, clean_progress, job_end};
 use super::{Fleet, FleetSettings};
 use crate::audit::Actor;
 use crate::auth::hash_token;
@@ -68,52 +69,8 @@ struct Replay {
 /// Snapshots accepted in one `SnapshotList` part.
 const MAX_SNAPSHOTS: usize = 10_000;
 
-fn cached_snapshot(repository: RepositoryId, s: &pb::Snapshot) -> cairn_store::CachedSnapshot {
-    cairn_store::CachedSnapshot {
-        repository_id: repository,
-        snapshot_id: clean_text(&s.id, 64),
-        short_id: clean_text(&s.short_id, 16),
-        time: s.time.as_ref().map_or(0, |t| {
-            t.seconds.saturating_mul(1000) + i64::from(t.nanos) / 1_000_000
-        }),
-        hostname: clean_text(&s.hostname, 253),
-        host_id: None,
-        paths: s
-            .paths
-            .iter()
-            .take(256)
-            .map(|p| clean_text(p, 4096))
-            .collect(),
-        tags: s.tags.iter().take(64).map(|t| clean_text(t, 256)).collect(),
-        parent: (!s.parent.is_empty()).then(|| clean_text(&s.parent, 64)),
-        tree: (!s.tree.is_empty()).then(|| clean_text(&s.tree, 64)),
-        seen_at: 0,
-    }
-}
-
 /// Progress is stored at most this often per job.
 const PROGRESS_EVERY: Millis = 500;
-
-/// How a job ended, from the agent's report.
-fn job_end(finished: &pb::JobFinished) -> JobEnd {
-    let status = match pb::JobOutcome::try_from(finished.outcome) {
-        Ok(pb::JobOutcome::Succeeded) => JobStatus::Succeeded,
-        Ok(pb::JobOutcome::Cancelled) => JobStatus::Cancelled,
-        _ => JobStatus::Failed,
-    };
-    JobEnd {
-        status,
-        warning: finished.warning,
-        exit_code: finished.exit_code,
-        error: (!finished.error.is_empty()).then(|| clean_text(&finished.error, 2_000)),
-        summary: finished.summary.as_ref().map(crate::jobs::encode),
-        snapshot_id: finished
-            .summary
-            .as_ref()
-            .map(|s| clean_text(&s.snapshot_id, 64))
-            .filter(|s| !s.is_empty()),
-    }
-}
 
 fn server_message(body: pb::server_message::Body) -> pb::ServerMessage {
     pb::ServerMessage { body: Some(body) }
@@ -320,15 +277,10 @@ impl Fleet {
     }
 }
 
-fn log_line(line: pb::JobLogLine, fallback_at: Millis) -> LogLine {
-    let at = line
-        .time
-        .map(|t| {
-            t.seconds
-                .saturating_mul(1000)
-                .saturating_add(i64::from(t.nanos) / 1_000_000)
-        })
-        .unwrap_or(fallback_at);
+/// A log line as stored; a line without a valid time gets the time it
+/// arrived (`now`).
+fn log_line(line: pb::JobLogLine, now: Millis) -> LogLine {
+    let at = line.time.and_then(|t| agent_time(&t, now)).unwrap_or(now);
     LogLine {
         at,
         stream: match pb::JobLogStream::try_from(line.stream) {
@@ -347,54 +299,6 @@ fn log_line(line: pb::JobLogLine, fallback_at: Millis) -> LogLine {
 }
 
 impl Fleet {
-    /// A schedule fired on its host: make that firing's job (once, however
-    /// often the firing is reported) and dispatch it.
-    async fn schedule_fired(
-        &self,
-        host: HostId,
-        fired: &pb::ScheduleFired,
-        now: Millis,
-        replaying: bool,
-    ) -> ServiceResult<()> {
-        let id = cairn_store::ScheduleId(fired.schedule_id);
-        let schedule = match self.store.schedule(id).await {
-            Ok(s) if s.host_id == host => s,
-            _ => {
-                tracing::warn!(%host, schedule = fired.schedule_id, "a firing of a schedule this host does not have: dropped");
-                return Ok(());
-            }
-        };
-        let fire_at = fired.fire_at.as_ref().map_or(now, |t| {
-            t.seconds.saturating_mul(1000) + i64::from(t.nanos) / 1_000_000
-        });
-        if self.store.firing_settled(id, fire_at).await? {
-            // Catch-up already decided about this firing.
-            return Ok(());
-        }
-        if fired.late {
-            // Reported long after its time (the host slept, or was cut off):
-            // it is a missed run, run by the schedule's catch-up policy.
-            self.store
-                .record_missed(id, fire_at, "reported late by the agent".into(), now)
-                .await?;
-            if !replaying {
-                self.drain_missed(host).await?;
-            }
-            return Ok(());
-        }
-        let spec = crate::jobs::encode(&crate::jobs::schedule_spec(&schedule));
-        if let Some(job) = self
-            .store
-            .create_scheduled_job(id, fire_at, "schedule", spec, now)
-            .await?
-        {
-            tracing::info!(%host, schedule = %id, %job, "schedule fired: job created");
-            self.store.settle_firing(id, fire_at, job, now).await?;
-            self.request_dispatch(host);
-        }
-        Ok(())
-    }
-
     /// The replay is over: jobs dispatched to `host` before this session that
     /// it neither runs nor reported finished are lost; then what the host
     /// missed while away runs by each schedule's catch-up policy.
@@ -462,20 +366,32 @@ impl SessionHandle {
                 store.apply_agent_message(host, seq, now, effect).await?
             }
             Body::JobLog(log) => {
-                let batch = pb::JobLogBatch {
-                    lines: log.lines.clone(),
-                };
-                fleet
-                    .hub
-                    .publish(JobId(log.job_id), pb::job_event::Event::Log(batch));
+                // Only lines the store took (this host's live job, under its
+                // cap, cleaned and cut) reach the watchers.
+                let job = JobId(log.job_id);
                 let lines = log
                     .lines
                     .into_iter()
                     .take(MAX_LOG_LINES)
                     .map(|l| log_line(l, now))
                     .collect();
-                let effect = cairn_store::append_job_log(host, JobId(log.job_id), lines);
-                store.apply_agent_message(host, seq, now, effect).await?
+                let cap = u64::from(fleet.settings.max_log_lines_per_job);
+                let effect = cairn_store::append_job_log(host, job, lines, cap);
+                match store
+                    .apply_agent_message_with(host, seq, now, effect)
+                    .await?
+                {
+                    Some(stored) => {
+                        if !stored.is_empty() {
+                            let lines = stored.iter().map(crate::grpc::line_to_pb).collect();
+                            fleet
+                                .hub
+                                .publish(job, pb::job_event::Event::Log(pb::JobLogBatch { lines }));
+                        }
+                        true
+                    }
+                    None => false,
+                }
             }
             Body::ScheduleFired(fired) => {
                 let applied = store
@@ -490,56 +406,89 @@ impl SessionHandle {
                 applied
             }
             Body::JobAccepted(accepted) => {
-                fleet.hub.publish(
-                    JobId(accepted.job_id),
-                    pb::job_event::Event::State(pb::JobStateChange {
-                        from: pb::JobStatus::Dispatched as i32,
-                        to: pb::JobStatus::Running as i32,
-                    }),
-                );
-                let effect =
-                    cairn_store::job_accepted(host, JobId(accepted.job_id), now, lease_until);
-                store.apply_agent_message(host, seq, now, effect).await?
+                let job = JobId(accepted.job_id);
+                let effect = cairn_store::job_accepted(host, job, now, lease_until);
+                match store
+                    .apply_agent_message_with(host, seq, now, effect)
+                    .await?
+                {
+                    Some(started) => {
+                        if started {
+                            fleet.hub.publish(
+                                job,
+                                pb::job_event::Event::State(pb::JobStateChange {
+                                    from: pb::JobStatus::Dispatched as i32,
+                                    to: pb::JobStatus::Running as i32,
+                                }),
+                            );
+                        }
+                        true
+                    }
+                    None => false,
+                }
             }
             Body::JobProgress(progress) => {
                 // Stored at most twice a second per job; the seq is applied
-                // either way so the spool drains.
+                // either way so the spool drains. Watchers get every report
+                // of this host's live job, cleaned as the store keeps it.
                 let job = JobId(progress.job_id);
-                // Watchers get every report; the store a coalesced few.
-                fleet
-                    .hub
-                    .publish(job, pb::job_event::Event::Progress(progress.clone()));
-                if self.progress_due(job, now) {
-                    let encoded = crate::jobs::encode(&progress);
-                    let effect = cairn_store::job_progress(host, job, encoded, now, lease_until);
-                    store.apply_agent_message(host, seq, now, effect).await?
-                } else {
+                let progress = clean_progress(progress, now);
+                if !self.runs_live(job).await {
+                    tracing::warn!(%host, %job, "progress for a job this host does not run: dropped");
                     store
                         .apply_agent_message(host, seq, now, |_| Ok(()))
                         .await?
+                } else if self.progress_due(job, now) {
+                    let encoded = crate::jobs::encode(&progress);
+                    let effect = cairn_store::job_progress(host, job, encoded, now, lease_until);
+                    let applied = store
+                        .apply_agent_message_with(host, seq, now, effect)
+                        .await?;
+                    if applied == Some(true) {
+                        fleet
+                            .hub
+                            .publish(job, pb::job_event::Event::Progress(progress));
+                    }
+                    applied.is_some()
+                } else {
+                    let applied = store
+                        .apply_agent_message(host, seq, now, |_| Ok(()))
+                        .await?;
+                    if applied {
+                        fleet
+                            .hub
+                            .publish(job, pb::job_event::Event::Progress(progress));
+                    }
+                    applied
                 }
             }
             Body::JobFinished(finished) => {
                 let job = JobId(finished.job_id);
                 self.forget_progress(job);
-                if let Some(pb::job_finished::Details::Diff(diff)) = &finished.details
-                    && store.job(job).await.is_ok_and(|j| j.host_id == host)
-                {
-                    fleet
-                        .hub
-                        .deliver(job, crate::jobs::JobResult::Diff(diff.clone()));
-                }
+                let diff = match &finished.details {
+                    Some(pb::job_finished::Details::Diff(diff)) => Some(diff.clone()),
+                    _ => None,
+                };
                 let effect = cairn_store::job_finished(host, job, job_end(&finished), now);
-                let applied = store.apply_agent_message(host, seq, now, effect).await?;
-                if let Ok(done) = store.job(job).await {
-                    fleet.hub.publish(
-                        job,
-                        pb::job_event::Event::Finished(crate::grpc::job_to_pb(&done)),
-                    );
+                let applied = store
+                    .apply_agent_message_with(host, seq, now, effect)
+                    .await?;
+                // Only the message that ended this host's job tells watchers
+                // and closes the job's channel.
+                if applied == Some(true) {
+                    if let Some(diff) = diff {
+                        fleet.hub.deliver(job, crate::jobs::JobResult::Diff(diff));
+                    }
+                    if let Ok(done) = store.job(job).await {
+                        fleet.hub.publish(
+                            job,
+                            pb::job_event::Event::Finished(crate::grpc::job_to_pb(&done)),
+                        );
+                    }
+                    fleet.hub.close(job);
                 }
-                fleet.hub.close(job);
                 fleet.request_dispatch(host);
-                applied
+                applied.is_some()
             }
             Body::SnapshotList(list) => {
                 let repository = RepositoryId(list.repository_id);
@@ -553,7 +502,7 @@ impl SessionHandle {
                         .snapshots
                         .iter()
                         .take(MAX_SNAPSHOTS)
-                        .map(|s| cached_snapshot(repository, s))
+                        .map(|s| cached_snapshot(repository, s, now))
                         .collect();
                     let effect =
                         cairn_store::replace_snapshots(repository, list.part == 0, snapshots, now);
@@ -567,7 +516,7 @@ impl SessionHandle {
             }
             Body::BrowseResult(result) => {
                 let job = JobId(result.job_id);
-                if store.job(job).await.is_ok_and(|j| j.host_id == host) {
+                if self.runs_live(job).await {
                     fleet
                         .hub
                         .deliver(job, crate::jobs::JobResult::Browse(result));
@@ -620,6 +569,18 @@ impl SessionHandle {
             .renew_leases(self.guard.host, jobs, until)
             .await?;
         Ok(())
+    }
+
+    /// Whether `job` is this host's and has not ended: what a report about
+    /// it must be before anything of it is shown to anyone.
+    async fn runs_live(&self, job: JobId) -> bool {
+        self.fleet.store.job(job).await.is_ok_and(|j| {
+            j.host_id == self.guard.host
+                && matches!(
+                    j.status,
+                    JobStatus::Queued | JobStatus::Dispatched | JobStatus::Running
+                )
+        })
     }
 
     fn progress_due(&self, job: JobId, now: Millis) -> bool {

@@ -5,14 +5,14 @@ use std::time::Duration;
 
 use cairn_proto::v1 as pb;
 use cairn_proto::v1::job_service_server::JobService;
-use cairn_store::{HostId, Job, JobFilter, JobId, JobStatus, LogLine, RepositoryId};
+use cairn_store::{HostId, Job, JobFilter, JobId, JobStatus, LogLine, RepositoryId, ScheduleId};
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
 use super::authenticate;
 use super::convert::{page_from_pb, page_to_pb, timestamp};
 use crate::Api;
-use crate::jobs::{JobRequest, decode};
+use crate::jobs::{JobRequest, decode, schedule_spec};
 
 /// How often a watcher checks the store for state changes made on the
 /// server side (lost, cancelled while queued).
@@ -112,7 +112,7 @@ pub(crate) fn job_to_pb(job: &Job) -> pb::Job {
     }
 }
 
-fn line_to_pb(line: &LogLine) -> pb::JobLogLine {
+pub(crate) fn line_to_pb(line: &LogLine) -> pb::JobLogLine {
     pb::JobLogLine {
         time: Some(timestamp(line.at)),
         stream: match line.stream {
@@ -154,26 +154,37 @@ impl JobService for JobsGrpc {
     ) -> Reply<pb::RunBackupResponse> {
         let p = authenticate(&self.api, &request).await?;
         let req = request.into_inner();
-        if req.schedule_id != 0 {
-            return Err(Status::unimplemented(
-                "running a schedule now arrives with schedules",
-            ));
-        }
-        let spec = req
-            .spec
-            .ok_or_else(|| Status::invalid_argument("invalid spec: a backup needs a spec"))?;
-        let job = self
-            .api
-            .jobs
-            .submit(
-                &p,
-                JobRequest::api(
-                    HostId(req.host_id),
-                    RepositoryId(req.repository_id),
-                    pb::job_spec::Spec::Backup(spec),
-                ),
-            )
-            .await?;
+        let job = if req.schedule_id != 0 {
+            if req.host_id != 0 || req.repository_id != 0 || req.spec.is_some() {
+                return Err(Status::invalid_argument(
+                    "invalid schedule_id: a schedule brings its own host, repository and spec; leave them empty",
+                ));
+            }
+            // Run now, as an extra run: not one of the schedule's firings,
+            // so it neither settles nor stands in for one.
+            let schedule = self
+                .api
+                .schedules
+                .get(&p, ScheduleId(req.schedule_id))
+                .await?;
+            let request = JobRequest {
+                host: schedule.host_id,
+                repository: schedule.repository_id,
+                spec: schedule_spec(&schedule),
+                trigger: "api",
+            };
+            self.api.jobs.submit(&p, request).await?
+        } else {
+            let spec = req
+                .spec
+                .ok_or_else(|| Status::invalid_argument("invalid spec: a backup needs a spec"))?;
+            let request = JobRequest::api(
+                HostId(req.host_id),
+                RepositoryId(req.repository_id),
+                pb::job_spec::Spec::Backup(spec),
+            );
+            self.api.jobs.submit(&p, request).await?
+        };
         Ok(Response::new(pb::RunBackupResponse { job: one(job) }))
     }
 
@@ -259,14 +270,18 @@ impl JobService for JobsGrpc {
         request: Request<pb::GetJobLogsRequest>,
     ) -> Reply<pb::GetJobLogsResponse> {
         let p = authenticate(&self.api, &request).await?;
+        let req = request.into_inner();
+        // Log pages have their own size rules (default 500, at most 5,000).
+        let size = req.page.as_ref().map_or(0, |page| page.page_size);
+        let cursor = page_from_pb(req.page)?.cursor;
         let lines = self
             .api
             .jobs
-            .logs(&p, JobId(request.into_inner().job_id))
+            .logs(&p, JobId(req.job_id), size, cursor)
             .await?;
         Ok(Response::new(pb::GetJobLogsResponse {
-            lines: lines.iter().map(line_to_pb).collect(),
-            page: Some(page_to_pb(None)),
+            lines: lines.items.iter().map(line_to_pb).collect(),
+            page: Some(page_to_pb(lines.next)),
         }))
     }
 

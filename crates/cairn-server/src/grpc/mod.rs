@@ -13,7 +13,7 @@ mod snapshots;
 mod status;
 
 pub(crate) use convert::timestamp;
-pub(crate) use jobs::job_to_pb;
+pub(crate) use jobs::{job_to_pb, line_to_pb};
 
 use std::net::SocketAddr;
 
@@ -64,26 +64,20 @@ pub(crate) async fn routes(api: &Api, config: &ServerConfig) -> (axum::Router, H
         .max_encoding_message_size(limit);
 
     let (reporter, health_service) = tonic_health::server::health_reporter();
-    reporter
-        .set_serving::<AdminServiceServer<admin::AdminGrpc>>()
-        .await;
-    reporter
-        .set_serving::<HostServiceServer<hosts::HostsGrpc>>()
-        .await;
-    reporter
-        .set_serving::<AgentGatewayServer<agent::AgentGatewayGrpc>>()
-        .await;
-    reporter
-        .set_serving::<RepositoryServiceServer<repos::ReposGrpc>>()
-        .await;
-    reporter
-        .set_serving::<JobServiceServer<jobs::JobsGrpc>>()
-        .await;
+    let health = Health(reporter);
+    health.set_all(tonic_health::ServingStatus::Serving).await;
 
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(cairn_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1();
+    // v1 for current clients; v1alpha for those that speak only it (Python's
+    // grpcio-reflection, Postman, older grpcurl). Each advertises exactly
+    // the services served (the descriptor set also holds planned ones).
+    let reflection = |itself: &str| {
+        SERVICES.iter().chain(&[itself]).fold(
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(cairn_proto::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET),
+            |builder, name| builder.with_service_name(*name),
+        )
+    };
     let mut routes = Routes::new(admin)
         .add_service(hosts)
         .add_service(repos)
@@ -92,42 +86,48 @@ pub(crate) async fn routes(api: &Api, config: &ServerConfig) -> (axum::Router, H
         .add_service(schedules)
         .add_service(agents)
         .add_service(health_service);
-    match reflection {
+    // The descriptor set is compiled in; if it did not parse, the API still
+    // works, only discovery does not.
+    match reflection("grpc.reflection.v1.ServerReflection").build_v1() {
         Ok(reflection) => routes = routes.add_service(reflection),
-        // The descriptor set is compiled in; if it did not parse, the API
-        // still works, only discovery does not.
-        Err(err) => tracing::error!(error = %err, "gRPC reflection unavailable"),
+        Err(err) => tracing::error!(error = %err, "gRPC reflection v1 unavailable"),
     }
-    (routes.prepare().into_axum_router(), Health(reporter))
+    match reflection("grpc.reflection.v1alpha.ServerReflection").build_v1alpha() {
+        Ok(reflection) => routes = routes.add_service(reflection),
+        Err(err) => tracing::error!(error = %err, "gRPC reflection v1alpha unavailable"),
+    }
+    (routes.prepare().into_axum_router(), health)
 }
 
 /// The gRPC health reporter.
 pub(crate) struct Health(HealthReporter);
 
+/// Every service served, by its full gRPC name, for health.
+const SERVICES: &[&str] = &[
+    cairn_proto::v1::admin_service_server::SERVICE_NAME,
+    cairn_proto::v1::host_service_server::SERVICE_NAME,
+    cairn_proto::v1::repository_service_server::SERVICE_NAME,
+    cairn_proto::v1::job_service_server::SERVICE_NAME,
+    cairn_proto::v1::snapshot_service_server::SERVICE_NAME,
+    cairn_proto::v1::schedule_service_server::SERVICE_NAME,
+    cairn_proto::v1::agent_gateway_server::SERVICE_NAME,
+    HEALTH,
+];
+
+/// The health service's own name.
+const HEALTH: &str = "grpc.health.v1.Health";
+
 impl Health {
+    /// Sets every service, and the server as a whole (""), to `status`.
+    async fn set_all(&self, status: tonic_health::ServingStatus) {
+        for service in SERVICES.iter().chain(&[""]) {
+            self.0.set_service_status(*service, status).await;
+        }
+    }
+
     /// Marks every service NOT_SERVING, so clients stop sending new calls.
     pub(crate) async fn set_not_serving(&self) {
-        self.0
-            .set_not_serving::<AdminServiceServer<admin::AdminGrpc>>()
-            .await;
-        self.0
-            .set_not_serving::<HostServiceServer<hosts::HostsGrpc>>()
-            .await;
-        self.0
-            .set_not_serving::<AgentGatewayServer<agent::AgentGatewayGrpc>>()
-            .await;
-        self.0
-            .set_not_serving::<RepositoryServiceServer<repos::ReposGrpc>>()
-            .await;
-        self.0
-            .set_not_serving::<JobServiceServer<jobs::JobsGrpc>>()
-            .await;
-        self.0
-            .set_not_serving::<SnapshotServiceServer<snapshots::SnapshotsGrpc>>()
-            .await;
-        self.0
-            .set_service_status("", tonic_health::ServingStatus::NotServing)
-            .await;
+        self.set_all(tonic_health::ServingStatus::NotServing).await;
     }
 }
 

@@ -80,14 +80,14 @@ impl SchedulesGrpc {
             catch_up: crate::jobs::catch_up_to_pb(&s.fields.catch_up) as i32,
             enabled: s.fields.enabled,
             last_success_at: s.last_success_at.map(timestamp),
-            last_job_id: 0,
+            last_job_id: s.last_job_id.map_or(0, |j| j.0),
             next_fire_at: if s.fields.enabled {
                 self.api.schedules.next_fire(s).map(timestamp)
             } else {
                 None
             },
             overdue: self.api.schedules.overdue(s),
-            pending_run_count: 0,
+            pending_run_count: s.pending_run_count,
             created_at: Some(timestamp(s.created_at)),
             updated_at: Some(timestamp(s.updated_at)),
         }

@@ -23,6 +23,39 @@ pub enum JobResult {
     Diff(pb::SnapshotDiff),
 }
 
+/// One watcher's following of a job; see [`JobHub::subscribe`].
+#[derive(Debug)]
+pub struct Subscription {
+    hub: JobHub,
+    job: JobId,
+    rx: Option<broadcast::Receiver<pb::JobEvent>>,
+}
+
+impl Subscription {
+    /// The next event (as `broadcast::Receiver::recv`).
+    pub async fn recv(&mut self) -> Result<pb::JobEvent, broadcast::error::RecvError> {
+        match self.rx.as_mut() {
+            Some(rx) => rx.recv().await,
+            None => Err(broadcast::error::RecvError::Closed),
+        }
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        drop(self.rx.take());
+        let mut topics = self.hub.lock();
+        // Under the lock no one can subscribe in between: if nobody else
+        // follows the job, its channel goes.
+        if topics
+            .get(&self.job)
+            .is_some_and(|tx| tx.receiver_count() == 0)
+        {
+            topics.remove(&self.job);
+        }
+    }
+}
+
 /// Live job events, and the results of browse and diff jobs.
 #[derive(Debug, Clone, Default)]
 pub struct JobHub {
@@ -36,12 +69,25 @@ impl JobHub {
         self.topics.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Follows a job's live events from now on.
-    pub fn subscribe(&self, job: JobId) -> broadcast::Receiver<pb::JobEvent> {
-        self.lock()
+    /// Follows a job's live events from now on. The job's channel lives as
+    /// long as someone follows it: dropping the last subscription (a watcher
+    /// of an unknown or finished job, a client gone) removes it.
+    pub fn subscribe(&self, job: JobId) -> Subscription {
+        let rx = self
+            .lock()
             .entry(job)
             .or_insert_with(|| broadcast::channel(DEPTH).0)
-            .subscribe()
+            .subscribe();
+        Subscription {
+            hub: self.clone(),
+            job,
+            rx: Some(rx),
+        }
+    }
+
+    /// How many jobs have a live channel (watched, not yet finished).
+    pub fn topic_count(&self) -> usize {
+        self.lock().len()
     }
 
     /// Hands an event to the job's watchers, if any.
@@ -99,5 +145,38 @@ impl JobHub {
     /// Forgets a finished job's channel (watchers see it close).
     pub fn close(&self, job: JobId) {
         self.lock().remove(&job);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_channel_lives_only_while_someone_watches() {
+        let hub = JobHub::default();
+        let first = hub.subscribe(JobId(1));
+        let second = hub.subscribe(JobId(1));
+        drop(hub.subscribe(JobId(2)));
+        assert_eq!(hub.topic_count(), 1, "nobody watches job 2");
+        drop(first);
+        assert_eq!(hub.topic_count(), 1, "job 1 is still watched");
+        drop(second);
+        assert_eq!(hub.topic_count(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_closed_job_then_its_last_watcher_leaves_nothing() {
+        let hub = JobHub::default();
+        let mut watcher = hub.subscribe(JobId(7));
+        hub.publish(
+            JobId(7),
+            pb::job_event::Event::Log(pb::JobLogBatch::default()),
+        );
+        assert!(watcher.recv().await.is_ok());
+        hub.close(JobId(7));
+        assert!(watcher.recv().await.is_err(), "closed with the job");
+        drop(watcher);
+        assert_eq!(hub.topic_count(), 0);
     }
 }

@@ -229,11 +229,18 @@ impl Jobs {
         Ok(self.store.list_jobs(filter, page).await?)
     }
 
-    /// A job's log lines, oldest first.
-    pub async fn logs(&self, p: &Principal, id: JobId) -> ServiceResult<Vec<LogLine>> {
+    /// One page of a job's log lines, oldest first (`limit` 0 = the default
+    /// page; see `cairn_store::LOG_PAGE_MAX`).
+    pub async fn logs(
+        &self,
+        p: &Principal,
+        id: JobId,
+        limit: u32,
+        cursor: Option<i64>,
+    ) -> ServiceResult<PageOf<LogLine>> {
         p.require(Scope::Read)?;
         self.store.job(id).await?;
-        Ok(self.store.job_log(id).await?)
+        Ok(self.store.job_log_page(id, limit, cursor).await?)
     }
 
     /// Cancels a job: a queued one at once; a running one by telling its

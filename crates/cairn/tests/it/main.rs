@@ -2,10 +2,12 @@
 //! port, the web UI over HTTP, the gRPC API, and the `cairn` executable.
 
 mod agents;
+mod api_truth;
 mod backups;
 mod cli;
 mod edges;
 mod grpc;
+mod isolation;
 mod leases;
 mod maintenance;
 mod schedules;

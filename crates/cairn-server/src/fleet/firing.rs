@@ -1,0 +1,79 @@
+//! A schedule firing reported by its host: checked against the schedule
+//! (its host, its cron, its zone), then made into at most one job.
+
+use cairn_cron::CronSpec;
+use cairn_proto::v1 as pb;
+use cairn_store::{HostId, Millis, Schedule, ScheduleId};
+
+use super::Fleet;
+use super::reports::agent_time;
+use crate::error::ServiceResult;
+
+/// Whether `fire_at` is a time `schedule` fires at, by its cron in its zone.
+/// A schedule whose cron no longer parses fires at no time.
+fn is_firing(schedule: &Schedule, fire_at: Millis) -> bool {
+    CronSpec::parse(&schedule.fields.cron, &schedule.fields.timezone)
+        .ok()
+        .and_then(|spec| spec.next_after(fire_at.checked_sub(1)?))
+        == Some(fire_at)
+}
+
+impl Fleet {
+    /// A schedule fired on its host: make that firing's job (once, however
+    /// often the firing is reported) and dispatch it. A firing of another
+    /// host's schedule, or at a time the schedule's cron never fires (an
+    /// agent inventing runs, or a clock gone wrong), is refused: logged and
+    /// dropped, the message acknowledged so the spool drains. A firing from
+    /// before an edit of the cron is refused the same way: it is no longer a
+    /// firing of this schedule.
+    pub(super) async fn schedule_fired(
+        &self,
+        host: HostId,
+        fired: &pb::ScheduleFired,
+        now: Millis,
+        replaying: bool,
+    ) -> ServiceResult<()> {
+        let id = ScheduleId(fired.schedule_id);
+        let schedule = match self.store.schedule(id).await {
+            Ok(s) if s.host_id == host => s,
+            _ => {
+                tracing::warn!(%host, schedule = fired.schedule_id, "a firing of a schedule this host does not have: dropped");
+                return Ok(());
+            }
+        };
+        let Some(fire_at) = fired.fire_at.as_ref().and_then(|t| agent_time(t, now)) else {
+            tracing::warn!(%host, schedule = %id, "a firing without a valid time: dropped");
+            return Ok(());
+        };
+        if !is_firing(&schedule, fire_at) {
+            tracing::warn!(%host, schedule = %id, fire_at, cron = %schedule.fields.cron, "a firing at a time this schedule does not fire: dropped");
+            return Ok(());
+        }
+        if self.store.firing_settled(id, fire_at).await? {
+            // Catch-up already decided about this firing.
+            return Ok(());
+        }
+        if fired.late {
+            // Reported long after its time (the host slept, or was cut off):
+            // it is a missed run, run by the schedule's catch-up policy.
+            self.store
+                .record_missed(id, fire_at, "reported late by the agent".into(), now)
+                .await?;
+            if !replaying {
+                self.drain_missed(host).await?;
+            }
+            return Ok(());
+        }
+        let spec = crate::jobs::encode(&crate::jobs::schedule_spec(&schedule));
+        if let Some(job) = self
+            .store
+            .create_scheduled_job(id, fire_at, "schedule", spec, now)
+            .await?
+        {
+            tracing::info!(%host, schedule = %id, %job, "schedule fired: job created");
+            self.store.settle_firing(id, fire_at, job, now).await?;
+            self.request_dispatch(host);
+        }
+        Ok(())
+    }
+}

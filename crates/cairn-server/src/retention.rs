@@ -1,0 +1,43 @@
+//! Job log retention: the logs of jobs that ended more than
+//! `job_log_retention_days` ago (an admin setting) are deleted. The job rows
+//! stay, so history and audit keep every job; only its lines go.
+
+use std::time::Duration;
+
+use crate::admin::Admin;
+use crate::error::ServiceResult;
+
+/// How often the retention sweep runs.
+pub(crate) const SWEEP_EVERY: Duration = Duration::from_secs(3_600);
+
+const DAY_MS: i64 = 86_400_000;
+
+impl Admin {
+    /// Deletes the logs of jobs that ended before the retention; returns how
+    /// many lines went. Counted from when the server saw the job end (its
+    /// own clock), never from times an agent reported.
+    pub async fn sweep_job_logs(&self) -> ServiceResult<usize> {
+        let days = self.current_settings().await?.job_log_retention_days;
+        let cutoff = self
+            .clock()
+            .now()
+            .saturating_sub(i64::from(days).saturating_mul(DAY_MS));
+        let deleted = self.store().delete_job_logs_before(cutoff).await?;
+        if deleted > 0 {
+            tracing::info!(deleted, days, "job logs past their retention deleted");
+        }
+        Ok(deleted)
+    }
+
+    /// Runs the sweep every `every` until `shutdown`.
+    pub(crate) async fn run_log_retention(
+        self,
+        every: Duration,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
+        crate::worker::run_every("job log retention sweep", every, shutdown, || {
+            self.sweep_job_logs()
+        })
+        .await;
+    }
+}
