@@ -182,6 +182,30 @@ pub const KEYS: &[KeySpec] = &[
         help: "Log lines kept per job; later lines are dropped, after one line saying so",
     },
     KeySpec {
+        name: "max_pending_hosts",
+        secret: false,
+        default: Some("1000"),
+        help: "New identities kept waiting for approval at most; announces beyond are refused",
+    },
+    KeySpec {
+        name: "max_announces_per_address",
+        secret: false,
+        default: Some("20"),
+        help: "New identities one client address may announce per announce_window",
+    },
+    KeySpec {
+        name: "announce_window",
+        secret: false,
+        default: Some("1h"),
+        help: "The window max_announces_per_address counts in",
+    },
+    KeySpec {
+        name: "pending_session_timeout",
+        secret: false,
+        default: Some("10m"),
+        help: "A pending host's stream is closed after this long without approval (the agent reconnects later)",
+    },
+    KeySpec {
         name: "maintenance_tick",
         secret: false,
         default: Some("60s"),
@@ -289,6 +313,10 @@ pub struct ServerConfig {
     pub schedule_grace: Duration,
     pub maintenance_tick: Duration,
     pub max_log_lines_per_job: u32,
+    pub max_pending_hosts: u32,
+    pub max_announces_per_address: u32,
+    pub announce_window: Duration,
+    pub pending_session_timeout: Duration,
     pub setup_token: Option<String>,
 }
 
@@ -320,6 +348,10 @@ impl fmt::Debug for ServerConfig {
             .field("schedule_grace", &self.schedule_grace)
             .field("maintenance_tick", &self.maintenance_tick)
             .field("max_log_lines_per_job", &self.max_log_lines_per_job)
+            .field("max_pending_hosts", &self.max_pending_hosts)
+            .field("max_announces_per_address", &self.max_announces_per_address)
+            .field("announce_window", &self.announce_window)
+            .field("pending_session_timeout", &self.pending_session_timeout)
             .field(
                 "setup_token",
                 &self.setup_token.as_ref().map(|_| "<redacted>"),
@@ -638,6 +670,10 @@ impl Layers {
                 }
             })?,
             max_log_lines_per_job: self.parse("max_log_lines_per_job", parse_positive)?,
+            max_pending_hosts: self.parse("max_pending_hosts", parse_positive)?,
+            max_announces_per_address: self.parse("max_announces_per_address", parse_positive)?,
+            announce_window: self.parse("announce_window", parse_duration)?,
+            pending_session_timeout: self.parse("pending_session_timeout", parse_duration)?,
             setup_token: match self.values.get("setup_token") {
                 Some(_) => Some(self.parse("setup_token", |v| {
                     if v.len() < 16 {
@@ -859,6 +895,18 @@ pub struct ServerFlags {
     /// Log lines kept per job [default: 100000]
     #[arg(long, value_name = "N")]
     pub max_log_lines_per_job: Option<String>,
+    /// Pending hosts kept at most [default: 1000]
+    #[arg(long, value_name = "N")]
+    pub max_pending_hosts: Option<String>,
+    /// New identities per client address per window [default: 20]
+    #[arg(long, value_name = "N")]
+    pub max_announces_per_address: Option<String>,
+    /// Window of the per-address announce cap [default: 1h]
+    #[arg(long, value_name = "DURATION")]
+    pub announce_window: Option<String>,
+    /// Close a pending host's stream after this long [default: 10m]
+    #[arg(long, value_name = "DURATION")]
+    pub pending_session_timeout: Option<String>,
     /// Print the example configuration file and exit.
     #[arg(long)]
     pub print_example_config: bool,
@@ -896,6 +944,10 @@ impl ServerFlags {
             ("schedule_grace", &self.schedule_grace),
             ("maintenance_tick", &self.maintenance_tick),
             ("max_log_lines_per_job", &self.max_log_lines_per_job),
+            ("max_pending_hosts", &self.max_pending_hosts),
+            ("max_announces_per_address", &self.max_announces_per_address),
+            ("announce_window", &self.announce_window),
+            ("pending_session_timeout", &self.pending_session_timeout),
         ];
         all.into_iter()
             .filter_map(|(k, v)| v.as_ref().map(|v| (k, v.clone())))
@@ -1140,6 +1192,10 @@ mod tests {
             schedule_grace: Some("1s".into()),
             maintenance_tick: Some("1s".into()),
             max_log_lines_per_job: Some("1".into()),
+            max_pending_hosts: Some("1".into()),
+            max_announces_per_address: Some("1".into()),
+            announce_window: Some("1s".into()),
+            pending_session_timeout: Some("1s".into()),
             ..ServerFlags::default()
         };
         assert_eq!(

@@ -115,6 +115,10 @@ impl Server {
                 job_lease: config.job_lease,
                 schedule_grace: config.schedule_grace,
                 max_log_lines_per_job: config.max_log_lines_per_job,
+                max_pending_hosts: config.max_pending_hosts,
+                max_announces_per_address: config.max_announces_per_address,
+                announce_window: config.announce_window,
+                pending_session_timeout: config.pending_session_timeout,
             },
         );
         let schedules =

@@ -136,6 +136,16 @@ pub(crate) fn check_enrollment_in(
 }
 
 impl Store {
+    /// Whether the enrollment token with this hash would be accepted now
+    /// (without using it up).
+    pub async fn check_enrollment(
+        &self,
+        hash: Vec<u8>,
+        now: Millis,
+    ) -> StoreResult<EnrollmentCheck> {
+        self.read(move |c| check_enrollment_in(c, &hash, now)).await
+    }
+
     /// Stores a new enrollment token.
     pub async fn create_enrollment_token(
         &self,

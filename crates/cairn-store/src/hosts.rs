@@ -246,6 +246,32 @@ impl Store {
         .await
     }
 
+    /// The host holding an identity (by its hash), if any.
+    pub async fn host_by_identity(&self, identity_hash: Vec<u8>) -> StoreResult<Option<HostId>> {
+        self.read(move |c| {
+            Ok(c.query_row(
+                "SELECT id FROM hosts WHERE identity_hash = ?1",
+                [&identity_hash],
+                |r| r.get(0),
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    /// How many hosts wait for approval.
+    pub async fn pending_host_count(&self) -> StoreResult<u64> {
+        self.read(|c| {
+            let n: i64 = c.query_row(
+                "SELECT count(*) FROM hosts WHERE status = 'pending'",
+                [],
+                |r| r.get(0),
+            )?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        })
+        .await
+    }
+
     /// One host.
     pub async fn host(&self, id: HostId) -> StoreResult<Host> {
         self.read(move |c| host_in(c, id)).await

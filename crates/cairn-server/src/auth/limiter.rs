@@ -76,7 +76,7 @@ impl LoginLimiter {
     }
 }
 
-fn blocked(
+pub(crate) fn blocked(
     times: Option<&mut VecDeque<Millis>>,
     limit: u32,
     window: Millis,
@@ -96,7 +96,12 @@ fn blocked(
     }
 }
 
-fn push(map: &mut HashMap<String, VecDeque<Millis>>, key: String, now: Millis, window: Millis) {
+pub(crate) fn push(
+    map: &mut HashMap<String, VecDeque<Millis>>,
+    key: String,
+    now: Millis,
+    window: Millis,
+) {
     if map.len() >= MAX_KEYS && !map.contains_key(&key) {
         map.retain(|_, times| times.back().is_some_and(|&t| t > now - window));
     }

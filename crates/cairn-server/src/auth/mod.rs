@@ -5,7 +5,7 @@
 //! session, an API token, or the local `cairn admin` CLI. What the call may do
 //! is the lower of the operator's role and (for a token) the token's scope.
 
-mod limiter;
+pub(crate) mod limiter;
 mod password;
 mod secret;
 mod service;

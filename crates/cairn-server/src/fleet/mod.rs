@@ -2,6 +2,7 @@
 //! revoke, delete and label hosts and manage enrollment tokens here; the
 //! agent gateway opens and serves sessions through `session`.
 
+mod announce;
 mod catchup;
 mod clean;
 mod firing;
@@ -45,6 +46,15 @@ pub struct FleetSettings {
     pub schedule_grace: Duration,
     /// Log lines kept per job (then one line saying the rest were dropped).
     pub max_log_lines_per_job: u32,
+    /// Hosts waiting for approval at most; new identities beyond are refused.
+    pub max_pending_hosts: u32,
+    /// New identities one client address may announce per `announce_window`.
+    pub max_announces_per_address: u32,
+    /// The window `max_announces_per_address` counts in.
+    pub announce_window: Duration,
+    /// A pending host's stream is closed after this long (the agent dials
+    /// again later and is still pending).
+    pub pending_session_timeout: Duration,
 }
 
 /// A host with what only the live registry knows.
@@ -73,6 +83,8 @@ pub struct Fleet {
     dispatch: mpsc::UnboundedSender<HostId>,
     /// Live job events, published as agents report them.
     hub: crate::jobs::JobHub,
+    /// Caps on announces of new identities.
+    announces: Arc<announce::AnnounceLimiter>,
 }
 
 /// Checks labels: keys of letters, digits, `.`, `_`, `-`, `/` (1–63), values
@@ -119,6 +131,11 @@ impl Fleet {
             settings,
             dispatch,
             hub: crate::jobs::JobHub::default(),
+            announces: Arc::new(announce::AnnounceLimiter::new(
+                settings.announce_window,
+                settings.max_announces_per_address,
+                settings.max_pending_hosts,
+            )),
         };
         (fleet, wake)
     }
@@ -261,6 +278,7 @@ impl Fleet {
                 "host.approve",
             )
             .await?;
+        self.registry.approved(id);
         if self.registry.send(
             id,
             session::welcome(&host, &self.settings, self.clock.now()),
@@ -542,6 +560,13 @@ impl Fleet {
                     let secs = self.settings.offline_after.as_secs();
                     for host in self.registry.close_silent(deadline, || Status::unavailable(format!("no sign of life for {secs} s"))) {
                         tracing::info!(%host, "agent silent for too long: marked offline, stream closed");
+                    }
+                    // A pending host dials again later; meanwhile it holds
+                    // no stream (and no slot) here.
+                    let timeout = self.settings.pending_session_timeout;
+                    let deadline = self.clock.now() - timeout.as_millis() as Millis;
+                    for host in self.registry.close_pending_since(deadline, || Status::unavailable(format!("still waiting for approval after {} s: dial again later", timeout.as_secs()))) {
+                        tracing::info!(%host, "pending session timed out: stream closed");
                     }
                 }
                 () = &mut shutdown => break,

@@ -26,6 +26,9 @@ struct Live {
     last_seen: Arc<AtomicI64>,
     closed: watch::Sender<bool>,
     synced: Arc<AtomicBool>,
+    /// When the session opened, while its host waits for approval (0 once
+    /// approved): a pending session is closed after a while.
+    pending_since: Millis,
 }
 
 /// The registry of live sessions.
@@ -72,6 +75,7 @@ impl Registry {
         host: HostId,
         tx: mpsc::Sender<Outbound>,
         now: Millis,
+        pending: bool,
     ) -> Option<SessionGuard> {
         let mut live = self.lock();
         if live.contains_key(&host) {
@@ -89,6 +93,7 @@ impl Registry {
                 last_seen: last_seen.clone(),
                 closed: closed_tx,
                 synced: synced.clone(),
+                pending_since: if pending { now } else { 0 },
             },
         );
         Some(SessionGuard {
@@ -99,6 +104,32 @@ impl Registry {
             closed: closed_rx,
             synced,
         })
+    }
+
+    /// The host was approved: its session no longer times out as pending.
+    pub(crate) fn approved(&self, host: HostId) {
+        if let Some(live) = self.lock().get_mut(&host) {
+            live.pending_since = 0;
+        }
+    }
+
+    /// Closes the sessions of hosts still pending since before `deadline`
+    /// with the status `why` makes; returns their hosts.
+    pub(crate) fn close_pending_since(
+        &self,
+        deadline: Millis,
+        status: impl Fn() -> Status,
+    ) -> Vec<HostId> {
+        let stale: Vec<HostId> = self
+            .lock()
+            .iter()
+            .filter(|(_, l)| l.pending_since != 0 && l.pending_since < deadline)
+            .map(|(host, _)| *host)
+            .collect();
+        stale
+            .into_iter()
+            .filter(|host| self.close(*host, status()))
+            .collect()
     }
 
     /// Whether `host` has a live session.
@@ -188,7 +219,9 @@ mod tests {
         let registry = Arc::new(Registry::default());
         let host = HostId(7);
         let (tx, _rx) = mpsc::channel(1);
-        let guard = registry.register(host, tx, 0).expect("first session");
+        let guard = registry
+            .register(host, tx, 0, false)
+            .expect("first session");
         assert!(registry.is_online(host));
         assert!(
             !registry.is_synced(host),
@@ -201,7 +234,7 @@ mod tests {
         assert!(!registry.is_synced(host));
 
         let (tx, _rx) = mpsc::channel(1);
-        let _again = registry.register(host, tx, 0).expect("next session");
+        let _again = registry.register(host, tx, 0, false).expect("next session");
         assert!(
             !registry.is_synced(host),
             "a reconnect starts unsynced again"

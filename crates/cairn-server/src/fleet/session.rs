@@ -159,10 +159,33 @@ impl Fleet {
             .map(|id| JobId(*id))
             .collect();
         let now = self.clock.now();
+        let identity_hash = hash_token(&hello.identity_token);
+        // A valid enrollment token is an operator's say-so for a rollout
+        // (often many hosts behind one NAT address): the caps do not apply.
+        let enrolled = !enroll.is_empty()
+            && matches!(
+                self.store.check_enrollment(hash_token(enroll), now).await?,
+                EnrollmentCheck::Valid { .. }
+            );
+        if !enrolled
+            && self
+                .store
+                .host_by_identity(identity_hash.clone())
+                .await?
+                .is_none()
+        {
+            // A new identity adds a pending host: capped per address and in
+            // total, so no peer can grow the approval queue without bound.
+            let pending = self.store.pending_host_count().await?;
+            if let Err(refused) = self.announces.admit(addr.as_deref(), pending, now) {
+                tracing::warn!(addr = ?addr, pending, "announce of a new identity refused: too many");
+                return Err(refused);
+            }
+        }
         let announced = self
             .store
             .announce_host(Announce {
-                identity_hash: hash_token(&hello.identity_token),
+                identity_hash,
                 fingerprint: cairn_seal::identity_fingerprint(&hello.identity_token),
                 facts,
                 addr: addr.clone(),
@@ -225,7 +248,8 @@ impl Fleet {
         }
 
         let (tx, outbox) = mpsc::channel(OUTBOX_DEPTH);
-        let Some(guard) = self.registry.register(host.id, tx.clone(), now) else {
+        let pending = host.status != HostStatus::Approved;
+        let Some(guard) = self.registry.register(host.id, tx.clone(), now, pending) else {
             self.auditor
                 .record(
                     actor(),

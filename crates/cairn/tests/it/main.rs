@@ -9,6 +9,7 @@ mod edges;
 mod grpc;
 mod isolation;
 mod leases;
+mod limits;
 mod maintenance;
 mod schedules;
 mod secrets;
