@@ -552,7 +552,7 @@ impl Runner {
                 }));
                 None
             }
-            Operation::Diff { from, to } => {
+            Operation::Diff { from, to, .. } => {
                 let (changes, totals) = cairn_restic::parse_diff(&output.json);
                 let truncated = changes.len() > MAX_ENTRIES;
                 Some(pb::job_finished::Details::Diff(pb::SnapshotDiff {

@@ -7,6 +7,7 @@ mod cli;
 mod grpc;
 mod maintenance;
 mod schedules;
+mod specs;
 mod tls;
 mod web;
 
