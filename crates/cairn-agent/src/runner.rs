@@ -284,7 +284,12 @@ impl Runner {
             password: access.password,
             env: access.env.into_iter().collect(),
         };
-        // This host's policy first: where backups may read, restores write.
+        // The repository first: its URL reaches ssh and rclone (its
+        // environment is checked with the invocation, before anything runs).
+        if let Err(err) = self.policy.check_repository(&repo.url) {
+            return failed(format!("refused: {err}"));
+        }
+        // Then where backups may read, restores write.
         let restore_target = match &spec.spec {
             Some(pb::job_spec::Spec::Restore(restore)) => {
                 match self.policy.check_restore(&restore.target_path) {
@@ -895,3 +900,7 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "runner_policy_tests.rs"]
+mod policy_tests;

@@ -5,6 +5,7 @@ mod agents;
 mod backups;
 mod cli;
 mod grpc;
+mod hostile;
 mod maintenance;
 mod schedules;
 mod specs;
