@@ -13,6 +13,7 @@ mod backoff;
 mod facts;
 mod file;
 mod identity;
+mod lines;
 mod policy;
 mod recover;
 mod runner;

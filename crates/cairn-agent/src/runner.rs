@@ -14,10 +14,10 @@ use cairn_restic::{
     BackupMessage, ExitKind, Invocation, Operation, RepoAccess, ResticFailure, classify_exit,
     classify_stderr,
 };
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 use tokio::sync::{RwLock, watch};
 
+use crate::lines::{LossyLines, MAX_LOG_LINE, cut};
 use crate::policy::{Hook, OnError, Policy};
 use crate::spool::Spool;
 
@@ -87,12 +87,13 @@ fn now_ts() -> prost_types::Timestamp {
     }
 }
 
+/// A log line, cut at 4 KiB as the protocol promises.
 fn log_line(stream: pb::JobLogStream, level: pb::JobLogLevel, text: String) -> pb::JobLogLine {
     pb::JobLogLine {
         time: Some(now_ts()),
         stream: stream as i32,
         level: level as i32,
-        text,
+        text: cut(text, MAX_LOG_LINE),
     }
 }
 
@@ -748,8 +749,8 @@ impl Runner {
             }
         };
         let pid = child.id();
-        let mut stdout = child.stdout.take().map(|s| BufReader::new(s).lines());
-        let mut stderr = child.stderr.take().map(|s| BufReader::new(s).lines());
+        let mut stdout = child.stdout.take().map(LossyLines::new);
+        let mut stderr = child.stderr.take().map(LossyLines::new);
         let is_backup = matches!(operation, Operation::Backup(_));
 
         let mut batch: Vec<pb::JobLogLine> = Vec::new();
@@ -765,7 +766,7 @@ impl Runner {
         let status = loop {
             let mut flush_now = false;
             tokio::select! {
-                line = async { stdout.as_mut()?.next_line().await.ok().flatten() }, if stdout.is_some() => match line {
+                line = async { stdout.as_mut()?.next_line().await }, if stdout.is_some() => match line {
                     Some(line) => {
                         match (is_backup, BackupMessage::parse(&line)) {
                             (true, Some(BackupMessage::Status(status))) => {
@@ -804,7 +805,7 @@ impl Runner {
                     }
                     None => stdout = None,
                 },
-                line = async { stderr.as_mut()?.next_line().await.ok().flatten() }, if stderr.is_some() => match line {
+                line = async { stderr.as_mut()?.next_line().await }, if stderr.is_some() => match line {
                     Some(line) => {
                         if stderr_text.len() < 64 * 1024 {
                             stderr_text.push_str(&line);
@@ -902,5 +903,5 @@ mod tests {
 }
 
 #[cfg(test)]
-#[path = "runner_policy_tests.rs"]
-mod policy_tests;
+#[path = "runner_tests.rs"]
+mod runner_tests;

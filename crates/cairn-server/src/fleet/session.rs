@@ -25,8 +25,8 @@ use crate::error::{ServiceError, ServiceResult};
 const PERSIST_SEEN_EVERY: Millis = 30_000;
 /// Log lines accepted in one `JobLog` message.
 const MAX_LOG_LINES: usize = 1_000;
-/// Longest log line kept.
-const MAX_LOG_LINE: usize = 8_192;
+/// Longest log line kept: 4 KiB, as the protocol promises.
+const MAX_LOG_LINE: usize = 4_096;
 
 /// The outcome of a `Hello`.
 #[derive(Debug)]
