@@ -10,6 +10,7 @@
 #![deny(unsafe_code)]
 
 mod backoff;
+mod budget;
 mod facts;
 mod file;
 mod identity;

@@ -17,6 +17,7 @@ use cairn_restic::{
 use tokio::process::Command;
 use tokio::sync::{RwLock, watch};
 
+use crate::budget;
 use crate::lines::{LossyLines, MAX_LOG_LINE, cut};
 use crate::policy::{Hook, OnError, Policy};
 use crate::spool::Spool;
@@ -155,6 +156,19 @@ fn tree_entry(node: &cairn_restic::LsNode) -> pb::TreeEntry {
     }
 }
 
+/// The job a report is about.
+fn job_of(body: &Body) -> Option<i64> {
+    match body {
+        Body::JobAccepted(m) => Some(m.job_id),
+        Body::JobProgress(m) => Some(m.job_id),
+        Body::JobLog(m) => Some(m.job_id),
+        Body::JobFinished(m) => Some(m.job_id),
+        Body::SnapshotList(m) => Some(m.job_id),
+        Body::BrowseResult(m) => Some(m.job_id),
+        _ => None,
+    }
+}
+
 /// What one restic run produced.
 struct RunOutput {
     exit: Option<i32>,
@@ -179,8 +193,18 @@ impl Runner {
     }
 
     fn report(&self, body: Body) {
-        if let Err(err) = self.spool.push(body) {
-            tracing::error!(error = %err, "could not spool a job report");
+        let job_id = job_of(&body);
+        match self.spool.push(body) {
+            Ok(_) => {}
+            // The job hears of it: a message it could never send is refused,
+            // not resent forever (which would hold up everything after it).
+            Err(err @ crate::spool::SpoolError::TooLarge { .. }) => {
+                tracing::error!(job = job_id, error = %err, "a job report was too large to send");
+                if let Some(job_id) = job_id {
+                    self.log(job_id, pb::JobLogLevel::Error, err.to_string());
+                }
+            }
+            Err(err) => tracing::error!(error = %err, "could not spool a job report"),
         }
     }
 
@@ -548,37 +572,47 @@ impl Runner {
                 let nodes = cairn_restic::parse_ls(&output.json);
                 let truncated = nodes.len() > MAX_ENTRIES;
                 let entries = nodes.iter().take(MAX_ENTRIES).map(tree_entry).collect();
-                self.report(Body::BrowseResult(pb::BrowseResult {
-                    job_id,
-                    path: path
-                        .as_ref()
-                        .map_or_else(|| "/".to_string(), |p| p.to_string()),
-                    entries,
-                    truncated,
-                }));
+                let parts = budget::split(entries, budget::PART_BUDGET);
+                let count = parts.len();
+                for (part, entries) in parts.into_iter().enumerate() {
+                    self.report(Body::BrowseResult(pb::BrowseResult {
+                        job_id,
+                        path: path
+                            .as_ref()
+                            .map_or_else(|| "/".to_string(), |p| p.to_string()),
+                        entries,
+                        truncated,
+                        part: part as u32,
+                        last: part + 1 == count,
+                    }));
+                }
                 None
             }
             Operation::Diff { from, to, .. } => {
                 let (changes, totals) = cairn_restic::parse_diff(&output.json);
-                let truncated = changes.len() > MAX_ENTRIES;
+                let mut truncated = changes.len() > MAX_ENTRIES;
+                let changes: Vec<pb::DiffChange> = changes
+                    .iter()
+                    .take(MAX_ENTRIES)
+                    .map(|c| pb::DiffChange {
+                        path: c.path.clone(),
+                        kind: match c.modifier.as_str() {
+                            "+" => pb::DiffChangeKind::Added,
+                            "-" => pb::DiffChangeKind::Removed,
+                            "M" => pb::DiffChangeKind::Modified,
+                            "U" => pb::DiffChangeKind::Metadata,
+                            "T" => pb::DiffChangeKind::TypeChanged,
+                            _ => pb::DiffChangeKind::Unspecified,
+                        } as i32,
+                    })
+                    .collect();
+                // The diff rides in the finish, which must always fit.
+                let (changes, cut) = budget::within(changes, budget::PART_BUDGET);
+                truncated |= cut;
                 Some(pb::job_finished::Details::Diff(pb::SnapshotDiff {
                     snapshot_a: from.as_str().to_string(),
                     snapshot_b: to.as_str().to_string(),
-                    changes: changes
-                        .iter()
-                        .take(MAX_ENTRIES)
-                        .map(|c| pb::DiffChange {
-                            path: c.path.clone(),
-                            kind: match c.modifier.as_str() {
-                                "+" => pb::DiffChangeKind::Added,
-                                "-" => pb::DiffChangeKind::Removed,
-                                "M" => pb::DiffChangeKind::Modified,
-                                "U" => pb::DiffChangeKind::Metadata,
-                                "T" => pb::DiffChangeKind::TypeChanged,
-                                _ => pb::DiffChangeKind::Unspecified,
-                            } as i32,
-                        })
-                        .collect(),
+                    changes,
                     stats: Some(pb::DiffStats {
                         changed_files: totals.changed_files,
                         added_files: totals.added_files,
