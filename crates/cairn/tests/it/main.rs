@@ -11,6 +11,7 @@ mod schedules;
 mod specs;
 mod tls;
 mod web;
+mod wire;
 
 /// The value of `name="<field>" value="…"` in a page.
 pub fn form_value(html: &str, field: &str) -> Option<String> {

@@ -19,18 +19,18 @@ use crate::with_token;
 const PASSWORD: &str = "specs-password";
 
 /// A server, one approved agent, and a local repository assigned to it.
-struct Rig {
-    server: TestServer,
-    token: String,
-    agent: RunningAgent,
-    host: i64,
-    repository: i64,
-    repo_path: PathBuf,
-    dir: tempfile::TempDir,
+pub(crate) struct Rig {
+    pub(crate) server: TestServer,
+    pub(crate) token: String,
+    pub(crate) agent: RunningAgent,
+    pub(crate) host: i64,
+    pub(crate) repository: i64,
+    pub(crate) repo_path: PathBuf,
+    pub(crate) dir: tempfile::TempDir,
 }
 
 impl Rig {
-    async fn start(server: TestServer) -> Rig {
+    pub(crate) async fn start(server: TestServer) -> Rig {
         let token = server.token_for("ops", Role::Admin, Scope::Admin).await;
         let dir = tempfile::tempdir().expect("dir");
         let mut agent = RunningAgent::start(agents::config(&server.url, &dir.path().join("agent")));
@@ -62,7 +62,7 @@ impl Rig {
     }
 
     /// A backup through Cairn of a directory holding `content`.
-    async fn backup(&self, content: &[u8]) -> pb::Job {
+    pub(crate) async fn backup(&self, content: &[u8]) -> pb::Job {
         let source = self.source(content);
         let job = jobs::backup(
             &self.server,
@@ -79,7 +79,7 @@ impl Rig {
         job
     }
 
-    fn source(&self, content: &[u8]) -> PathBuf {
+    pub(crate) fn source(&self, content: &[u8]) -> PathBuf {
         let source = self.dir.path().join("source");
         std::fs::create_dir_all(&source).expect("mkdir");
         std::fs::write(source.join("data"), content).expect("write");
