@@ -38,7 +38,16 @@ pub struct AgentFile {
     /// Named hooks: `[hooks.NAME]` with `pre`, `post`, `on_error`, `timeout_seconds`.
     #[serde(default)]
     pub hooks: std::collections::BTreeMap<String, HookFile>,
+    /// Whether `rclone:` repositories may be used (default: false).
+    pub allow_rclone: Option<bool>,
+    /// The repositories this host may use, as URL prefixes (default: any).
+    #[serde(default)]
+    pub repositories: Vec<String>,
 }
+
+/// A locked-down `agent.toml`, commented, as `cairn agent
+/// --print-example-config` prints it.
+pub const EXAMPLE_CONFIG: &str = include_str!("../agent.example.toml");
 
 /// A hook as written in `agent.toml`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -84,11 +93,23 @@ impl AgentFile {
                 },
             );
         }
+        for pin in &self.repositories {
+            // A pin is matched as a prefix, so it must at least be a URL that
+            // could be used (user info aside), and not an empty match-all.
+            if pin.is_empty() || pin.split('/').any(|s| s == "..") {
+                return Err(AgentFileError::Invalid {
+                    path: PathBuf::from("agent.toml"),
+                    reason: format!("repositories: {pin:?} is not a repository URL prefix"),
+                });
+            }
+        }
         Ok(crate::Policy {
             backup_roots: self.backup_roots.clone(),
             restore_roots: self.restore_roots.clone(),
             allow_destructive: self.allow_destructive.unwrap_or(true),
             hooks,
+            allow_rclone: self.allow_rclone.unwrap_or(false),
+            repositories: self.repositories.clone(),
         })
     }
 }
@@ -139,5 +160,26 @@ mod tests {
         std::fs::write(&bad, "sever = \"typo\"\n").expect("write");
         let err = AgentFile::load(&bad).expect_err("unknown key");
         assert!(err.to_string().contains("sever"), "{err}");
+    }
+
+    #[test]
+    fn the_printed_example_is_a_valid_locked_down_policy() {
+        let file: AgentFile = toml::from_str(EXAMPLE_CONFIG).expect("the example parses");
+        let policy = file.policy().expect("the example is a valid policy");
+        assert!(!policy.allow_destructive, "the example deletes nothing");
+        assert!(!policy.allow_rclone);
+        assert!(!policy.backup_roots.is_empty() && !policy.restore_roots.is_empty());
+        assert!(
+            !policy.repositories.is_empty(),
+            "the example pins its repositories"
+        );
+        assert_eq!(file.allow_plaintext, Some(false));
+        for pin in &policy.repositories {
+            assert_eq!(policy.check_repository(pin), Ok(()), "{pin}");
+        }
+        assert!(
+            policy.check_repository("/srv/restic-evil").is_err(),
+            "a pin is a path prefix, not a string prefix"
+        );
     }
 }

@@ -10,9 +10,11 @@
 #![deny(unsafe_code)]
 
 mod backoff;
+mod budget;
 mod facts;
 mod file;
 mod identity;
+mod lines;
 mod policy;
 mod recover;
 mod runner;
@@ -26,7 +28,7 @@ use std::time::Duration;
 pub use backoff::Backoff;
 pub use cairn_tls::Trust;
 pub use facts::collect_facts;
-pub use file::{AgentFile, AgentFileError};
+pub use file::{AgentFile, AgentFileError, EXAMPLE_CONFIG};
 pub use identity::{Identity, IdentityError};
 pub use policy::{Hook, OnError, Policy, PolicyError};
 pub use recover::{Recover, Verdict};

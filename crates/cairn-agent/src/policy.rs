@@ -20,6 +20,13 @@ pub struct Policy {
     pub allow_destructive: bool,
     /// Commands a backup may run before and after restic, by name.
     pub hooks: BTreeMap<String, Hook>,
+    /// Whether `rclone:` repositories may be used. rclone is a program with
+    /// options of its own that a repository URL reaches, so it is off unless
+    /// the host asks for it.
+    pub allow_rclone: bool,
+    /// The repositories this host may use, as URL prefixes (user info in the
+    /// URL aside); empty means any URL that passes the checks.
+    pub repositories: Vec<String>,
 }
 
 impl Default for Policy {
@@ -29,6 +36,8 @@ impl Default for Policy {
             restore_roots: Vec::new(),
             allow_destructive: true,
             hooks: BTreeMap::new(),
+            allow_rclone: false,
+            repositories: Vec::new(),
         }
     }
 }
@@ -77,6 +86,18 @@ pub enum PolicyError {
     /// No restore root is configured.
     #[error("this host allows no restores: set restore_roots in its agent.toml")]
     NoRestoreRoots,
+    /// The repository URL fails its backend's checks.
+    #[error("{0}")]
+    BadRepository(cairn_restic::ArgError),
+    /// An `rclone:` repository on a host that does not allow rclone.
+    #[error(
+        "this host does not allow rclone: repositories (allow_rclone = false in its agent.toml)"
+    )]
+    RcloneNotAllowed,
+    /// A repository outside the host's pins. The URL is not quoted: it can
+    /// carry credentials.
+    #[error("the repository is not one this host may use (repositories in its agent.toml: {pins})")]
+    NotPinned { pins: String },
 }
 
 /// `path` with symlinks resolved as far as it exists, then the rest appended
@@ -124,7 +145,53 @@ fn check(path: &str, roots: &[PathBuf], what: &'static str) -> Result<PathBuf, P
     }
 }
 
+/// A `rest:` or `s3:` URL without the user info of its `http(s)://user:pw@`
+/// part, so a pin need not carry the credential. (An `sftp:` user stays: it
+/// chooses whose account on the server the host logs into.)
+fn without_userinfo(url: &str) -> String {
+    let start = match url.find("://") {
+        Some(i) if url.starts_with("rest:") || url.starts_with("s3:") => i + 3,
+        _ => return url.to_string(),
+    };
+    let end = url[start..].find('/').map_or(url.len(), |i| start + i);
+    match url[start..end].rfind('@') {
+        Some(at) => format!("{}{}", &url[..start], &url[start + at + 1..]),
+        None => url.to_string(),
+    }
+}
+
+/// Whether `url` lies under `pin`: equal, or `pin` followed by a `/` (or
+/// `pin` itself ends in `/` or `:`), so `/srv/restic` never admits
+/// `/srv/restic-evil`. A `..` segment could climb out of a pinned path, so a
+/// URL holding one is never under any pin.
+fn pinned(url: &str, pin: &str) -> bool {
+    if pin.is_empty() || url.split('/').any(|segment| segment == "..") {
+        return false;
+    }
+    match url.strip_prefix(pin) {
+        Some("") => true,
+        Some(rest) => pin.ends_with(['/', ':']) || rest.starts_with('/'),
+        None => false,
+    }
+}
+
 impl Policy {
+    /// Checks a repository URL: its backend's rules, rclone, and the pins.
+    pub fn check_repository(&self, url: &str) -> Result<(), PolicyError> {
+        let backend =
+            cairn_restic::check_repository_url(url).map_err(PolicyError::BadRepository)?;
+        if backend == cairn_restic::Backend::Rclone && !self.allow_rclone {
+            return Err(PolicyError::RcloneNotAllowed);
+        }
+        let bare = without_userinfo(url);
+        if !self.repositories.is_empty() && !self.repositories.iter().any(|p| pinned(&bare, p)) {
+            return Err(PolicyError::NotPinned {
+                pins: self.repositories.join(", "),
+            });
+        }
+        Ok(())
+    }
+
     /// Checks a backup path.
     pub fn check_backup(&self, path: &str) -> Result<(), PolicyError> {
         if self.backup_roots.is_empty() {
@@ -185,6 +252,77 @@ mod tests {
             Policy::default().check_restore("/tmp"),
             Err(PolicyError::NoRestoreRoots)
         );
+    }
+
+    #[test]
+    fn repository_pins_match_at_a_path_boundary_only() {
+        let policy = Policy {
+            repositories: vec![
+                "/srv/restic".into(),
+                "rest:https://backup.example/".into(),
+                "sftp:backup@nas:/srv/".into(),
+                "sftp://nas//srv/".into(),
+            ],
+            ..Policy::default()
+        };
+        for ok in [
+            "/srv/restic",
+            "/srv/restic/web1",
+            "rest:https://backup.example/web1/",
+            "rest:https://web1:s3cret@backup.example/web1/",
+            "sftp:backup@nas:/srv/web1",
+        ] {
+            assert_eq!(policy.check_repository(ok), Ok(()), "{ok}");
+        }
+        for outside in [
+            "/srv/restic-evil",
+            "/srv/resticx/repo",
+            "/srv/restic/../etc",
+            "/srv/other",
+            "rest:https://backup.example.evil.net/",
+            "rest:https://backup.example:8443/",
+            "sftp:backup@nas:/srv/../root",
+            "sftp:root@nas:/srv/web1",
+            "sftp://root@nas//srv/web1",
+        ] {
+            assert!(
+                matches!(
+                    policy.check_repository(outside),
+                    Err(PolicyError::NotPinned { .. })
+                ),
+                "{outside}"
+            );
+        }
+        let err = policy
+            .check_repository("rest:https://u:hunter2@elsewhere/")
+            .expect_err("outside");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+        assert_eq!(
+            Policy::default().check_repository("/anywhere/at/all"),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn rclone_needs_the_host_to_allow_it_and_hostile_urls_never_pass() {
+        assert_eq!(
+            Policy::default().check_repository("rclone:remote:path"),
+            Err(PolicyError::RcloneNotAllowed)
+        );
+        let allowing = Policy {
+            allow_rclone: true,
+            ..Policy::default()
+        };
+        assert_eq!(allowing.check_repository("rclone:remote:path"), Ok(()));
+        for hostile in ["rclone:--log-file=/tmp/x:foo", "sftp:-oProxyCommand=x:/p"] {
+            assert!(
+                matches!(
+                    allowing.check_repository(hostile),
+                    Err(PolicyError::BadRepository(_))
+                ),
+                "{hostile}"
+            );
+        }
     }
 
     #[test]

@@ -14,10 +14,11 @@ use cairn_restic::{
     BackupMessage, ExitKind, Invocation, Operation, RepoAccess, ResticFailure, classify_exit,
     classify_stderr,
 };
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 use tokio::sync::{RwLock, watch};
 
+use crate::budget;
+use crate::lines::{LossyLines, MAX_LOG_LINE, cut};
 use crate::policy::{Hook, OnError, Policy};
 use crate::spool::Spool;
 
@@ -87,12 +88,13 @@ fn now_ts() -> prost_types::Timestamp {
     }
 }
 
+/// A log line, cut at 4 KiB as the protocol promises.
 fn log_line(stream: pb::JobLogStream, level: pb::JobLogLevel, text: String) -> pb::JobLogLine {
     pb::JobLogLine {
         time: Some(now_ts()),
         stream: stream as i32,
         level: level as i32,
-        text,
+        text: cut(text, MAX_LOG_LINE),
     }
 }
 
@@ -154,6 +156,19 @@ fn tree_entry(node: &cairn_restic::LsNode) -> pb::TreeEntry {
     }
 }
 
+/// The job a report is about.
+fn job_of(body: &Body) -> Option<i64> {
+    match body {
+        Body::JobAccepted(m) => Some(m.job_id),
+        Body::JobProgress(m) => Some(m.job_id),
+        Body::JobLog(m) => Some(m.job_id),
+        Body::JobFinished(m) => Some(m.job_id),
+        Body::SnapshotList(m) => Some(m.job_id),
+        Body::BrowseResult(m) => Some(m.job_id),
+        _ => None,
+    }
+}
+
 /// What one restic run produced.
 struct RunOutput {
     exit: Option<i32>,
@@ -178,8 +193,18 @@ impl Runner {
     }
 
     fn report(&self, body: Body) {
-        if let Err(err) = self.spool.push(body) {
-            tracing::error!(error = %err, "could not spool a job report");
+        let job_id = job_of(&body);
+        match self.spool.push(body) {
+            Ok(_) => {}
+            // The job hears of it: a message it could never send is refused,
+            // not resent forever (which would hold up everything after it).
+            Err(err @ crate::spool::SpoolError::TooLarge { .. }) => {
+                tracing::error!(job = job_id, error = %err, "a job report was too large to send");
+                if let Some(job_id) = job_id {
+                    self.log(job_id, pb::JobLogLevel::Error, err.to_string());
+                }
+            }
+            Err(err) => tracing::error!(error = %err, "could not spool a job report"),
         }
     }
 
@@ -284,7 +309,12 @@ impl Runner {
             password: access.password,
             env: access.env.into_iter().collect(),
         };
-        // This host's policy first: where backups may read, restores write.
+        // The repository first: its URL reaches ssh and rclone (its
+        // environment is checked with the invocation, before anything runs).
+        if let Err(err) = self.policy.check_repository(&repo.url) {
+            return failed(format!("refused: {err}"));
+        }
+        // Then where backups may read, restores write.
         let restore_target = match &spec.spec {
             Some(pb::job_spec::Spec::Restore(restore)) => {
                 match self.policy.check_restore(&restore.target_path) {
@@ -542,37 +572,47 @@ impl Runner {
                 let nodes = cairn_restic::parse_ls(&output.json);
                 let truncated = nodes.len() > MAX_ENTRIES;
                 let entries = nodes.iter().take(MAX_ENTRIES).map(tree_entry).collect();
-                self.report(Body::BrowseResult(pb::BrowseResult {
-                    job_id,
-                    path: path
-                        .as_ref()
-                        .map_or_else(|| "/".to_string(), |p| p.to_string()),
-                    entries,
-                    truncated,
-                }));
+                let parts = budget::split(entries, budget::PART_BUDGET);
+                let count = parts.len();
+                for (part, entries) in parts.into_iter().enumerate() {
+                    self.report(Body::BrowseResult(pb::BrowseResult {
+                        job_id,
+                        path: path
+                            .as_ref()
+                            .map_or_else(|| "/".to_string(), |p| p.to_string()),
+                        entries,
+                        truncated,
+                        part: part as u32,
+                        last: part + 1 == count,
+                    }));
+                }
                 None
             }
-            Operation::Diff { from, to } => {
+            Operation::Diff { from, to, .. } => {
                 let (changes, totals) = cairn_restic::parse_diff(&output.json);
-                let truncated = changes.len() > MAX_ENTRIES;
+                let mut truncated = changes.len() > MAX_ENTRIES;
+                let changes: Vec<pb::DiffChange> = changes
+                    .iter()
+                    .take(MAX_ENTRIES)
+                    .map(|c| pb::DiffChange {
+                        path: c.path.clone(),
+                        kind: match c.modifier.as_str() {
+                            "+" => pb::DiffChangeKind::Added,
+                            "-" => pb::DiffChangeKind::Removed,
+                            "M" => pb::DiffChangeKind::Modified,
+                            "U" => pb::DiffChangeKind::Metadata,
+                            "T" => pb::DiffChangeKind::TypeChanged,
+                            _ => pb::DiffChangeKind::Unspecified,
+                        } as i32,
+                    })
+                    .collect();
+                // The diff rides in the finish, which must always fit.
+                let (changes, cut) = budget::within(changes, budget::PART_BUDGET);
+                truncated |= cut;
                 Some(pb::job_finished::Details::Diff(pb::SnapshotDiff {
                     snapshot_a: from.as_str().to_string(),
                     snapshot_b: to.as_str().to_string(),
-                    changes: changes
-                        .iter()
-                        .take(MAX_ENTRIES)
-                        .map(|c| pb::DiffChange {
-                            path: c.path.clone(),
-                            kind: match c.modifier.as_str() {
-                                "+" => pb::DiffChangeKind::Added,
-                                "-" => pb::DiffChangeKind::Removed,
-                                "M" => pb::DiffChangeKind::Modified,
-                                "U" => pb::DiffChangeKind::Metadata,
-                                "T" => pb::DiffChangeKind::TypeChanged,
-                                _ => pb::DiffChangeKind::Unspecified,
-                            } as i32,
-                        })
-                        .collect(),
+                    changes,
                     stats: Some(pb::DiffStats {
                         changed_files: totals.changed_files,
                         added_files: totals.added_files,
@@ -743,8 +783,8 @@ impl Runner {
             }
         };
         let pid = child.id();
-        let mut stdout = child.stdout.take().map(|s| BufReader::new(s).lines());
-        let mut stderr = child.stderr.take().map(|s| BufReader::new(s).lines());
+        let mut stdout = child.stdout.take().map(LossyLines::new);
+        let mut stderr = child.stderr.take().map(LossyLines::new);
         let is_backup = matches!(operation, Operation::Backup(_));
 
         let mut batch: Vec<pb::JobLogLine> = Vec::new();
@@ -760,7 +800,7 @@ impl Runner {
         let status = loop {
             let mut flush_now = false;
             tokio::select! {
-                line = async { stdout.as_mut()?.next_line().await.ok().flatten() }, if stdout.is_some() => match line {
+                line = async { stdout.as_mut()?.next_line().await }, if stdout.is_some() => match line {
                     Some(line) => {
                         match (is_backup, BackupMessage::parse(&line)) {
                             (true, Some(BackupMessage::Status(status))) => {
@@ -799,7 +839,7 @@ impl Runner {
                     }
                     None => stdout = None,
                 },
-                line = async { stderr.as_mut()?.next_line().await.ok().flatten() }, if stderr.is_some() => match line {
+                line = async { stderr.as_mut()?.next_line().await }, if stderr.is_some() => match line {
                     Some(line) => {
                         if stderr_text.len() < 64 * 1024 {
                             stderr_text.push_str(&line);
@@ -895,3 +935,7 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "runner_tests.rs"]
+mod runner_tests;

@@ -26,6 +26,10 @@ pub struct SpoolLimits {
     pub max_messages: usize,
     /// Bytes at most (encoded).
     pub max_bytes: usize,
+    /// The largest one message may be: what the connection can carry. A
+    /// bigger one could never be sent and would be resent forever, so it is
+    /// refused instead.
+    pub max_message_bytes: usize,
 }
 
 impl Default for SpoolLimits {
@@ -33,6 +37,7 @@ impl Default for SpoolLimits {
         SpoolLimits {
             max_messages: 10_000,
             max_bytes: 64 * 1024 * 1024,
+            max_message_bytes: 4 * 1024 * 1024,
         }
     }
 }
@@ -47,6 +52,9 @@ pub enum SpoolError {
         #[source]
         source: io::Error,
     },
+    /// The message is larger than any the connection can carry.
+    #[error("a message of {bytes} bytes is larger than the {max}-byte message limit: not sent")]
+    TooLarge { bytes: usize, max: usize },
 }
 
 /// What a spooled message is, for choosing what to drop when full.
@@ -128,6 +136,10 @@ impl Spool {
                     .and_then(|m| m.body.map(|b| (kind_of(&b), bytes)))
             });
             match decoded {
+                Some((_, bytes)) if bytes.len() > limits.max_message_bytes => {
+                    tracing::warn!(path = %path.display(), bytes = bytes.len(), "spooled message too large to ever send: dropped");
+                    let _ = fs::remove_file(&path);
+                }
                 Some((kind, bytes)) if seq > state.last_acked => {
                     state.bytes += bytes.len();
                     state.last_seq = state.last_seq.max(seq);
@@ -184,6 +196,12 @@ impl Spool {
             body: Some(body),
         };
         let bytes = message.encode_to_vec();
+        if bytes.len() > self.limits.max_message_bytes {
+            return Err(SpoolError::TooLarge {
+                bytes: bytes.len(),
+                max: self.limits.max_message_bytes,
+            });
+        }
         while state.entries.len() + 1 > self.limits.max_messages
             || state.bytes + bytes.len() > self.limits.max_bytes
         {
@@ -321,6 +339,7 @@ mod tests {
         let limits = SpoolLimits {
             max_messages: 3,
             max_bytes: usize::MAX,
+            ..SpoolLimits::default()
         };
         let spool = Spool::open(dir.path(), limits).expect("open");
         spool.push(finished(1)).expect("push"); // 1
@@ -337,6 +356,42 @@ mod tests {
         spool.push(finished(3)).expect("push"); // drops log 4
         spool.push(finished(4)).expect("push"); // only finishes left: kept beyond the limit
         assert_eq!(seqs(&spool), vec![1, 5, 6, 7]);
+    }
+
+    #[test]
+    fn a_message_too_large_to_send_is_refused_not_kept_forever() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let limits = SpoolLimits {
+            max_message_bytes: 1024,
+            ..SpoolLimits::default()
+        };
+        let spool = Spool::open(dir.path(), limits).expect("open");
+        let big = Body::BrowseResult(pb::BrowseResult {
+            job_id: 1,
+            path: "x".repeat(2048),
+            ..Default::default()
+        });
+        assert!(matches!(
+            spool.push(big),
+            Err(SpoolError::TooLarge { max: 1024, .. })
+        ));
+        assert!(spool.pending().is_empty(), "nothing is left to resend");
+        let next = spool.push(log(1)).expect("push").expect("kept");
+        assert_eq!(next.seq, 1, "the refused message took no seq");
+        drop(spool);
+
+        // One left by an agent with a larger limit is dropped on open.
+        let spool = Spool::open(dir.path(), SpoolLimits::default()).expect("open");
+        spool
+            .push(Body::BrowseResult(pb::BrowseResult {
+                job_id: 2,
+                path: "y".repeat(2048),
+                ..Default::default()
+            }))
+            .expect("push");
+        drop(spool);
+        let spool = Spool::open(dir.path(), limits).expect("reopen");
+        assert_eq!(seqs(&spool), vec![1]);
     }
 
     #[test]

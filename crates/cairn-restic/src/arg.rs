@@ -22,10 +22,17 @@ pub enum ArgError {
     #[error("invalid {field}: {reason}")]
     Invalid { field: &'static str, reason: String },
     /// An environment variable a repository may not set.
-    #[error(
-        "environment variable {name} is not allowed for a repository (only backend credentials such as AWS_*, B2_*, AZURE_*, GOOGLE_*, OS_*, ST_*, RESTIC_REST_*)"
-    )]
-    ForbiddenEnv { name: String },
+    #[error("environment variable {name} is not allowed for a repository: {reason}")]
+    ForbiddenEnv { name: String, reason: &'static str },
+    /// A repository URL with a part that could reach a program as an option,
+    /// or that Cairn does not know. The URL itself is never quoted: it can
+    /// carry credentials.
+    #[error("repository URL ({backend}): the {part} {problem}")]
+    BadUrl {
+        backend: &'static str,
+        part: &'static str,
+        problem: &'static str,
+    },
     /// The value is longer than any path restic would accept.
     #[error("{field} is longer than {max} bytes")]
     TooLong { field: &'static str, max: usize },

@@ -7,158 +7,298 @@ use cairn_proto::v1 as pb;
 use cairn_proto::v1::job_spec::Spec;
 
 use crate::arg::{ArgError, SafeArg};
-use crate::spec::{BackupSpec, Operation, RestoreSpec, RetentionPolicy, SnapshotRef};
+use crate::spec::{
+    BackupSpec, CheckSpec, ForgetSpec, Grouping, Operation, PruneSpec, RestoreSpec,
+    RetentionPolicy, SnapshotRef,
+};
 
 fn safe_all(field: &'static str, values: &[String]) -> Result<Vec<SafeArg>, ArgError> {
     values.iter().map(|v| SafeArg::new(field, v)).collect()
+}
+
+/// Tags: restic reads a comma as "and" inside one `--tag`, so one entry
+/// holding a comma would mean something other than what the spec says.
+fn tags(field: &'static str, values: &[String]) -> Result<Vec<SafeArg>, ArgError> {
+    if values.iter().any(|t| t.contains(',')) {
+        return Err(ArgError::Invalid {
+            field,
+            reason: "a tag cannot hold a comma".into(),
+        });
+    }
+    safe_all(field, values)
 }
 
 fn nonzero(n: u32) -> Option<u32> {
     (n > 0).then_some(n)
 }
 
-fn span(s: &Option<pb::RetentionSpan>) -> Result<Option<SafeArg>, ArgError> {
-    let Some(s) = s else { return Ok(None) };
+fn invalid(field: &'static str, reason: &str) -> ArgError {
+    ArgError::Invalid {
+        field,
+        reason: reason.into(),
+    }
+}
+
+fn span(field: &'static str, s: &Option<pb::RetentionSpan>) -> Result<Option<SafeArg>, ArgError> {
+    let Some(pb::RetentionSpan {
+        years,
+        months,
+        days,
+        hours,
+    }) = s
+    else {
+        return Ok(None);
+    };
     let mut text = String::new();
-    for (n, unit) in [
-        (s.years, "y"),
-        (s.months, "m"),
-        (s.days, "d"),
-        (s.hours, "h"),
-    ] {
-        if n > 0 {
+    for (n, unit) in [(years, "y"), (months, "m"), (days, "d"), (hours, "h")] {
+        if *n > 0 {
             text.push_str(&format!("{n}{unit}"));
         }
     }
     if text.is_empty() {
         Ok(None)
     } else {
-        SafeArg::new("keep_within", &text).map(Some)
+        SafeArg::new(field, &text).map(Some)
     }
+}
+
+fn retention(p: &pb::RetentionPolicy) -> Result<RetentionPolicy, ArgError> {
+    let pb::RetentionPolicy {
+        keep_last,
+        keep_hourly,
+        keep_daily,
+        keep_weekly,
+        keep_monthly,
+        keep_yearly,
+        keep_within,
+        keep_within_hourly,
+        keep_within_daily,
+        keep_within_weekly,
+        keep_within_monthly,
+        keep_within_yearly,
+        keep_tags,
+    } = p;
+    let policy = RetentionPolicy {
+        keep_last: nonzero(*keep_last),
+        keep_hourly: nonzero(*keep_hourly),
+        keep_daily: nonzero(*keep_daily),
+        keep_weekly: nonzero(*keep_weekly),
+        keep_monthly: nonzero(*keep_monthly),
+        keep_yearly: nonzero(*keep_yearly),
+        keep_within: span("keep_within", keep_within)?,
+        keep_within_hourly: span("keep_within_hourly", keep_within_hourly)?,
+        keep_within_daily: span("keep_within_daily", keep_within_daily)?,
+        keep_within_weekly: span("keep_within_weekly", keep_within_weekly)?,
+        keep_within_monthly: span("keep_within_monthly", keep_within_monthly)?,
+        keep_within_yearly: span("keep_within_yearly", keep_within_yearly)?,
+        keep_tags: tags("keep_tag", keep_tags)?,
+    };
+    if policy.is_empty() {
+        return Err(invalid(
+            "retention policy",
+            "keeps nothing: set at least one keep rule",
+        ));
+    }
+    Ok(policy)
+}
+
+fn forget(f: &pb::ForgetSpec) -> Result<ForgetSpec, ArgError> {
+    let pb::ForgetSpec {
+        policy,
+        hostnames,
+        tags: only_tags,
+        paths,
+        group_by,
+        prune,
+        dry_run,
+    } = f;
+    let Some(policy) = policy else {
+        return Err(invalid("retention policy", "required"));
+    };
+    Ok(ForgetSpec {
+        policy: retention(policy)?,
+        hosts: safe_all("hostname", hostnames)?,
+        tags: tags("tag", only_tags)?,
+        paths: safe_all("path", paths)?,
+        group_by: group_by.as_ref().map(
+            |pb::SnapshotGrouping {
+                 by_host,
+                 by_paths,
+                 by_tags,
+             }| Grouping {
+                host: *by_host,
+                paths: *by_paths,
+                tags: *by_tags,
+            },
+        ),
+        prune: *prune,
+        dry_run: *dry_run,
+    })
+}
+
+fn prune(p: &pb::PruneSpec) -> Result<PruneSpec, ArgError> {
+    let pb::PruneSpec {
+        max_unused,
+        max_repack_bytes,
+        dry_run,
+    } = p;
+    let max_unused = match max_unused.as_ref().and_then(|m| m.limit.as_ref()) {
+        Some(pb::max_unused::Limit::Percent(pct)) if (0.0..=100.0).contains(pct) => {
+            Some(SafeArg::new("max_unused", &format!("{pct}%"))?)
+        }
+        Some(pb::max_unused::Limit::SizeBytes(n)) => {
+            Some(SafeArg::new("max_unused", &n.to_string())?)
+        }
+        Some(pb::max_unused::Limit::Unlimited(true)) => {
+            Some(SafeArg::new("max_unused", "unlimited")?)
+        }
+        Some(pb::max_unused::Limit::Percent(_)) => {
+            return Err(invalid("max_unused", "percent must be 0 to 100"));
+        }
+        Some(pb::max_unused::Limit::Unlimited(false)) | None => None,
+    };
+    Ok(PruneSpec {
+        max_unused,
+        max_repack_bytes: (*max_repack_bytes > 0).then_some(*max_repack_bytes),
+        dry_run: *dry_run,
+    })
+}
+
+fn check(c: &pb::CheckSpec) -> Result<CheckSpec, ArgError> {
+    let pb::CheckSpec {
+        read_all_data,
+        read_data_subset,
+    } = c;
+    let subset = match read_data_subset.as_ref().and_then(|s| s.subset.as_ref()) {
+        Some(pb::read_data_subset::Subset::Percent(pct)) if *pct > 0.0 && *pct <= 100.0 => {
+            Some(SafeArg::new("read_data_subset", &format!("{pct}%"))?)
+        }
+        Some(pb::read_data_subset::Subset::Part(pb::DataSubsetPart { index, total }))
+            if *total > 0 && (1..=*total).contains(index) =>
+        {
+            Some(SafeArg::new(
+                "read_data_subset",
+                &format!("{index}/{total}"),
+            )?)
+        }
+        Some(pb::read_data_subset::Subset::SizeBytes(n)) if *n > 0 => {
+            Some(SafeArg::new("read_data_subset", &n.to_string())?)
+        }
+        Some(_) => return Err(invalid("read_data_subset", "out of range")),
+        None => None,
+    };
+    if *read_all_data && subset.is_some() {
+        return Err(invalid(
+            "check",
+            "read_all_data and read_data_subset cannot both be set",
+        ));
+    }
+    Ok(CheckSpec {
+        read_data: *read_all_data,
+        read_data_subset: subset,
+    })
+}
+
+fn restore(r: &pb::RestoreSpec, restore_target: Option<&str>) -> Result<RestoreSpec, ArgError> {
+    let pb::RestoreSpec {
+        snapshot_id,
+        path,
+        includes,
+        excludes,
+        target_path,
+        // Which host writes is the job's host; the server checks that it
+        // matches, the agent has nothing to do with it.
+        target_host_id: _,
+        verify,
+        limit_download_kib,
+    } = r;
+    let snapshot = SnapshotRef::new(snapshot_id)?;
+    let mut includes = safe_all("include", includes)?;
+    if !path.is_empty() {
+        includes.push(SafeArg::new("path", path)?);
+    }
+    let target = restore_target.unwrap_or(target_path);
+    Ok(RestoreSpec {
+        snapshot,
+        target: SafeArg::new("target_path", target)?,
+        includes,
+        excludes: safe_all("exclude", excludes)?,
+        verify: *verify,
+        limit_download: nonzero(*limit_download_kib),
+    })
+}
+
+fn backup(b: &pb::BackupSpec) -> Result<BackupSpec, ArgError> {
+    let pb::BackupSpec {
+        paths,
+        excludes,
+        tags: snapshot_tags,
+        // Hooks are names in the agent's own config: the agent's runner
+        // looks them up and runs them around restic.
+        hooks: _,
+        limit_upload_kib,
+        limit_download_kib,
+    } = b;
+    Ok(BackupSpec {
+        paths: safe_all("path", paths)?,
+        excludes: safe_all("exclude", excludes)?,
+        tags: tags("tag", snapshot_tags)?,
+        host: None,
+        limit_upload: nonzero(*limit_upload_kib),
+        limit_download: nonzero(*limit_download_kib),
+    })
 }
 
 /// Checks a job spec and turns it into the operation to run. `restore_target`
 /// is the already-resolved target directory for a restore (the agent resolves
 /// it against its restore roots; the server passes the requested path).
+///
+/// Every spec is destructured without `..`: a field added to the protocol
+/// does not compile until it is mapped here.
 pub fn operation(spec: &pb::JobSpec, restore_target: Option<&str>) -> Result<Operation, ArgError> {
     let Some(spec) = &spec.spec else {
-        return Err(ArgError::Invalid {
-            field: "spec",
-            reason: "empty job spec".into(),
-        });
+        return Err(invalid("spec", "empty job spec"));
     };
     Ok(match spec {
-        Spec::Backup(b) => Operation::Backup(BackupSpec {
-            paths: safe_all("path", &b.paths)?,
-            excludes: safe_all("exclude", &b.excludes)?,
-            tags: safe_all("tag", &b.tags)?,
-            host: None,
-            limit_upload: nonzero(b.limit_upload_kib),
-            limit_download: nonzero(b.limit_download_kib),
-        }),
-        Spec::Init(_) => Operation::Init,
-        Spec::Unlock(u) => {
-            if u.remove_all {
-                return Err(ArgError::Invalid {
-                    field: "unlock",
-                    reason: "removing all locks (including live ones) is never done from a job"
-                        .into(),
-                });
+        Spec::Backup(b) => Operation::Backup(backup(b)?),
+        Spec::Init(pb::InitSpec { repository_version }) => Operation::Init {
+            repository_version: match repository_version {
+                0 => None,
+                1 | 2 => Some(*repository_version),
+                _ => return Err(invalid("repository_version", "must be 1 or 2 (or 0)")),
+            },
+        },
+        Spec::Unlock(pb::UnlockSpec { remove_all }) => {
+            if *remove_all {
+                return Err(invalid(
+                    "unlock",
+                    "removing all locks (including live ones) is never done from a job",
+                ));
             }
             Operation::Unlock
         }
-        Spec::Snapshots(_) => Operation::Snapshots { host: None },
-        Spec::Browse(b) => Operation::Ls {
-            snapshot: SnapshotRef::new(&b.snapshot_id)?,
-            path: if b.path.is_empty() {
+        Spec::Snapshots(pb::SnapshotsSpec {}) => Operation::Snapshots { host: None },
+        Spec::Browse(pb::BrowseSpec { snapshot_id, path }) => Operation::Ls {
+            snapshot: SnapshotRef::new(snapshot_id)?,
+            path: if path.is_empty() {
                 None
             } else {
-                Some(SafeArg::new("path", &b.path)?)
+                Some(SafeArg::new("path", path)?)
             },
         },
-        Spec::Diff(d) => Operation::Diff {
-            from: SnapshotRef::new(&d.snapshot_a)?,
-            to: SnapshotRef::new(&d.snapshot_b)?,
+        Spec::Diff(pb::DiffSpec {
+            snapshot_a,
+            snapshot_b,
+            metadata,
+        }) => Operation::Diff {
+            from: SnapshotRef::new(snapshot_a)?,
+            to: SnapshotRef::new(snapshot_b)?,
+            metadata: *metadata,
         },
-        Spec::Restore(r) => {
-            let snapshot = SnapshotRef::new(&r.snapshot_id)?;
-            let mut includes = safe_all("include", &r.includes)?;
-            if !r.path.is_empty() {
-                includes.push(SafeArg::new("path", &r.path)?);
-            }
-            let target = restore_target.unwrap_or(&r.target_path);
-            Operation::Restore(RestoreSpec {
-                snapshot,
-                target: SafeArg::new("target_path", target)?,
-                includes,
-                excludes: safe_all("exclude", &r.excludes)?,
-            })
-        }
-        Spec::Forget(f) => {
-            let p = f.policy.clone().unwrap_or_default();
-            let policy = RetentionPolicy {
-                keep_last: nonzero(p.keep_last),
-                keep_hourly: nonzero(p.keep_hourly),
-                keep_daily: nonzero(p.keep_daily),
-                keep_weekly: nonzero(p.keep_weekly),
-                keep_monthly: nonzero(p.keep_monthly),
-                keep_yearly: nonzero(p.keep_yearly),
-                keep_within: span(&p.keep_within)?,
-                keep_tags: safe_all("keep_tag", &p.keep_tags)?,
-            };
-            if policy.is_empty() {
-                return Err(ArgError::Invalid {
-                    field: "retention policy",
-                    reason: "keeps nothing: set at least one keep rule".into(),
-                });
-            }
-            Operation::Forget { policy, host: None }
-        }
-        Spec::Prune(p) => Operation::Prune {
-            max_unused: match p.max_unused.as_ref().and_then(|m| m.limit.as_ref()) {
-                Some(pb::max_unused::Limit::Percent(pct)) if (0.0..=100.0).contains(pct) => {
-                    Some(SafeArg::new("max_unused", &format!("{pct}%"))?)
-                }
-                Some(pb::max_unused::Limit::SizeBytes(n)) => {
-                    Some(SafeArg::new("max_unused", &n.to_string())?)
-                }
-                Some(pb::max_unused::Limit::Unlimited(true)) => {
-                    Some(SafeArg::new("max_unused", "unlimited")?)
-                }
-                Some(pb::max_unused::Limit::Percent(_)) => {
-                    return Err(ArgError::Invalid {
-                        field: "max_unused",
-                        reason: "percent must be 0 to 100".into(),
-                    });
-                }
-                _ => None,
-            },
-        },
-        Spec::Check(c) => Operation::Check {
-            read_data_subset: match c.read_data_subset.as_ref().and_then(|s| s.subset.as_ref()) {
-                Some(pb::read_data_subset::Subset::Percent(pct)) if *pct > 0.0 && *pct <= 100.0 => {
-                    Some(SafeArg::new("read_data_subset", &format!("{pct}%"))?)
-                }
-                Some(pb::read_data_subset::Subset::Part(part))
-                    if part.total > 0 && (1..=part.total).contains(&part.index) =>
-                {
-                    Some(SafeArg::new(
-                        "read_data_subset",
-                        &format!("{}/{}", part.index, part.total),
-                    )?)
-                }
-                Some(pb::read_data_subset::Subset::SizeBytes(n)) if *n > 0 => {
-                    Some(SafeArg::new("read_data_subset", &n.to_string())?)
-                }
-                Some(_) => {
-                    return Err(ArgError::Invalid {
-                        field: "read_data_subset",
-                        reason: "out of range".into(),
-                    });
-                }
-                None => None,
-            },
-        },
+        Spec::Restore(r) => Operation::Restore(restore(r, restore_target)?),
+        Spec::Forget(f) => Operation::Forget(forget(f)?),
+        Spec::Prune(p) => Operation::Prune(prune(p)?),
+        Spec::Check(c) => Operation::Check(check(c)?),
     })
 }
 
@@ -211,7 +351,8 @@ mod tests {
                 ..Default::default()
             })),
         };
-        let Operation::Forget { policy, .. } = operation(&spec, None).expect("forget") else {
+        let Operation::Forget(ForgetSpec { policy, .. }) = operation(&spec, None).expect("forget")
+        else {
             panic!("forget")
         };
         assert_eq!(policy.keep_daily, Some(7));

@@ -8,21 +8,25 @@
 #![forbid(unsafe_code)]
 
 mod arg;
+mod backend_env;
 mod from_proto;
 mod output;
 mod spec;
+mod url;
 mod version;
 
 pub use arg::{ArgError, SafeArg};
+pub use backend_env::check_env;
 pub use from_proto::operation;
 pub use output::{
     BackupMessage, BackupStatus, BackupSummary, DiffChange, DiffTotals, ExitKind, LsNode,
     ResticFailure, Snapshot, classify_exit, classify_stderr, parse_diff, parse_ls, parse_snapshots,
 };
 pub use spec::{
-    BackupSpec, Invocation, Operation, RepoAccess, RestoreSpec, RetentionPolicy, SnapshotRef,
-    check_env, check_repository_url,
+    BackupSpec, CheckSpec, ForgetSpec, Grouping, Invocation, Operation, PruneSpec, RepoAccess,
+    RestoreSpec, RetentionPolicy, SnapshotRef,
 };
+pub use url::{Backend, check_repository_url};
 pub use version::{MIN_SUPPORTED, ResticVersion, VersionError};
 
 /// Environment variables through which secrets reach restic. Secrets never go
@@ -33,3 +37,6 @@ pub mod env {
     /// The repository URL (it can carry credentials).
     pub const REPOSITORY: &str = "RESTIC_REPOSITORY";
 }
+
+#[cfg(test)]
+mod argv_tests;

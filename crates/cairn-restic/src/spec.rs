@@ -7,7 +7,9 @@
 use std::fmt;
 
 use crate::arg::{ArgError, SafeArg};
+use crate::backend_env::check_env;
 use crate::env;
+use crate::url::check_repository_url;
 
 /// Where and how to open a repository: secrets, redacted in `Debug`.
 #[derive(Clone, PartialEq, Eq)]
@@ -31,45 +33,6 @@ impl fmt::Debug for RepoAccess {
             )
             .finish()
     }
-}
-
-/// Backend variables a repository may set. Anything else — notably
-/// `RESTIC_PASSWORD_COMMAND`, `RESTIC_PASSWORD_FILE`, `LD_PRELOAD`, `PATH` —
-/// is refused: it could make restic run a command or read another secret.
-const ALLOWED_ENV_PREFIXES: &[&str] = &["AWS_", "B2_", "AZURE_", "GOOGLE_", "OS_", "ST_"];
-const ALLOWED_ENV_NAMES: &[&str] = &[
-    "RESTIC_REST_USERNAME",
-    "RESTIC_REST_PASSWORD",
-    "RESTIC_COMPRESSION",
-    "RESTIC_PACK_SIZE",
-];
-const REFUSED_ENV_NAMES: &[&str] = &["GOOGLE_APPLICATION_CREDENTIALS"];
-
-/// Checks a backend variable's name and value.
-pub fn check_env(name: &str, value: &str) -> Result<(), ArgError> {
-    let named_ok = name
-        .chars()
-        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
-        && !REFUSED_ENV_NAMES.contains(&name)
-        && (ALLOWED_ENV_NAMES.contains(&name)
-            || ALLOWED_ENV_PREFIXES.iter().any(|p| name.starts_with(p)));
-    if !named_ok {
-        return Err(ArgError::ForbiddenEnv {
-            name: name.chars().take(64).collect(),
-        });
-    }
-    if value.contains(['\n', '\r', '\0']) {
-        return Err(ArgError::ControlCharacter {
-            field: "environment value",
-        });
-    }
-    Ok(())
-}
-
-/// Checks a repository URL: it goes in the environment, but must still not
-/// be able to pose as a flag or smuggle a line break.
-pub fn check_repository_url(url: &str) -> Result<(), ArgError> {
-    SafeArg::new("repository URL", url).map(|_| ())
 }
 
 /// A snapshot reference: `latest` or 8 to 64 hex digits.
@@ -118,6 +81,10 @@ pub struct RestoreSpec {
     pub target: SafeArg,
     pub includes: Vec<SafeArg>,
     pub excludes: Vec<SafeArg>,
+    /// Read back what was written and compare (`--verify`).
+    pub verify: bool,
+    /// KiB/s (`--limit-download`).
+    pub limit_download: Option<u32>,
 }
 
 /// Which snapshots to keep when forgetting.
@@ -131,6 +98,11 @@ pub struct RetentionPolicy {
     pub keep_yearly: Option<u32>,
     /// A restic duration such as `30d` or `1y2m`.
     pub keep_within: Option<SafeArg>,
+    pub keep_within_hourly: Option<SafeArg>,
+    pub keep_within_daily: Option<SafeArg>,
+    pub keep_within_weekly: Option<SafeArg>,
+    pub keep_within_monthly: Option<SafeArg>,
+    pub keep_within_yearly: Option<SafeArg>,
     pub keep_tags: Vec<SafeArg>,
 }
 
@@ -141,11 +113,74 @@ impl RetentionPolicy {
     }
 }
 
+/// How `forget` groups snapshots (`--group-by`). All false disables
+/// grouping: the policy then applies to all the selected snapshots at once.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Grouping {
+    pub host: bool,
+    pub paths: bool,
+    pub tags: bool,
+}
+
+impl Grouping {
+    /// restic's spelling: `host,paths`, or empty for no grouping.
+    pub fn as_restic(&self) -> String {
+        [
+            (self.host, "host"),
+            (self.paths, "paths"),
+            (self.tags, "tags"),
+        ]
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, name)| *name)
+        .collect::<Vec<_>>()
+        .join(",")
+    }
+}
+
+/// Which snapshots to forget.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ForgetSpec {
+    pub policy: RetentionPolicy,
+    /// Only these hosts' snapshots (`--host` each); empty means every host's.
+    pub hosts: Vec<SafeArg>,
+    /// Only snapshots with one of these tags (`--tag` each).
+    pub tags: Vec<SafeArg>,
+    /// Only snapshots of exactly these paths (`--path` each).
+    pub paths: Vec<SafeArg>,
+    /// `None` keeps restic's default grouping (host and paths).
+    pub group_by: Option<Grouping>,
+    /// Also prune in the same run (`--prune`).
+    pub prune: bool,
+    /// Only report what would go (`--dry-run`).
+    pub dry_run: bool,
+}
+
+/// What to prune.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PruneSpec {
+    /// restic's `--max-unused` value (`5%`, a size, `unlimited`).
+    pub max_unused: Option<SafeArg>,
+    /// Bytes (`--max-repack-size`).
+    pub max_repack_bytes: Option<u64>,
+    /// Only report what would be done (`--dry-run`).
+    pub dry_run: bool,
+}
+
+/// How much a check reads back. At most one of the two is set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CheckSpec {
+    /// Every pack file (`--read-data`).
+    pub read_data: bool,
+    /// restic's `--read-data-subset` value (`n/t`, `x%`, a size).
+    pub read_data_subset: Option<SafeArg>,
+}
+
 /// One restic operation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Operation {
-    /// Create the repository.
-    Init,
+    /// Create the repository, optionally in a given format version.
+    Init { repository_version: Option<u32> },
     /// Back up paths.
     Backup(BackupSpec),
     /// List snapshots (optionally one host's).
@@ -157,17 +192,18 @@ pub enum Operation {
         snapshot: SnapshotRef,
         path: Option<SafeArg>,
     },
-    /// Compare two snapshots.
-    Diff { from: SnapshotRef, to: SnapshotRef },
-    /// Forget snapshots by policy (never prunes: prune is its own operation).
-    Forget {
-        policy: RetentionPolicy,
-        host: Option<SafeArg>,
+    /// Compare two snapshots (`metadata`: also metadata-only changes).
+    Diff {
+        from: SnapshotRef,
+        to: SnapshotRef,
+        metadata: bool,
     },
+    /// Forget snapshots by policy.
+    Forget(ForgetSpec),
     /// Remove unreferenced data.
-    Prune { max_unused: Option<SafeArg> },
-    /// Verify the repository, optionally reading a subset of the data.
-    Check { read_data_subset: Option<SafeArg> },
+    Prune(PruneSpec),
+    /// Verify the repository, optionally reading back data.
+    Check(CheckSpec),
     /// Remove stale locks (never `--remove-all`).
     Unlock,
     /// Repository size statistics.
@@ -210,19 +246,49 @@ fn push_opt(args: &mut Vec<String>, flag: &str, value: Option<impl ToString>) {
     }
 }
 
+fn push_flag(args: &mut Vec<String>, flag: &str, on: bool) {
+    if on {
+        args.push(flag.to_string());
+    }
+}
+
+fn push_policy(args: &mut Vec<String>, policy: &RetentionPolicy) {
+    for (flag, count) in [
+        ("--keep-last", policy.keep_last),
+        ("--keep-hourly", policy.keep_hourly),
+        ("--keep-daily", policy.keep_daily),
+        ("--keep-weekly", policy.keep_weekly),
+        ("--keep-monthly", policy.keep_monthly),
+        ("--keep-yearly", policy.keep_yearly),
+    ] {
+        push_opt(args, flag, count);
+    }
+    for (flag, span) in [
+        ("--keep-within", &policy.keep_within),
+        ("--keep-within-hourly", &policy.keep_within_hourly),
+        ("--keep-within-daily", &policy.keep_within_daily),
+        ("--keep-within-weekly", &policy.keep_within_weekly),
+        ("--keep-within-monthly", &policy.keep_within_monthly),
+        ("--keep-within-yearly", &policy.keep_within_yearly),
+    ] {
+        push_opt(args, flag, span.as_ref());
+    }
+    push_each(args, "--keep-tag", &policy.keep_tags);
+}
+
 impl Operation {
     /// The restic subcommand's name.
     pub fn name(&self) -> &'static str {
         match self {
-            Operation::Init => "init",
+            Operation::Init { .. } => "init",
             Operation::Backup(_) => "backup",
             Operation::Snapshots { .. } => "snapshots",
             Operation::Restore(_) => "restore",
             Operation::Ls { .. } => "ls",
             Operation::Diff { .. } => "diff",
-            Operation::Forget { .. } => "forget",
-            Operation::Prune { .. } => "prune",
-            Operation::Check { .. } => "check",
+            Operation::Forget(_) => "forget",
+            Operation::Prune(_) => "prune",
+            Operation::Check(_) => "check",
             Operation::Unlock => "unlock",
             Operation::Stats => "stats",
         }
@@ -233,10 +299,7 @@ impl Operation {
     pub fn is_exclusive(&self) -> bool {
         matches!(
             self,
-            Operation::Prune { .. }
-                | Operation::Check { .. }
-                | Operation::Forget { .. }
-                | Operation::Unlock
+            Operation::Prune(_) | Operation::Check(_) | Operation::Forget(_) | Operation::Unlock
         )
     }
 
@@ -248,7 +311,10 @@ impl Operation {
         }
         let mut args = vec![self.name().to_string()];
         match self {
-            Operation::Init | Operation::Unlock => {}
+            Operation::Unlock => {}
+            Operation::Init { repository_version } => {
+                push_opt(&mut args, "--repository-version", *repository_version)
+            }
             Operation::Backup(spec) => {
                 if spec.paths.is_empty() {
                     return Err(ArgError::Empty { field: "paths" });
@@ -272,6 +338,8 @@ impl Operation {
                 args.push(spec.target.as_str().to_string());
                 push_each(&mut args, "--include", &spec.includes);
                 push_each(&mut args, "--exclude", &spec.excludes);
+                push_flag(&mut args, "--verify", spec.verify);
+                push_opt(&mut args, "--limit-download", spec.limit_download);
             }
             Operation::Ls { snapshot, path } => {
                 args.push("--json".into());
@@ -281,34 +349,49 @@ impl Operation {
                     args.push(path.as_str().to_string());
                 }
             }
-            Operation::Diff { from, to } => {
+            Operation::Diff { from, to, metadata } => {
                 args.push("--json".into());
+                push_flag(&mut args, "--metadata", *metadata);
                 args.push(from.as_str().to_string());
                 args.push(to.as_str().to_string());
             }
-            Operation::Forget { policy, host } => {
-                if policy.is_empty() {
+            Operation::Forget(spec) => {
+                if spec.policy.is_empty() {
                     return Err(ArgError::Invalid {
                         field: "retention policy",
                         reason: "keeps nothing: set at least one keep rule".into(),
                     });
                 }
                 args.push("--json".into());
-                push_opt(&mut args, "--keep-last", policy.keep_last);
-                push_opt(&mut args, "--keep-hourly", policy.keep_hourly);
-                push_opt(&mut args, "--keep-daily", policy.keep_daily);
-                push_opt(&mut args, "--keep-weekly", policy.keep_weekly);
-                push_opt(&mut args, "--keep-monthly", policy.keep_monthly);
-                push_opt(&mut args, "--keep-yearly", policy.keep_yearly);
-                push_opt(&mut args, "--keep-within", policy.keep_within.as_ref());
-                push_each(&mut args, "--keep-tag", &policy.keep_tags);
-                push_opt(&mut args, "--host", host.as_ref());
+                push_flag(&mut args, "--dry-run", spec.dry_run);
+                push_policy(&mut args, &spec.policy);
+                push_each(&mut args, "--host", &spec.hosts);
+                push_each(&mut args, "--tag", &spec.tags);
+                push_each(&mut args, "--path", &spec.paths);
+                if let Some(grouping) = spec.group_by {
+                    args.push("--group-by".into());
+                    args.push(grouping.as_restic());
+                }
+                push_flag(&mut args, "--prune", spec.prune);
             }
-            Operation::Prune { max_unused } => {
-                push_opt(&mut args, "--max-unused", max_unused.as_ref())
+            Operation::Prune(spec) => {
+                push_flag(&mut args, "--dry-run", spec.dry_run);
+                push_opt(&mut args, "--max-unused", spec.max_unused.as_ref());
+                push_opt(&mut args, "--max-repack-size", spec.max_repack_bytes);
             }
-            Operation::Check { read_data_subset } => {
-                push_opt(&mut args, "--read-data-subset", read_data_subset.as_ref())
+            Operation::Check(spec) => {
+                if spec.read_data && spec.read_data_subset.is_some() {
+                    return Err(ArgError::Invalid {
+                        field: "check",
+                        reason: "read_all_data and read_data_subset cannot both be set".into(),
+                    });
+                }
+                push_flag(&mut args, "--read-data", spec.read_data);
+                push_opt(
+                    &mut args,
+                    "--read-data-subset",
+                    spec.read_data_subset.as_ref(),
+                );
             }
             Operation::Stats => args.push("--json".into()),
         }
@@ -389,13 +472,23 @@ mod tests {
             let mut r = repo();
             r.env = vec![(name.into(), "x".into())];
             assert!(
-                Operation::Init.invocation(&r).is_err(),
+                Operation::Init {
+                    repository_version: None
+                }
+                .invocation(&r)
+                .is_err(),
                 "{name} must be refused"
             );
         }
         let mut r = repo();
         r.url = "--password-command=sh".into();
-        assert!(Operation::Init.invocation(&r).is_err());
+        assert!(
+            Operation::Init {
+                repository_version: None
+            }
+            .invocation(&r)
+            .is_err()
+        );
     }
 
     #[test]
@@ -405,10 +498,7 @@ mod tests {
         for bad in ["--target=/", "0x12", "abc", "latest;rm"] {
             assert!(SnapshotRef::new(bad).is_err(), "{bad}");
         }
-        let empty = Operation::Forget {
-            policy: RetentionPolicy::default(),
-            host: None,
-        };
+        let empty = Operation::Forget(ForgetSpec::default());
         assert!(empty.invocation(&repo()).is_err());
         assert!(
             Operation::Backup(BackupSpec::default())

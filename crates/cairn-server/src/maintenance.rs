@@ -39,10 +39,20 @@ pub struct Maintenance {
     jobs: Jobs,
 }
 
-fn forget_spec(plan: &MaintenancePlan) -> ServiceResult<pb::JobSpec> {
+/// A plan's forget applies to its own host's snapshots only (`--host`), as
+/// the protocol promises: another host's snapshots in the same repository
+/// are that host's plan's business.
+fn forget_spec(plan: &MaintenancePlan, hostname: &str) -> ServiceResult<pb::JobSpec> {
+    if hostname.is_empty() {
+        return Err(ServiceError::FailedPrecondition(format!(
+            "host {} has not reported its hostname yet: its forget would touch every host's snapshots",
+            plan.host_id
+        )));
+    }
     Ok(pb::JobSpec {
         spec: Some(pb::job_spec::Spec::Forget(pb::ForgetSpec {
             policy: Some(decode(&plan.fields.retention)?),
+            hostnames: vec![hostname.to_string()],
             ..Default::default()
         })),
     })
@@ -213,7 +223,16 @@ impl Maintenance {
                     continue;
                 }
                 let spec = match chore {
-                    Chore::Forget => forget_spec(&plan)?,
+                    Chore::Forget => {
+                        let hostname = self.store.host(plan.host_id).await?.facts.hostname;
+                        match forget_spec(&plan, &hostname) {
+                            Ok(spec) => spec,
+                            Err(err) => {
+                                tracing::warn!(plan = plan.id, error = %err, "forget not queued");
+                                continue;
+                            }
+                        }
+                    }
                     Chore::Prune => prune_spec(&plan)?,
                     Chore::Check => check_spec(&plan)?,
                 };

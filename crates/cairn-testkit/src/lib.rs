@@ -6,6 +6,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod jobs;
+
 use std::net::SocketAddr;
 
 use cairn_server::admin::TokenRequest;

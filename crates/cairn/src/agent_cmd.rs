@@ -59,6 +59,9 @@ pub(crate) struct AgentArgs {
     /// Log filter [default: info].
     #[arg(long, env = "CAIRN_LOG_LEVEL")]
     log_level: Option<String>,
+    /// Print a locked-down, commented agent.toml and exit.
+    #[arg(long)]
+    print_example_config: bool,
 }
 
 fn usage(message: String) -> ExitCode {
@@ -67,6 +70,10 @@ fn usage(message: String) -> ExitCode {
 }
 
 pub(crate) async fn run(args: AgentArgs) -> ExitCode {
+    if args.print_example_config {
+        print!("{}", cairn_agent::EXAMPLE_CONFIG);
+        return ExitCode::SUCCESS;
+    }
     let file = match &args.config {
         Some(path) => match AgentFile::load(path) {
             Ok(file) => file,

@@ -28,8 +28,8 @@ const PERSIST_SEEN_EVERY: Millis = 30_000;
 const MAX_LOG_LINES: usize = 1_000;
 /// Running jobs read from one `Hello` or `Heartbeat`.
 const MAX_RUNNING_JOBS: usize = 10_000;
-/// Longest log line kept.
-const MAX_LOG_LINE: usize = 8_192;
+/// Longest log line kept: 4 KiB, as the protocol promises.
+const MAX_LOG_LINE: usize = 4_096;
 
 /// The outcome of a `Hello`.
 #[derive(Debug)]

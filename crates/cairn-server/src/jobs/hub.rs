@@ -56,12 +56,43 @@ impl Drop for Subscription {
     }
 }
 
+/// The most entry bytes of one assembled listing: what a call's answer can
+/// carry under the default 4 MiB message limit. More is marked truncated.
+const MAX_ASSEMBLED: usize = 3 * 1024 * 1024;
+
 /// Live job events, and the results of browse and diff jobs.
 #[derive(Debug, Clone, Default)]
 pub struct JobHub {
     topics: Arc<Mutex<HashMap<JobId, broadcast::Sender<pb::JobEvent>>>>,
     results: Arc<Mutex<std::collections::BTreeMap<JobId, JobResult>>>,
+    /// Browse results whose last part has not come yet.
+    partial: Arc<Mutex<HashMap<JobId, pb::BrowseResult>>>,
     delivered: Arc<tokio::sync::Notify>,
+}
+
+/// Adds `part` to what came before; `None` while parts are missing. A part
+/// out of order (a replay, a gap) starts over from part 0 or is dropped.
+fn join(sofar: Option<pb::BrowseResult>, part: pb::BrowseResult) -> Option<pb::BrowseResult> {
+    use prost::Message;
+    match sofar {
+        _ if part.part == 0 => Some(part),
+        Some(mut whole) if whole.part + 1 == part.part => {
+            whole.part = part.part;
+            whole.last = part.last;
+            whole.truncated |= part.truncated;
+            let mut used: usize = whole.entries.iter().map(Message::encoded_len).sum();
+            for entry in part.entries {
+                used += entry.encoded_len();
+                if used > MAX_ASSEMBLED {
+                    whole.truncated = true;
+                    break;
+                }
+                whole.entries.push(entry);
+            }
+            Some(whole)
+        }
+        _ => None,
+    }
 }
 
 impl JobHub {
@@ -106,8 +137,29 @@ impl JobHub {
         }
     }
 
-    /// Keeps a job's result for the call waiting on it.
+    /// Keeps a job's result for the call waiting on it. A browse result in
+    /// parts is joined first and handed over with its last part.
     pub fn deliver(&self, job: JobId, result: JobResult) {
+        let result = match result {
+            JobResult::Browse(part) => {
+                let mut partial = self.partial.lock().unwrap_or_else(|p| p.into_inner());
+                let Some(whole) = join(partial.remove(&job), part) else {
+                    return;
+                };
+                if !whole.last {
+                    // Bounded like the results: a peer cannot grow it forever.
+                    if partial.len() >= MAX_RESULTS
+                        && let Some(any) = partial.keys().next().copied()
+                    {
+                        partial.remove(&any);
+                    }
+                    partial.insert(job, whole);
+                    return;
+                }
+                JobResult::Browse(whole)
+            }
+            diff => diff,
+        };
         let mut results = self.results.lock().unwrap_or_else(|p| p.into_inner());
         results.insert(job, result);
         while results.len() > MAX_RESULTS {
@@ -142,15 +194,58 @@ impl JobHub {
         }
     }
 
-    /// Forgets a finished job's channel (watchers see it close).
+    /// Forgets a finished job's channel (watchers see it close) and any
+    /// parts of a result that will now never be whole.
     pub fn close(&self, job: JobId) {
         self.lock().remove(&job);
+        self.partial
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&job);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn part(part: u32, last: bool, names: &[&str]) -> JobResult {
+        JobResult::Browse(pb::BrowseResult {
+            job_id: 7,
+            path: "/".into(),
+            entries: names
+                .iter()
+                .map(|n| pb::TreeEntry {
+                    name: n.to_string(),
+                    ..Default::default()
+                })
+                .collect(),
+            truncated: false,
+            part,
+            last,
+        })
+    }
+
+    #[tokio::test]
+    async fn a_browse_result_in_parts_is_handed_over_whole_with_its_last_part() {
+        let hub = JobHub::default();
+        let job = JobId(7);
+        hub.deliver(job, part(0, false, &["a", "b"]));
+        hub.deliver(job, part(2, true, &["x"])); // a gap: dropped, starts nothing
+        hub.deliver(job, part(0, false, &["a", "b"])); // a replay starts over
+        hub.deliver(job, part(1, false, &["c"]));
+        assert!(
+            hub.results.lock().expect("lock").is_empty(),
+            "not whole yet"
+        );
+        hub.deliver(job, part(2, true, &["d"]));
+        let Some(JobResult::Browse(whole)) = hub.wait_result(job, || true).await else {
+            panic!("a whole result")
+        };
+        let names: Vec<_> = whole.entries.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["a", "b", "c", "d"]);
+        assert!(!whole.truncated);
+    }
 
     #[tokio::test]
     async fn a_channel_lives_only_while_someone_watches() {

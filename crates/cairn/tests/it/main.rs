@@ -7,14 +7,17 @@ mod backups;
 mod cli;
 mod edges;
 mod grpc;
+mod hostile;
 mod isolation;
 mod leases;
 mod limits;
 mod maintenance;
 mod schedules;
 mod secrets;
+mod specs;
 mod tls;
 mod web;
+mod wire;
 
 /// The value of `name="<field>" value="…"` in a page.
 pub fn form_value(html: &str, field: &str) -> Option<String> {

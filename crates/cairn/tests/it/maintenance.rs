@@ -45,18 +45,7 @@ async fn wait_job(
 }
 
 fn restic(repo: &std::path::Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("restic")
-        .args(args)
-        .env("RESTIC_REPOSITORY", repo)
-        .env("RESTIC_PASSWORD", PASSWORD)
-        .output()
-        .expect("restic");
-    assert!(
-        out.status.success(),
-        "restic {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
+    cairn_testkit::jobs::restic(repo, PASSWORD, args)
 }
 
 async fn repository_for(
@@ -209,32 +198,8 @@ async fn forget_keeps_exactly_what_restics_own_policy_keeps() {
         )
         .await
         .expect("make due");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    let forget = loop {
-        let listed = jobs
-            .list_jobs(with_token(
-                pb::ListJobsRequest {
-                    host_id: host,
-                    ..Default::default()
-                },
-                &token,
-            ))
-            .await
-            .expect("jobs")
-            .into_inner()
-            .jobs;
-        if let Some(job) = listed
-            .into_iter()
-            .find(|j| j.kind == pb::JobKind::Forget as i32)
-        {
-            break job;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no forget was queued"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let forget =
+        cairn_testkit::jobs::queued_of_kind(&server, &token, host, pb::JobKind::Forget).await;
     let forget = wait_job(
         &mut jobs,
         &token,

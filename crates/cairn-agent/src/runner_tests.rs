@@ -1,0 +1,236 @@
+//! The runner refuses a repository its host does not allow before anything
+//! runs: real restic, real rclone, jobs handed to the runner as the session
+//! would.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cairn_proto::v1 as pb;
+use cairn_proto::v1::agent_message::Body;
+
+use super::Runner;
+use crate::policy::Policy;
+use crate::spool::{Spool, SpoolLimits};
+
+/// Runs one job on a fresh runner and returns everything it reported, the
+/// finish last.
+async fn run_job(
+    state: &Path,
+    policy: Policy,
+    restic: &str,
+    spec: pb::job_spec::Spec,
+    url: &str,
+) -> Vec<Body> {
+    let spool = Arc::new(Spool::open(state, SpoolLimits::default()).expect("spool"));
+    let runner = Arc::new(Runner::new(spool.clone(), restic.into(), policy));
+    runner.start(pb::RunJob {
+        job_id: 1,
+        spec: Some(pb::JobSpec { spec: Some(spec) }),
+        repository: Some(pb::RepositoryAccess {
+            repository_id: 1,
+            url: url.into(),
+            password: "runner-test-password".into(),
+            env: Default::default(),
+        }),
+        timeout_seconds: 0,
+    });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let bodies: Vec<Body> = spool.pending().into_iter().filter_map(|m| m.body).collect();
+        if bodies.iter().any(|b| matches!(b, Body::JobFinished(_))) {
+            return bodies;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no finish in time");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn finish(bodies: &[Body]) -> pb::JobFinished {
+    bodies
+        .iter()
+        .find_map(|b| match b {
+            Body::JobFinished(f) => Some(f.clone()),
+            _ => None,
+        })
+        .expect("a finish")
+}
+
+fn init_spec() -> pb::job_spec::Spec {
+    pb::job_spec::Spec::Init(pb::InitSpec::default())
+}
+
+/// Runs an init of `url` under `policy` with the real restic.
+async fn init(state: &Path, policy: Policy, url: &str) -> pb::JobFinished {
+    finish(&run_job(state, policy, "restic", init_spec(), url).await)
+}
+
+fn refused(finished: &pb::JobFinished) -> bool {
+    finished.outcome == pb::JobOutcome::Failed as i32
+        && finished.error.starts_with("refused: ")
+        && finished.exit_code.is_none()
+}
+
+#[tokio::test]
+async fn a_hostile_rclone_url_fails_without_running_anything() {
+    let dir = tempfile::tempdir().expect("dir");
+    let log = dir.path().join("written-by-rclone");
+    let url = format!("rclone:--log-file={}:foo", log.display());
+    // Even a host that allows rclone never lets a URL pass rclone an option.
+    let allowing = Policy {
+        allow_rclone: true,
+        ..Policy::default()
+    };
+    let finished = init(&dir.path().join("a"), allowing, &url).await;
+    assert!(refused(&finished), "{finished:?}");
+    assert!(finished.error.contains("remote"), "{}", finished.error);
+    // rclone would take `<log>:foo` as the file name.
+    let written: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("read dir")
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("written-by-rclone")
+        })
+        .collect();
+    assert!(
+        written.is_empty(),
+        "rclone ran and wrote its log: {written:?}"
+    );
+
+    let finished = init(
+        &dir.path().join("b"),
+        Policy::default(),
+        "rclone:remote:repo",
+    )
+    .await;
+    assert!(refused(&finished), "{finished:?}");
+    assert!(
+        finished.error.contains("allow_rclone"),
+        "{}",
+        finished.error
+    );
+}
+
+#[tokio::test]
+async fn a_repository_outside_the_hosts_pins_is_refused() {
+    let dir = tempfile::tempdir().expect("dir");
+    let pinned = dir.path().join("restic");
+    let policy = Policy {
+        repositories: vec![format!("{}/", pinned.display())],
+        ..Policy::default()
+    };
+    let evil = dir.path().join("restic-evil");
+    let finished = init(
+        &dir.path().join("a"),
+        policy.clone(),
+        &evil.display().to_string(),
+    )
+    .await;
+    assert!(refused(&finished), "{finished:?}");
+    assert!(
+        finished.error.contains("repositories"),
+        "{}",
+        finished.error
+    );
+    assert!(
+        !evil.exists(),
+        "restic ran on a repository outside the pins"
+    );
+
+    let inside = pinned.join("web1");
+    let finished = init(&dir.path().join("b"), policy, &inside.display().to_string()).await;
+    assert_eq!(
+        finished.outcome,
+        pb::JobOutcome::Succeeded as i32,
+        "{finished:?}"
+    );
+    assert!(
+        inside.join("config").exists(),
+        "a pinned repository is used"
+    );
+}
+
+/// A restic that first prints `before` to stdout and stderr, then runs the
+/// real restic, then prints `after` to both.
+fn wrapped_restic(dir: &Path, before: &str, after: &str) -> String {
+    let wrapper = dir.join("restic-wrapper");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nprintf '{before}\\n'\nprintf '{before}\\n' >&2\nrestic \"$@\"\nrc=$?\nprintf '{after}\\n'\nprintf '{after}\\n' >&2\nexit $rc\n"
+        ),
+    )
+    .expect("wrapper");
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
+    wrapper.display().to_string()
+}
+
+fn log_texts(bodies: &[Body]) -> Vec<String> {
+    bodies
+        .iter()
+        .filter_map(|b| match b {
+            Body::JobLog(log) => Some(log.lines.iter().map(|l| l.text.clone())),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+#[tokio::test]
+async fn output_that_is_not_utf8_is_passed_on_and_the_log_goes_on() {
+    let dir = tempfile::tempdir().expect("dir");
+    // A file name of bytes, as restic prints it (`caf\xe9`, Latin-1).
+    let restic = wrapped_restic(dir.path(), "caf\\351 first", "still heard after");
+    let repo = dir.path().join("repo").display().to_string();
+    let bodies = run_job(
+        &dir.path().join("a"),
+        Policy::default(),
+        &restic,
+        init_spec(),
+        &repo,
+    )
+    .await;
+    let finished = finish(&bodies);
+    assert_eq!(
+        finished.outcome,
+        pb::JobOutcome::Succeeded as i32,
+        "restic was not cut off: {finished:?}"
+    );
+    let texts = log_texts(&bodies);
+    assert!(
+        texts.iter().filter(|t| *t == "caf\u{FFFD} first").count() == 2,
+        "both streams pass the line on lossily: {texts:?}"
+    );
+    assert!(
+        texts.iter().filter(|t| *t == "still heard after").count() == 2,
+        "and later lines still arrive: {texts:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_log_line_is_cut_at_4_kib() {
+    let dir = tempfile::tempdir().expect("dir");
+    let long = "é".repeat(5000);
+    let restic = wrapped_restic(dir.path(), &long, "end");
+    let repo = dir.path().join("repo").display().to_string();
+    let bodies = run_job(
+        &dir.path().join("a"),
+        Policy::default(),
+        &restic,
+        init_spec(),
+        &repo,
+    )
+    .await;
+    let texts = log_texts(&bodies);
+    let cut: Vec<_> = texts.iter().filter(|t| t.starts_with('é')).collect();
+    assert_eq!(cut.len(), 2, "{} lines", texts.len());
+    for text in cut {
+        assert!(text.len() <= 4096 && text.len() >= 4095, "{}", text.len());
+    }
+}
