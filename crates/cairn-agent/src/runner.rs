@@ -238,9 +238,15 @@ impl Runner {
             .unwrap_or_else(|p| p.into_inner())
             .insert(run.job_id, cancel_tx);
         let runner = self.clone();
+        let limit =
+            (run.timeout_seconds > 0).then(|| Duration::from_secs(run.timeout_seconds.into()));
         tokio::spawn(async move {
             let job_id = run.job_id;
-            let finished = runner.run(run, cancel_rx).await;
+            let job = runner.run(run, cancel_rx);
+            let finished = match limit {
+                None => job.await,
+                Some(limit) => runner.within(job_id, limit, job).await,
+            };
             runner
                 .running
                 .lock()
@@ -248,6 +254,30 @@ impl Runner {
                 .remove(&job_id);
             runner.report(Body::JobFinished(finished));
         });
+    }
+
+    /// Runs `job` under the server's timeout: past it, the job is cancelled
+    /// as a `CancelJob` would (hooks and restic stopped) and says why.
+    async fn within(
+        &self,
+        job_id: i64,
+        limit: Duration,
+        job: impl std::future::Future<Output = pb::JobFinished>,
+    ) -> pb::JobFinished {
+        tokio::pin!(job);
+        tokio::select! {
+            finished = &mut job => finished,
+            () = tokio::time::sleep(limit) => {
+                let why = format!("stopped: the job ran longer than its timeout of {} s", limit.as_secs());
+                self.log(job_id, pb::JobLogLevel::Warn, why.clone());
+                self.cancel(job_id, DEFAULT_GRACE);
+                let mut finished = job.await;
+                if finished.outcome == pb::JobOutcome::Cancelled as i32 {
+                    finished.error = why;
+                }
+                finished
+            }
+        }
     }
 
     /// Stops a running job: SIGINT to restic's process group, SIGKILL after
@@ -390,10 +420,17 @@ impl Runner {
 
         for (name, hook) in &hooks {
             if let Err(err) = self
-                .run_hook_with_policy(job_id, name, "pre", &hook.pre, hook)
+                .run_hook_with_policy(job_id, name, "pre", &hook.pre, hook, Some(&cancel))
                 .await
             {
+                // A cancel (or the job's timeout) stops a pre hook too.
+                let outcome = if cancel.borrow().is_some() {
+                    pb::JobOutcome::Cancelled
+                } else {
+                    pb::JobOutcome::Failed
+                };
                 return pb::JobFinished {
+                    outcome: outcome as i32,
                     error: err,
                     ..failed(String::new())
                 };
@@ -449,7 +486,7 @@ impl Runner {
         let mut error = error;
         for (name, hook) in &hooks {
             if let Err(err) = self
-                .run_hook_with_policy(job_id, name, "post", &hook.post, hook)
+                .run_hook_with_policy(job_id, name, "post", &hook.post, hook, None)
                 .await
                 && outcome == pb::JobOutcome::Succeeded
             {
@@ -630,7 +667,9 @@ impl Runner {
     }
 
     /// Runs one side of a hook under its on-error policy; `Err` means the
-    /// job must fail with that message.
+    /// job must fail with that message. With `cancel`, a cancel stops the
+    /// hook (pre hooks); without, it runs to its end (post hooks clean up
+    /// even after a cancel).
     async fn run_hook_with_policy(
         &self,
         job_id: i64,
@@ -638,6 +677,7 @@ impl Runner {
         side: &str,
         argv: &[String],
         hook: &Hook,
+        cancel: Option<&watch::Receiver<Option<Duration>>>,
     ) -> Result<(), String> {
         if argv.is_empty() {
             return Ok(());
@@ -649,8 +689,12 @@ impl Runner {
         };
         let mut last = String::new();
         for attempt in 1..=attempts {
-            match self.run_hook(job_id, name, side, argv, hook.timeout).await {
+            match self
+                .run_hook(job_id, name, side, argv, hook.timeout, cancel)
+                .await
+            {
                 Ok(()) => return Ok(()),
+                Err(err) if cancel.is_some_and(|c| c.borrow().is_some()) => return Err(err),
                 Err(err) => {
                     last = format!("{side} hook {name:?} failed: {err}");
                     self.log(
@@ -676,6 +720,7 @@ impl Runner {
         side: &str,
         argv: &[String],
         timeout: Duration,
+        cancel: Option<&watch::Receiver<Option<Duration>>>,
     ) -> Result<(), String> {
         let Some((program, args)) = argv.split_first() else {
             return Ok(());
@@ -697,7 +742,21 @@ impl Runner {
                 .stdin(std::process::Stdio::null())
                 .kill_on_drop(true)
                 .output();
-        let output = match tokio::time::timeout(timeout, child).await {
+        let mut cancel = cancel.cloned();
+        let cancelled = async {
+            let stopped = match cancel.as_mut() {
+                Some(cancel) => cancel.wait_for(Option::is_some).await.is_ok(),
+                None => false,
+            };
+            if !stopped {
+                std::future::pending::<()>().await;
+            }
+        };
+        // Dropping the hook's future kills it (kill_on_drop).
+        let output = match tokio::select! {
+            output = tokio::time::timeout(timeout, child) => output,
+            () = cancelled => return Err(format!("{side} hook {name:?} stopped: the job was cancelled")),
+        } {
             Err(_) => return Err(format!("timed out after {} s", timeout.as_secs())),
             Ok(Err(err)) => return Err(format!("cannot run {program}: {err}")),
             Ok(Ok(output)) => output,

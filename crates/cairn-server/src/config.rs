@@ -176,6 +176,12 @@ pub const KEYS: &[KeySpec] = &[
         help: "A schedule firing with no job this long after its time is recorded as a missed run",
     },
     KeySpec {
+        name: "job_timeout",
+        secret: false,
+        default: Some("24h"),
+        help: "The agent stops a job that runs longer than this (hooks included); 0 means no limit",
+    },
+    KeySpec {
         name: "max_log_lines_per_job",
         secret: false,
         default: Some("100000"),
@@ -312,6 +318,7 @@ pub struct ServerConfig {
     pub job_lease: Duration,
     pub schedule_grace: Duration,
     pub maintenance_tick: Duration,
+    pub job_timeout: Duration,
     pub max_log_lines_per_job: u32,
     pub max_pending_hosts: u32,
     pub max_announces_per_address: u32,
@@ -347,6 +354,7 @@ impl fmt::Debug for ServerConfig {
             .field("job_lease", &self.job_lease)
             .field("schedule_grace", &self.schedule_grace)
             .field("maintenance_tick", &self.maintenance_tick)
+            .field("job_timeout", &self.job_timeout)
             .field("max_log_lines_per_job", &self.max_log_lines_per_job)
             .field("max_pending_hosts", &self.max_pending_hosts)
             .field("max_announces_per_address", &self.max_announces_per_address)
@@ -669,6 +677,7 @@ impl Layers {
                     Ok(d)
                 }
             })?,
+            job_timeout: self.parse("job_timeout", parse_duration)?,
             max_log_lines_per_job: self.parse("max_log_lines_per_job", parse_positive)?,
             max_pending_hosts: self.parse("max_pending_hosts", parse_positive)?,
             max_announces_per_address: self.parse("max_announces_per_address", parse_positive)?,
@@ -892,6 +901,9 @@ pub struct ServerFlags {
     /// How often maintenance plans are checked [default: 60s].
     #[arg(long, value_name = "DURATION")]
     pub maintenance_tick: Option<String>,
+    /// Stop a job that runs longer than this; 0 for no limit [default: 24h]
+    #[arg(long, value_name = "DURATION")]
+    pub job_timeout: Option<String>,
     /// Log lines kept per job [default: 100000]
     #[arg(long, value_name = "N")]
     pub max_log_lines_per_job: Option<String>,
@@ -943,6 +955,7 @@ impl ServerFlags {
             ("job_lease", &self.job_lease),
             ("schedule_grace", &self.schedule_grace),
             ("maintenance_tick", &self.maintenance_tick),
+            ("job_timeout", &self.job_timeout),
             ("max_log_lines_per_job", &self.max_log_lines_per_job),
             ("max_pending_hosts", &self.max_pending_hosts),
             ("max_announces_per_address", &self.max_announces_per_address),
@@ -1191,6 +1204,7 @@ mod tests {
             job_lease: Some("1s".into()),
             schedule_grace: Some("1s".into()),
             maintenance_tick: Some("1s".into()),
+            job_timeout: Some("1s".into()),
             max_log_lines_per_job: Some("1".into()),
             max_pending_hosts: Some("1".into()),
             max_announces_per_address: Some("1".into()),

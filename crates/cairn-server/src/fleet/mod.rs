@@ -44,6 +44,8 @@ pub struct FleetSettings {
     pub job_lease: Duration,
     /// A firing with no job this long after its time is a missed run.
     pub schedule_grace: Duration,
+    /// The agent stops a job that runs longer than this; zero for no limit.
+    pub job_timeout: Duration,
     /// Log lines kept per job (then one line saying the rest were dropped).
     pub max_log_lines_per_job: u32,
     /// Hosts waiting for approval at most; new identities beyond are refused.

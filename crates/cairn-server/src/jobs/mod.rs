@@ -324,7 +324,9 @@ impl Jobs {
                         password: access.password,
                         env: access.env.into_iter().collect(),
                     }),
-                    timeout_seconds: 0,
+                    // Saturates: a timeout beyond u32 seconds is no limit in practice.
+                    timeout_seconds: u32::try_from(self.fleet.settings().job_timeout.as_secs())
+                        .unwrap_or(u32::MAX),
                 })),
             };
             if !self.fleet.send(host, run) {

@@ -127,3 +127,132 @@ async fn a_silent_pre_hook_outlives_many_leases_while_its_agent_is_connected() {
     );
     agent.stop().await.expect("stop");
 }
+
+/// An agent whose one hook never ends by itself (it waits for a file that
+/// never comes), for a job that can only end by being stopped.
+fn agent_with_a_hook_that_never_ends(url: &str, dir: &std::path::Path) -> cairn_agent::AgentConfig {
+    let mut config = agents::config(url, &dir.join("agent"));
+    config.policy.hooks.insert(
+        "endless".into(),
+        Hook {
+            pre: vec![
+                "/bin/sh".into(),
+                "-c".into(),
+                format!(
+                    "while [ ! -e '{}' ]; do sleep 0.2; done",
+                    dir.join("never").display()
+                ),
+            ],
+            post: vec![],
+            on_error: OnError::Fail,
+            timeout: Duration::from_secs(3600),
+        },
+    );
+    config
+}
+
+fn endless_backup(
+    host_id: i64,
+    repository_id: i64,
+    source: &std::path::Path,
+) -> pb::RunBackupRequest {
+    let mut request = backup_now(host_id, repository_id, &[&source.display().to_string()]);
+    if let Some(spec) = request.spec.as_mut() {
+        spec.hooks = vec!["endless".into()];
+    }
+    request
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_past_its_timeout_is_stopped_hooks_included_and_says_why() {
+    // The timeout is what is under test: the job cannot end any other way.
+    let server = TestServer::start_with(|c| c.job_timeout = Duration::from_secs(3)).await;
+    let token = server.token_for("ops", Role::Admin, Scope::Admin).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let mut agent = RunningAgent::start(agent_with_a_hook_that_never_ends(&server.url, dir.path()));
+    let host_id = approve(&server, &token, &mut agent).await;
+    let repo_path = dir.path().join("repo").display().to_string();
+    let repository_id = repository(
+        &server,
+        &token,
+        "timeouts",
+        &repo_path,
+        PASSWORD,
+        &[host_id],
+    )
+    .await;
+    let job = JobServiceClient::new(server.channel().await)
+        .run_backup(with_token(
+            endless_backup(host_id, repository_id, dir.path()),
+            &token,
+        ))
+        .await
+        .expect("backup")
+        .into_inner()
+        .job
+        .expect("job");
+    let done = wait_job(
+        &server,
+        &token,
+        job.id,
+        Duration::from_secs(120),
+        "the timeout",
+        ended,
+    )
+    .await;
+    assert_eq!(done.status, pb::JobStatus::Cancelled as i32, "{done:?}");
+    assert!(done.error.contains("timeout of 3 s"), "{}", done.error);
+    agent.stop().await.expect("stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_stops_a_job_still_in_its_pre_hook() {
+    let server = TestServer::start().await;
+    let token = server.token_for("ops", Role::Admin, Scope::Admin).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let mut agent = RunningAgent::start(agent_with_a_hook_that_never_ends(&server.url, dir.path()));
+    let host_id = approve(&server, &token, &mut agent).await;
+    let repo_path = dir.path().join("repo").display().to_string();
+    let repository_id =
+        repository(&server, &token, "cancels", &repo_path, PASSWORD, &[host_id]).await;
+    let mut jobs = JobServiceClient::new(server.channel().await);
+    let job = jobs
+        .run_backup(with_token(
+            endless_backup(host_id, repository_id, dir.path()),
+            &token,
+        ))
+        .await
+        .expect("backup")
+        .into_inner()
+        .job
+        .expect("job");
+    wait_job(
+        &server,
+        &token,
+        job.id,
+        Duration::from_secs(60),
+        "the hook to run",
+        |j| j.status == pb::JobStatus::Running as i32,
+    )
+    .await;
+    jobs.cancel_job(with_token(
+        pb::CancelJobRequest {
+            job_id: job.id,
+            reason: "operator changed their mind".into(),
+        },
+        &token,
+    ))
+    .await
+    .expect("cancel");
+    let done = wait_job(
+        &server,
+        &token,
+        job.id,
+        Duration::from_secs(60),
+        "the cancel",
+        ended,
+    )
+    .await;
+    assert_eq!(done.status, pb::JobStatus::Cancelled as i32, "{done:?}");
+    agent.stop().await.expect("stop");
+}
