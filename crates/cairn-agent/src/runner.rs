@@ -107,7 +107,7 @@ fn summary_to_pb(s: &cairn_restic::BackupSummary) -> pb::BackupSummary {
         dirs_changed: s.dirs_changed,
         dirs_unmodified: s.dirs_unmodified,
         data_added: s.data_added,
-        data_added_packed: 0,
+        data_added_packed: s.data_added_packed,
         total_files_processed: s.total_files_processed,
         total_bytes_processed: s.total_bytes_processed,
         duration: Some(prost_types::Duration {

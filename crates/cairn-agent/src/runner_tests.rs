@@ -234,3 +234,21 @@ async fn a_log_line_is_cut_at_4_kib() {
         assert!(text.len() <= 4096 && text.len() >= 4095, "{}", text.len());
     }
 }
+
+#[test]
+fn a_backup_summary_keeps_every_figure_restic_reports() {
+    let line = include_str!("../../cairn-restic/tests/fixtures/0.18/backup1.json")
+        .lines()
+        .last()
+        .expect("summary line");
+    let Some(cairn_restic::BackupMessage::Summary(summary)) =
+        cairn_restic::BackupMessage::parse(line)
+    else {
+        panic!("a summary: {line}")
+    };
+    let pb = super::summary_to_pb(&summary);
+    assert_eq!(pb.data_added, 201_418);
+    assert_eq!(pb.data_added_packed, 201_163);
+    assert_eq!(pb.files_new, 2);
+    assert_eq!(pb.snapshot_id.len(), 64);
+}

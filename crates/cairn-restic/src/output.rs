@@ -32,6 +32,8 @@ pub struct BackupSummary {
     pub data_blobs: u64,
     pub tree_blobs: u64,
     pub data_added: u64,
+    /// As stored, after compression; restic 0.17+ only (0 before).
+    pub data_added_packed: u64,
     pub total_files_processed: u64,
     pub total_bytes_processed: u64,
     pub total_duration: f64,

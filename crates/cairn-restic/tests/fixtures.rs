@@ -29,6 +29,7 @@ fn restic_0_14_backup_json() {
     };
     assert_eq!(summary.files_new, 2);
     assert_eq!(summary.data_added, 201_406);
+    assert_eq!(summary.data_added_packed, 0, "0.14 does not report it");
     assert_eq!(summary.snapshot_id, "43bcc5ba");
 }
 
@@ -111,6 +112,11 @@ fn restic_0_18_backup_snapshots_and_errors() {
         panic!("summary last: {messages:?}")
     };
     assert_eq!(summary.files_new, 2);
+    assert_eq!(summary.data_added, 201_418);
+    assert_eq!(
+        summary.data_added_packed, 201_163,
+        "0.17+ reports the packed size"
+    );
     assert_eq!(
         summary.snapshot_id.len(),
         64,
