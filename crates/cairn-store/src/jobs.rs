@@ -93,6 +93,12 @@ pub struct Job {
     /// Who let this job carry its repository's secrets to a host the
     /// repository is not assigned to (an admin's cross-host restore).
     pub secrets_grant: Option<String>,
+    /// For display: the host's hostname as it last reported it.
+    pub hostname: String,
+    /// For display: the repository's name (none once it is deleted).
+    pub repository_name: Option<String>,
+    /// For display: the username of `created_by` (none once deleted).
+    pub created_by_name: Option<String>,
 }
 
 /// How a job ended, as the agent reports it.
@@ -112,11 +118,19 @@ pub struct JobFilter {
     pub host: Option<HostId>,
     pub repository: Option<RepositoryId>,
     pub status: Option<JobStatus>,
+    pub schedule: Option<crate::ids::ScheduleId>,
+    /// `backup`, `forget`, … as stored.
+    pub kind: Option<&'static str>,
+    /// Only jobs not yet in a terminal state.
+    pub active_only: bool,
 }
 
 const JOB_COLUMNS: &str = "id, kind, status, host_id, repository_id, trigger, spec, created_by, created_at,
      dispatched_at, started_at, finished_at, lease_expires_at, cancel_requested_at, progress, summary,
-     snapshot_id, exit_code, error, warning, schedule_id, fire_at, secrets_grant";
+     snapshot_id, exit_code, error, warning, schedule_id, fire_at, secrets_grant,
+     coalesce((SELECT hostname FROM hosts WHERE hosts.id = jobs.host_id), ''),
+     (SELECT name FROM repositories WHERE repositories.id = jobs.repository_id),
+     (SELECT username FROM users WHERE users.id = jobs.created_by)";
 
 fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
     let status: String = row.get(2)?;
@@ -152,6 +166,9 @@ fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
             _ => None,
         },
         secrets_grant: row.get(22)?,
+        hostname: row.get(23)?,
+        repository_name: row.get(24)?,
+        created_by_name: row.get(25)?,
     })
 }
 
@@ -215,6 +232,8 @@ impl Store {
             let mut stmt = c.prepare(&format!(
                 "SELECT {JOB_COLUMNS} FROM jobs WHERE id < ?1 AND (?2 IS NULL OR host_id = ?2)
                    AND (?3 IS NULL OR repository_id = ?3) AND (?4 IS NULL OR status = ?4)
+                   AND (?6 IS NULL OR schedule_id = ?6) AND (?7 IS NULL OR kind = ?7)
+                   AND (?8 = 0 OR status IN ('queued', 'dispatched', 'running'))
                  ORDER BY id DESC LIMIT ?5"
             ))?;
             let rows = stmt
@@ -224,7 +243,10 @@ impl Store {
                         filter.host,
                         filter.repository,
                         filter.status.map(JobStatus::as_str),
-                        page.probe_limit()
+                        page.probe_limit(),
+                        filter.schedule,
+                        filter.kind,
+                        filter.active_only,
                     ],
                     job_from_row,
                 )?

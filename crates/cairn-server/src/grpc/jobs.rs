@@ -73,6 +73,34 @@ fn kind_to_pb(kind: &str) -> pb::JobKind {
     }
 }
 
+/// The stored spelling of a job kind; `None` for unspecified.
+fn kind_from_pb(kind: i32) -> Option<&'static str> {
+    Some(match pb::JobKind::try_from(kind).ok()? {
+        pb::JobKind::Unspecified => return None,
+        pb::JobKind::Backup => "backup",
+        pb::JobKind::Forget => "forget",
+        pb::JobKind::Prune => "prune",
+        pb::JobKind::Check => "check",
+        pb::JobKind::Restore => "restore",
+        pb::JobKind::Init => "init",
+        pb::JobKind::Unlock => "unlock",
+        pb::JobKind::Snapshots => "snapshots",
+        pb::JobKind::Browse => "browse",
+        pb::JobKind::Diff => "diff",
+    })
+}
+
+/// Who made a job, for display: its operator, else what made it.
+fn created_by(job: &Job) -> String {
+    match (&job.created_by_name, job.trigger.as_str()) {
+        (Some(name), _) => name.clone(),
+        (None, "catch_up") => "catch-up".into(),
+        (None, "schedule" | "maintenance") => job.trigger.clone(),
+        (None, _) if job.created_by.is_some() => "a deleted operator".into(),
+        (None, _) => "cairn".into(),
+    }
+}
+
 fn trigger_to_pb(trigger: &str) -> pb::JobTrigger {
     match trigger {
         "manual" => pb::JobTrigger::Manual,
@@ -108,7 +136,9 @@ pub(crate) fn job_to_pb(job: &Job) -> pb::Job {
         exit_code: job.exit_code,
         error: job.error.clone().unwrap_or_default(),
         warning: job.warning,
-        ..Default::default()
+        hostname: job.hostname.clone(),
+        repository_name: job.repository_name.clone().unwrap_or_default(),
+        created_by: created_by(job),
     }
 }
 
@@ -253,6 +283,9 @@ impl JobService for JobsGrpc {
             host: (req.host_id != 0).then_some(HostId(req.host_id)),
             repository: (req.repository_id != 0).then_some(RepositoryId(req.repository_id)),
             status: status_from_pb(req.status),
+            schedule: (req.schedule_id != 0).then_some(cairn_store::ScheduleId(req.schedule_id)),
+            kind: kind_from_pb(req.kind),
+            active_only: req.active_only,
         };
         let jobs = self
             .api

@@ -179,3 +179,101 @@ async fn run_backup_with_a_schedule_runs_it_now_and_hosts_and_schedules_fill_the
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test]
+async fn jobs_name_their_host_repository_and_maker_and_list_by_every_filter() {
+    use cairn_proto::v1 as pb;
+    use cairn_proto::v1::job_service_client::JobServiceClient;
+    use cairn_store::{Role, Scope};
+    use cairn_testkit::fleet::{authorized, backup_now};
+
+    let server = TestServer::start().await;
+    let token = server.token_for("ops", Role::Admin, Scope::Admin).await;
+    let peer = crate::isolation::Peer::approved(&server, &token, "alpha").await;
+    let repo = cairn_testkit::fleet::repository(
+        &server,
+        &token,
+        "offsite",
+        "/srv/repo",
+        "pw",
+        &[peer.host],
+    )
+    .await;
+    let mut jobs = JobServiceClient::new(server.channel().await);
+    let backup = jobs
+        .run_backup(authorized(backup_now(peer.host, repo, &["/srv"]), &token))
+        .await
+        .expect("backup")
+        .into_inner()
+        .job
+        .expect("job");
+    assert_eq!(backup.hostname, "alpha");
+    assert_eq!(backup.repository_name, "offsite");
+    assert_eq!(backup.created_by, "ops");
+    let check = jobs
+        .run_maintenance(authorized(
+            pb::RunMaintenanceRequest {
+                host_id: peer.host,
+                repository_id: repo,
+                spec: Some(pb::run_maintenance_request::Spec::Check(
+                    pb::CheckSpec::default(),
+                )),
+            },
+            &token,
+        ))
+        .await
+        .expect("check")
+        .into_inner()
+        .job
+        .expect("job");
+    jobs.cancel_job(authorized(
+        pb::CancelJobRequest {
+            job_id: check.id,
+            reason: String::new(),
+        },
+        &token,
+    ))
+    .await
+    .expect("cancel");
+
+    let list = |request: pb::ListJobsRequest| {
+        let mut jobs = jobs.clone();
+        let token = token.clone();
+        async move {
+            jobs.list_jobs(authorized(request, &token))
+                .await
+                .expect("list")
+                .into_inner()
+                .jobs
+                .into_iter()
+                .map(|j| j.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        list(pb::ListJobsRequest {
+            kind: pb::JobKind::Check as i32,
+            ..Default::default()
+        })
+        .await,
+        [check.id]
+    );
+    // The cancelled check has ended; the backup (its host never runs it) has not.
+    let active = list(pb::ListJobsRequest {
+        active_only: true,
+        ..Default::default()
+    })
+    .await;
+    assert!(
+        active.contains(&backup.id) && !active.contains(&check.id),
+        "{active:?}"
+    );
+    assert!(
+        list(pb::ListJobsRequest {
+            schedule_id: 999,
+            ..Default::default()
+        })
+        .await
+        .is_empty()
+    );
+}
