@@ -28,6 +28,10 @@ pub struct CachedSnapshot {
     pub parent: Option<String>,
     pub tree: Option<String>,
     pub seen_at: Millis,
+    /// The backup summary of the job that made it (encoded by the server,
+    /// opaque here); `None` when no backup of this server made it. Read
+    /// only: ignored on insert.
+    pub summary: Option<String>,
 }
 
 fn snapshot_from_row(row: &Row<'_>) -> rusqlite::Result<CachedSnapshot> {
@@ -45,6 +49,7 @@ fn snapshot_from_row(row: &Row<'_>) -> rusqlite::Result<CachedSnapshot> {
         parent: row.get(8)?,
         tree: row.get(9)?,
         seen_at: row.get(10)?,
+        summary: row.get(11)?,
     })
 }
 
@@ -117,7 +122,11 @@ impl Store {
     ) -> StoreResult<PageOf<CachedSnapshot>> {
         self.read(move |c| {
             let mut stmt = c.prepare(
-                "SELECT repository_id, snapshot_id, short_id, snapshot_time, hostname, host_id, paths, tags, parent, tree, seen_at
+                "SELECT repository_id, snapshot_id, short_id, snapshot_time, hostname, host_id, paths, tags, parent, tree, seen_at,
+                        (SELECT j.summary FROM jobs j WHERE j.repository_id = snapshots.repository_id AND j.kind = 'backup'
+                           AND j.status = 'succeeded' AND length(j.snapshot_id) >= 8
+                           AND substr(snapshots.snapshot_id, 1, length(j.snapshot_id)) = j.snapshot_id
+                         ORDER BY j.id LIMIT 1)
                  FROM snapshots WHERE repository_id = ?1 AND (?2 IS NULL OR host_id = ?2) AND snapshot_time < ?3
                  ORDER BY snapshot_time DESC LIMIT ?4",
             )?;

@@ -59,6 +59,7 @@ pub(crate) fn cached_snapshot(
         parent: (!s.parent.is_empty()).then(|| clean_text(&s.parent, 64)),
         tree: (!s.tree.is_empty()).then(|| clean_text(&s.tree, 64)),
         seen_at: 0,
+        summary: None,
     }
 }
 

@@ -37,7 +37,10 @@ fn snapshot_to_pb(s: &CachedSnapshot) -> pb::Snapshot {
         tags: s.tags.clone(),
         parent: s.parent.clone().unwrap_or_default(),
         tree: s.tree.clone().unwrap_or_default(),
-        summary: None,
+        summary: s
+            .summary
+            .as_deref()
+            .and_then(|summary| crate::jobs::decode(summary).ok()),
     }
 }
 

@@ -465,6 +465,7 @@ async fn snapshots_belong_to_the_host_whose_backup_made_them_not_to_a_hostname()
         outcome: pb::JobOutcome::Succeeded as i32,
         summary: Some(pb::BackupSummary {
             snapshot_id: made[..8].to_string(),
+            files_new: 42,
             ..Default::default()
         }),
         ..Default::default()
@@ -484,6 +485,17 @@ async fn snapshots_belong_to_the_host_whose_backup_made_them_not_to_a_hostname()
     };
     assert_eq!(host_of(&made), Some(HostId(real.host)));
     assert_eq!(host_of(&foreign), None, "no backup of ours made it");
+    // A snapshot one of our backups made carries that backup's summary.
+    let summary_of = |id: &str| {
+        all.items
+            .iter()
+            .find(|s| s.snapshot_id == id)
+            .and_then(|s| s.summary.clone())
+    };
+    let made_summary = summary_of(&made).expect("the backup's summary");
+    let decoded: pb::BackupSummary = cairn_server::jobs::decode(&made_summary).expect("decodes");
+    assert_eq!(decoded.files_new, 42);
+    assert_eq!(summary_of(&foreign), None);
     let claimed = snapshots(&store, repo, Some(HostId(impostor.host))).await;
     assert!(claimed.items.is_empty(), "{claimed:?}");
 }
