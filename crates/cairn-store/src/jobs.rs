@@ -327,19 +327,23 @@ impl Store {
 
     /// Asks for a job to stop: a queued job is cancelled at once; a
     /// dispatched or running one is marked, for the agent to stop it.
-    /// Returns the job after the change.
-    pub async fn request_cancel(&self, id: JobId, now: Millis) -> StoreResult<Job> {
+    /// `reason` (may be empty) becomes part of the job's error once it ends
+    /// cancelled. Returns the job after the change.
+    pub async fn request_cancel(&self, id: JobId, reason: String, now: Millis) -> StoreResult<Job> {
+        let reason = (!reason.is_empty()).then_some(reason);
         self.write(move |c| {
             c.execute(
                 "UPDATE jobs SET status = 'cancelled', finished_at = ?2, cancel_requested_at = ?2,
-                        error = 'cancelled before it started'
+                        cancel_reason = ?3,
+                        error = 'cancelled before it started' || coalesce(': ' || ?3, '')
                  WHERE id = ?1 AND status = 'queued'",
-                params![id, now],
+                params![id, now, reason],
             )?;
             c.execute(
-                "UPDATE jobs SET cancel_requested_at = coalesce(cancel_requested_at, ?2)
+                "UPDATE jobs SET cancel_requested_at = coalesce(cancel_requested_at, ?2),
+                        cancel_reason = coalesce(cancel_reason, ?3)
                  WHERE id = ?1 AND status IN ('dispatched', 'running')",
-                params![id, now],
+                params![id, now, reason],
             )?;
             job_in(c, id)
         })
@@ -488,9 +492,12 @@ pub fn job_finished(
         if !owned_by(c, job, host)? {
             return Ok(false);
         }
+        // A job an operator cancelled says why, whatever the agent wrote.
         let ended = c.execute(
-            "UPDATE jobs SET status = ?2, warning = ?3, exit_code = ?4, error = ?5, summary = ?6, snapshot_id = ?7,
-                    finished_at = ?8, lease_expires_at = NULL
+            "UPDATE jobs SET status = ?2, warning = ?3, exit_code = ?4, summary = ?6, snapshot_id = ?7,
+                    finished_at = ?8, lease_expires_at = NULL,
+                    error = CASE WHEN ?2 = 'cancelled' AND cancel_reason IS NOT NULL
+                                 THEN 'cancelled: ' || cancel_reason ELSE ?5 END
              WHERE id = ?1 AND status IN ('queued', 'dispatched', 'running')",
             params![job, end.status.as_str(), end.warning, end.exit_code, end.error, end.summary, end.snapshot_id, now],
         )? > 0;

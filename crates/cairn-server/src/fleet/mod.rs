@@ -26,6 +26,7 @@ use crate::auth::{Principal, SecretToken, TokenKind};
 use crate::clock::Clock;
 use crate::error::{ServiceError, ServiceResult};
 
+pub(crate) use clean::clean_text;
 pub(crate) use session::facts_to_pb;
 pub use session::{Opened, SessionHandle};
 

@@ -134,6 +134,7 @@ impl SnapshotService for SnapshotsGrpc {
                 RepositoryId(req.repository_id),
                 &req.snapshot_a,
                 &req.snapshot_b,
+                req.metadata,
                 host(req.host_id),
             )
             .await?;
@@ -165,6 +166,8 @@ impl SnapshotService for SnapshotsGrpc {
                     excludes: req.excludes,
                     target_host,
                     target_path: req.target_path,
+                    verify: req.verify,
+                    limit_download_kib: req.limit_download_kib,
                 },
             )
             .await?;

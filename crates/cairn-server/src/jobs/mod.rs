@@ -250,18 +250,21 @@ impl Jobs {
         self.auditor
             .authorize(p, Scope::Operate, "job.cancel", target.clone())
             .await?;
-        let job = self.store.request_cancel(id, self.clock.now()).await?;
+        let reason = crate::fleet::clean_text(reason.trim(), MAX_CANCEL_REASON);
+        let job = self
+            .store
+            .request_cancel(id, reason.clone(), self.clock.now())
+            .await?;
         if matches!(job.status, JobStatus::Dispatched | JobStatus::Running) {
-            self.fleet.send(job.host_id, cancel_message(id, reason));
+            self.fleet.send(job.host_id, cancel_message(id, &reason));
         }
+        let detail = if reason.is_empty() {
+            job.status.as_str().to_string()
+        } else {
+            format!("{}: {reason}", job.status.as_str())
+        };
         self.auditor
-            .record(
-                p,
-                "job.cancel",
-                target,
-                Outcome::Success,
-                Some(job.status.as_str().to_string()),
-            )
+            .record(p, "job.cancel", target, Outcome::Success, Some(detail))
             .await;
         Ok(job)
     }
@@ -388,6 +391,9 @@ impl Jobs {
         }
     }
 }
+
+/// Longest cancel reason kept.
+const MAX_CANCEL_REASON: usize = 500;
 
 fn cancel_message(id: JobId, reason: &str) -> pb::ServerMessage {
     pb::ServerMessage {

@@ -24,6 +24,10 @@ pub struct RestoreRequest {
     /// The directory to restore into; it must lie under the target agent's
     /// restore roots.
     pub target_path: String,
+    /// Read back what was written and compare.
+    pub verify: bool,
+    /// Download limit in KiB/s; 0 for none.
+    pub limit_download_kib: u32,
 }
 
 /// How long a browse or diff call waits for its job.
@@ -133,13 +137,14 @@ impl Jobs {
         repository: RepositoryId,
         a: &str,
         b: &str,
+        metadata: bool,
         host: Option<HostId>,
     ) -> ServiceResult<(Job, pb::SnapshotDiff)> {
         let host = self.pick_host(repository, host).await?;
         let spec = pb::job_spec::Spec::Diff(pb::DiffSpec {
             snapshot_a: a.to_string(),
             snapshot_b: b.to_string(),
-            metadata: false,
+            metadata,
         });
         let request = JobRequest::api(host, repository, spec);
         match self.run_for_result(p, request).await? {
@@ -191,8 +196,8 @@ impl Jobs {
             excludes: request.excludes,
             target_path: request.target_path,
             target_host_id: request.target_host.0,
-            verify: false,
-            limit_download_kib: 0,
+            verify: request.verify,
+            limit_download_kib: request.limit_download_kib,
         };
         self.submit(
             p,

@@ -254,5 +254,9 @@ async fn a_cancel_stops_a_job_still_in_its_pre_hook() {
     )
     .await;
     assert_eq!(done.status, pb::JobStatus::Cancelled as i32, "{done:?}");
+    assert_eq!(
+        done.error, "cancelled: operator changed their mind",
+        "the reason is kept"
+    );
     agent.stop().await.expect("stop");
 }

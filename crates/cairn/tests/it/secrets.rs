@@ -83,12 +83,27 @@ async fn an_operator_cannot_send_a_repositorys_secrets_to_a_host_of_its_own() {
 
     // An admin may restore anywhere; the job goes out, and the grant is audited.
     let job = snapshots
-        .restore_snapshot(with_token(restore_onto(repository_id, mine_id), &admin))
+        .restore_snapshot(with_token(
+            pb::RestoreSnapshotRequest {
+                verify: true,
+                limit_download_kib: 512,
+                ..restore_onto(repository_id, mine_id)
+            },
+            &admin,
+        ))
         .await
         .expect("an admin's cross-host restore")
         .into_inner()
         .job
         .expect("job");
+    // Every option of the request reaches the job's spec.
+    match job.spec.as_ref().and_then(|s| s.spec.as_ref()) {
+        Some(pb::job_spec::Spec::Restore(r)) => {
+            assert!(r.verify);
+            assert_eq!(r.limit_download_kib, 512);
+        }
+        other => panic!("not a restore: {other:?}"),
+    }
     let job = wait_job(
         &server,
         &admin,

@@ -4,3 +4,7 @@
 -- "token:<id>"); the dispatcher refuses secrets to an unassigned host
 -- without it.
 ALTER TABLE jobs ADD COLUMN secrets_grant TEXT;
+
+-- Why an operator cancelled a job (`CancelJobRequest.reason`), for the job's
+-- error text once it ends cancelled.
+ALTER TABLE jobs ADD COLUMN cancel_reason TEXT;
