@@ -205,6 +205,7 @@ pub(crate) async fn schedules(clients: &Clients, command: SchedulesCommand) -> a
                 .list_pending_runs(pb::ListPendingRunsRequest {
                     schedule_id: schedule.unwrap_or(0),
                     host_id: host.unwrap_or(0),
+                    include_resolved: true,
                     ..Default::default()
                 })
                 .await

@@ -443,7 +443,7 @@ impl Fleet {
 
     /// Tells a connected agent it is refused, then closes its stream.
     fn end_session(&self, host: &Host, reason: &str) {
-        let refused = session::rejected(host, reason);
+        let refused = session::rejected(host, reason, &self.settings, self.clock.now());
         self.registry.send(host.id, refused);
         self.registry
             .close(host.id, Status::permission_denied(reason.to_string()));

@@ -106,14 +106,19 @@ pub(crate) fn welcome(host: &Host, settings: &FleetSettings, now: Millis) -> pb:
     }))
 }
 
-pub(crate) fn rejected(host: &Host, reason: &str) -> pb::ServerMessage {
+pub(crate) fn rejected(
+    host: &Host,
+    reason: &str,
+    settings: &FleetSettings,
+    now: Millis,
+) -> pb::ServerMessage {
     server_message(pb::server_message::Body::Welcome(pb::Welcome {
         status: pb::WelcomeStatus::Rejected as i32,
         reason: reason.to_string(),
         host_id: host.id.0,
         fingerprint: host.fingerprint.clone(),
-        heartbeat_interval_seconds: 0,
-        server_time: None,
+        heartbeat_interval_seconds: settings.heartbeat_interval.as_secs().max(1) as u32,
+        server_time: Some(crate::grpc::timestamp(now)),
     }))
 }
 

@@ -109,6 +109,7 @@ impl ScheduleService for SchedulesGrpc {
                 .iter()
                 .filter(|s| req.repository_id == 0 || s.repository_id.0 == req.repository_id)
                 .map(|s| self.to_pb(s))
+                .filter(|s| !req.overdue_only || s.overdue)
                 .collect(),
             page: Some(page_to_pb(None)),
         }))
@@ -210,9 +211,22 @@ impl ScheduleService for SchedulesGrpc {
                 (r.host_id != 0).then_some(HostId(r.host_id)),
             )
             .await?;
+        // Unspecified: what still waits (missed, queued), and with
+        // `include_resolved` also how earlier ones were settled.
+        let wanted = pb::PendingRunState::try_from(r.state).unwrap_or_default();
+        let shown = |state: &str| match wanted {
+            pb::PendingRunState::Unspecified => {
+                r.include_resolved || matches!(state, "missed" | "queued")
+            }
+            pb::PendingRunState::Missed => state == "missed",
+            pb::PendingRunState::Queued => state == "queued",
+            pb::PendingRunState::Drained => state == "drained",
+            pb::PendingRunState::Skipped => state == "skipped",
+        };
         Ok(Response::new(pb::ListPendingRunsResponse {
             pending_runs: runs
                 .iter()
+                .filter(|run| shown(run.state.as_str()))
                 .map(|run| pb::PendingRun {
                     id: run.id,
                     schedule_id: run.schedule_id.0,
@@ -315,8 +329,11 @@ impl ScheduleService for SchedulesGrpc {
 }
 
 fn plan_to_pb(plan: &MaintenancePlan) -> pb::MaintenancePlan {
+    // A disabled plan never runs: nothing is next.
     let next = |last: Option<i64>, every: Option<u64>| {
-        every.map(|secs| timestamp(last.unwrap_or(plan.created_at) + secs as i64 * 1000))
+        every
+            .filter(|_| plan.fields.enabled)
+            .map(|secs| timestamp(last.unwrap_or(plan.created_at) + secs as i64 * 1000))
     };
     pb::MaintenancePlan {
         id: plan.id,

@@ -382,6 +382,7 @@ async fn away_then_back(policy: pb::CatchUpPolicy) -> (Vec<pb::PendingRun>, Vec<
             .list_pending_runs(with_token(
                 pb::ListPendingRunsRequest {
                     schedule_id: created.id,
+                    include_resolved: true,
                     ..Default::default()
                 },
                 &token,
@@ -438,6 +439,7 @@ async fn away_then_back(policy: pb::CatchUpPolicy) -> (Vec<pb::PendingRun>, Vec<
             .list_pending_runs(with_token(
                 pb::ListPendingRunsRequest {
                     schedule_id: created.id,
+                    include_resolved: true,
                     ..Default::default()
                 },
                 &token,
@@ -486,6 +488,36 @@ async fn away_then_back(policy: pb::CatchUpPolicy) -> (Vec<pb::PendingRun>, Vec<
                 .await
                 .expect("disable");
             agent.stop().await.expect("stop");
+            // By default only what still waits is listed; by state, exactly
+            // that state.
+            let listed = |state: pb::PendingRunState| {
+                let mut schedules = schedules.clone();
+                let token = token.clone();
+                async move {
+                    schedules
+                        .list_pending_runs(with_token(
+                            pb::ListPendingRunsRequest {
+                                schedule_id: created.id,
+                                state: state as i32,
+                                ..Default::default()
+                            },
+                            &token,
+                        ))
+                        .await
+                        .expect("pending")
+                        .into_inner()
+                        .pending_runs
+                }
+            };
+            assert!(listed(pb::PendingRunState::Unspecified).await.is_empty());
+            for state in [pb::PendingRunState::Drained, pb::PendingRunState::Skipped] {
+                let of_state = listed(state).await;
+                assert!(of_state.iter().all(|r| r.state == state as i32));
+                assert_eq!(
+                    of_state.len(),
+                    runs.iter().filter(|r| r.state == state as i32).count()
+                );
+            }
             return (runs, catch_up);
         }
         assert!(
