@@ -95,6 +95,17 @@ fn join(sofar: Option<pb::BrowseResult>, part: pb::BrowseResult) -> Option<pb::B
     }
 }
 
+/// Directories first, then by name: the order the API promises (restic
+/// lists in its tree's order).
+fn sort_entries(entries: &mut [pb::TreeEntry]) {
+    let dir = pb::TreeEntryType::Dir as i32;
+    entries.sort_by(|a, b| {
+        (b.r#type == dir)
+            .cmp(&(a.r#type == dir))
+            .then_with(|| a.name.cmp(&b.name))
+    });
+}
+
 impl JobHub {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<JobId, broadcast::Sender<pb::JobEvent>>> {
         self.topics.lock().unwrap_or_else(|p| p.into_inner())
@@ -156,6 +167,8 @@ impl JobHub {
                     partial.insert(job, whole);
                     return;
                 }
+                let mut whole = whole;
+                sort_entries(&mut whole.entries);
                 JobResult::Browse(whole)
             }
             diff => diff,
@@ -245,6 +258,24 @@ mod tests {
         let names: Vec<_> = whole.entries.iter().map(|e| e.name.as_str()).collect();
         assert_eq!(names, ["a", "b", "c", "d"]);
         assert!(!whole.truncated);
+    }
+
+    #[test]
+    fn entries_are_directories_first_then_by_name() {
+        let entry = |name: &str, kind: pb::TreeEntryType| pb::TreeEntry {
+            name: name.into(),
+            r#type: kind as i32,
+            ..Default::default()
+        };
+        let mut entries = vec![
+            entry("zeta", pb::TreeEntryType::File),
+            entry("beta", pb::TreeEntryType::Dir),
+            entry("alpha", pb::TreeEntryType::File),
+            entry("alpha-dir", pb::TreeEntryType::Dir),
+        ];
+        sort_entries(&mut entries);
+        let names: Vec<_> = entries.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["alpha-dir", "beta", "alpha", "zeta"]);
     }
 
     #[tokio::test]
