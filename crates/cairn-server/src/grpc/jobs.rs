@@ -335,11 +335,12 @@ impl JobService for JobsGrpc {
                 let event = event(&first, body);
                 async move { tx.send(Ok(event)).await.is_ok() }
             };
-            if !send(pb::job_event::Event::Job(job_to_pb(&first))).await {
-                return;
-            }
+            // A job already finished: its final record is the only event.
             if first.status.is_terminal() {
                 let _ = send(pb::job_event::Event::Finished(job_to_pb(&first))).await;
+                return;
+            }
+            if !send(pb::job_event::Event::Job(job_to_pb(&first))).await {
                 return;
             }
             let mut status = first.status;
@@ -366,7 +367,8 @@ impl JobService for JobsGrpc {
                     // cancelled) have no agent report: poll for them.
                     _ = poll.tick() => {
                         let Ok(job) = api.jobs.get(&p, id).await else { return };
-                        if job.status != status {
+                        // A move into a terminal state is told by `finished`.
+                        if job.status != status && !job.status.is_terminal() {
                             let change = pb::JobStateChange { from: status_to_pb(status) as i32, to: status_to_pb(job.status) as i32 };
                             status = job.status;
                             if !send(pb::job_event::Event::State(change)).await {

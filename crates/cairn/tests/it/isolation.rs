@@ -236,6 +236,20 @@ async fn watching_unknown_and_finished_jobs_leaves_nothing_behind() {
             .into_inner();
         while done.message().await.expect("stream").is_some() {}
     }
+    // A finished job's final record is the only event its watcher gets.
+    let mut events = Vec::new();
+    let mut done = jobs
+        .watch_job(with_token(pb::WatchJobRequest { job_id: job.0 }, &token))
+        .await
+        .expect("watch")
+        .into_inner();
+    while let Some(event) = done.message().await.expect("stream") {
+        events.push(event.event);
+    }
+    assert!(
+        matches!(events.as_slice(), [Some(pb::job_event::Event::Finished(_))]),
+        "{events:?}"
+    );
     // The finished watchers' tasks drop their subscriptions as they end.
     let deadline = tokio::time::Instant::now() + WAIT;
     while server.api.jobs.hub().topic_count() > 0 {
