@@ -140,6 +140,22 @@ fn parse_rfc3339(text: &str) -> Option<prost_types::Timestamp> {
     text.parse::<prost_types::Timestamp>().ok()
 }
 
+/// Unix permission bits from restic's mode, which is Go's `os.FileMode`:
+/// the permissions in the low nine bits, but setuid, setgid and sticky as
+/// flags of their own (bits 23, 22 and 20), not as 0o4000/0o2000/0o1000.
+fn unix_mode(go_mode: u64) -> u32 {
+    const SETUID: u64 = 1 << 23;
+    const SETGID: u64 = 1 << 22;
+    const STICKY: u64 = 1 << 20;
+    let mut mode = (go_mode & 0o777) as u32;
+    for (flag, bit) in [(SETUID, 0o4000), (SETGID, 0o2000), (STICKY, 0o1000)] {
+        if go_mode & flag != 0 {
+            mode |= bit;
+        }
+    }
+    mode
+}
+
 fn tree_entry(node: &cairn_restic::LsNode) -> pb::TreeEntry {
     pb::TreeEntry {
         name: node.name.clone(),
@@ -151,7 +167,7 @@ fn tree_entry(node: &cairn_restic::LsNode) -> pb::TreeEntry {
             _ => pb::TreeEntryType::Other,
         } as i32,
         size: node.size,
-        mode: (node.mode & 0o7777) as u32,
+        mode: unix_mode(node.mode),
         mtime: parse_rfc3339(&node.mtime),
     }
 }

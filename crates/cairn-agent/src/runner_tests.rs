@@ -252,3 +252,12 @@ fn a_backup_summary_keeps_every_figure_restic_reports() {
     assert_eq!(pb.files_new, 2);
     assert_eq!(pb.snapshot_id.len(), 64);
 }
+
+#[test]
+fn go_file_modes_become_unix_permission_bits() {
+    // /usr/bin/passwd: setuid, rwxr-xr-x; /tmp: sticky dir, rwxrwxrwx.
+    assert_eq!(super::unix_mode((1 << 23) | 0o755), 0o4755);
+    assert_eq!(super::unix_mode((1 << 31) | (1 << 20) | 0o777), 0o1777);
+    assert_eq!(super::unix_mode((1 << 22) | 0o750), 0o2750);
+    assert_eq!(super::unix_mode(0o644), 0o644);
+}

@@ -108,6 +108,17 @@ pub(crate) fn attribute_backup_snapshot(c: &Connection, job: crate::ids::JobId) 
              AND length(j.snapshot_id) >= 8 AND substr(s.snapshot_id, 1, length(j.snapshot_id)) = j.snapshot_id)",
         [job],
     )?;
+    // restic before 0.17 reports a short id; the cached list just taken
+    // knows the full one, which is what the job promises.
+    c.execute(
+        "UPDATE jobs SET snapshot_id = (
+           SELECT s.snapshot_id FROM snapshots s WHERE s.repository_id = jobs.repository_id
+             AND substr(s.snapshot_id, 1, length(jobs.snapshot_id)) = jobs.snapshot_id)
+         WHERE id = ?1 AND length(snapshot_id) BETWEEN 8 AND 63
+           AND (SELECT count(*) FROM snapshots s WHERE s.repository_id = jobs.repository_id
+                  AND substr(s.snapshot_id, 1, length(jobs.snapshot_id)) = jobs.snapshot_id) = 1",
+        [job],
+    )?;
     Ok(())
 }
 

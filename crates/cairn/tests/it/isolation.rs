@@ -510,6 +510,11 @@ async fn snapshots_belong_to_the_host_whose_backup_made_them_not_to_a_hostname()
     let decoded: pb::BackupSummary = cairn_server::jobs::decode(&made_summary).expect("decodes");
     assert_eq!(decoded.files_new, 42);
     assert_eq!(summary_of(&foreign), None);
+    // The job reported a short id (as restic 0.14 does); it shows the full one.
+    assert_eq!(
+        store.job(backup).await.expect("job").snapshot_id.as_deref(),
+        Some(made.as_str())
+    );
     let claimed = snapshots(&store, repo, Some(HostId(impostor.host))).await;
     assert!(claimed.items.is_empty(), "{claimed:?}");
 }
