@@ -131,7 +131,18 @@ pub(crate) fn job_to_pb(job: &Job) -> pb::Job {
         lease_expires_at: job.lease_expires_at.map(timestamp),
         cancel_requested_at: job.cancel_requested_at.map(timestamp),
         last_progress: job.progress.as_deref().and_then(|p| decode(p).ok()),
-        summary: job.summary.as_deref().and_then(|s| decode(s).ok()),
+        summary: job.summary.as_deref().and_then(|s| decode(s).ok()).map(
+            |mut summary: pb::BackupSummary| {
+                // The store expands a short id (restic 0.14) to the full one.
+                if let Some(full) = &job.snapshot_id
+                    && full.len() > summary.snapshot_id.len()
+                    && full.starts_with(&summary.snapshot_id)
+                {
+                    summary.snapshot_id = full.clone();
+                }
+                summary
+            },
+        ),
         snapshot_id: job.snapshot_id.clone().unwrap_or_default(),
         exit_code: job.exit_code,
         error: job.error.clone().unwrap_or_default(),
