@@ -625,7 +625,7 @@ impl Runner {
                 let nodes = cairn_restic::parse_ls(&output.json);
                 let truncated = nodes.len() > MAX_ENTRIES;
                 let entries = nodes.iter().take(MAX_ENTRIES).map(tree_entry).collect();
-                let parts = budget::split(entries, budget::PART_BUDGET);
+                let parts = budget::split(entries, self.spool.part_budget(budget::PART_BUDGET));
                 let count = parts.len();
                 for (part, entries) in parts.into_iter().enumerate() {
                     self.report(Body::BrowseResult(pb::BrowseResult {
@@ -660,7 +660,8 @@ impl Runner {
                     })
                     .collect();
                 // The diff rides in the finish, which must always fit.
-                let (changes, cut) = budget::within(changes, budget::PART_BUDGET);
+                let (changes, cut) =
+                    budget::within(changes, self.spool.part_budget(budget::PART_BUDGET));
                 truncated |= cut;
                 Some(pb::job_finished::Details::Diff(pb::SnapshotDiff {
                     snapshot_a: from.as_str().to_string(),

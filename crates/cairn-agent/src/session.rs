@@ -299,6 +299,9 @@ impl Agent {
                                 host_id: welcome.host_id,
                                 fingerprint: welcome.fingerprint.clone(),
                             });
+                            if welcome.max_message_bytes > 0 {
+                                self.spool.set_server_limit(welcome.max_message_bytes as usize);
+                            }
                             if welcome.heartbeat_interval_seconds > 0 {
                                 heartbeat = tokio::time::interval(Duration::from_secs(u64::from(welcome.heartbeat_interval_seconds)));
                                 heartbeat.reset();

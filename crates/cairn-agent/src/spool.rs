@@ -90,11 +90,16 @@ struct State {
     bytes: usize,
 }
 
+/// Bytes left for what the stream adds around a message.
+const ENVELOPE: usize = 1024;
+
 /// The spool.
 #[derive(Debug)]
 pub struct Spool {
     dir: PathBuf,
     limits: SpoolLimits,
+    /// The largest message the server said it accepts (0: not told yet).
+    server_limit: std::sync::atomic::AtomicUsize,
     state: Mutex<State>,
     pushed: Notify,
 }
@@ -157,6 +162,7 @@ impl Spool {
         Ok(Spool {
             dir,
             limits,
+            server_limit: std::sync::atomic::AtomicUsize::new(0),
             state: Mutex::new(state),
             pushed: Notify::new(),
         })
@@ -196,10 +202,11 @@ impl Spool {
             body: Some(body),
         };
         let bytes = message.encode_to_vec();
-        if bytes.len() > self.limits.max_message_bytes {
+        let max = self.max_message_bytes();
+        if bytes.len() > max {
             return Err(SpoolError::TooLarge {
                 bytes: bytes.len(),
-                max: self.limits.max_message_bytes,
+                max,
             });
         }
         while state.entries.len() + 1 > self.limits.max_messages
@@ -272,6 +279,31 @@ impl Spool {
     }
 
     /// The last seq assigned.
+    /// Takes on the server's message limit (from its `Welcome`): nothing
+    /// larger is spooled, since the server would refuse it for ever.
+    pub fn set_server_limit(&self, max_message_bytes: usize) {
+        self.server_limit
+            .store(max_message_bytes, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The largest message this spool keeps: its own limit, or the server's
+    /// if lower (less room for the message's envelope on the stream).
+    pub fn max_message_bytes(&self) -> usize {
+        match self.server_limit.load(std::sync::atomic::Ordering::Relaxed) {
+            0 => self.limits.max_message_bytes,
+            server => self
+                .limits
+                .max_message_bytes
+                .min(server.saturating_sub(ENVELOPE)),
+        }
+    }
+
+    /// The entry bytes one part of a long listing may carry: a quarter of
+    /// the largest message, and never more than `budget`.
+    pub(crate) fn part_budget(&self, budget: usize) -> usize {
+        budget.min(self.max_message_bytes() / 4).max(1)
+    }
+
     pub fn last_seq(&self) -> u64 {
         self.lock().last_seq
     }

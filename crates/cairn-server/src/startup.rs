@@ -115,6 +115,7 @@ impl Server {
                 job_lease: config.job_lease,
                 schedule_grace: config.schedule_grace,
                 job_timeout: config.job_timeout,
+                max_message_size: config.max_message_size,
                 max_log_lines_per_job: config.max_log_lines_per_job,
                 max_pending_hosts: config.max_pending_hosts,
                 max_announces_per_address: config.max_announces_per_address,

@@ -45,6 +45,8 @@ pub struct FleetSettings {
     pub job_lease: Duration,
     /// A firing with no job this long after its time is a missed run.
     pub schedule_grace: Duration,
+    /// The largest message accepted or sent (told to agents in `Welcome`).
+    pub max_message_size: usize,
     /// The agent stops a job that runs longer than this; zero for no limit.
     pub job_timeout: Duration,
     /// Log lines kept per job (then one line saying the rest were dropped).
@@ -133,7 +135,7 @@ impl Fleet {
             registry: Arc::default(),
             settings,
             dispatch,
-            hub: crate::jobs::JobHub::default(),
+            hub: crate::jobs::JobHub::with_message_limit(settings.max_message_size),
             announces: Arc::new(announce::AnnounceLimiter::new(
                 settings.announce_window,
                 settings.max_announces_per_address,

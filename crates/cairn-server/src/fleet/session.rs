@@ -103,6 +103,7 @@ pub(crate) fn welcome(host: &Host, settings: &FleetSettings, now: Millis) -> pb:
         fingerprint: host.fingerprint.clone(),
         heartbeat_interval_seconds: settings.heartbeat_interval.as_secs().max(1) as u32,
         server_time: Some(crate::grpc::timestamp(now)),
+        max_message_bytes: u32::try_from(settings.max_message_size).unwrap_or(u32::MAX),
     }))
 }
 
@@ -119,6 +120,7 @@ pub(crate) fn rejected(
         fingerprint: host.fingerprint.clone(),
         heartbeat_interval_seconds: settings.heartbeat_interval.as_secs().max(1) as u32,
         server_time: Some(crate::grpc::timestamp(now)),
+        max_message_bytes: u32::try_from(settings.max_message_size).unwrap_or(u32::MAX),
     }))
 }
 

@@ -61,8 +61,11 @@ impl Drop for Subscription {
 const MAX_ASSEMBLED: usize = 3 * 1024 * 1024;
 
 /// Live job events, and the results of browse and diff jobs.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct JobHub {
+    /// The most entry bytes of one joined listing: what the answer to the
+    /// waiting call can carry under the server's message limit.
+    answer_limit: usize,
     topics: Arc<Mutex<HashMap<JobId, broadcast::Sender<pb::JobEvent>>>>,
     results: Arc<Mutex<std::collections::BTreeMap<JobId, JobResult>>>,
     /// Browse results whose last part has not come yet.
@@ -72,7 +75,11 @@ pub struct JobHub {
 
 /// Adds `part` to what came before; `None` while parts are missing. A part
 /// out of order (a replay, a gap) starts over from part 0 or is dropped.
-fn join(sofar: Option<pb::BrowseResult>, part: pb::BrowseResult) -> Option<pb::BrowseResult> {
+fn join(
+    sofar: Option<pb::BrowseResult>,
+    part: pb::BrowseResult,
+    limit: usize,
+) -> Option<pb::BrowseResult> {
     use prost::Message;
     match sofar {
         _ if part.part == 0 => Some(part),
@@ -83,7 +90,7 @@ fn join(sofar: Option<pb::BrowseResult>, part: pb::BrowseResult) -> Option<pb::B
             let mut used: usize = whole.entries.iter().map(Message::encoded_len).sum();
             for entry in part.entries {
                 used += entry.encoded_len();
-                if used > MAX_ASSEMBLED {
+                if used > limit {
                     whole.truncated = true;
                     break;
                 }
@@ -106,7 +113,25 @@ fn sort_entries(entries: &mut [pb::TreeEntry]) {
     });
 }
 
+impl Default for JobHub {
+    fn default() -> JobHub {
+        JobHub::with_message_limit(4 * 1024 * 1024)
+    }
+}
+
 impl JobHub {
+    /// A hub whose joined answers fit a message of `max_message_size` bytes
+    /// (a quarter is left for the envelope and the rest of the answer).
+    pub(crate) fn with_message_limit(max_message_size: usize) -> JobHub {
+        JobHub {
+            answer_limit: MAX_ASSEMBLED.min(max_message_size / 4 * 3),
+            topics: Arc::default(),
+            results: Arc::default(),
+            partial: Arc::default(),
+            delivered: Arc::default(),
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<JobId, broadcast::Sender<pb::JobEvent>>> {
         self.topics.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -154,7 +179,7 @@ impl JobHub {
         let result = match result {
             JobResult::Browse(part) => {
                 let mut partial = self.partial.lock().unwrap_or_else(|p| p.into_inner());
-                let Some(whole) = join(partial.remove(&job), part) else {
+                let Some(whole) = join(partial.remove(&job), part, self.answer_limit) else {
                     return;
                 };
                 if !whole.last {

@@ -56,3 +56,45 @@ async fn a_directory_too_large_for_one_message_is_browsed_end_to_end() {
     );
     rig.agent.stop().await.expect("stop");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_a_small_server_message_limit_a_listing_still_fits_and_nothing_wedges() {
+    // The server accepts messages of 256 KiB at most and says so in its
+    // Welcome; the agent's parts, and the server's joined answer, fit it.
+    let limit = 256 * 1024;
+    let rig = Rig::start(TestServer::start_with(|c| c.max_message_size = limit).await).await;
+    let source = rig.source(b"x");
+    let wide = source.join("wide");
+    std::fs::create_dir(&wide).expect("mkdir");
+    // About 1 MB of listing: four times the limit.
+    for n in 0..2_000 {
+        std::fs::write(wide.join(format!("{n:0>240}")), b"").expect("write");
+    }
+    let backup = rig.backup(b"x").await;
+    let listing = SnapshotServiceClient::new(rig.server.channel().await)
+        .browse_snapshot(with_token(
+            pb::BrowseSnapshotRequest {
+                repository_id: rig.repository,
+                snapshot_id: backup.snapshot_id.clone(),
+                path: wide.display().to_string(),
+                host_id: rig.host,
+            },
+            &rig.token,
+        ))
+        .await
+        .expect("the listing reaches the caller under the small limit")
+        .into_inner();
+    // The server encodes nothing over its limit: that the call answered at
+    // all shows the joined listing fits it.
+    assert!(listing.truncated, "what does not fit is marked truncated");
+    assert!(!listing.entries.is_empty());
+
+    let next = rig.backup(b"y").await;
+    assert_eq!(
+        next.status,
+        pb::JobStatus::Succeeded as i32,
+        "the agent is not wedged: {}",
+        next.error
+    );
+    rig.agent.stop().await.expect("stop");
+}
