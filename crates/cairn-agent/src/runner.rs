@@ -384,11 +384,14 @@ impl Runner {
             Ok(op) => op,
             Err(err) => return failed(format!("refused: {err}")),
         };
-        if matches!(
-            operation,
-            Operation::Forget { .. } | Operation::Prune { .. }
-        ) && !self.policy.allow_destructive
-        {
+        // A dry run deletes nothing, so a host that allows no deletion still
+        // lets one show what a policy would remove.
+        let deletes = match &operation {
+            Operation::Forget(forget) => !forget.dry_run,
+            Operation::Prune(prune) => !prune.dry_run,
+            _ => false,
+        };
+        if deletes && !self.policy.allow_destructive {
             return failed(
                 "refused: this host does not allow forget or prune (allow_destructive = false in its agent.toml)".into(),
             );

@@ -261,3 +261,57 @@ fn go_file_modes_become_unix_permission_bits() {
     assert_eq!(super::unix_mode((1 << 22) | 0o750), 0o2750);
     assert_eq!(super::unix_mode(0o644), 0o644);
 }
+
+#[tokio::test]
+async fn a_host_that_allows_no_deletion_still_runs_a_dry_run_and_refuses_the_real_one() {
+    let dir = tempfile::tempdir().expect("dir");
+    let repo = dir.path().join("repo").display().to_string();
+    let policy = Policy {
+        allow_destructive: false,
+        ..Policy::default()
+    };
+    let created = init(&dir.path().join("init"), policy.clone(), &repo).await;
+    assert_eq!(
+        created.outcome,
+        pb::JobOutcome::Succeeded as i32,
+        "{}",
+        created.error
+    );
+    let forget = |dry_run: bool| {
+        pb::job_spec::Spec::Forget(pb::ForgetSpec {
+            policy: Some(pb::RetentionPolicy {
+                keep_last: 1,
+                ..Default::default()
+            }),
+            dry_run,
+            ..Default::default()
+        })
+    };
+    let real = finish(
+        &run_job(
+            &dir.path().join("real"),
+            policy.clone(),
+            "restic",
+            forget(false),
+            &repo,
+        )
+        .await,
+    );
+    assert!(refused(&real), "{real:?}");
+    let dry = finish(
+        &run_job(
+            &dir.path().join("dry"),
+            policy,
+            "restic",
+            forget(true),
+            &repo,
+        )
+        .await,
+    );
+    assert_eq!(
+        dry.outcome,
+        pb::JobOutcome::Succeeded as i32,
+        "{}",
+        dry.error
+    );
+}

@@ -14,15 +14,20 @@ const MAX_FACT: usize = 128;
 
 /// Keeps printable characters only (dropping control characters, and the
 /// bidirectional overrides that can make a hostname read as another), trims,
-/// and cuts to `max` characters.
+/// and cuts to at most `max` bytes, on a character boundary (limits such as
+/// the protocol's 4 KiB log line are in bytes).
 pub(crate) fn clean_text(value: &str, max: usize) -> String {
-    value
+    let mut out = String::with_capacity(value.len().min(max));
+    for c in value
         .chars()
         .filter(|c| !c.is_control() && !is_bidi_control(*c))
-        .take(max)
-        .collect::<String>()
-        .trim()
-        .to_string()
+    {
+        if out.len() + c.len_utf8() > max {
+            break;
+        }
+        out.push(c);
+    }
+    out.trim().to_string()
 }
 
 fn is_bidi_control(c: char) -> bool {
@@ -67,6 +72,15 @@ pub(crate) fn check_token(field: &'static str, token: &str) -> Result<(), Servic
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_is_cut_in_bytes_on_a_character_boundary() {
+        let line = "é".repeat(4_096);
+        let cut = clean_text(&line, 4_096);
+        assert_eq!(cut.len(), 4_096);
+        assert_eq!(clean_text("aé", 2), "a", "never half a character");
+        assert_eq!(clean_text("a\u{202E}b\n", 10), "ab");
+    }
 
     #[test]
     fn control_nul_and_bidi_characters_are_removed() {
