@@ -28,6 +28,11 @@ impl ChildGuard {
         self.child.as_ref().map_or(0, Child::id)
     }
 
+    /// The child's standard output, if it was piped (once).
+    pub fn take_stdout(&mut self) -> Option<std::process::ChildStdout> {
+        self.child.as_mut().and_then(|child| child.stdout.take())
+    }
+
     /// The child's standard error, if it was piped (once).
     pub fn take_stderr(&mut self) -> Option<std::process::ChildStderr> {
         self.child.as_mut().and_then(|child| child.stderr.take())

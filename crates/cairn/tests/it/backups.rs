@@ -1279,23 +1279,23 @@ async fn a_stale_lock_from_a_killed_restic_is_unlocked_and_the_job_retried() {
     let source = dir.path().join("big");
     std::fs::create_dir(&source).expect("mkdir");
     noise(&source.join("data.bin"), 2 * 1024 * 1024);
-    let mut killed = std::process::Command::new("restic")
-        .args(["backup", "--limit-upload", "16"])
-        .arg(&source)
-        .env("RESTIC_REPOSITORY", &repo_path)
-        .env("RESTIC_PASSWORD", PASSWORD)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("restic");
+    let mut killed = ChildGuard::spawn(
+        "restic backup",
+        std::process::Command::new("restic")
+            .args(["backup", "--limit-upload", "16"])
+            .arg(&source)
+            .env("RESTIC_REPOSITORY", &repo_path)
+            .env("RESTIC_PASSWORD", PASSWORD)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null()),
+    );
     eventually(Duration::from_secs(20), "a lock file", || {
         std::fs::read_dir(repo_path.join("locks"))
             .map(|d| d.count() > 0)
             .unwrap_or(false)
     })
     .await;
-    killed.kill().expect("kill -9");
-    let _ = killed.wait();
+    killed.kill();
 
     // check needs an exclusive lock: the agent unlocks (stale locks only) and retries.
     let check = pb::run_maintenance_request::Spec::Check(pb::CheckSpec::default());

@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Output, Stdio};
 
 use cairn_store::{Role, Scope};
-use cairn_testkit::{TEST_PASSWORD, TestServer};
+use cairn_testkit::{ChildGuard, TEST_PASSWORD, TestServer};
 
 pub(crate) fn cairn() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_cairn"));
@@ -275,21 +275,22 @@ async fn a_real_agent_process_is_approved_with_ctl() {
     let server = TestServer::start().await;
     let token = server.token_for("ops", Role::Admin, Scope::Admin).await;
     let state = tempfile::tempdir().expect("state");
-    let mut agent = cairn()
-        .args([
-            "agent",
-            "--server",
-            &server.url,
-            "--allow-plaintext",
-            "--state-dir",
-        ])
-        .arg(state.path().join("agent"))
-        .args(["--log-level", "warn"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn agent");
-    let mut stdout = std::io::BufReader::new(agent.stdout.take().expect("stdout"));
+    let mut agent = ChildGuard::spawn(
+        "cairn agent",
+        cairn()
+            .args([
+                "agent",
+                "--server",
+                &server.url,
+                "--allow-plaintext",
+                "--state-dir",
+            ])
+            .arg(state.path().join("agent"))
+            .args(["--log-level", "warn"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+    );
+    let mut stdout = std::io::BufReader::new(agent.take_stdout().expect("stdout"));
     let mut first = String::new();
     stdout.read_line(&mut first).expect("fingerprint line");
     let fingerprint = first
@@ -337,8 +338,7 @@ async fn a_real_agent_process_is_approved_with_ctl() {
         fourth.contains("REJECTED") && fourth.contains("retired"),
         "{fourth}"
     );
-    let _ = agent.kill();
-    let _ = agent.wait();
+    agent.kill();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -369,22 +369,23 @@ async fn enrollment_tokens_from_ctl_enroll_a_real_agent() {
     let state = tempfile::tempdir().expect("state");
     let token_file = state.path().join("enroll");
     std::fs::write(&token_file, &enroll).expect("write");
-    let mut agent = cairn()
-        .args([
-            "agent",
-            "--server",
-            &server.url,
-            "--allow-plaintext",
-            "--state-dir",
-        ])
-        .arg(state.path().join("agent"))
-        .arg("--enroll-token-file")
-        .arg(&token_file)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn agent");
-    let mut stdout = std::io::BufReader::new(agent.stdout.take().expect("stdout"));
+    let mut agent = ChildGuard::spawn(
+        "cairn agent",
+        cairn()
+            .args([
+                "agent",
+                "--server",
+                &server.url,
+                "--allow-plaintext",
+                "--state-dir",
+            ])
+            .arg(state.path().join("agent"))
+            .arg("--enroll-token-file")
+            .arg(&token_file)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+    );
+    let mut stdout = std::io::BufReader::new(agent.take_stdout().expect("stdout"));
     let mut line = String::new();
     stdout.read_line(&mut line).expect("fingerprint");
     line.clear();
@@ -405,8 +406,7 @@ async fn enrollment_tokens_from_ctl_enroll_a_real_agent() {
         "{}",
         String::from_utf8_lossy(&listed.stdout)
     );
-    let _ = agent.kill();
-    let _ = agent.wait();
+    agent.kill();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -425,22 +425,22 @@ async fn the_agent_reads_its_config_file_and_refuses_unknown_keys() {
         ),
     )
     .expect("write config");
-    let mut agent = cairn()
-        .args(["agent", "--config"])
-        .arg(&config)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn agent");
-    let mut stdout = std::io::BufReader::new(agent.stdout.take().expect("stdout"));
+    let mut agent = ChildGuard::spawn(
+        "cairn agent",
+        cairn()
+            .args(["agent", "--config"])
+            .arg(&config)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+    );
+    let mut stdout = std::io::BufReader::new(agent.take_stdout().expect("stdout"));
     let mut line = String::new();
     stdout.read_line(&mut line).expect("fingerprint");
     line.clear();
     stdout.read_line(&mut line).expect("welcome");
     assert!(line.contains("PENDING_APPROVAL"), "{line}");
     assert!(dir.path().join("state").join("identity").exists());
-    let _ = agent.kill();
-    let _ = agent.wait();
+    agent.kill();
 
     std::fs::write(
         &config,
@@ -472,25 +472,26 @@ async fn ctl_drives_a_backup_and_a_restore_over_tls() {
     let dir = tempfile::tempdir().expect("dir");
     let restores = dir.path().join("restores");
     std::fs::create_dir(&restores).expect("mkdir");
-    let mut agent = cairn()
-        .args([
-            "agent",
-            "--server",
-            &server.url,
-            "--server-fingerprint",
-            &fingerprint,
-            "--log-level",
-            "warn",
-            "--state-dir",
-        ])
-        .arg(dir.path().join("state"))
-        .arg("--restore-root")
-        .arg(&restores)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("agent");
-    let mut stdout = std::io::BufReader::new(agent.stdout.take().expect("stdout"));
+    let mut agent = ChildGuard::spawn(
+        "cairn agent",
+        cairn()
+            .args([
+                "agent",
+                "--server",
+                &server.url,
+                "--server-fingerprint",
+                &fingerprint,
+                "--log-level",
+                "warn",
+                "--state-dir",
+            ])
+            .arg(dir.path().join("state"))
+            .arg("--restore-root")
+            .arg(&restores)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+    );
+    let mut stdout = std::io::BufReader::new(agent.take_stdout().expect("stdout"));
     let mut line = String::new();
     stdout.read_line(&mut line).expect("fingerprint line");
     line.clear();
@@ -620,8 +621,7 @@ async fn ctl_drives_a_backup_and_a_restore_over_tls() {
         "{}",
         stderr(&refused)
     );
-    let _ = agent.kill();
-    let _ = agent.wait();
+    agent.kill();
 }
 
 /// What `make demo` runs: one command, and a backup runs and succeeds; a
