@@ -120,13 +120,26 @@ impl Registry {
         deadline: Millis,
         status: impl Fn() -> Status,
     ) -> Vec<HostId> {
-        let stale: Vec<HostId> = self
+        self.close_matching(
+            |l| l.pending_since != 0 && l.pending_since < deadline,
+            status,
+        )
+    }
+
+    /// Closes every session `stale` picks with the status `status` makes;
+    /// returns their hosts.
+    fn close_matching(
+        &self,
+        stale: impl Fn(&Live) -> bool,
+        status: impl Fn() -> Status,
+    ) -> Vec<HostId> {
+        let picked: Vec<HostId> = self
             .lock()
             .iter()
-            .filter(|(_, l)| l.pending_since != 0 && l.pending_since < deadline)
+            .filter(|(_, l)| stale(l))
             .map(|(host, _)| *host)
             .collect();
-        stale
+        picked
             .into_iter()
             .filter(|host| self.close(*host, status()))
             .collect()
@@ -189,16 +202,7 @@ impl Registry {
         deadline: Millis,
         status: impl Fn() -> Status,
     ) -> Vec<HostId> {
-        let stale: Vec<HostId> = self
-            .lock()
-            .iter()
-            .filter(|(_, l)| l.last_seen.load(Ordering::Relaxed) < deadline)
-            .map(|(host, _)| *host)
-            .collect();
-        stale
-            .into_iter()
-            .filter(|host| self.close(*host, status()))
-            .collect()
+        self.close_matching(|l| l.last_seen.load(Ordering::Relaxed) < deadline, status)
     }
 
     /// Ends every session (server shutdown).
