@@ -6,10 +6,16 @@ use crate::fresh_store;
 /// Landed migrations and the SHA-256 of their text. A landed migration is
 /// never edited (databases in the field already ran the old text): add a new
 /// migration instead, and add its line here when it lands.
-const LANDED: &[(&str, &str)] = &[(
-    "0001_initial.sql",
-    "093b61c8e6875d461d173d11c985bc69d58b984582548674310cf609093b73fb",
-)];
+const LANDED: &[(&str, &str)] = &[
+    (
+        "0001_initial.sql",
+        "093b61c8e6875d461d173d11c985bc69d58b984582548674310cf609093b73fb",
+    ),
+    (
+        "0002_job_grants_and_cancel_reasons.sql",
+        "ed451b64201dd8ee9099634de8646085ebe5485086e706f674daaadc01988f00",
+    ),
+];
 
 #[test]
 fn landed_migrations_are_never_edited() {
