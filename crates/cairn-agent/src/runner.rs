@@ -49,21 +49,50 @@ pub(crate) struct Runner {
 }
 
 /// Replaces every secret of a run in text that leaves the host.
+/// `%XX` escapes decoded (invalid ones kept as they are).
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 #[derive(Debug, Clone)]
 struct Scrubber(Vec<String>);
 
 impl Scrubber {
     fn new(repo: &RepoAccess) -> Scrubber {
         let mut secrets = vec![repo.password.clone(), repo.url.clone()];
-        // The password part of a URL's user info, on its own too.
-        if let Some(userinfo) = repo
+        // The password part of a URL's user info, on its own too, raw and
+        // as restic or ssh may print it decoded. User info ends at the
+        // authority's last `@`, as Go reads it.
+        if let Some(authority) = repo
             .url
             .split("://")
             .nth(1)
-            .and_then(|rest| rest.split('@').next())
+            .map(|rest| rest.split('/').next().unwrap_or(rest))
+            && let Some((userinfo, _host)) = authority.rsplit_once('@')
             && let Some((_, password)) = userinfo.split_once(':')
         {
             secrets.push(password.to_string());
+            secrets.push(percent_decoded(password));
         }
         secrets.extend(repo.env.iter().map(|(_, v)| v.clone()));
         secrets.retain(|s| s.len() >= 3);
@@ -216,8 +245,20 @@ impl Runner {
             // not resent forever (which would hold up everything after it).
             Err(err @ crate::spool::SpoolError::TooLarge { .. }) => {
                 tracing::error!(job = job_id, error = %err, "a job report was too large to send");
+                // Once, straight to the spool: if even this short line were
+                // refused, nothing more is tried (no loop).
                 if let Some(job_id) = job_id {
-                    self.log(job_id, pb::JobLogLevel::Error, err.to_string());
+                    let line = log_line(
+                        pb::JobLogStream::Agent,
+                        pb::JobLogLevel::Error,
+                        err.to_string(),
+                    );
+                    if let Err(again) = self.spool.push(Body::JobLog(pb::JobLog {
+                        job_id,
+                        lines: vec![line],
+                    })) {
+                        tracing::error!(job = job_id, error = %again, "could not tell the job either");
+                    }
                 }
             }
             Err(err) => tracing::error!(error = %err, "could not spool a job report"),
@@ -639,7 +680,7 @@ impl Runner {
                         entries,
                         truncated,
                         part: part as u32,
-                        last: part + 1 == count,
+                        more: part + 1 < count,
                     }));
                 }
                 None

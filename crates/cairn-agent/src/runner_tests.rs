@@ -254,6 +254,17 @@ fn a_backup_summary_keeps_every_figure_restic_reports() {
 }
 
 #[test]
+fn the_scrubber_hides_a_url_password_holding_at_signs_raw_and_decoded() {
+    let scrubber = super::Scrubber::new(&cairn_restic::RepoAccess {
+        url: "rest:https://ann:p@ss%21word@backup.example/repo".into(),
+        password: "repository-password".into(),
+        env: vec![],
+    });
+    let shown = scrubber.scrub("auth failed for p@ss%21word (p@ss!word)");
+    assert!(!shown.contains("p@ss"), "{shown}");
+}
+
+#[test]
 fn go_file_modes_become_unix_permission_bits() {
     // /usr/bin/passwd: setuid, rwxr-xr-x; /tmp: sticky dir, rwxrwxrwx.
     assert_eq!(super::unix_mode((1 << 23) | 0o755), 0o4755);

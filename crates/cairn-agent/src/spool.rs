@@ -92,6 +92,8 @@ struct State {
 
 /// Bytes left for what the stream adds around a message.
 const ENVELOPE: usize = 1024;
+/// The smallest message limit a server may set (its own configured minimum).
+const MIN_SERVER_LIMIT: usize = 64 * 1024;
 
 /// The spool.
 #[derive(Debug)]
@@ -282,8 +284,33 @@ impl Spool {
     /// Takes on the server's message limit (from its `Welcome`): nothing
     /// larger is spooled, since the server would refuse it for ever.
     pub fn set_server_limit(&self, max_message_bytes: usize) {
-        self.server_limit
-            .store(max_message_bytes, std::sync::atomic::Ordering::Relaxed);
+        // Never below what the server itself must accept (64 KiB): a limit
+        // from a hostile server cannot shrink the agent to nothing.
+        self.server_limit.store(
+            max_message_bytes.max(MIN_SERVER_LIMIT),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        // What was kept under a larger limit would now be refused for ever.
+        let max = self.max_message_bytes();
+        let mut state = self.lock();
+        let too_large: Vec<u64> = state
+            .entries
+            .iter()
+            .filter(|(_, entry)| entry.bytes.len() > max)
+            .map(|(seq, _)| *seq)
+            .collect();
+        for seq in too_large {
+            if let Some(entry) = state.entries.remove(&seq) {
+                tracing::error!(
+                    seq,
+                    bytes = entry.bytes.len(),
+                    max,
+                    "a spooled message is larger than the server accepts: dropped"
+                );
+                state.bytes -= entry.bytes.len();
+            }
+            let _ = fs::remove_file(self.path(seq));
+        }
     }
 
     /// The largest message this spool keeps: its own limit, or the server's
@@ -388,6 +415,31 @@ mod tests {
         spool.push(finished(3)).expect("push"); // drops log 4
         spool.push(finished(4)).expect("push"); // only finishes left: kept beyond the limit
         assert_eq!(seqs(&spool), vec![1, 5, 6, 7]);
+    }
+
+    #[test]
+    fn a_lower_server_limit_drops_what_it_would_refuse_and_is_never_below_64_kib() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spool = Spool::open(dir.path(), SpoolLimits::default()).expect("open");
+        let line = |len: usize| {
+            Body::JobLog(pb::JobLog {
+                job_id: 1,
+                lines: vec![pb::JobLogLine {
+                    text: "x".repeat(len),
+                    ..Default::default()
+                }],
+            })
+        };
+        spool.push(line(100 * 1024)).expect("push"); // 1: fits 4 MiB
+        spool.push(line(10 * 1024)).expect("push"); // 2
+        // A hostile server says 1 byte: read as 64 KiB, the small one stays.
+        spool.set_server_limit(1);
+        assert_eq!(spool.max_message_bytes(), 64 * 1024 - ENVELOPE);
+        assert_eq!(seqs(&spool), vec![2], "the one it would refuse is gone");
+        assert!(spool.push(line(100 * 1024)).is_err());
+        drop(spool);
+        let spool = Spool::open(dir.path(), SpoolLimits::default()).expect("reopen");
+        assert_eq!(seqs(&spool), vec![2], "and gone from disk too");
     }
 
     #[test]

@@ -172,7 +172,17 @@ fn http_url(backend: Backend, value: &str) -> Checked {
 fn sftp(rest: &str) -> Checked {
     let b = Backend::Sftp;
     let user_host = |authority: &str| -> Checked {
-        // restic takes the last `@` as the end of the user (`a@b@host`).
+        // In `sftp:a@b@host:path` restic's split (first `@` in 0.14, the
+        // first two since 0.15) and ours could disagree on where the host
+        // begins, and the host is ssh's first argument: refuse the doubt.
+        if !rest.starts_with("//") && authority.matches('@').count() > 1 {
+            return Err(bad(
+                b,
+                "user",
+                "holds '@': restic could read part of it as the host",
+            ));
+        }
+        // The URL form takes the last `@` as the end of the user, as Go does.
         let (user, host) = match authority.rsplit_once('@') {
             // A password in `sftp://user:pw@host` is ignored by restic.
             Some((info, host)) => (Some(info.split(':').next().unwrap_or("")), host),
@@ -253,6 +263,40 @@ fn rclone(rest: &str) -> Checked {
     opt_path(b, path)
 }
 
+/// What every form must satisfy beyond its backend's own rules. A URL
+/// (`scheme://…`) ends its authority at the first `/`, `?` or `#` when Go
+/// parses it, and restic decodes `%` escapes and cleans `..` out of its
+/// path: so a URL form may hold none of `? # \` and no `%` after its
+/// authority, or a host pinned by agent.toml, or a pinned path, could be
+/// another than the one checked. No form may climb with a `..` segment.
+fn url_form(backend: Backend, rest: &str) -> Checked {
+    if rest.split(['/', ':']).any(|segment| segment == "..") {
+        return Err(bad(backend, "path", "holds a '..' segment"));
+    }
+    // `rest:https://…`, `s3:https://…`, or `sftp://…` (whose `sftp:` is
+    // already gone here).
+    let after_scheme = match rest.find("://") {
+        Some(end) => &rest[end + 3..],
+        None => match rest.strip_prefix("//") {
+            Some(after) => after,
+            None => return Ok(()),
+        },
+    };
+    if rest.contains(['?', '#', '\\']) {
+        return Err(bad(
+            backend,
+            "URL",
+            "holds '?', '#' or '\\' (no query or fragment)",
+        ));
+    }
+
+    let path = after_scheme.find('/').map_or("", |i| &after_scheme[i..]);
+    if path.contains('%') {
+        return Err(bad(backend, "path", "holds a '%' escape"));
+    }
+    Ok(())
+}
+
 /// Checks a repository URL for its backend and returns the backend.
 pub fn check_repository_url(url: &str) -> Result<Backend, ArgError> {
     const FIELD: &str = "repository URL";
@@ -300,6 +344,7 @@ pub fn check_repository_url(url: &str) -> Result<Backend, ArgError> {
             });
         }
     };
+    url_form(backend, rest)?;
     match backend {
         Backend::Local if !rest.starts_with('/') => Err(bad(backend, "path", "must be absolute")),
         Backend::Local => Ok(()),

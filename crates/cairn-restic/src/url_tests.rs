@@ -57,7 +57,8 @@ fn rest_urls() {
 fn sftp_short_form() {
     ok("sftp:backup@nas:/srv/restic", Backend::Sftp);
     ok("sftp:nas:restic", Backend::Sftp);
-    ok("sftp:a@b@nas:/srv", Backend::Sftp);
+    // Two `@`: restic versions split them differently, so refused.
+    refused("sftp:a@b@nas:/srv", "user");
     refused("sftp:-oProxyCommand=x:/p", "host");
     refused("sftp:user@-oProxyCommand=touch /tmp/x:/p", "host");
     refused("sftp:-luser@nas:/p", "user");
@@ -150,4 +151,28 @@ fn errors_name_the_part_but_never_quote_the_url() {
     let text = err.to_string();
     assert!(text.contains("rest") && text.contains("host"), "{text}");
     assert!(!text.contains("hunter2"), "{text}");
+}
+
+#[test]
+fn urls_that_go_or_restic_would_read_as_another_place() {
+    // Go ends the authority at `?` or `#`: the real host is attacker.net.
+    refused("rest:https://attacker.net?@backup.example.com/", "URL");
+    refused("rest:https://attacker.net#@backup.example.com/", "URL");
+    refused("s3:https://attacker.net?@minio.example/bucket", "URL");
+    refused("rest:https://backup.example.com\\@attacker.net/", "URL");
+    // restic decodes escapes and cleans `..` out of a path.
+    refused("sftp://nas//srv/%2e%2e/etc", "path");
+    refused("rest:https://backup.example.com/web1/%2e%2e/web2/", "path");
+    refused("rest:https://backup.example.com/web1/../web2/", "path");
+    refused("/srv/restic/../other", "path");
+    refused("sftp:nas:/srv/../etc", "path");
+    // In the short sftp form restic and we could disagree on the host.
+    refused("sftp:a@b@-Ecairn.log@nas:/srv/r", "user");
+    refused("sftp:a@-Ecairn.log@nas:/p", "user");
+    // A password may still hold escapes; only the path may not.
+    ok(
+        "rest:https://ann:p%40ss@backup.example.com/repo",
+        Backend::Rest,
+    );
+    ok("sftp://ann@nas//srv/restic", Backend::Sftp);
 }

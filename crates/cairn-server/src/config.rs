@@ -677,12 +677,21 @@ impl Layers {
                     Ok(d)
                 }
             })?,
-            job_timeout: self.parse("job_timeout", parse_duration)?,
+            job_timeout: self.parse("job_timeout", |v| {
+                // The agent counts whole seconds: 0 is "no limit", so a
+                // sub-second value would silently mean none.
+                let d = parse_duration(v)?;
+                if !d.is_zero() && d < Duration::from_secs(1) {
+                    Err("must be 0 (no limit) or at least 1s".into())
+                } else {
+                    Ok(d)
+                }
+            })?,
             max_log_lines_per_job: self.parse("max_log_lines_per_job", parse_positive)?,
             max_pending_hosts: self.parse("max_pending_hosts", parse_positive)?,
             max_announces_per_address: self.parse("max_announces_per_address", parse_positive)?,
-            announce_window: self.parse("announce_window", parse_duration)?,
-            pending_session_timeout: self.parse("pending_session_timeout", parse_duration)?,
+            announce_window: self.parse("announce_window", at_least_a_second)?,
+            pending_session_timeout: self.parse("pending_session_timeout", at_least_a_second)?,
             setup_token: match self.values.get("setup_token") {
                 Some(_) => Some(self.parse("setup_token", |v| {
                     if v.len() < 16 {
@@ -777,6 +786,17 @@ fn parse_public_url(v: &str) -> Result<String, String> {
         return Err("expected a URL like https://cairn.example.com".into());
     }
     Ok(v.trim_end_matches('/').to_string())
+}
+
+/// A duration of at least one second (a zero window or timeout would turn a
+/// limit off, or close every session at once).
+fn at_least_a_second(v: &str) -> Result<Duration, String> {
+    let d = parse_duration(v)?;
+    if d < Duration::from_secs(1) {
+        Err("must be at least 1s".into())
+    } else {
+        Ok(d)
+    }
 }
 
 /// Parses `90`, `90s`, `15m`, `12h` or `7d` (seconds when there is no unit).
@@ -1070,6 +1090,20 @@ mod tests {
         assert!(
             err.to_string().contains("--max-concurrent-streams"),
             "{err}"
+        );
+
+        // Values that would silently turn a limit off are refused.
+        for (key, value) in [
+            ("job_timeout", "500ms"),
+            ("pending_session_timeout", "0"),
+            ("announce_window", "0s"),
+        ] {
+            let err = load(None, env(&[]), &[(key, value.into())]).expect_err(key);
+            assert!(err.to_string().contains(&format!("`{key}`")), "{err}");
+        }
+        assert!(
+            load(None, env(&[]), &[("job_timeout", "0".into())]).is_ok(),
+            "0 is no limit"
         );
 
         let dir = tempfile::tempdir().expect("tempdir");

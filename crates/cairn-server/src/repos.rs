@@ -86,7 +86,10 @@ fn redact_user_info(url: &str) -> String {
                 let user_info = &authority[..at];
                 match user_info.split_once(':') {
                     Some((user, _password)) => out.push_str(&format!("{user}:***@")),
-                    None => out.push_str(&format!("{user_info}@")),
+                    // A lone user name is kept; a lone token (long, or
+                    // holding what a name does not) is a credential.
+                    None if looks_like_a_user(user_info) => out.push_str(&format!("{user_info}@")),
+                    None => out.push_str("***@"),
                 }
                 out.push_str(&authority[at + 1..]);
             }
@@ -96,6 +99,13 @@ fn redact_user_info(url: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+fn looks_like_a_user(text: &str) -> bool {
+    text.len() <= 32
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
 /// The values of `name=value` options in an rclone remote
@@ -492,6 +502,11 @@ mod tests {
                 "rest:https://h/repo?token=***&x=***",
             ),
             ("rclone:remote:plain/path", "", "rclone:remote:plain/path"),
+            (
+                "rest:https://ghp_0123456789abcdefghijklmnopqrstuvwxyz@h/r",
+                "ghp_0123",
+                "rest:https://***@h/r",
+            ),
             ("sftp:ann@host:/srv/repo", "", "sftp:ann@host:/srv/repo"),
         ] {
             let shown = redact_url(url);

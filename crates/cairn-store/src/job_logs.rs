@@ -58,7 +58,9 @@ impl Store {
         let mut all = Vec::new();
         let mut cursor = None;
         loop {
-            let page = self.job_log_page(job, LOG_PAGE_MAX, cursor).await?;
+            let page = self
+                .job_log_page(job, LOG_PAGE_MAX, usize::MAX, cursor)
+                .await?;
             all.extend(page.items);
             match page.next {
                 Some(next) => cursor = Some(next),
@@ -68,11 +70,14 @@ impl Store {
     }
 
     /// One page of a job's log lines, oldest first: up to `limit` lines
-    /// (0 = [`LOG_PAGE_DEFAULT`], at most [`LOG_PAGE_MAX`]) after `cursor`.
+    /// (0 = [`LOG_PAGE_DEFAULT`], at most [`LOG_PAGE_MAX`]) after `cursor`,
+    /// and no more than `max_bytes` of text (at least one line), so a page
+    /// of long lines still fits a message.
     pub async fn job_log_page(
         &self,
         job: JobId,
         limit: u32,
+        max_bytes: usize,
         cursor: Option<i64>,
     ) -> StoreResult<PageOf<LogLine>> {
         let page = Page {
@@ -93,7 +98,20 @@ impl Store {
                     line_from_row,
                 )?
                 .collect::<Result<Vec<_>, _>>()?;
-            let page = page.finish(rows, |(id, _)| *id);
+            let mut page = page.finish(rows, |(id, _)| *id);
+            let mut used = 0;
+            let fits = page
+                .items
+                .iter()
+                .position(|(_, line)| {
+                    used += line.line.len() + 64;
+                    used > max_bytes
+                })
+                .map_or(page.items.len(), |at| at.max(1));
+            if fits < page.items.len() {
+                page.items.truncate(fits);
+                page.next = page.items.last().map(|(id, _)| *id);
+            }
             Ok(PageOf {
                 items: page.items.into_iter().map(|(_, l)| l).collect(),
                 next: page.next,

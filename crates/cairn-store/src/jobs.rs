@@ -390,16 +390,17 @@ impl Store {
         if jobs.is_empty() {
             return Ok(0);
         }
+        // One statement for the whole list, however long: the writer is
+        // shared by every agent.
+        let ids = serde_json::to_string(&jobs.iter().map(|j| j.0).collect::<Vec<_>>())
+            .unwrap_or_else(|_| "[]".into());
         self.write(move |c| {
-            let mut renew = c.prepare_cached(
+            Ok(c.execute(
                 "UPDATE jobs SET lease_expires_at = max(coalesce(lease_expires_at, 0), ?3)
-                 WHERE id = ?1 AND host_id = ?2 AND status IN ('dispatched', 'running')",
-            )?;
-            let mut renewed = 0;
-            for job in jobs {
-                renewed += renew.execute(params![job, host, until])?;
-            }
-            Ok(renewed)
+                 WHERE id IN (SELECT value FROM json_each(?1)) AND host_id = ?2
+                   AND status IN ('dispatched', 'running')",
+                params![ids, host, until],
+            )?)
         })
         .await
     }

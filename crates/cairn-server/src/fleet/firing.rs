@@ -18,6 +18,9 @@ fn is_firing(schedule: &Schedule, fire_at: Millis) -> bool {
         == Some(fire_at)
 }
 
+/// How far an agent's clock may run ahead of the server's for its firings.
+const MAX_CLOCK_AHEAD: Millis = 10 * 60_000;
+
 impl Fleet {
     /// A schedule fired on its host: make that firing's job (once, however
     /// often the firing is reported) and dispatch it. A firing of another
@@ -41,10 +44,21 @@ impl Fleet {
                 return Ok(());
             }
         };
+        if !schedule.fields.enabled {
+            // Disabled while the host was away: the agent fired from the set
+            // it kept; the operator's word wins.
+            tracing::info!(%host, schedule = %id, "a firing of a disabled schedule: dropped");
+            return Ok(());
+        }
         let Some(fire_at) = fired.fire_at.as_ref().and_then(|t| agent_time(t, now)) else {
             tracing::warn!(%host, schedule = %id, "a firing without a valid time: dropped");
             return Ok(());
         };
+        if fire_at > now.saturating_add(MAX_CLOCK_AHEAD) {
+            // A firing of the future would run now and swallow the real one.
+            tracing::warn!(%host, schedule = %id, fire_at, now, "a firing ahead of the server's clock: dropped");
+            return Ok(());
+        }
         if !is_firing(&schedule, fire_at) {
             tracing::warn!(%host, schedule = %id, fire_at, cron = %schedule.fields.cron, "a firing at a time this schedule does not fire: dropped");
             return Ok(());

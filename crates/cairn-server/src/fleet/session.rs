@@ -26,8 +26,8 @@ use crate::error::{ServiceError, ServiceResult};
 const PERSIST_SEEN_EVERY: Millis = 30_000;
 /// Log lines accepted in one `JobLog` message.
 const MAX_LOG_LINES: usize = 1_000;
-/// Running jobs read from one `Hello` or `Heartbeat`.
-const MAX_RUNNING_JOBS: usize = 10_000;
+/// Running jobs read from one `Hello` or `Heartbeat` (an agent runs a few).
+const MAX_RUNNING_JOBS: usize = 1_024;
 /// Longest log line kept: 4 KiB, as the protocol promises.
 const MAX_LOG_LINE: usize = 4_096;
 
@@ -51,6 +51,8 @@ pub struct SessionHandle {
     guard: SessionGuard,
     approved: AtomicBool,
     persisted_seen: AtomicI64,
+    /// When a heartbeat last renewed this host's leases (0: never).
+    leases_renewed: AtomicI64,
     /// When each running job's progress was last stored.
     progress_stored: std::sync::Mutex<std::collections::HashMap<JobId, Millis>>,
     /// Until the replay reaches this seq, the agent's reports of jobs it ran
@@ -66,6 +68,8 @@ struct Replay {
     opened_at: Millis,
 }
 
+/// Parts of one job's `SnapshotList` accepted (at most a million snapshots).
+const MAX_SNAPSHOT_PARTS: u32 = 100;
 /// Snapshots accepted in one `SnapshotList` part.
 const MAX_SNAPSHOTS: usize = 10_000;
 
@@ -300,6 +304,7 @@ impl Fleet {
                 guard,
                 approved: AtomicBool::new(approved),
                 persisted_seen: AtomicI64::new(now),
+                leases_renewed: AtomicI64::new(0),
                 progress_stored: Default::default(),
                 replay: std::sync::Mutex::new(replay),
             },
@@ -523,11 +528,16 @@ impl SessionHandle {
             }
             Body::SnapshotList(list) => {
                 let repository = RepositoryId(list.repository_id);
-                // Only the repository of a job this host ran may be listed.
-                let allowed = store
-                    .job(JobId(list.job_id))
-                    .await
-                    .is_ok_and(|job| job.host_id == host && job.repository_id == Some(repository));
+                // Only by a live job of this host on that repository, still
+                // assigned to it, and in a bounded number of parts: the
+                // cache is what every host of the repository is shown.
+                let allowed = list.part < MAX_SNAPSHOT_PARTS
+                    && self.runs_live(JobId(list.job_id)).await
+                    && store
+                        .job(JobId(list.job_id))
+                        .await
+                        .is_ok_and(|job| job.repository_id == Some(repository))
+                    && store.is_assigned(repository, host).await?;
                 if allowed {
                     let snapshots = list
                         .snapshots
@@ -588,6 +598,14 @@ impl SessionHandle {
         if beat.running_job_ids.is_empty() || !self.is_approved().await? {
             return Ok(());
         }
+        // Heartbeats faster than half their interval renew nothing: a peer
+        // flooding them cannot keep the store's one writer busy.
+        let every = (self.fleet.settings.heartbeat_interval.as_millis() / 2) as Millis;
+        let last = self.leases_renewed.load(Ordering::Relaxed);
+        if last != 0 && now.saturating_sub(last) < every {
+            return Ok(());
+        }
+        self.leases_renewed.store(now, Ordering::Relaxed);
         let jobs = beat
             .running_job_ids
             .iter()

@@ -85,7 +85,7 @@ fn join(
         _ if part.part == 0 => Some(part),
         Some(mut whole) if whole.part + 1 == part.part => {
             whole.part = part.part;
-            whole.last = part.last;
+            whole.more = part.more;
             whole.truncated |= part.truncated;
             let mut used: usize = whole.entries.iter().map(Message::encoded_len).sum();
             for entry in part.entries {
@@ -182,7 +182,7 @@ impl JobHub {
                 let Some(whole) = join(partial.remove(&job), part, self.answer_limit) else {
                     return;
                 };
-                if !whole.last {
+                if whole.more {
                     // Bounded like the results: a peer cannot grow it forever.
                     if partial.len() >= MAX_RESULTS
                         && let Some(any) = partial.keys().next().copied()
@@ -248,6 +248,7 @@ mod tests {
     use super::*;
 
     fn part(part: u32, last: bool, names: &[&str]) -> JobResult {
+        let more = !last;
         JobResult::Browse(pb::BrowseResult {
             job_id: 7,
             path: "/".into(),
@@ -260,7 +261,7 @@ mod tests {
                 .collect(),
             truncated: false,
             part,
-            last,
+            more,
         })
     }
 
@@ -283,6 +284,16 @@ mod tests {
         let names: Vec<_> = whole.entries.iter().map(|e| e.name.as_str()).collect();
         assert_eq!(names, ["a", "b", "c", "d"]);
         assert!(!whole.truncated);
+    }
+
+    #[tokio::test]
+    async fn a_listing_in_one_message_is_whole_as_an_agent_without_parts_sends_it() {
+        let hub = JobHub::default();
+        hub.deliver(JobId(7), part(0, true, &["only"]));
+        let Some(JobResult::Browse(whole)) = hub.wait_result(JobId(7), || true).await else {
+            panic!("a whole result")
+        };
+        assert_eq!(whole.entries.len(), 1);
     }
 
     #[test]

@@ -240,7 +240,12 @@ impl Jobs {
     ) -> ServiceResult<PageOf<LogLine>> {
         p.require(Scope::Read)?;
         self.store.job(id).await?;
-        Ok(self.store.job_log_page(id, limit, cursor).await?)
+        // Half the message limit: the rest is the envelope and per-line fields.
+        let max_bytes = self.fleet.settings().max_message_size / 2;
+        Ok(self
+            .store
+            .job_log_page(id, limit, max_bytes, cursor)
+            .await?)
     }
 
     /// Cancels a job: a queued one at once; a running one by telling its

@@ -97,3 +97,48 @@ async fn only_the_running_host_renews_a_lease_and_an_expired_one_is_lost_once() 
         0
     );
 }
+
+#[tokio::test]
+async fn a_page_of_long_log_lines_stops_at_its_byte_budget() {
+    let (store, _dir) = fresh_store().await;
+    let owner = host(&store, "owner").await;
+    let job = dispatched_job(&store, owner, 1_000).await;
+    let lines = (0..10)
+        .map(|n| cairn_store::LogLine {
+            at: n,
+            stream: "stdout",
+            level: "info",
+            line: format!("{n}{}", "x".repeat(999)),
+        })
+        .collect();
+    store
+        .apply_agent_message_with(
+            owner,
+            1,
+            0,
+            cairn_store::append_job_log(owner, job, lines, 1_000),
+        )
+        .await
+        .expect("append");
+    let mut seen = 0;
+    let mut cursor = None;
+    let mut pages = 0;
+    loop {
+        let page = store
+            .job_log_page(job, 500, 3_000, cursor)
+            .await
+            .expect("page");
+        assert!(
+            !page.items.is_empty() && page.items.len() <= 2,
+            "{}",
+            page.items.len()
+        );
+        seen += page.items.len();
+        pages += 1;
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!((seen, pages), (10, 5), "every line, two to a page");
+}

@@ -426,12 +426,45 @@ async fn a_firing_at_a_time_the_schedule_never_fires_is_refused() {
         jobs.items.is_empty(),
         "an invented firing made a job: {jobs:?}"
     );
+    // A real firing of the future (a day ahead) would run now and swallow
+    // the real one: refused.
+    a.send(fire(real + 2 * day)).await;
+    let jobs = store
+        .list_jobs(filter, cairn_store::Page::first(10))
+        .await
+        .expect("jobs");
+    assert!(
+        jobs.items.is_empty(),
+        "a future firing made a job: {jobs:?}"
+    );
     a.send(fire(real)).await;
     let jobs = store
         .list_jobs(filter, cairn_store::Page::first(10))
         .await
         .expect("jobs");
     assert_eq!(jobs.items.len(), 1, "the real firing makes its job");
+
+    // Disabled while the host was away: its spooled firings make no job.
+    ScheduleServiceClient::new(server.channel().await)
+        .set_schedule_enabled(with_token(
+            pb::SetScheduleEnabledRequest {
+                schedule_id: schedule.id,
+                enabled: false,
+            },
+            &token,
+        ))
+        .await
+        .expect("disable");
+    a.send(fire(real - day)).await;
+    let jobs = store
+        .list_jobs(filter, cairn_store::Page::first(10))
+        .await
+        .expect("jobs");
+    assert_eq!(
+        jobs.items.len(),
+        1,
+        "a disabled schedule's firing made a job"
+    );
 }
 
 #[tokio::test]
