@@ -466,16 +466,30 @@ impl Runner {
 
         // One exclusive operation per repository at a time on this host;
         // backups and reads share.
+        // Waiting for the lock, a cancel (or the job's timeout) still stops it.
         let lock = self.repo_lock(access.repository_id);
-        let _guard = if operation.is_exclusive() {
-            Some(lock.write().await)
-        } else {
-            None
+        let mut waiting = cancel.clone();
+        let stopped = async move {
+            if waiting.wait_for(Option::is_some).await.is_err() {
+                std::future::pending::<()>().await;
+            }
         };
-        let _shared = if operation.is_exclusive() {
-            None
+        let cancelled_waiting = pb::JobFinished {
+            outcome: pb::JobOutcome::Cancelled as i32,
+            error: "cancelled while waiting for the repository".into(),
+            ..failed(String::new())
+        };
+        tokio::pin!(stopped);
+        let (_guard, _shared) = if operation.is_exclusive() {
+            tokio::select! {
+                guard = lock.write() => (Some(guard), None),
+                () = &mut stopped => return cancelled_waiting,
+            }
         } else {
-            Some(lock.read().await)
+            tokio::select! {
+                shared = lock.read() => (None, Some(shared)),
+                () = &mut stopped => return cancelled_waiting,
+            }
         };
 
         for (name, hook) in &hooks {

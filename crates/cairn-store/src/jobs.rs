@@ -379,13 +379,16 @@ impl Store {
     }
 
     /// Renews the leases of `jobs` that `host` runs (dispatched or running)
-    /// to at least `until`; jobs of other hosts, and ended ones, are left
-    /// alone. Returns how many were renewed.
+    /// to at least `until`, but never past `max_life` after the job was
+    /// dispatched (`None`: no limit), so an agent cannot keep a job alive
+    /// for ever; jobs of other hosts, and ended ones, are left alone.
+    /// Returns how many were renewed.
     pub async fn renew_leases(
         &self,
         host: HostId,
         jobs: Vec<JobId>,
         until: Millis,
+        max_life: Option<Millis>,
     ) -> StoreResult<usize> {
         if jobs.is_empty() {
             return Ok(0);
@@ -396,10 +399,11 @@ impl Store {
             .unwrap_or_else(|_| "[]".into());
         self.write(move |c| {
             Ok(c.execute(
-                "UPDATE jobs SET lease_expires_at = max(coalesce(lease_expires_at, 0), ?3)
+                "UPDATE jobs SET lease_expires_at = max(coalesce(lease_expires_at, 0),
+                        CASE WHEN ?4 IS NULL THEN ?3 ELSE min(?3, coalesce(dispatched_at, ?3) + ?4) END)
                  WHERE id IN (SELECT value FROM json_each(?1)) AND host_id = ?2
                    AND status IN ('dispatched', 'running')",
-                params![ids, host, until],
+                params![ids, host, until, max_life],
             )?)
         })
         .await

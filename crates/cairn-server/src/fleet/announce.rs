@@ -61,11 +61,19 @@ impl AnnounceLimiter {
     }
 }
 
-/// The address without its port: one machine is one client, whichever
-/// source port it dials from.
+/// The client an address counts for: its IPv4 address without the port, or
+/// its IPv6 /64 (one site holds a whole /64, so counting single addresses
+/// would cap nothing).
 fn client_key(addr: &str) -> String {
-    match addr.parse::<std::net::SocketAddr>() {
-        Ok(socket) => socket.ip().to_string(),
+    match addr.parse::<std::net::SocketAddr>().map(|s| s.ip()) {
+        Ok(std::net::IpAddr::V4(v4)) => v4.to_string(),
+        Ok(std::net::IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
         Err(_) => addr.to_string(),
     }
 }
@@ -97,5 +105,18 @@ mod tests {
             "the approval queue is full"
         );
         assert!(limiter.admit(None, 9, 61_000).is_ok());
+    }
+
+    #[test]
+    fn an_ipv6_site_counts_as_one_client() {
+        assert_eq!(
+            client_key("[2001:db8:1:2::1]:5000"),
+            client_key("[2001:db8:1:2:ffff::9]:1")
+        );
+        assert_ne!(
+            client_key("[2001:db8:1:2::1]:5000"),
+            client_key("[2001:db8:1:3::1]:5000")
+        );
+        assert_eq!(client_key("[::ffff:10.0.0.1]:5"), client_key("10.0.0.1:6"));
     }
 }

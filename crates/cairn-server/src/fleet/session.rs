@@ -339,6 +339,22 @@ impl Fleet {
     /// it neither runs nor reported finished are lost; then what the host
     /// missed while away runs by each schedule's catch-up policy.
     async fn reconcile(&self, host: HostId, replay: Replay) -> ServiceResult<()> {
+        // A job the agent still runs that the server has ended (lost while
+        // the host was away longer than its lease, or cancelled) is stopped:
+        // it must not run beside what the dispatcher now sends.
+        for id in &replay.running {
+            let ended = match self.store.job(*id).await {
+                Ok(job) => job.host_id != host || job.status.is_terminal(),
+                Err(_) => true,
+            };
+            if ended {
+                tracing::warn!(%host, job = %id, "the agent runs a job the server has ended: stopping it");
+                self.registry.send(
+                    host,
+                    crate::jobs::cancel_message(*id, "the server ended this job"),
+                );
+            }
+        }
         let lost = self
             .store
             .lose_jobs_not_running(host, replay.running, replay.opened_at, self.clock.now())
@@ -612,10 +628,16 @@ impl SessionHandle {
             .take(MAX_RUNNING_JOBS)
             .map(|id| JobId(*id))
             .collect();
-        let until = now.saturating_add(self.fleet.settings.job_lease.as_millis() as Millis);
+        let settings = &self.fleet.settings;
+        let lease = settings.job_lease.as_millis() as Millis;
+        let until = now.saturating_add(lease);
+        // The agent stops a job at its timeout; should it not, the server
+        // stops renewing one lease later and the job is lost.
+        let max_life = (!settings.job_timeout.is_zero())
+            .then(|| (settings.job_timeout.as_millis() as Millis).saturating_add(lease));
         self.fleet
             .store
-            .renew_leases(self.guard.host, jobs, until)
+            .renew_leases(self.guard.host, jobs, until, max_life)
             .await?;
         Ok(())
     }

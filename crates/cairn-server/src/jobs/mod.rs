@@ -400,7 +400,7 @@ impl Jobs {
 /// Longest cancel reason kept.
 const MAX_CANCEL_REASON: usize = 500;
 
-fn cancel_message(id: JobId, reason: &str) -> pb::ServerMessage {
+pub(crate) fn cancel_message(id: JobId, reason: &str) -> pb::ServerMessage {
     pb::ServerMessage {
         body: Some(pb::server_message::Body::CancelJob(pb::CancelJob {
             job_id: id.0,

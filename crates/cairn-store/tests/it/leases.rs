@@ -58,7 +58,7 @@ async fn only_the_running_host_renews_a_lease_and_an_expired_one_is_lost_once() 
 
     assert_eq!(
         store
-            .renew_leases(owner, vec![renewed], 10_000)
+            .renew_leases(owner, vec![renewed], 10_000, None)
             .await
             .expect("renew"),
         1
@@ -66,14 +66,14 @@ async fn only_the_running_host_renews_a_lease_and_an_expired_one_is_lost_once() 
     // Another host naming the job in its heartbeat renews nothing.
     assert_eq!(
         store
-            .renew_leases(other, vec![claimed], 10_000)
+            .renew_leases(other, vec![claimed], 10_000, None)
             .await
             .expect("renew"),
         0
     );
     // A renewal never shortens a lease.
     store
-        .renew_leases(owner, vec![renewed], 500)
+        .renew_leases(owner, vec![renewed], 500, None)
         .await
         .expect("renew");
 
@@ -91,11 +91,28 @@ async fn only_the_running_host_renews_a_lease_and_an_expired_one_is_lost_once() 
     // An ended job's lease is never renewed.
     assert_eq!(
         store
-            .renew_leases(owner, vec![claimed], 50_000)
+            .renew_leases(owner, vec![claimed], 50_000, None)
             .await
             .expect("renew"),
         0
     );
+}
+
+#[tokio::test]
+async fn no_heartbeat_keeps_a_job_alive_past_its_life() {
+    let (store, _dir) = fresh_store().await;
+    let owner = host(&store, "owner").await;
+    let job = dispatched_job(&store, owner, 1_000).await; // dispatched at 0
+    // Renewed to 60 s from "now" = 50 s, but the job may live 30 s at most.
+    store
+        .renew_leases(owner, vec![job], 110_000, Some(30_000))
+        .await
+        .expect("renew");
+    assert_eq!(
+        store.job(job).await.expect("job").lease_expires_at,
+        Some(30_000)
+    );
+    assert_eq!(store.expire_leases(30_001).await.expect("expire").len(), 1);
 }
 
 #[tokio::test]

@@ -260,3 +260,82 @@ async fn a_cancel_stops_a_job_still_in_its_pre_hook() {
     );
     agent.stop().await.expect("stop");
 }
+
+#[tokio::test]
+async fn an_agent_back_with_a_job_the_server_gave_up_on_is_told_to_stop_it() {
+    use cairn_testkit::agents::{hello, new_identity, open};
+
+    let server = TestServer::start().await;
+    let token = server.token_for("ops", Role::Admin, Scope::Admin).await;
+    let identity = new_identity();
+    let mut first = open(&server.url, hello(&identity, "away"))
+        .await
+        .expect("open");
+    let host_id = match first.next(Duration::from_secs(60)).await {
+        Ok(Some(pb::ServerMessage {
+            body: Some(pb::server_message::Body::Welcome(w)),
+        })) => w.host_id,
+        other => panic!("expected a welcome, got {other:?}"),
+    };
+    cairn_proto::v1::host_service_client::HostServiceClient::new(server.channel().await)
+        .approve_host(with_token(
+            pb::ApproveHostRequest {
+                host_id,
+                expected_fingerprint: String::new(),
+            },
+            &token,
+        ))
+        .await
+        .expect("approve");
+    drop(first);
+
+    // A job it was running when it went away, lost since (its lease ran out).
+    let store = server.store().await;
+    let job = store
+        .create_job(
+            cairn_store::NewJob {
+                kind: "check",
+                host_id: cairn_store::HostId(host_id),
+                repository_id: None,
+                trigger: "api",
+                spec: String::new(),
+                created_by: None,
+            },
+            0,
+        )
+        .await
+        .expect("job");
+    assert!(store.mark_dispatched(job, 0, 1).await.expect("dispatch"));
+    assert_eq!(store.expire_leases(2).await.expect("expire").len(), 1);
+
+    // It comes back still running it: the server tells it to stop.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut back = loop {
+        let mut message = hello(&identity, "away");
+        if let Some(pb::agent_message::Body::Hello(h)) = message.body.as_mut() {
+            h.running_job_ids = vec![job.0];
+        }
+        // The first stream may not be gone yet: then this one is refused.
+        if let Ok(mut session) = open(&server.url, message).await
+            && let Ok(Some(pb::ServerMessage {
+                body: Some(pb::server_message::Body::Welcome(_)),
+            })) = session.next(Duration::from_secs(60)).await
+        {
+            break session;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "cannot reconnect");
+        cairn_testkit::fleet::poll_pause().await;
+    };
+    loop {
+        match back.next(Duration::from_secs(60)).await {
+            Ok(Some(pb::ServerMessage {
+                body: Some(pb::server_message::Body::CancelJob(cancel)),
+            })) => {
+                assert_eq!(cancel.job_id, job.0);
+                break;
+            }
+            Ok(Some(_)) => continue,
+            other => panic!("no CancelJob for the lost job: {other:?}"),
+        }
+    }
+}
