@@ -146,6 +146,6 @@ pub async fn queued_of_kind(
             tokio::time::Instant::now() < deadline,
             "no {kind:?} job was queued for host {host}"
         );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        crate::fleet::poll_pause().await;
     }
 }
