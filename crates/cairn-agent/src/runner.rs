@@ -421,7 +421,10 @@ impl Runner {
             }
             _ => None,
         };
-        let operation = match cairn_restic::operation(spec, restore_target.as_deref()) {
+        let Some(checked) = cairn_proto::convert::spec_from_pb(spec) else {
+            return failed("the job came without a spec".into());
+        };
+        let operation = match cairn_restic::operation(&checked, restore_target.as_deref()) {
             Ok(op) => op,
             Err(err) => return failed(format!("refused: {err}")),
         };

@@ -1,10 +1,20 @@
-//! One test per spec field: the protocol's spec in, restic's argv out. A
-//! field that stops reaching restic fails its test here.
+//! One test per spec field: the protocol's spec in, restic's argv out, by
+//! the path the agent takes (wire → domain → operation). A field that stops
+//! reaching restic fails its test here.
 
 use cairn_proto::v1 as pb;
 use cairn_proto::v1::job_spec::Spec;
 
-use crate::{RepoAccess, operation};
+use crate::{ArgError, Operation, RepoAccess};
+
+/// The agent's path: the wire spec converted, then checked.
+fn operation(spec: &pb::JobSpec, restore_target: Option<&str>) -> Result<Operation, ArgError> {
+    let spec = cairn_proto::convert::spec_from_pb(spec).ok_or(ArgError::Invalid {
+        field: "spec",
+        reason: "empty job spec".into(),
+    })?;
+    crate::operation(&spec, restore_target)
+}
 
 fn argv(spec: Spec) -> Vec<String> {
     let repo = RepoAccess {

@@ -9,7 +9,7 @@
 
 mod arg;
 mod backend_env;
-mod from_proto;
+mod from_spec;
 mod output;
 mod spec;
 mod url;
@@ -17,7 +17,7 @@ mod version;
 
 pub use arg::{ArgError, SafeArg};
 pub use backend_env::check_env;
-pub use from_proto::operation;
+pub use from_spec::operation;
 pub use output::{
     BackupMessage, BackupStatus, BackupSummary, DiffChange, DiffTotals, ExitKind, LsNode,
     ResticFailure, Snapshot, classify_exit, classify_stderr, parse_diff, parse_ls, parse_snapshots,

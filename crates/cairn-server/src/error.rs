@@ -29,6 +29,16 @@ pub enum ServiceError {
     /// The call is valid but the server is not in a state to do it.
     #[error("{0}")]
     FailedPrecondition(String),
+    /// A peer (an agent) is turned away, for the reason given.
+    #[error("{0}")]
+    Refused(String),
+    /// The server cannot do it now (shutting down, a peer gone silent);
+    /// trying again later may work.
+    #[error("{0}")]
+    Unavailable(String),
+    /// What was sent is larger than the server accepts.
+    #[error("{0}")]
+    TooLarge(String),
     /// Something failed inside the server. The detail is logged, not returned.
     #[error("internal error")]
     Internal(String),

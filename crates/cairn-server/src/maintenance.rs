@@ -5,7 +5,9 @@
 
 use std::time::Duration;
 
-use cairn_proto::v1 as pb;
+use cairn_domain::{
+    CheckSpec, ForgetSpec, JobSpec, MaxUnused, PruneSpec, ReadDataSubset, RetentionPolicy, Trigger,
+};
 use cairn_store::{
     Chore, HostId, MaintenancePlan, Millis, Outcome, PlanFields, RepositoryId, Scope, Store,
 };
@@ -14,7 +16,7 @@ use crate::audit::Auditor;
 use crate::auth::Principal;
 use crate::clock::Clock;
 use crate::error::{ServiceError, ServiceResult};
-use crate::jobs::{JobRequest, Jobs, decode, encode};
+use crate::jobs::{JobRequest, Jobs};
 
 /// A plan as an operator sets it.
 #[derive(Debug, Clone)]
@@ -22,12 +24,12 @@ pub struct PlanRequest {
     pub host: HostId,
     pub repository: RepositoryId,
     pub enabled: bool,
-    pub retention: pb::RetentionPolicy,
+    pub retention: RetentionPolicy,
     pub forget_every: Option<Duration>,
     pub prune_every: Option<Duration>,
-    pub prune_max_unused: Option<pb::MaxUnused>,
+    pub prune_max_unused: Option<MaxUnused>,
     pub check_every: Option<Duration>,
-    pub check_read_data_subset: Option<pb::ReadDataSubset>,
+    pub check_read_data_subset: Option<ReadDataSubset>,
 }
 
 /// The maintenance service; cheap to clone.
@@ -42,49 +44,31 @@ pub struct Maintenance {
 /// A plan's forget applies to its own host's snapshots only (`--host`), as
 /// the protocol promises: another host's snapshots in the same repository
 /// are that host's plan's business.
-fn forget_spec(plan: &MaintenancePlan, hostname: &str) -> ServiceResult<pb::JobSpec> {
+fn forget_spec(plan: &MaintenancePlan, hostname: &str) -> ServiceResult<JobSpec> {
     if hostname.is_empty() {
         return Err(ServiceError::FailedPrecondition(format!(
             "host {} has not reported its hostname yet: its forget would touch every host's snapshots",
             plan.host_id
         )));
     }
-    Ok(pb::JobSpec {
-        spec: Some(pb::job_spec::Spec::Forget(pb::ForgetSpec {
-            policy: Some(decode(&plan.fields.retention)?),
-            hostnames: vec![hostname.to_string()],
-            ..Default::default()
-        })),
+    Ok(JobSpec::Forget(ForgetSpec {
+        policy: Some(plan.fields.retention.clone()),
+        hostnames: vec![hostname.to_string()],
+        ..Default::default()
+    }))
+}
+
+fn prune_spec(plan: &MaintenancePlan) -> JobSpec {
+    JobSpec::Prune(PruneSpec {
+        max_unused: plan.fields.prune_max_unused,
+        ..Default::default()
     })
 }
 
-fn prune_spec(plan: &MaintenancePlan) -> ServiceResult<pb::JobSpec> {
-    let max_unused = plan
-        .fields
-        .prune_max_unused
-        .as_deref()
-        .map(decode)
-        .transpose()?;
-    Ok(pb::JobSpec {
-        spec: Some(pb::job_spec::Spec::Prune(pb::PruneSpec {
-            max_unused,
-            ..Default::default()
-        })),
-    })
-}
-
-fn check_spec(plan: &MaintenancePlan) -> ServiceResult<pb::JobSpec> {
-    let read_data_subset = plan
-        .fields
-        .check_read_data_subset
-        .as_deref()
-        .map(decode)
-        .transpose()?;
-    Ok(pb::JobSpec {
-        spec: Some(pb::job_spec::Spec::Check(pb::CheckSpec {
-            read_data_subset,
-            ..Default::default()
-        })),
+fn check_spec(plan: &MaintenancePlan) -> JobSpec {
+    JobSpec::Check(CheckSpec {
+        read_data_subset: plan.fields.check_read_data_subset,
+        ..Default::default()
     })
 }
 
@@ -115,14 +99,14 @@ impl Maintenance {
                 r.repository, r.host
             )));
         }
-        let check = |field: &'static str, spec: pb::job_spec::Spec| {
-            cairn_restic::operation(&pb::JobSpec { spec: Some(spec) }, None)
+        let check = |field: &'static str, spec: JobSpec| {
+            cairn_restic::operation(&spec, None)
                 .map_err(|e| ServiceError::invalid(field, e.to_string()))
         };
         if r.forget_every.is_some() {
             check(
                 "retention",
-                pb::job_spec::Spec::Forget(pb::ForgetSpec {
+                JobSpec::Forget(ForgetSpec {
                     policy: Some(r.retention.clone()),
                     ..Default::default()
                 }),
@@ -130,26 +114,26 @@ impl Maintenance {
         }
         check(
             "prune_max_unused",
-            pb::job_spec::Spec::Prune(pb::PruneSpec {
+            JobSpec::Prune(PruneSpec {
                 max_unused: r.prune_max_unused,
                 ..Default::default()
             }),
         )?;
         check(
             "check_read_data_subset",
-            pb::job_spec::Spec::Check(pb::CheckSpec {
+            JobSpec::Check(CheckSpec {
                 read_data_subset: r.check_read_data_subset,
                 ..Default::default()
             }),
         )?;
         let fields = PlanFields {
             enabled: r.enabled,
-            retention: encode(&r.retention),
+            retention: r.retention,
             forget_every_seconds: r.forget_every.map(|d| d.as_secs().max(1)),
             prune_every_seconds: r.prune_every.map(|d| d.as_secs().max(1)),
-            prune_max_unused: r.prune_max_unused.as_ref().map(encode),
+            prune_max_unused: r.prune_max_unused,
             check_every_seconds: r.check_every.map(|d| d.as_secs().max(1)),
-            check_read_data_subset: r.check_read_data_subset.as_ref().map(encode),
+            check_read_data_subset: r.check_read_data_subset,
         };
         let plan = self
             .store
@@ -233,14 +217,14 @@ impl Maintenance {
                             }
                         }
                     }
-                    Chore::Prune => prune_spec(&plan)?,
-                    Chore::Check => check_spec(&plan)?,
+                    Chore::Prune => prune_spec(&plan),
+                    Chore::Check => check_spec(&plan),
                 };
                 let request = JobRequest {
                     host: plan.host_id,
                     repository: plan.repository_id,
                     spec,
-                    trigger: "maintenance",
+                    trigger: Trigger::Maintenance,
                 };
                 match self.jobs.submit(&system, request).await {
                     Ok(job) => {

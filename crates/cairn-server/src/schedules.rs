@@ -3,7 +3,7 @@
 //! the agent fires them on its own clock.
 
 use cairn_cron::CronSpec;
-use cairn_proto::v1 as pb;
+use cairn_domain::{BackupSpec, JobSpec};
 use cairn_store::{
     HostId, Outcome, RepositoryId, Schedule, ScheduleFields, ScheduleId, Scope, Store, StoreError,
 };
@@ -60,14 +60,12 @@ pub fn check_fields(f: &ScheduleFields) -> ServiceResult<()> {
             "a schedule backs up at least one path",
         ));
     }
-    let spec = pb::JobSpec {
-        spec: Some(pb::job_spec::Spec::Backup(pb::BackupSpec {
-            paths: f.paths.clone(),
-            excludes: f.excludes.clone(),
-            tags: f.tags.clone(),
-            ..Default::default()
-        })),
-    };
+    let spec = JobSpec::Backup(BackupSpec {
+        paths: f.paths.clone(),
+        excludes: f.excludes.clone(),
+        tags: f.tags.clone(),
+        ..Default::default()
+    });
     cairn_restic::operation(&spec, None)
         .map_err(|e| ServiceError::invalid("spec", e.to_string()))?;
     for hook in &f.hooks {
@@ -83,12 +81,7 @@ pub fn check_fields(f: &ScheduleFields) -> ServiceResult<()> {
             ));
         }
     }
-    if !matches!(f.catch_up.as_str(), "once" | "skip" | "all") {
-        return Err(ServiceError::invalid(
-            "catch_up",
-            "must be once, skip or all",
-        ));
-    }
+    // The catch-up policy is typed: an unknown one cannot get this far.
     Ok(())
 }
 
@@ -244,6 +237,7 @@ impl Schedules {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cairn_domain::CatchUp;
 
     fn fields() -> ScheduleFields {
         ScheduleFields {
@@ -256,7 +250,7 @@ mod tests {
             hooks: vec!["pg".into()],
             limit_upload_kib: None,
             limit_download_kib: None,
-            catch_up: "once".into(),
+            catch_up: CatchUp::Once,
             enabled: true,
         }
     }
@@ -331,13 +325,6 @@ mod tests {
                 ..fields()
             }),
             "hooks"
-        );
-        assert_eq!(
-            field_of(ScheduleFields {
-                catch_up: "sometimes".into(),
-                ..fields()
-            }),
-            "catch_up"
         );
     }
 }

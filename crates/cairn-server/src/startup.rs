@@ -84,6 +84,8 @@ impl Server {
         let tls = server_identity(&config)?;
         let store = Store::open(&config.database_path()).await?;
         check_key_matches(&store, &sealer, &config, &clock).await?;
+        // Before anything reads a job row: values Cairn 0.1 wrote become JSON.
+        crate::grpc::legacy::upgrade(&store).await?;
 
         let auditor = Auditor::new(store.clone(), clock.clone());
         let auth = Auth::new(
@@ -125,6 +127,7 @@ impl Server {
         );
         let schedules =
             Schedules::new(store.clone(), clock.clone(), auditor.clone(), fleet.clone());
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let jobs = Jobs::new(
             store.clone(),
             clock.clone(),
@@ -132,10 +135,10 @@ impl Server {
             repos.clone(),
             fleet.clone(),
             config.job_lease,
+            shutdown_rx.clone(),
         );
         let maintenance =
             Maintenance::new(store.clone(), clock.clone(), auditor.clone(), jobs.clone());
-        let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let api = Api {
             auth,
             admin,

@@ -41,10 +41,25 @@ pub enum StoreError {
     Seal(String),
     /// SQLite refused a statement.
     #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
     /// The store's connection threads have stopped (the store is shutting down).
     #[error("the store is closed")]
     Closed,
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(err: rusqlite::Error) -> Self {
+        // A typed column that did not decode names its row.
+        if let rusqlite::Error::FromSqlConversionFailure(_, _, inner) = &err
+            && let Some(bad) = inner.downcast_ref::<crate::codec::Undecodable>()
+        {
+            return StoreError::Corrupt {
+                column: bad.column,
+                detail: bad.to_string(),
+            };
+        }
+        StoreError::Sqlite(err)
+    }
 }
 
 /// Results of store operations.
@@ -62,7 +77,7 @@ impl StoreError {
             {
                 StoreError::Conflict { what }
             }
-            other => StoreError::Sqlite(other),
+            other => StoreError::from(other),
         }
     }
 }

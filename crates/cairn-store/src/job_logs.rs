@@ -1,6 +1,7 @@
 //! Job logs: the lines a job printed, appended by its own host while it
 //! runs, capped per job, paged to readers, and deleted after the retention.
 
+pub use cairn_domain::{LogLevel, LogStream};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::error::{StoreError, StoreResult};
@@ -13,10 +14,8 @@ use crate::{Millis, Store};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogLine {
     pub at: Millis,
-    /// `stdout`, `stderr` or `agent`.
-    pub stream: &'static str,
-    /// `debug`, `info`, `warn` or `error`.
-    pub level: &'static str,
+    pub stream: LogStream,
+    pub level: LogLevel,
     pub line: String,
 }
 
@@ -36,17 +35,9 @@ fn line_from_row(r: &Row<'_>) -> rusqlite::Result<(i64, LogLine)> {
         r.get(0)?,
         LogLine {
             at: r.get(1)?,
-            stream: match stream.as_str() {
-                "stdout" => "stdout",
-                "stderr" => "stderr",
-                _ => "agent",
-            },
-            level: match level.as_str() {
-                "debug" => "debug",
-                "warn" => "warn",
-                "error" => "error",
-                _ => "info",
-            },
+            // The schema's CHECKs allow only these spellings.
+            stream: LogStream::parse(&stream).unwrap_or(LogStream::Agent),
+            level: LogLevel::parse(&level).unwrap_or(LogLevel::Info),
             line: r.get(4)?,
         },
     ))
@@ -147,8 +138,8 @@ impl Store {
 fn dropped_marker(at: Millis, max_lines: u64) -> LogLine {
     LogLine {
         at,
-        stream: "agent",
-        level: "warn",
+        stream: LogStream::Agent,
+        level: LogLevel::Warn,
         line: format!(
             "log limit reached: this job keeps its first {max_lines} lines; later lines were dropped"
         ),
@@ -213,7 +204,13 @@ pub fn append_job_log(
         )?;
         for line in &stored {
             insert
-                .execute(params![job, line.at, line.stream, line.level, line.line])
+                .execute(params![
+                    job,
+                    line.at,
+                    line.stream.as_str(),
+                    line.level.as_str(),
+                    line.line
+                ])
                 .map_err(StoreError::from)?;
         }
         Ok(stored)

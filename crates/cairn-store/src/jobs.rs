@@ -6,75 +6,29 @@
 //! or replayed message can never move a job backwards or out of a terminal
 //! state.
 
+use cairn_domain::{BackupSummary, JobKind, Progress, Trigger};
+pub use cairn_domain::{JobSpec, JobStatus};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use crate::codec::{column, encode};
 use crate::error::{StoreError, StoreResult};
 use crate::ids::{HostId, JobId, RepositoryId, UserId};
 use crate::page::{Page, PageOf};
 use crate::{Millis, Store};
 
-/// Where a job is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum JobStatus {
-    Queued,
-    Dispatched,
-    Running,
-    Succeeded,
-    Failed,
-    Cancelled,
-    Lost,
-}
-
-impl JobStatus {
-    /// The stored spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobStatus::Queued => "queued",
-            JobStatus::Dispatched => "dispatched",
-            JobStatus::Running => "running",
-            JobStatus::Succeeded => "succeeded",
-            JobStatus::Failed => "failed",
-            JobStatus::Cancelled => "cancelled",
-            JobStatus::Lost => "lost",
-        }
-    }
-
-    /// Parses the stored spelling.
-    pub fn parse(s: &str) -> Option<JobStatus> {
-        Some(match s {
-            "queued" => JobStatus::Queued,
-            "dispatched" => JobStatus::Dispatched,
-            "running" => JobStatus::Running,
-            "succeeded" => JobStatus::Succeeded,
-            "failed" => JobStatus::Failed,
-            "cancelled" => JobStatus::Cancelled,
-            "lost" => JobStatus::Lost,
-            _ => return None,
-        })
-    }
-
-    /// Whether the job has ended.
-    pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            JobStatus::Succeeded | JobStatus::Failed | JobStatus::Cancelled | JobStatus::Lost
-        )
-    }
-}
-
 /// A job as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Job {
     pub id: JobId,
-    pub kind: String,
+    pub kind: JobKind,
     pub status: JobStatus,
     pub host_id: HostId,
     pub repository_id: Option<RepositoryId>,
     /// The schedule and firing this job runs, if a schedule made it.
     pub schedule: Option<(crate::ids::ScheduleId, Millis)>,
-    pub trigger: String,
-    /// The typed spec, encoded by the server (opaque here; never a secret).
-    pub spec: String,
+    pub trigger: Trigger,
+    /// What the job runs (never a secret).
+    pub spec: JobSpec,
     pub created_by: Option<UserId>,
     pub created_at: Millis,
     pub dispatched_at: Option<Millis>,
@@ -82,10 +36,10 @@ pub struct Job {
     pub finished_at: Option<Millis>,
     pub lease_expires_at: Option<Millis>,
     pub cancel_requested_at: Option<Millis>,
-    /// The last progress report, encoded by the server.
-    pub progress: Option<String>,
-    /// The result summary, encoded by the server.
-    pub summary: Option<String>,
+    /// The last progress report stored.
+    pub progress: Option<Progress>,
+    /// restic's summary, for a backup that made a snapshot.
+    pub summary: Option<BackupSummary>,
     pub snapshot_id: Option<String>,
     pub exit_code: Option<i32>,
     pub error: Option<String>,
@@ -102,13 +56,13 @@ pub struct Job {
 }
 
 /// How a job ended, as the agent reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct JobEnd {
     pub status: JobStatus,
     pub warning: bool,
     pub exit_code: Option<i32>,
     pub error: Option<String>,
-    pub summary: Option<String>,
+    pub summary: Option<BackupSummary>,
     pub snapshot_id: Option<String>,
 }
 
@@ -119,8 +73,7 @@ pub struct JobFilter {
     pub repository: Option<RepositoryId>,
     pub status: Option<JobStatus>,
     pub schedule: Option<crate::ids::ScheduleId>,
-    /// `backup`, `forget`, … as stored.
-    pub kind: Option<&'static str>,
+    pub kind: Option<JobKind>,
     /// Only jobs not yet in a terminal state.
     pub active_only: bool,
 }
@@ -133,21 +86,29 @@ const JOB_COLUMNS: &str = "id, kind, status, host_id, repository_id, trigger, sp
      (SELECT username FROM users WHERE users.id = jobs.created_by)";
 
 fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
+    let id: i64 = row.get(0)?;
+    let vocabulary = |index: usize, text: String, what: &str| {
+        rusqlite::Error::FromSqlConversionFailure(
+            index,
+            rusqlite::types::Type::Text,
+            format!("jobs row {id}: unknown {what} {text:?}").into(),
+        )
+    };
+    let kind: String = row.get(1)?;
     let status: String = row.get(2)?;
+    let trigger: String = row.get(5)?;
+    let spec: String = row.get(6)?;
+    let progress: Option<String> = row.get(14)?;
+    let summary: Option<String> = row.get(15)?;
     Ok(Job {
-        id: row.get(0)?,
-        kind: row.get(1)?,
-        status: JobStatus::parse(&status).ok_or_else(|| {
-            rusqlite::Error::FromSqlConversionFailure(
-                2,
-                rusqlite::types::Type::Text,
-                format!("unknown job status {status:?}").into(),
-            )
-        })?,
+        id: JobId(id),
+        kind: JobKind::parse(&kind).ok_or_else(|| vocabulary(1, kind.clone(), "kind"))?,
+        status: JobStatus::parse(&status).ok_or_else(|| vocabulary(2, status.clone(), "status"))?,
         host_id: row.get(3)?,
         repository_id: row.get(4)?,
-        trigger: row.get(5)?,
-        spec: row.get(6)?,
+        trigger: Trigger::parse(&trigger)
+            .ok_or_else(|| vocabulary(5, trigger.clone(), "trigger"))?,
+        spec: column("jobs", id, (6, "spec"), &spec)?,
         created_by: row.get(7)?,
         created_at: row.get(8)?,
         dispatched_at: row.get(9)?,
@@ -155,8 +116,12 @@ fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
         finished_at: row.get(11)?,
         lease_expires_at: row.get(12)?,
         cancel_requested_at: row.get(13)?,
-        progress: row.get(14)?,
-        summary: row.get(15)?,
+        progress: progress
+            .map(|p| column("jobs", id, (14, "progress"), &p))
+            .transpose()?,
+        summary: summary
+            .map(|s| column("jobs", id, (15, "summary"), &s))
+            .transpose()?,
         snapshot_id: row.get(16)?,
         exit_code: row.get(17)?,
         error: row.get(18)?,
@@ -181,17 +146,14 @@ fn job_in(conn: &Connection, id: JobId) -> StoreResult<Job> {
     .map_err(StoreError::about("job"))
 }
 
-/// A job to create (queued).
+/// A job to create (queued); its kind is its spec's.
 #[derive(Debug, Clone)]
 pub struct NewJob {
-    /// `backup`, `forget`, … (the schema's CHECK lists them).
-    pub kind: &'static str,
     pub host_id: HostId,
     pub repository_id: Option<RepositoryId>,
-    /// `manual`, `api`, `schedule`, `catch_up` or `maintenance`.
-    pub trigger: &'static str,
-    /// The typed spec as JSON (never a secret).
-    pub spec: String,
+    pub trigger: Trigger,
+    /// What to run (never a secret).
+    pub spec: JobSpec,
     pub created_by: Option<UserId>,
 }
 
@@ -214,7 +176,7 @@ impl Store {
             c.execute(
                 "INSERT INTO jobs (kind, host_id, repository_id, trigger, spec, created_by, created_at, secrets_grant)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![job.kind, job.host_id, job.repository_id, job.trigger, job.spec, job.created_by, now, grant],
+                params![job.spec.kind().as_str(), job.host_id, job.repository_id, job.trigger.as_str(), encode(&job.spec), job.created_by, now, grant],
             )?;
             Ok(JobId(c.last_insert_rowid()))
         })
@@ -245,7 +207,7 @@ impl Store {
                         filter.status.map(JobStatus::as_str),
                         page.probe_limit(),
                         filter.schedule,
-                        filter.kind,
+                        filter.kind.map(JobKind::as_str),
                         filter.active_only,
                     ],
                     job_from_row,
@@ -351,27 +313,30 @@ impl Store {
     }
 
     /// After an agent's replay: its jobs that were dispatched before `since`
-    /// and that it neither runs nor finished are lost. Returns how many.
+    /// and that it neither runs nor finished are lost. Returns them, ended.
     pub async fn lose_jobs_not_running(
         &self,
         host: HostId,
         running: Vec<JobId>,
         since: Millis,
         now: Millis,
-    ) -> StoreResult<usize> {
+    ) -> StoreResult<Vec<Job>> {
         self.write(move |c| {
             let mut stmt = c.prepare(
                 "SELECT id FROM jobs WHERE host_id = ?1 AND status IN ('dispatched', 'running') AND dispatched_at < ?2",
             )?;
             let candidates = stmt.query_map(params![host, since], |r| r.get::<_, JobId>(0))?.collect::<Result<Vec<_>, _>>()?;
-            let mut lost = 0;
+            let mut lost = Vec::new();
             for id in candidates.into_iter().filter(|id| !running.contains(id)) {
-                lost += c.execute(
+                let changed = c.execute(
                     "UPDATE jobs SET status = 'lost', finished_at = ?2, lease_expires_at = NULL,
                             error = 'the agent came back without this job'
                      WHERE id = ?1 AND status IN ('dispatched', 'running')",
                     params![id, now],
                 )?;
+                if changed > 0 {
+                    lost.push(job_in(c, id)?);
+                }
             }
             Ok(lost)
         })
@@ -468,7 +433,7 @@ pub fn job_accepted(
 pub fn job_progress(
     host: HostId,
     job: JobId,
-    progress: String,
+    progress: Progress,
     now: Millis,
     lease_until: Millis,
 ) -> impl FnOnce(&Connection) -> StoreResult<bool> + Send + 'static {
@@ -480,7 +445,7 @@ pub fn job_progress(
             "UPDATE jobs SET progress = ?2, progress_at = ?3, lease_expires_at = ?4,
                     status = CASE WHEN status = 'dispatched' THEN 'running' ELSE status END
              WHERE id = ?1 AND status IN ('dispatched', 'running')",
-            params![job, progress, now, lease_until],
+            params![job, encode(&progress), now, lease_until],
         )? > 0)
     }
 }
@@ -504,7 +469,7 @@ pub fn job_finished(
                     error = CASE WHEN ?2 = 'cancelled' AND cancel_reason IS NOT NULL
                                  THEN 'cancelled: ' || cancel_reason ELSE ?5 END
              WHERE id = ?1 AND status IN ('queued', 'dispatched', 'running')",
-            params![job, end.status.as_str(), end.warning, end.exit_code, end.error, end.summary, end.snapshot_id, now],
+            params![job, end.status.as_str(), end.warning, end.exit_code, end.error, end.summary.as_ref().map(encode), end.snapshot_id, now],
         )? > 0;
         if ended && end.status == JobStatus::Succeeded {
             crate::snapshots::attribute_backup_snapshot(c, job)?;

@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 mod audit;
+pub mod codec;
 mod enrollment;
 mod error;
 mod hosts;
@@ -28,6 +29,7 @@ mod schedules;
 mod settings;
 mod snapshots;
 mod tokens;
+mod upgrade;
 mod users;
 mod writer;
 
@@ -39,25 +41,26 @@ pub use ids::{
     ApiTokenId, AuditId, EnrollmentTokenId, HostId, JobId, RepositoryId, ScheduleId, SessionId,
     UserId,
 };
-pub use job_logs::{LOG_PAGE_DEFAULT, LOG_PAGE_MAX, LogLine, append_job_log};
+pub use job_logs::{LOG_PAGE_DEFAULT, LOG_PAGE_MAX, LogLevel, LogLine, LogStream, append_job_log};
 pub use jobs::{
-    Job, JobEnd, JobFilter, JobStatus, NewJob, job_accepted, job_finished, job_progress,
+    Job, JobEnd, JobFilter, JobSpec, JobStatus, NewJob, job_accepted, job_finished, job_progress,
 };
 pub use maintenance::{Chore, MaintenancePlan, PlanFields};
 pub use migrations::{MIGRATIONS_DIR, latest_version};
 pub use open::Store;
 pub use page::{Page, PageOf};
-pub use pending::PendingRun;
+pub use pending::{PendingRun, PendingState};
 pub use repositories::{Repository, RepositoryFields, SealedSecrets};
 pub use schedules::{Schedule, ScheduleFields};
 pub use settings::SettingKey;
 pub use snapshots::{CachedSnapshot, replace_snapshots};
 pub use tokens::{ApiToken, NewApiToken, Scope, TokenFilter};
+pub use upgrade::LegacyValue;
 pub use users::{NewSession, NewUser, Role, Session, User, UserUpdate};
 pub use writer::WriterStats;
 
 /// Milliseconds since the Unix epoch, UTC: how every time is stored.
-pub type Millis = i64;
+pub use cairn_domain::Millis;
 
 /// The current time as stored.
 pub fn now_millis() -> Millis {

@@ -1,15 +1,17 @@
 //! Maintenance plans (`host_repo_maintenance`): forget, prune and check
-//! cadences for one host's use of one repository. Policy details are encoded
-//! by the server (opaque text here).
+//! cadences for one host's use of one repository. Policies are kept in the
+//! store's JSON (`docs/store.md`).
 
+use cairn_domain::{MaxUnused, ReadDataSubset, RetentionPolicy};
 use rusqlite::{Connection, Row, params};
 
+use crate::codec::{column, encode};
 use crate::error::{StoreError, StoreResult};
 use crate::ids::{HostId, RepositoryId};
 use crate::{Millis, Store};
 
 /// A plan as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct MaintenancePlan {
     pub id: i64,
     pub host_id: HostId,
@@ -23,18 +25,15 @@ pub struct MaintenancePlan {
 }
 
 /// What an operator sets on a plan.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct PlanFields {
     pub enabled: bool,
-    /// The retention policy, encoded.
-    pub retention: String,
+    pub retention: RetentionPolicy,
     pub forget_every_seconds: Option<u64>,
     pub prune_every_seconds: Option<u64>,
-    /// Prune's max-unused setting, encoded.
-    pub prune_max_unused: Option<String>,
+    pub prune_max_unused: Option<MaxUnused>,
     pub check_every_seconds: Option<u64>,
-    /// Check's read-data subset, encoded.
-    pub check_read_data_subset: Option<String>,
+    pub check_read_data_subset: Option<ReadDataSubset>,
 }
 
 /// Which cadence ran.
@@ -49,22 +48,34 @@ const COLUMNS: &str = "id, host_id, repository_id, enabled, retention, forget_ev
      prune_max_unused, check_every_seconds, check_read_data_subset, last_forget_at, last_prune_at, last_check_at,
      created_at, updated_at";
 
+fn optional<T: serde::de::DeserializeOwned>(
+    row: &Row<'_>,
+    id: i64,
+    (index, name): (usize, &'static str),
+) -> rusqlite::Result<Option<T>> {
+    row.get::<_, Option<String>>(index)?
+        .map(|text| column("host_repo_maintenance", id, (index, name), &text))
+        .transpose()
+}
+
 fn plan_from_row(row: &Row<'_>) -> rusqlite::Result<MaintenancePlan> {
     let secs = |i: usize| -> rusqlite::Result<Option<u64>> {
         Ok(row.get::<_, Option<i64>>(i)?.map(|v| v as u64))
     };
+    let id: i64 = row.get(0)?;
+    let retention: String = row.get(4)?;
     Ok(MaintenancePlan {
-        id: row.get(0)?,
+        id,
         host_id: row.get(1)?,
         repository_id: row.get(2)?,
         fields: PlanFields {
             enabled: row.get(3)?,
-            retention: row.get(4)?,
+            retention: column("host_repo_maintenance", id, (4, "retention"), &retention)?,
             forget_every_seconds: secs(5)?,
             prune_every_seconds: secs(6)?,
-            prune_max_unused: row.get(7)?,
+            prune_max_unused: optional(row, id, (7, "prune_max_unused"))?,
             check_every_seconds: secs(8)?,
-            check_read_data_subset: row.get(9)?,
+            check_read_data_subset: optional(row, id, (9, "check_read_data_subset"))?,
         },
         last_forget_at: row.get(10)?,
         last_prune_at: row.get(11)?,
@@ -106,12 +117,12 @@ impl Store {
                     host,
                     repository,
                     f.enabled,
-                    f.retention,
+                    encode(&f.retention),
                     secs(f.forget_every_seconds),
                     secs(f.prune_every_seconds),
-                    f.prune_max_unused,
+                    f.prune_max_unused.as_ref().map(encode),
                     secs(f.check_every_seconds),
-                    f.check_read_data_subset,
+                    f.check_read_data_subset.as_ref().map(encode),
                     now
                 ],
             )

@@ -2,6 +2,7 @@
 //! that led to no job because the host was away, kept until the host is back
 //! and the schedule's catch-up policy decides what to run.
 
+pub use cairn_domain::PendingState;
 use rusqlite::{OptionalExtension, Row, params};
 
 use crate::error::StoreResult;
@@ -15,8 +16,7 @@ pub struct PendingRun {
     pub schedule_id: ScheduleId,
     pub host_id: HostId,
     pub fire_at: Millis,
-    /// `missed`, `queued`, `drained` or `skipped`.
-    pub state: String,
+    pub state: PendingState,
     pub reason: Option<String>,
     pub job_id: Option<JobId>,
     pub created_at: Millis,
@@ -27,12 +27,14 @@ const COLUMNS: &str =
     "id, schedule_id, host_id, fire_at, state, reason, job_id, created_at, resolved_at";
 
 fn run_from_row(row: &Row<'_>) -> rusqlite::Result<PendingRun> {
+    let state: String = row.get(4)?;
     Ok(PendingRun {
         id: row.get(0)?,
         schedule_id: row.get(1)?,
         host_id: row.get(2)?,
         fire_at: row.get(3)?,
-        state: row.get(4)?,
+        // The schema's CHECK allows only these spellings.
+        state: PendingState::parse(&state).unwrap_or(PendingState::Missed),
         reason: row.get(5)?,
         job_id: row.get(6)?,
         created_at: row.get(7)?,
@@ -101,7 +103,7 @@ impl Store {
     pub async fn resolve_pending(
         &self,
         ids: Vec<i64>,
-        state: &'static str,
+        state: PendingState,
         job: Option<JobId>,
         now: Millis,
     ) -> StoreResult<()> {
@@ -109,7 +111,7 @@ impl Store {
             for id in ids {
                 c.execute(
                     "UPDATE pending_runs SET state = ?2, job_id = ?3, resolved_at = ?4 WHERE id = ?1 AND state = 'missed'",
-                    params![id, state, job, now],
+                    params![id, state.as_str(), job, now],
                 )?;
             }
             Ok(())

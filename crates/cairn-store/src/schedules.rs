@@ -37,7 +37,7 @@ pub struct ScheduleFields {
     pub limit_upload_kib: Option<u32>,
     pub limit_download_kib: Option<u32>,
     /// `once`, `skip` or `all`.
-    pub catch_up: String,
+    pub catch_up: cairn_domain::CatchUp,
     pub enabled: bool,
 }
 
@@ -69,7 +69,9 @@ fn schedule_from_row(row: &Row<'_>) -> rusqlite::Result<Schedule> {
             hooks: list(row.get(9)?),
             limit_upload_kib: row.get(10)?,
             limit_download_kib: row.get(11)?,
-            catch_up: row.get(12)?,
+            // The schema's CHECK allows only these spellings.
+            catch_up: cairn_domain::CatchUp::parse(&row.get::<_, String>(12)?)
+                .unwrap_or(cairn_domain::CatchUp::Once),
             enabled: row.get(13)?,
         },
         expected_through_at: row.get(14)?,
@@ -116,7 +118,7 @@ impl Store {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?14)",
                 params![
                     host, repository, f.name, f.cron, f.timezone, json(&f.paths), json(&f.excludes), json(&f.tags),
-                    json(&f.hooks), f.limit_upload_kib, f.limit_download_kib, f.catch_up, f.enabled, now
+                    json(&f.hooks), f.limit_upload_kib, f.limit_download_kib, f.catch_up.as_str(), f.enabled, now
                 ],
             )
             .map_err(StoreError::about("schedule"))?;
@@ -144,7 +146,7 @@ impl Store {
                  WHERE id = ?1",
                 params![
                     id, f.name, f.cron, f.timezone, json(&f.paths), json(&f.excludes), json(&f.tags), json(&f.hooks),
-                    f.limit_upload_kib, f.limit_download_kib, f.catch_up, f.enabled, now
+                    f.limit_upload_kib, f.limit_download_kib, f.catch_up.as_str(), f.enabled, now
                 ],
             )
             .map_err(StoreError::about("schedule"))?;
@@ -195,17 +197,18 @@ impl Store {
         &self,
         schedule: ScheduleId,
         fire_at: Millis,
-        trigger: &'static str,
-        spec: String,
+        trigger: cairn_domain::Trigger,
+        spec: cairn_domain::JobSpec,
         now: Millis,
     ) -> StoreResult<Option<JobId>> {
+        let (kind, spec) = (spec.kind().as_str(), crate::codec::encode(&spec));
         self.write(move |c| {
             let s = schedule_in(c, schedule)?;
             let inserted = c.execute(
                 "INSERT INTO jobs (kind, host_id, repository_id, schedule_id, fire_at, trigger, spec, created_at)
-                 VALUES ('backup', ?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 VALUES (?8, ?1, ?2, ?3, ?4, ?5, ?6, ?7)
                  ON CONFLICT (schedule_id, fire_at) DO NOTHING",
-                params![s.host_id, s.repository_id, schedule, fire_at, trigger, spec, now],
+                params![s.host_id, s.repository_id, schedule, fire_at, trigger.as_str(), spec, now, kind],
             )?;
             Ok((inserted > 0).then(|| JobId(c.last_insert_rowid())))
         })

@@ -28,10 +28,9 @@ pub struct CachedSnapshot {
     pub parent: Option<String>,
     pub tree: Option<String>,
     pub seen_at: Millis,
-    /// The backup summary of the job that made it (encoded by the server,
-    /// opaque here); `None` when no backup of this server made it. Read
-    /// only: ignored on insert.
-    pub summary: Option<String>,
+    /// The backup summary of the job that made it; `None` when no backup
+    /// of this server made it. Read only: ignored on insert.
+    pub summary: Option<cairn_domain::BackupSummary>,
 }
 
 fn snapshot_from_row(row: &Row<'_>) -> rusqlite::Result<CachedSnapshot> {
@@ -49,7 +48,16 @@ fn snapshot_from_row(row: &Row<'_>) -> rusqlite::Result<CachedSnapshot> {
         parent: row.get(8)?,
         tree: row.get(9)?,
         seen_at: row.get(10)?,
-        summary: row.get(11)?,
+        summary: match row.get::<_, Option<String>>(11)? {
+            // Named by the job row it came from.
+            Some(text) => Some(crate::codec::column(
+                "jobs",
+                row.get(12)?,
+                (11, "summary"),
+                &text,
+            )?),
+            None => None,
+        },
     })
 }
 
@@ -135,6 +143,10 @@ impl Store {
             let mut stmt = c.prepare(
                 "SELECT repository_id, snapshot_id, short_id, snapshot_time, hostname, host_id, paths, tags, parent, tree, seen_at,
                         (SELECT j.summary FROM jobs j WHERE j.repository_id = snapshots.repository_id AND j.kind = 'backup'
+                           AND j.status = 'succeeded' AND length(j.snapshot_id) >= 8
+                           AND substr(snapshots.snapshot_id, 1, length(j.snapshot_id)) = j.snapshot_id
+                         ORDER BY j.id LIMIT 1),
+                        (SELECT j.id FROM jobs j WHERE j.repository_id = snapshots.repository_id AND j.kind = 'backup'
                            AND j.status = 'succeeded' AND length(j.snapshot_id) >= 8
                            AND substr(snapshots.snapshot_id, 1, length(j.snapshot_id)) = j.snapshot_id
                          ORDER BY j.id LIMIT 1)

@@ -26,6 +26,9 @@ pub(crate) fn status_of(err: &ServiceError) -> StatusCode {
         ServiceError::AlreadyExists(_) => StatusCode::CONFLICT,
         ServiceError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         ServiceError::FailedPrecondition(_) => StatusCode::CONFLICT,
+        ServiceError::Refused(_) => StatusCode::FORBIDDEN,
+        ServiceError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        ServiceError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
         ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

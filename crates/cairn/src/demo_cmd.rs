@@ -8,10 +8,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use cairn_agent::{Agent, AgentConfig, AgentEvent, Policy};
+use cairn_domain::{BackupSpec, InitSpec, JobSpec, Trigger};
 use cairn_proto::v1 as pb;
 use cairn_server::auth::Principal;
 use cairn_server::config::TlsMode;
-use cairn_server::jobs::JobRequest;
+use cairn_server::jobs::{Event, JobRequest};
 use cairn_server::repos::NewRepository;
 use cairn_server::{Server, ServerConfig};
 use cairn_store::{HostId, JobId, JobStatus, Page, RepositoryId};
@@ -124,7 +125,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
                 &cli,
                 host,
                 repo.id,
-                pb::job_spec::Spec::Init(pb::InitSpec::default()),
+                JobSpec::Init(InitSpec::default()),
             )
             .await?;
             anyhow::ensure!(
@@ -139,7 +140,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let source = data_dir.join("sample");
     std::fs::create_dir_all(&source)?;
     std::fs::write(source.join("hello.txt"), "Backed up by Cairn.\n")?;
-    let backup = pb::job_spec::Spec::Backup(pb::BackupSpec {
+    let backup = JobSpec::Backup(BackupSpec {
         paths: vec![source.display().to_string()],
         tags: vec!["demo".into()],
         ..Default::default()
@@ -187,7 +188,7 @@ async fn run_job(
     cli: &Principal,
     host: HostId,
     repository: RepositoryId,
-    spec: pb::job_spec::Spec,
+    spec: JobSpec,
 ) -> anyhow::Result<JobStatus> {
     let job = api
         .jobs
@@ -196,28 +197,32 @@ async fn run_job(
             JobRequest {
                 host,
                 repository,
-                spec: pb::JobSpec { spec: Some(spec) },
-                trigger: "manual",
+                spec,
+                trigger: Trigger::Manual,
             },
         )
         .await?;
     wait(api, cli, job.id).await
 }
 
+/// Follows a job through the same watch the API's `WatchJob` serves, until
+/// its final record (or five minutes).
 async fn wait(api: &cairn_server::Api, cli: &Principal, id: JobId) -> anyhow::Result<JobStatus> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
-    loop {
-        let job = api.jobs.get(cli, id).await?;
-        if job.status.is_terminal() {
-            if let Some(error) = job.error.filter(|e| !e.is_empty()) {
-                eprintln!("job {id}: {error}");
+    let mut watch = api.jobs.watch(cli, id).await?;
+    let followed = tokio::time::timeout(Duration::from_secs(300), async {
+        while let Some(event) = watch.next().await {
+            if let Event::Finished(job) = event.event {
+                return Some(job);
             }
-            return Ok(job.status);
         }
-        anyhow::ensure!(
-            tokio::time::Instant::now() < deadline,
-            "job {id} did not finish in time"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        None
+    });
+    let job = followed
+        .await
+        .map_err(|_| anyhow::anyhow!("job {id} did not finish in time"))?
+        .ok_or_else(|| anyhow::anyhow!("the server stopped before job {id} finished"))?;
+    if let Some(error) = job.error.filter(|e| !e.is_empty()) {
+        eprintln!("job {id}: {error}");
     }
+    Ok(job.status)
 }

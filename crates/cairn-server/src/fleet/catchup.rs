@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use cairn_cron::CronSpec;
+use cairn_domain::{CatchUp, PendingState, Trigger};
 use cairn_store::{HostId, Millis, PendingRun, ScheduleId};
 
 use super::Fleet;
@@ -68,35 +69,37 @@ impl Fleet {
             let ids: Vec<i64> = runs.iter().map(|r| r.id).collect();
             let Ok(schedule) = self.store.schedule(schedule_id).await else {
                 self.store
-                    .resolve_pending(ids, "skipped", None, now)
+                    .resolve_pending(ids, PendingState::Skipped, None, now)
                     .await?;
                 continue;
             };
             if !schedule.fields.enabled {
                 self.store
-                    .resolve_pending(ids, "skipped", None, now)
+                    .resolve_pending(ids, PendingState::Skipped, None, now)
                     .await?;
                 continue;
             }
-            match schedule.fields.catch_up.as_str() {
-                "skip" => {
+            match schedule.fields.catch_up {
+                CatchUp::Skip => {
                     self.store
-                        .resolve_pending(ids, "skipped", None, now)
+                        .resolve_pending(ids, PendingState::Skipped, None, now)
                         .await?
                 }
-                "all" => {
+                CatchUp::All => {
                     for run in &runs {
                         let job = self.catch_up_job(&schedule, run.fire_at, now).await?;
                         self.store
-                            .resolve_pending(vec![run.id], "drained", job, now)
+                            .resolve_pending(vec![run.id], PendingState::Drained, job, now)
                             .await?;
                     }
                 }
-                _ => {
+                CatchUp::Once => {
                     // `once`: one run, for the newest missed firing, settles them all.
                     let newest = runs.iter().map(|r| r.fire_at).max().unwrap_or(now);
                     let job = self.catch_up_job(&schedule, newest, now).await?;
-                    self.store.resolve_pending(ids, "drained", job, now).await?;
+                    self.store
+                        .resolve_pending(ids, PendingState::Drained, job, now)
+                        .await?;
                 }
             }
         }
@@ -111,10 +114,10 @@ impl Fleet {
         fire_at: Millis,
         now: Millis,
     ) -> ServiceResult<Option<cairn_store::JobId>> {
-        let spec = crate::jobs::encode(&crate::jobs::schedule_spec(schedule));
+        let spec = crate::jobs::schedule_spec(schedule);
         match self
             .store
-            .create_scheduled_job(schedule.id, fire_at, "catch_up", spec, now)
+            .create_scheduled_job(schedule.id, fire_at, Trigger::CatchUp, spec, now)
             .await?
         {
             Some(job) => Ok(Some(job)),

@@ -2,7 +2,6 @@
 //! the pages and the logs: no control or bidirectional-override characters,
 //! bounded lengths.
 
-use cairn_proto::v1 as pb;
 use cairn_store::HostFacts;
 
 use crate::ServiceError;
@@ -36,8 +35,7 @@ fn is_bidi_control(c: char) -> bool {
 
 /// The host facts of a `Hello`, cleaned. A hostname that is empty once
 /// cleaned is refused: an operator must be able to tell hosts apart.
-pub(crate) fn clean_facts(facts: Option<pb::HostFacts>) -> Result<HostFacts, ServiceError> {
-    let facts = facts.unwrap_or_default();
+pub(crate) fn clean_facts(facts: HostFacts) -> Result<HostFacts, ServiceError> {
     let hostname = clean_text(&facts.hostname, MAX_HOSTNAME);
     if hostname.is_empty() {
         return Err(ServiceError::invalid(
@@ -92,12 +90,12 @@ mod tests {
 
     #[test]
     fn an_empty_hostname_is_refused() {
-        let facts = pb::HostFacts {
+        let facts = HostFacts {
             hostname: "\u{0}\u{202E}\n".into(),
             ..Default::default()
         };
-        assert!(clean_facts(Some(facts)).is_err());
-        assert!(clean_facts(None).is_err());
+        assert!(clean_facts(facts).is_err());
+        assert!(clean_facts(HostFacts::default()).is_err());
     }
 
     #[test]

@@ -2,10 +2,11 @@
 //! (its host, its cron, its zone), then made into at most one job.
 
 use cairn_cron::CronSpec;
-use cairn_proto::v1 as pb;
-use cairn_store::{HostId, Millis, Schedule, ScheduleId};
+use cairn_domain::Trigger;
+use cairn_store::{HostId, Millis, Schedule};
 
 use super::Fleet;
+use super::inbound::Fired;
 use super::reports::agent_time;
 use crate::error::ServiceResult;
 
@@ -32,15 +33,15 @@ impl Fleet {
     pub(super) async fn schedule_fired(
         &self,
         host: HostId,
-        fired: &pb::ScheduleFired,
+        fired: &Fired,
         now: Millis,
         replaying: bool,
     ) -> ServiceResult<()> {
-        let id = ScheduleId(fired.schedule_id);
+        let id = fired.schedule;
         let schedule = match self.store.schedule(id).await {
             Ok(s) if s.host_id == host => s,
             _ => {
-                tracing::warn!(%host, schedule = fired.schedule_id, "a firing of a schedule this host does not have: dropped");
+                tracing::warn!(%host, schedule = %id, "a firing of a schedule this host does not have: dropped");
                 return Ok(());
             }
         };
@@ -50,7 +51,7 @@ impl Fleet {
             tracing::info!(%host, schedule = %id, "a firing of a disabled schedule: dropped");
             return Ok(());
         }
-        let Some(fire_at) = fired.fire_at.as_ref().and_then(|t| agent_time(t, now)) else {
+        let Some(fire_at) = agent_time(fired.fire_at, now) else {
             tracing::warn!(%host, schedule = %id, "a firing without a valid time: dropped");
             return Ok(());
         };
@@ -78,10 +79,10 @@ impl Fleet {
             }
             return Ok(());
         }
-        let spec = crate::jobs::encode(&crate::jobs::schedule_spec(&schedule));
+        let spec = crate::jobs::schedule_spec(&schedule);
         if let Some(job) = self
             .store
-            .create_scheduled_job(id, fire_at, "schedule", spec, now)
+            .create_scheduled_job(id, fire_at, Trigger::Schedule, spec, now)
             .await?
         {
             tracing::info!(%host, schedule = %id, %job, "schedule fired: job created");

@@ -6,6 +6,8 @@ mod announce;
 mod catchup;
 mod clean;
 mod firing;
+mod inbound;
+mod outbound;
 mod registry;
 mod reports;
 mod session;
@@ -19,7 +21,6 @@ use cairn_store::{
     NewEnrollmentToken, Outcome, Page, PageOf, Scope, Store, StoreError,
 };
 use tokio::sync::mpsc;
-use tonic::Status;
 
 use crate::audit::Auditor;
 use crate::auth::{Principal, SecretToken, TokenKind};
@@ -27,7 +28,13 @@ use crate::clock::Clock;
 use crate::error::{ServiceError, ServiceResult};
 
 pub(crate) use clean::clean_text;
-pub(crate) use session::facts_to_pb;
+pub use inbound::{
+    AgentMessage, Finished, Fired, Hello, JobOutcome, ListedSnapshot, Report, ReportedLine,
+    SnapshotPart,
+};
+pub(crate) use outbound::cancel;
+pub use outbound::{Greeting, RunJob, ToAgent, Welcome};
+pub use registry::Outbound;
 pub use session::{Opened, SessionHandle};
 
 /// Longest enrollment token lifetime.
@@ -156,7 +163,7 @@ impl Fleet {
     }
 
     /// Queues a message to a connected host; `false` if it is not connected.
-    pub(crate) fn send(&self, host: HostId, message: cairn_proto::v1::ServerMessage) -> bool {
+    pub(crate) fn send(&self, host: HostId, message: ToAgent) -> bool {
         self.registry.send(host, message)
     }
 
@@ -175,16 +182,11 @@ impl Fleet {
             .store
             .list_schedules(Some(host))
             .await?
-            .iter()
+            .into_iter()
             .filter(|s| s.fields.enabled)
-            .map(crate::jobs::agent_schedule)
             .collect();
-        let set = cairn_proto::v1::ServerMessage {
-            body: Some(cairn_proto::v1::server_message::Body::SetSchedules(
-                cairn_proto::v1::SetSchedules { version, schedules },
-            )),
-        };
-        self.registry.send(host, set);
+        self.registry
+            .send(host, ToAgent::SetSchedules { version, schedules });
         Ok(())
     }
 
@@ -286,11 +288,11 @@ impl Fleet {
         self.registry.approved(id);
         if self.registry.send(
             id,
-            session::welcome(&host, &self.settings, self.clock.now()),
+            outbound::welcome(&host, &self.settings, self.clock.now()),
         ) {
             // Start the replay: tell the agent where the server stands.
             let last = self.store.last_applied_seq(id).await?;
-            self.registry.send(id, session::ack(last));
+            self.registry.send(id, ToAgent::Ack(last));
             self.push_schedules(id).await?;
             self.request_dispatch(id);
         }
@@ -357,7 +359,7 @@ impl Fleet {
         let host = self.store.delete_host(id).await?;
         self.registry.close(
             id,
-            Status::permission_denied("this host was deleted on the server"),
+            ServiceError::Refused("this host was deleted on the server".into()),
         );
         self.auditor
             .record(
@@ -445,10 +447,10 @@ impl Fleet {
 
     /// Tells a connected agent it is refused, then closes its stream.
     fn end_session(&self, host: &Host, reason: &str) {
-        let refused = session::rejected(host, reason, &self.settings, self.clock.now());
+        let refused = outbound::rejected(host, reason, &self.settings, self.clock.now());
         self.registry.send(host.id, refused);
         self.registry
-            .close(host.id, Status::permission_denied(reason.to_string()));
+            .close(host.id, ServiceError::Refused(reason.to_string()));
     }
 
     /// Creates an enrollment token; the secret is returned once.
@@ -563,14 +565,14 @@ impl Fleet {
                 _ = tick.tick() => {
                     let deadline = self.clock.now() - self.settings.offline_after.as_millis() as Millis;
                     let secs = self.settings.offline_after.as_secs();
-                    for host in self.registry.close_silent(deadline, || Status::unavailable(format!("no sign of life for {secs} s"))) {
+                    for host in self.registry.close_silent(deadline, || ServiceError::Unavailable(format!("no sign of life for {secs} s"))) {
                         tracing::info!(%host, "agent silent for too long: marked offline, stream closed");
                     }
                     // A pending host dials again later; meanwhile it holds
                     // no stream (and no slot) here.
                     let timeout = self.settings.pending_session_timeout;
                     let deadline = self.clock.now() - timeout.as_millis() as Millis;
-                    for host in self.registry.close_pending_since(deadline, || Status::unavailable(format!("still waiting for approval after {} s: dial again later", timeout.as_secs()))) {
+                    for host in self.registry.close_pending_since(deadline, || ServiceError::Unavailable(format!("still waiting for approval after {} s: dial again later", timeout.as_secs()))) {
                         tracing::info!(%host, "pending session timed out: stream closed");
                     }
                 }
@@ -578,6 +580,6 @@ impl Fleet {
             }
         }
         self.registry
-            .close_all(|| Status::unavailable("server shutting down"));
+            .close_all(|| ServiceError::Unavailable("server shutting down".into()));
     }
 }

@@ -7,16 +7,17 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
-use cairn_proto::v1::ServerMessage;
 use cairn_store::{HostId, Millis};
 use tokio::sync::{mpsc, watch};
-use tonic::Status;
+
+use super::outbound::ToAgent;
+use crate::ServiceError;
 
 /// Messages queued to one agent at most before the session counts as stuck.
 pub(crate) const OUTBOX_DEPTH: usize = 256;
 
-/// What flows to an agent: messages, or the status that ends its stream.
-pub(crate) type Outbound = Result<ServerMessage, Status>;
+/// What flows to an agent: messages, or the error that ends its stream.
+pub type Outbound = Result<ToAgent, ServiceError>;
 
 /// One live session, as the registry holds it.
 #[derive(Debug)]
@@ -118,7 +119,7 @@ impl Registry {
     pub(crate) fn close_pending_since(
         &self,
         deadline: Millis,
-        status: impl Fn() -> Status,
+        status: impl Fn() -> ServiceError,
     ) -> Vec<HostId> {
         self.close_matching(
             |l| l.pending_since != 0 && l.pending_since < deadline,
@@ -131,7 +132,7 @@ impl Registry {
     fn close_matching(
         &self,
         stale: impl Fn(&Live) -> bool,
-        status: impl Fn() -> Status,
+        status: impl Fn() -> ServiceError,
     ) -> Vec<HostId> {
         let picked: Vec<HostId> = self
             .lock()
@@ -165,7 +166,7 @@ impl Registry {
 
     /// Queues a message to `host` if it is live. A session whose queue is
     /// full is not reading: it is closed rather than allowed to grow.
-    pub(crate) fn send(&self, host: HostId, message: ServerMessage) -> bool {
+    pub(crate) fn send(&self, host: HostId, message: ToAgent) -> bool {
         let mut live = self.lock();
         let Some(entry) = live.get(&host) else {
             return false;
@@ -183,7 +184,7 @@ impl Registry {
     }
 
     /// Ends `host`'s session with `status` (what the agent sees), if live.
-    pub(crate) fn close(&self, host: HostId, status: Status) -> bool {
+    pub(crate) fn close(&self, host: HostId, status: ServiceError) -> bool {
         let entry = self.lock().remove(&host);
         match entry {
             Some(entry) => {
@@ -200,13 +201,13 @@ impl Registry {
     pub(crate) fn close_silent(
         &self,
         deadline: Millis,
-        status: impl Fn() -> Status,
+        status: impl Fn() -> ServiceError,
     ) -> Vec<HostId> {
         self.close_matching(|l| l.last_seen.load(Ordering::Relaxed) < deadline, status)
     }
 
     /// Ends every session (server shutdown).
-    pub(crate) fn close_all(&self, status: impl Fn() -> Status) {
+    pub(crate) fn close_all(&self, status: impl Fn() -> ServiceError) {
         let hosts: Vec<HostId> = self.lock().keys().copied().collect();
         for host in hosts {
             self.close(host, status());

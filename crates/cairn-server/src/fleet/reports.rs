@@ -1,32 +1,51 @@
-//! What agents report, turned into the store's types: cleaned, cut to size,
-//! and with every timestamp range-checked (an agent's clock, or an agent,
-//! may be wrong; an overflowing time must never panic or land in the store).
+//! The one pipeline every agent report goes through: range-check (an
+//! agent's clock, or an agent, may be wrong), ownership (a report about
+//! another host's job is dropped), cleaning (no control characters, bounded
+//! sizes), then the store applies it with its seq in one transaction, and
+//! watchers are told exactly what was stored.
 
-use cairn_proto::v1 as pb;
-use cairn_store::{JobEnd, JobStatus, Millis, RepositoryId};
+use cairn_domain::Progress;
+use cairn_store::{CachedSnapshot, JobEnd, JobId, JobStatus, LogLine, Millis, RepositoryId};
 
 use super::clean::clean_text;
+use super::inbound::{Finished, JobOutcome, ListedSnapshot, Report, ReportedLine, SnapshotPart};
+use super::session::SessionHandle;
+use crate::error::ServiceResult;
+use crate::jobs::{Event, JobResult};
 
 /// The earliest time an agent may report: 2000-01-01T00:00:00Z. Nothing
 /// Cairn runs happened before.
 const EARLIEST: Millis = 946_684_800_000;
 /// How far ahead of the server's clock an agent's time may run (clock skew).
 const AHEAD: Millis = 86_400_000;
+/// Running jobs read from one `Hello` or `Heartbeat` (an agent runs a few).
+pub(super) const MAX_RUNNING_JOBS: usize = 1_024;
+/// Log lines accepted in one `JobLog` message.
+const MAX_LOG_LINES: usize = 1_000;
+/// Longest log line kept: 4 KiB, as the protocol promises.
+const MAX_LOG_LINE: usize = 4_096;
+/// Parts of one job's `SnapshotList` accepted (at most a million snapshots).
+const MAX_SNAPSHOT_PARTS: u32 = 100;
+/// Snapshots accepted in one `SnapshotList` part.
+const MAX_SNAPSHOTS: usize = 10_000;
+/// File names kept in one progress report.
+const MAX_CURRENT_FILES: usize = 16;
 
-/// An agent's timestamp in milliseconds, if it is a valid timestamp between
-/// 2000 and a day past the server's `now`; `None` otherwise (overflowing
-/// seconds, nanos out of range, a clock far off).
-pub(crate) fn agent_time(t: &prost_types::Timestamp, now: Millis) -> Option<Millis> {
-    if !(0..1_000_000_000).contains(&t.nanos) {
-        return None;
+/// An agent's time, if it lies between 2000 and a day past the server's
+/// `now`; `None` otherwise (a clock far off, or no time at all).
+pub(crate) fn agent_time(at: Option<Millis>, now: Millis) -> Option<Millis> {
+    at.filter(|ms| (EARLIEST..=now.saturating_add(AHEAD)).contains(ms))
+}
+
+/// A log line as stored; a line without a valid time gets the time it
+/// arrived (`now`).
+fn log_line(line: ReportedLine, now: Millis) -> LogLine {
+    LogLine {
+        at: agent_time(line.at, now).unwrap_or(now),
+        stream: line.stream,
+        level: line.level,
+        line: clean_text(&line.text, MAX_LOG_LINE),
     }
-    let ms = t
-        .seconds
-        .checked_mul(1000)?
-        .checked_add(i64::from(t.nanos) / 1_000_000)?;
-    (EARLIEST..=now.saturating_add(AHEAD))
-        .contains(&ms)
-        .then_some(ms)
 }
 
 /// A listed snapshot, for the cache. A snapshot time outside the accepted
@@ -35,18 +54,14 @@ pub(crate) fn agent_time(t: &prost_types::Timestamp, now: Millis) -> Option<Mill
 /// records (see `CachedSnapshot::host_id`).
 pub(crate) fn cached_snapshot(
     repository: RepositoryId,
-    s: &pb::Snapshot,
+    s: &ListedSnapshot,
     now: Millis,
-) -> cairn_store::CachedSnapshot {
-    cairn_store::CachedSnapshot {
+) -> CachedSnapshot {
+    CachedSnapshot {
         repository_id: repository,
         snapshot_id: clean_text(&s.id, 64),
         short_id: clean_text(&s.short_id, 16),
-        time: s
-            .time
-            .as_ref()
-            .and_then(|t| agent_time(t, now))
-            .unwrap_or(0),
+        time: agent_time(s.time, now).unwrap_or(0),
         hostname: clean_text(&s.hostname, 253),
         host_id: None,
         paths: s
@@ -63,31 +78,33 @@ pub(crate) fn cached_snapshot(
     }
 }
 
-/// How a job ended, from the agent's report.
-pub(crate) fn job_end(finished: &pb::JobFinished) -> JobEnd {
-    let status = match pb::JobOutcome::try_from(finished.outcome) {
-        Ok(pb::JobOutcome::Succeeded) => JobStatus::Succeeded,
-        Ok(pb::JobOutcome::Cancelled) => JobStatus::Cancelled,
-        _ => JobStatus::Failed,
-    };
+/// How a job ended, from the agent's report, cleaned.
+pub(crate) fn job_end(finished: &Finished) -> JobEnd {
+    let summary = finished.summary.clone().map(|mut s| {
+        s.snapshot_id = clean_text(&s.snapshot_id, 64);
+        s
+    });
     JobEnd {
-        status,
+        status: match finished.outcome {
+            JobOutcome::Succeeded => JobStatus::Succeeded,
+            JobOutcome::Cancelled => JobStatus::Cancelled,
+            JobOutcome::Failed => JobStatus::Failed,
+        },
         warning: finished.warning,
         exit_code: finished.exit_code,
         error: (!finished.error.is_empty()).then(|| clean_text(&finished.error, 2_000)),
-        summary: finished.summary.as_ref().map(crate::jobs::encode),
-        snapshot_id: finished
-            .summary
+        snapshot_id: summary
             .as_ref()
-            .map(|s| clean_text(&s.snapshot_id, 64))
+            .map(|s| s.snapshot_id.clone())
             .filter(|s| !s.is_empty()),
+        summary,
     }
 }
 
 /// A progress report cleaned for the store and the watchers alike: file
 /// names cleaned and capped, the percentage a finite 0–100, the time checked.
-pub(crate) fn clean_progress(mut progress: pb::JobProgress, now: Millis) -> pb::JobProgress {
-    progress.time = progress.time.filter(|t| agent_time(t, now).is_some());
+pub(crate) fn clean_progress(mut progress: Progress, now: Millis) -> Progress {
+    progress.at = agent_time(progress.at, now);
     progress.percent = if progress.percent.is_finite() {
         progress.percent.clamp(0.0, 100.0)
     } else {
@@ -102,8 +119,181 @@ pub(crate) fn clean_progress(mut progress: pb::JobProgress, now: Millis) -> pb::
     progress
 }
 
-/// File names kept in one progress report.
-const MAX_CURRENT_FILES: usize = 16;
+impl SessionHandle {
+    /// Applies one report with its seq; `false` when the seq was applied
+    /// before (a replay), so nothing took effect again.
+    pub(super) async fn apply(&self, seq: u64, report: Report, now: Millis) -> ServiceResult<bool> {
+        let fleet = &self.fleet;
+        let host = self.guard.host;
+        let store = &fleet.store;
+        let hub = &fleet.hub;
+        let lease_until = now + fleet.settings.job_lease.as_millis() as Millis;
+        Ok(match report {
+            Report::SchedulesApplied { version } => {
+                let effect = cairn_store::schedules_applied(host, version);
+                store.apply_agent_message(host, seq, now, effect).await?
+            }
+            Report::JobLog { job, lines } => {
+                // Only lines the store took (this host's live job, under its
+                // cap, cleaned and cut) reach the watchers.
+                let lines = lines
+                    .into_iter()
+                    .take(MAX_LOG_LINES)
+                    .map(|l| log_line(l, now))
+                    .collect();
+                let cap = u64::from(fleet.settings.max_log_lines_per_job);
+                let effect = cairn_store::append_job_log(host, job, lines, cap);
+                match store
+                    .apply_agent_message_with(host, seq, now, effect)
+                    .await?
+                {
+                    Some(stored) => {
+                        if !stored.is_empty() {
+                            hub.publish(job, now, Event::Log(stored));
+                        }
+                        true
+                    }
+                    None => false,
+                }
+            }
+            Report::ScheduleFired(fired) => {
+                let applied = self.record_only(seq, now).await?;
+                fleet
+                    .schedule_fired(host, &fired, now, self.replaying())
+                    .await?;
+                applied
+            }
+            Report::JobAccepted { job } => {
+                let effect = cairn_store::job_accepted(host, job, now, lease_until);
+                match store
+                    .apply_agent_message_with(host, seq, now, effect)
+                    .await?
+                {
+                    Some(started) => {
+                        if started {
+                            let (from, to) = (JobStatus::Dispatched, JobStatus::Running);
+                            hub.publish(job, now, Event::State { from, to });
+                        }
+                        true
+                    }
+                    None => false,
+                }
+            }
+            Report::JobProgress { job, progress } => {
+                self.progress(seq, job, clean_progress(progress, now), now, lease_until)
+                    .await?
+            }
+            Report::JobFinished(finished) => self.finished(seq, finished, now).await?,
+            Report::SnapshotList(part) => self.snapshot_part(seq, part, now).await?,
+            Report::BrowseResult { job, part } => {
+                if self.runs_live(job).await {
+                    hub.deliver(job, JobResult::Browse(part));
+                }
+                self.record_only(seq, now).await?
+            }
+            // Nothing else carries a seq; recorded so the spool drains.
+            Report::Empty | Report::Hello | Report::Heartbeat { .. } | Report::Other => {
+                self.record_only(seq, now).await?
+            }
+        })
+    }
+
+    /// Records a seq that has no effect of its own.
+    async fn record_only(&self, seq: u64, now: Millis) -> ServiceResult<bool> {
+        let host = self.guard.host;
+        Ok(self
+            .fleet
+            .store
+            .apply_agent_message(host, seq, now, |_| Ok(()))
+            .await?)
+    }
+
+    /// Progress is stored at most twice a second per job; the seq is applied
+    /// either way so the spool drains. Watchers get every report of this
+    /// host's live job, cleaned as the store keeps it.
+    async fn progress(
+        &self,
+        seq: u64,
+        job: JobId,
+        progress: Progress,
+        now: Millis,
+        lease_until: Millis,
+    ) -> ServiceResult<bool> {
+        let (host, store) = (self.guard.host, &self.fleet.store);
+        if !self.runs_live(job).await {
+            tracing::warn!(%host, %job, "progress for a job this host does not run: dropped");
+            return self.record_only(seq, now).await;
+        }
+        let applied = if self.progress_due(job, now) {
+            let effect = cairn_store::job_progress(host, job, progress.clone(), now, lease_until);
+            store
+                .apply_agent_message_with(host, seq, now, effect)
+                .await?
+                == Some(true)
+        } else {
+            self.record_only(seq, now).await?
+        };
+        if applied {
+            self.fleet.hub.publish(job, now, Event::Progress(progress));
+        }
+        Ok(applied)
+    }
+
+    /// Only the message that ended this host's job tells watchers and closes
+    /// the job's channel.
+    async fn finished(&self, seq: u64, finished: Finished, now: Millis) -> ServiceResult<bool> {
+        let (host, fleet) = (self.guard.host, &self.fleet);
+        let job = finished.job;
+        self.forget_progress(job);
+        let effect = cairn_store::job_finished(host, job, job_end(&finished), now);
+        let applied = fleet
+            .store
+            .apply_agent_message_with(host, seq, now, effect)
+            .await?;
+        if applied == Some(true) {
+            if let Some(diff) = finished.diff {
+                fleet.hub.deliver(job, JobResult::Diff(diff));
+            }
+            if let Ok(done) = fleet.store.job(job).await {
+                fleet.hub.finished(&done, now);
+            }
+        }
+        fleet.request_dispatch(host);
+        Ok(applied.is_some())
+    }
+
+    /// A part of a snapshot list is taken only from a live job of this host
+    /// on that repository, still assigned to it, and in a bounded number of
+    /// parts: the cache is what every host of the repository is shown.
+    async fn snapshot_part(
+        &self,
+        seq: u64,
+        list: SnapshotPart,
+        now: Millis,
+    ) -> ServiceResult<bool> {
+        let (host, store) = (self.guard.host, &self.fleet.store);
+        let repository = list.repository;
+        let allowed = list.part < MAX_SNAPSHOT_PARTS
+            && self.runs_live(list.job).await
+            && store
+                .job(list.job)
+                .await
+                .is_ok_and(|job| job.repository_id == Some(repository))
+            && store.is_assigned(repository, host).await?;
+        if !allowed {
+            tracing::warn!(%host, %repository, "snapshot list for a repository this host has no job on: dropped");
+            return self.record_only(seq, now).await;
+        }
+        let snapshots = list
+            .snapshots
+            .iter()
+            .take(MAX_SNAPSHOTS)
+            .map(|s| cached_snapshot(repository, s, now))
+            .collect();
+        let effect = cairn_store::replace_snapshots(repository, list.part == 0, snapshots, now);
+        Ok(store.apply_agent_message(host, seq, now, effect).await?)
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -111,40 +301,34 @@ mod tests {
 
     const NOW: Millis = 1_767_225_600_000; // 2026-01-01
 
-    fn ts(seconds: i64, nanos: i32) -> prost_types::Timestamp {
-        prost_types::Timestamp { seconds, nanos }
-    }
-
     #[test]
-    fn overflowing_and_far_off_times_are_refused_not_panicking() {
-        assert_eq!(agent_time(&ts(i64::MAX, 999_999_999), NOW), None);
-        assert_eq!(agent_time(&ts(i64::MIN, 0), NOW), None);
-        assert_eq!(agent_time(&ts(0, 0), NOW), None, "1970 is before Cairn");
-        assert_eq!(agent_time(&ts(NOW / 1000, -1), NOW), None);
-        assert_eq!(agent_time(&ts(NOW / 1000, 1_000_000_000), NOW), None);
+    fn far_off_times_are_refused() {
+        assert_eq!(agent_time(None, NOW), None);
+        assert_eq!(agent_time(Some(0), NOW), None, "1970 is before Cairn");
+        assert_eq!(agent_time(Some(i64::MIN), NOW), None);
         assert_eq!(
-            agent_time(&ts(NOW / 1000 + 2 * 86_400, 0), NOW),
+            agent_time(Some(NOW + 2 * 86_400_000), NOW),
             None,
             "two days ahead"
         );
     }
 
     #[test]
-    fn times_in_range_convert_exactly() {
-        assert_eq!(agent_time(&ts(NOW / 1000, 5_000_000), NOW), Some(NOW + 5));
+    fn times_in_range_are_kept_exactly() {
+        assert_eq!(agent_time(Some(NOW + 5), NOW), Some(NOW + 5));
         assert_eq!(
-            agent_time(&ts(NOW / 1000 + 3_600, 0), NOW),
+            agent_time(Some(NOW + 3_600_000), NOW),
             Some(NOW + 3_600_000),
             "an hour of skew is fine"
         );
-        assert_eq!(agent_time(&ts(946_684_800, 0), NOW), Some(EARLIEST));
+        assert_eq!(agent_time(Some(EARLIEST), NOW), Some(EARLIEST));
     }
 
     #[test]
-    fn a_snapshot_with_an_overflowing_time_is_kept_with_time_unknown() {
-        let s = pb::Snapshot {
+    fn a_snapshot_with_a_far_off_time_is_kept_with_time_unknown() {
+        let s = ListedSnapshot {
             id: "a".repeat(64),
-            time: Some(ts(i64::MAX, 0)),
+            time: Some(i64::MAX),
             hostname: "web01".into(),
             ..Default::default()
         };

@@ -4,17 +4,11 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cairn_proto::v1 as pb;
-use cairn_store::{ApiToken, Millis, Page, Role, Scope, User};
-use prost_types::Timestamp;
+use cairn_store::{ApiToken, Page, Role, Scope, User};
+
+pub(crate) use cairn_proto::convert::timestamp;
 
 use crate::ServiceError;
-
-pub(crate) fn timestamp(ms: Millis) -> Timestamp {
-    Timestamp {
-        seconds: ms.div_euclid(1000),
-        nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
-    }
-}
 
 pub(crate) fn role_to_pb(role: Role) -> pb::Role {
     match role {
@@ -126,23 +120,5 @@ mod tests {
             .is_err()
         );
         assert_eq!(page_to_pb(None).next_page_token, "");
-    }
-
-    #[test]
-    fn timestamps_handle_negative_millis() {
-        assert_eq!(
-            timestamp(-1),
-            Timestamp {
-                seconds: -1,
-                nanos: 999_000_000
-            }
-        );
-        assert_eq!(
-            timestamp(1_500),
-            Timestamp {
-                seconds: 1,
-                nanos: 500_000_000
-            }
-        );
     }
 }

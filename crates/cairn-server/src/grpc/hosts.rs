@@ -56,7 +56,7 @@ pub(crate) fn host_to_pb(view: &HostView) -> pb::Host {
         status_changed_at: Some(timestamp(h.status_changed_at)),
         online: view.online,
         fingerprint: h.fingerprint.clone(),
-        facts: Some(crate::fleet::facts_to_pb(&h.facts)),
+        facts: Some(facts_to_pb(&h.facts)),
         labels: h.labels.clone().into_iter().collect(),
         enrollment_token_id: h.enrollment_token_id.map_or(0, |t| t.0),
         last_seen_at: h.last_seen_at.map(timestamp),
@@ -65,6 +65,18 @@ pub(crate) fn host_to_pb(view: &HostView) -> pb::Host {
         desired_schedule_set_version: h.schedules_desired_version,
         applied_schedule_set_version: h.schedules_applied_version,
         repository_ids: h.repository_ids.iter().map(|r| r.0).collect(),
+    }
+}
+
+fn facts_to_pb(f: &cairn_store::HostFacts) -> pb::HostFacts {
+    pb::HostFacts {
+        hostname: f.hostname.clone(),
+        os: f.os.clone(),
+        os_version: f.os_version.clone(),
+        arch: f.arch.clone(),
+        kernel: f.kernel.clone(),
+        agent_version: f.agent_version.clone(),
+        restic_version: f.restic_version.clone(),
     }
 }
 

@@ -7,13 +7,11 @@ mod agent;
 mod convert;
 mod hosts;
 mod jobs;
+pub(crate) mod legacy;
 mod repos;
 mod schedules;
 mod snapshots;
 mod status;
-
-pub(crate) use convert::timestamp;
-pub(crate) use jobs::{job_to_pb, line_to_pb};
 
 use std::net::SocketAddr;
 

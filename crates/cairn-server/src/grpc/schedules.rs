@@ -8,8 +8,11 @@ use tonic::{Request, Response, Status};
 use super::authenticate;
 use super::convert::{page_to_pb, timestamp};
 use crate::Api;
-use crate::jobs::decode;
 use crate::maintenance::PlanRequest;
+use cairn_proto::convert::{
+    catch_up_to_pb, check_subset_from_pb, check_subset_to_pb, max_unused_from_pb, max_unused_to_pb,
+    retention_from_pb, retention_to_pb,
+};
 
 /// The ScheduleService implementation.
 #[derive(Debug, Clone)]
@@ -25,13 +28,9 @@ impl SchedulesGrpc {
 
 type Reply<T> = Result<Response<T>, Status>;
 
-fn catch_up_from_pb(value: i32) -> String {
-    match pb::CatchUpPolicy::try_from(value) {
-        Ok(pb::CatchUpPolicy::Skip) => "skip",
-        Ok(pb::CatchUpPolicy::All) => "all",
-        _ => "once",
-    }
-    .to_string()
+/// A request's catch-up policy; unset (or unknown) is the default, `once`.
+fn catch_up_from_pb(value: i32) -> cairn_domain::CatchUp {
+    cairn_proto::convert::catch_up_from_pb(value).unwrap_or(cairn_domain::CatchUp::Once)
 }
 
 fn nonzero(n: u32) -> Option<u32> {
@@ -77,7 +76,7 @@ impl SchedulesGrpc {
             hooks: s.fields.hooks.clone(),
             limit_upload_kib: s.fields.limit_upload_kib.unwrap_or(0),
             limit_download_kib: s.fields.limit_download_kib.unwrap_or(0),
-            catch_up: crate::jobs::catch_up_to_pb(&s.fields.catch_up) as i32,
+            catch_up: catch_up_to_pb(s.fields.catch_up) as i32,
             enabled: s.fields.enabled,
             last_success_at: s.last_success_at.map(timestamp),
             last_job_id: s.last_job_id.map_or(0, |j| j.0),
@@ -301,12 +300,19 @@ impl ScheduleService for SchedulesGrpc {
                     host: HostId(r.host_id),
                     repository: RepositoryId(r.repository_id),
                     enabled: r.enabled,
-                    retention: r.retention.unwrap_or_default(),
+                    retention: r
+                        .retention
+                        .as_ref()
+                        .map(retention_from_pb)
+                        .unwrap_or_default(),
                     forget_every: every(r.forget_every_seconds),
                     prune_every: every(r.prune_every_seconds),
-                    prune_max_unused: r.prune_max_unused,
+                    prune_max_unused: r.prune_max_unused.as_ref().and_then(max_unused_from_pb),
                     check_every: every(r.check_every_seconds),
-                    check_read_data_subset: r.check_read_data_subset,
+                    check_read_data_subset: r
+                        .check_read_data_subset
+                        .as_ref()
+                        .and_then(check_subset_from_pb),
                 },
             )
             .await?;
@@ -340,20 +346,16 @@ fn plan_to_pb(plan: &MaintenancePlan) -> pb::MaintenancePlan {
         host_id: plan.host_id.0,
         repository_id: plan.repository_id.0,
         enabled: plan.fields.enabled,
-        retention: decode(&plan.fields.retention).ok(),
+        retention: Some(retention_to_pb(&plan.fields.retention)),
         forget_every_seconds: plan.fields.forget_every_seconds.unwrap_or(0),
         prune_every_seconds: plan.fields.prune_every_seconds.unwrap_or(0),
-        prune_max_unused: plan
-            .fields
-            .prune_max_unused
-            .as_deref()
-            .and_then(|m| decode(m).ok()),
+        prune_max_unused: plan.fields.prune_max_unused.as_ref().map(max_unused_to_pb),
         check_every_seconds: plan.fields.check_every_seconds.unwrap_or(0),
         check_read_data_subset: plan
             .fields
             .check_read_data_subset
-            .as_deref()
-            .and_then(|c| decode(c).ok()),
+            .as_ref()
+            .map(check_subset_to_pb),
         last_forget_at: plan.last_forget_at.map(timestamp),
         last_prune_at: plan.last_prune_at.map(timestamp),
         last_check_at: plan.last_check_at.map(timestamp),

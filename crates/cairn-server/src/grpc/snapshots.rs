@@ -37,10 +37,7 @@ fn snapshot_to_pb(s: &CachedSnapshot) -> pb::Snapshot {
         tags: s.tags.clone(),
         parent: s.parent.clone().unwrap_or_default(),
         tree: s.tree.clone().unwrap_or_default(),
-        summary: s
-            .summary
-            .as_deref()
-            .and_then(|summary| crate::jobs::decode(summary).ok()),
+        summary: s.summary.as_ref().map(cairn_proto::convert::summary_to_pb),
     }
 }
 
@@ -114,7 +111,11 @@ impl SnapshotService for SnapshotsGrpc {
             .await?;
         Ok(Response::new(pb::BrowseSnapshotResponse {
             path: result.path,
-            entries: result.entries,
+            entries: result
+                .entries
+                .iter()
+                .map(cairn_proto::convert::entry_to_pb)
+                .collect(),
             truncated: result.truncated,
             job_id: job.id.0,
         }))
@@ -139,7 +140,7 @@ impl SnapshotService for SnapshotsGrpc {
             )
             .await?;
         Ok(Response::new(pb::DiffSnapshotsResponse {
-            diff: Some(diff),
+            diff: Some(cairn_proto::convert::diff_to_pb(&diff)),
             job_id: job.id.0,
         }))
     }

@@ -14,6 +14,9 @@ impl From<ServiceError> for Status {
             ServiceError::AlreadyExists(_) => Code::AlreadyExists,
             ServiceError::RateLimited { .. } => Code::ResourceExhausted,
             ServiceError::FailedPrecondition(_) => Code::FailedPrecondition,
+            ServiceError::Refused(_) => Code::PermissionDenied,
+            ServiceError::Unavailable(_) => Code::Unavailable,
+            ServiceError::TooLarge(_) => Code::ResourceExhausted,
             ServiceError::Internal(_) => Code::Internal,
         };
         // `Internal`'s detail was logged where it happened; its Display is a

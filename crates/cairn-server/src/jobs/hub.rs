@@ -6,9 +6,11 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use cairn_proto::v1 as pb;
-use cairn_store::JobId;
+use cairn_domain::{BrowsePart, EntryKind, SnapshotDiff};
+use cairn_store::{JobId, Millis};
 use tokio::sync::broadcast;
+
+use super::events::{Event, JobEvent};
 
 /// Events buffered per job for slow watchers.
 const DEPTH: usize = 256;
@@ -19,8 +21,8 @@ const MAX_RESULTS: usize = 1_000;
 /// What a browse or diff job produced, for the call waiting on it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum JobResult {
-    Browse(pb::BrowseResult),
-    Diff(pb::SnapshotDiff),
+    Browse(BrowsePart),
+    Diff(SnapshotDiff),
 }
 
 /// One watcher's following of a job; see [`JobHub::subscribe`].
@@ -28,12 +30,12 @@ pub enum JobResult {
 pub struct Subscription {
     hub: JobHub,
     job: JobId,
-    rx: Option<broadcast::Receiver<pb::JobEvent>>,
+    rx: Option<broadcast::Receiver<JobEvent>>,
 }
 
 impl Subscription {
     /// The next event (as `broadcast::Receiver::recv`).
-    pub async fn recv(&mut self) -> Result<pb::JobEvent, broadcast::error::RecvError> {
+    pub async fn recv(&mut self) -> Result<JobEvent, broadcast::error::RecvError> {
         match self.rx.as_mut() {
             Some(rx) => rx.recv().await,
             None => Err(broadcast::error::RecvError::Closed),
@@ -66,30 +68,27 @@ pub struct JobHub {
     /// The most entry bytes of one joined listing: what the answer to the
     /// waiting call can carry under the server's message limit.
     answer_limit: usize,
-    topics: Arc<Mutex<HashMap<JobId, broadcast::Sender<pb::JobEvent>>>>,
+    topics: Arc<Mutex<HashMap<JobId, broadcast::Sender<JobEvent>>>>,
     results: Arc<Mutex<std::collections::BTreeMap<JobId, JobResult>>>,
     /// Browse results whose last part has not come yet.
-    partial: Arc<Mutex<HashMap<JobId, pb::BrowseResult>>>,
+    partial: Arc<Mutex<HashMap<JobId, BrowsePart>>>,
     delivered: Arc<tokio::sync::Notify>,
 }
 
 /// Adds `part` to what came before; `None` while parts are missing. A part
 /// out of order (a replay, a gap) starts over from part 0 or is dropped.
-fn join(
-    sofar: Option<pb::BrowseResult>,
-    part: pb::BrowseResult,
-    limit: usize,
-) -> Option<pb::BrowseResult> {
-    use prost::Message;
+fn join(sofar: Option<BrowsePart>, part: BrowsePart, limit: usize) -> Option<BrowsePart> {
+    // About what an entry costs in the answer: its strings and a few fields.
+    let size = |e: &cairn_domain::TreeEntry| e.name.len() + e.path.len() + 32;
     match sofar {
         _ if part.part == 0 => Some(part),
         Some(mut whole) if whole.part + 1 == part.part => {
             whole.part = part.part;
             whole.more = part.more;
             whole.truncated |= part.truncated;
-            let mut used: usize = whole.entries.iter().map(Message::encoded_len).sum();
+            let mut used: usize = whole.entries.iter().map(size).sum();
             for entry in part.entries {
-                used += entry.encoded_len();
+                used += size(&entry);
                 if used > limit {
                     whole.truncated = true;
                     break;
@@ -104,11 +103,10 @@ fn join(
 
 /// Directories first, then by name: the order the API promises (restic
 /// lists in its tree's order).
-fn sort_entries(entries: &mut [pb::TreeEntry]) {
-    let dir = pb::TreeEntryType::Dir as i32;
+fn sort_entries(entries: &mut [cairn_domain::TreeEntry]) {
     entries.sort_by(|a, b| {
-        (b.r#type == dir)
-            .cmp(&(a.r#type == dir))
+        (b.kind == EntryKind::Dir)
+            .cmp(&(a.kind == EntryKind::Dir))
             .then_with(|| a.name.cmp(&b.name))
     });
 }
@@ -132,7 +130,7 @@ impl JobHub {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<JobId, broadcast::Sender<pb::JobEvent>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<JobId, broadcast::Sender<JobEvent>>> {
         self.topics.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -157,20 +155,24 @@ impl JobHub {
         self.lock().len()
     }
 
-    /// Hands an event to the job's watchers, if any.
-    pub fn publish(&self, job: JobId, event: pb::job_event::Event) {
+    /// Hands an event, seen at `at`, to the job's watchers, if any.
+    pub fn publish(&self, job: JobId, at: Millis, event: Event) {
         let mut topics = self.lock();
         if let Some(tx) = topics.get(&job) {
-            let sent = tx.send(pb::JobEvent {
-                job_id: job.0,
-                time: Some(crate::grpc::timestamp(cairn_store::now_millis())),
-                event: Some(event),
-            });
+            let sent = tx.send(JobEvent { job, at, event });
             if sent.is_err() {
                 // Nobody watches any more.
                 topics.remove(&job);
             }
         }
+    }
+
+    /// Tells a job's watchers its final record and closes its channel: the
+    /// one way a job's end is told, whoever ended it (its agent, the lease,
+    /// a cancel while queued).
+    pub fn finished(&self, job: &cairn_store::Job, at: Millis) {
+        self.publish(job.id, at, Event::Finished(job.clone()));
+        self.close(job.id);
     }
 
     /// Keeps a job's result for the call waiting on it. A browse result in
@@ -249,12 +251,11 @@ mod tests {
 
     fn part(part: u32, last: bool, names: &[&str]) -> JobResult {
         let more = !last;
-        JobResult::Browse(pb::BrowseResult {
-            job_id: 7,
+        JobResult::Browse(BrowsePart {
             path: "/".into(),
             entries: names
                 .iter()
-                .map(|n| pb::TreeEntry {
+                .map(|n| cairn_domain::TreeEntry {
                     name: n.to_string(),
                     ..Default::default()
                 })
@@ -298,16 +299,16 @@ mod tests {
 
     #[test]
     fn entries_are_directories_first_then_by_name() {
-        let entry = |name: &str, kind: pb::TreeEntryType| pb::TreeEntry {
+        let entry = |name: &str, kind: EntryKind| cairn_domain::TreeEntry {
             name: name.into(),
-            r#type: kind as i32,
+            kind,
             ..Default::default()
         };
         let mut entries = vec![
-            entry("zeta", pb::TreeEntryType::File),
-            entry("beta", pb::TreeEntryType::Dir),
-            entry("alpha", pb::TreeEntryType::File),
-            entry("alpha-dir", pb::TreeEntryType::Dir),
+            entry("zeta", EntryKind::File),
+            entry("beta", EntryKind::Dir),
+            entry("alpha", EntryKind::File),
+            entry("alpha-dir", EntryKind::Dir),
         ];
         sort_entries(&mut entries);
         let names: Vec<_> = entries.iter().map(|e| e.name.as_str()).collect();
@@ -331,10 +332,7 @@ mod tests {
     async fn a_closed_job_then_its_last_watcher_leaves_nothing() {
         let hub = JobHub::default();
         let mut watcher = hub.subscribe(JobId(7));
-        hub.publish(
-            JobId(7),
-            pb::job_event::Event::Log(pb::JobLogBatch::default()),
-        );
+        hub.publish(JobId(7), 0, Event::Log(Vec::new()));
         assert!(watcher.recv().await.is_ok());
         hub.close(JobId(7));
         assert!(watcher.recv().await.is_err(), "closed with the job");

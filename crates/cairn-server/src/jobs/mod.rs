@@ -3,34 +3,37 @@
 //! one terminal state by the agent's reports, or marked lost when the lease
 //! runs out.
 //!
-//! The typed spec is the agent protocol's `JobSpec`, stored encoded in the
-//! job row, so what was asked for is exactly what is sent and run.
+//! The typed spec (`cairn_domain::JobSpec`) is stored in the job row as
+//! the store's JSON, so what was asked for is exactly what is sent and run.
+//! Every change of a job's state, whoever makes it, is published on the hub
+//! for its watchers (`watch.rs`).
 
-mod codec;
+mod events;
 mod hub;
 mod scheduled;
 mod snapshots;
+mod watch;
 
 use std::time::Duration;
 
-use cairn_proto::v1 as pb;
-use cairn_proto::v1::job_spec::Spec;
+use cairn_domain::{JobKind, JobSpec, Trigger};
 use cairn_store::{
     HostId, HostStatus, Job, JobFilter, JobId, JobStatus, LogLine, Millis, NewJob, Outcome, Page,
     PageOf, RepositoryId, Scope, Store,
 };
 use tokio::sync::mpsc;
 
-pub use codec::{decode, encode};
+pub use events::{Event, JobEvent};
 pub use hub::{JobHub, JobResult};
-pub use scheduled::{agent_schedule, catch_up_to_pb, schedule_spec};
+pub use scheduled::schedule_spec;
 pub use snapshots::RestoreRequest;
+pub use watch::JobWatch;
 
 use crate::audit::Auditor;
 use crate::auth::Principal;
 use crate::clock::Clock;
 use crate::error::{ServiceError, ServiceResult};
-use crate::fleet::Fleet;
+use crate::fleet::{Fleet, RunJob, ToAgent};
 use crate::repos::Repos;
 
 /// What to run, where.
@@ -38,37 +41,20 @@ use crate::repos::Repos;
 pub struct JobRequest {
     pub host: HostId,
     pub repository: RepositoryId,
-    pub spec: pb::JobSpec,
-    /// `manual` (UI), `api`, `schedule`, `catch_up` or `maintenance`.
-    pub trigger: &'static str,
+    pub spec: JobSpec,
+    pub trigger: Trigger,
 }
 
 impl JobRequest {
     /// A job an operator or script asked for through the API.
-    pub fn api(host: HostId, repository: RepositoryId, spec: Spec) -> Self {
+    pub fn api(host: HostId, repository: RepositoryId, spec: JobSpec) -> Self {
         Self {
             host,
             repository,
-            spec: pb::JobSpec { spec: Some(spec) },
-            trigger: "api",
+            spec,
+            trigger: Trigger::Api,
         }
     }
-}
-
-/// The kind of a spec, as stored.
-pub fn kind_of(spec: &pb::JobSpec) -> Option<&'static str> {
-    Some(match spec.spec.as_ref()? {
-        Spec::Backup(_) => "backup",
-        Spec::Forget(_) => "forget",
-        Spec::Prune(_) => "prune",
-        Spec::Check(_) => "check",
-        Spec::Restore(_) => "restore",
-        Spec::Init(_) => "init",
-        Spec::Unlock(_) => "unlock",
-        Spec::Snapshots(_) => "snapshots",
-        Spec::Browse(_) => "browse",
-        Spec::Diff(_) => "diff",
-    })
 }
 
 /// The job service; cheap to clone.
@@ -81,6 +67,8 @@ pub struct Jobs {
     fleet: Fleet,
     lease: Duration,
     hub: JobHub,
+    /// Becomes true when the server begins shutting down (ends watches).
+    shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 impl Jobs {
@@ -91,6 +79,7 @@ impl Jobs {
         repos: Repos,
         fleet: Fleet,
         lease: Duration,
+        shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> Self {
         let hub = fleet.hub().clone();
         Self {
@@ -101,6 +90,7 @@ impl Jobs {
             fleet,
             lease,
             hub,
+            shutdown,
         }
     }
 
@@ -120,8 +110,7 @@ impl Jobs {
         self.auditor
             .authorize(p, Scope::Operate, "job.create", target.clone())
             .await?;
-        let kind = kind_of(&request.spec)
-            .ok_or_else(|| ServiceError::invalid("spec", "empty job spec"))?;
+        let kind = request.spec.kind();
         cairn_restic::operation(&request.spec, None)
             .map_err(|e| ServiceError::invalid("spec", e.to_string()))?;
         let host = self.store.host(request.host).await?;
@@ -135,7 +124,7 @@ impl Jobs {
         // the repository is assigned to (assigning is an admin's grant). A
         // restore onto any other host (cross-host restore) hands those
         // secrets to that host: an admin's call, audited as such.
-        let restore = kind == "restore";
+        let restore = kind == JobKind::Restore;
         let assigned = self
             .store
             .is_assigned(request.repository, request.host)
@@ -164,7 +153,7 @@ impl Jobs {
                     .await;
                 grant = Some(crate::audit::Actor::from(p).name);
             }
-            if let Some(pb::job_spec::Spec::Restore(r)) = &request.spec.spec {
+            if let JobSpec::Restore(r) = &request.spec {
                 let target = std::path::Path::new(&r.target_path);
                 if !target.is_absolute()
                     || target
@@ -188,11 +177,10 @@ impl Jobs {
             .store
             .create_job_with_grant(
                 NewJob {
-                    kind,
                     host_id: request.host,
                     repository_id: Some(request.repository),
                     trigger: request.trigger,
-                    spec: encode(&request.spec),
+                    spec: request.spec,
                     created_by: p.operator_id(),
                 },
                 grant,
@@ -256,12 +244,15 @@ impl Jobs {
             .authorize(p, Scope::Operate, "job.cancel", target.clone())
             .await?;
         let reason = crate::fleet::clean_text(reason.trim(), MAX_CANCEL_REASON);
-        let job = self
-            .store
-            .request_cancel(id, reason.clone(), self.clock.now())
-            .await?;
+        let now = self.clock.now();
+        let before = self.store.job(id).await?.status;
+        let job = self.store.request_cancel(id, reason.clone(), now).await?;
         if matches!(job.status, JobStatus::Dispatched | JobStatus::Running) {
-            self.fleet.send(job.host_id, cancel_message(id, &reason));
+            self.fleet
+                .send(job.host_id, crate::fleet::cancel(id, &reason));
+        } else if job.status.is_terminal() && !before.is_terminal() {
+            // Cancelled while queued: no agent will report it.
+            self.hub.finished(&job, now);
         }
         let detail = if reason.is_empty() {
             job.status.as_str().to_string()
@@ -289,7 +280,10 @@ impl Jobs {
             // Fleet-aware: an exclusive operation (forget, prune, check,
             // unlock) waits until nothing else runs on its repository, on any
             // host; anything else waits while an exclusive one runs.
-            let exclusive = matches!(job.kind.as_str(), "forget" | "prune" | "check" | "unlock");
+            let exclusive = matches!(
+                job.kind,
+                JobKind::Forget | JobKind::Prune | JobKind::Check | JobKind::Unlock
+            );
             if self.store.repository_busy(repository, !exclusive).await? {
                 continue;
             }
@@ -307,13 +301,14 @@ impl Jobs {
                     "repository {repository} is no longer assigned to host {host}: not sent"
                 );
                 tracing::warn!(job = %job.id, %host, %repository, "job refused at dispatch: repository not assigned");
-                self.store
-                    .fail_queued(job.id, &reason, self.clock.now())
-                    .await?;
+                let now = self.clock.now();
+                self.store.fail_queued(job.id, &reason, now).await?;
+                if let Ok(failed) = self.store.job(job.id).await {
+                    self.hub.finished(&failed, now);
+                }
                 continue;
             }
             let access = self.repos.access(repository).await?;
-            let spec = decode::<pb::JobSpec>(&job.spec)?;
             let now = self.clock.now();
             if !self
                 .store
@@ -322,23 +317,22 @@ impl Jobs {
             {
                 continue;
             }
-            let run = pb::ServerMessage {
-                body: Some(pb::server_message::Body::RunJob(pb::RunJob {
-                    job_id: job.id.0,
-                    spec: Some(spec),
-                    repository: Some(pb::RepositoryAccess {
-                        repository_id: repository.0,
-                        url: access.url,
-                        password: access.password,
-                        env: access.env.into_iter().collect(),
-                    }),
-                    // Saturates: a timeout beyond u32 seconds is no limit in practice.
-                    timeout_seconds: u32::try_from(self.fleet.settings().job_timeout.as_secs())
-                        .unwrap_or(u32::MAX),
-                })),
-            };
+            let (queued, dispatched) = (JobStatus::Queued, JobStatus::Dispatched);
+            let state = |from, to| Event::State { from, to };
+            self.hub.publish(job.id, now, state(queued, dispatched));
+            let run = ToAgent::RunJob(RunJob {
+                job: job.id,
+                spec: job.spec.clone(),
+                repository,
+                access,
+                // Saturates: a timeout beyond u32 seconds is no limit in practice.
+                timeout_seconds: u32::try_from(self.fleet.settings().job_timeout.as_secs())
+                    .unwrap_or(u32::MAX),
+            });
             if !self.fleet.send(host, run) {
                 self.store.requeue(job.id).await?;
+                let now = self.clock.now();
+                self.hub.publish(job.id, now, state(dispatched, queued));
                 break;
             }
             tracing::info!(job = %job.id, %host, kind = %job.kind, "job dispatched");
@@ -377,11 +371,13 @@ impl Jobs {
                             }
                         }
                     }
-                    match self.store.expire_leases(self.clock.now()).await {
+                    let now = self.clock.now();
+                    match self.store.expire_leases(now).await {
                         Ok(lost) => for job in lost {
                             tracing::warn!(job = %job.id, host = %job.host_id, "job lost: its lease expired");
+                            self.hub.finished(&job, now);
                             // If the agent still runs it somehow, stop it.
-                            self.fleet.send(job.host_id, cancel_message(job.id, "the server marked this job lost"));
+                            self.fleet.send(job.host_id, crate::fleet::cancel(job.id, "the server marked this job lost"));
                         },
                         Err(err) => tracing::warn!(error = %err, "lease check failed"),
                     }
@@ -399,13 +395,3 @@ impl Jobs {
 
 /// Longest cancel reason kept.
 const MAX_CANCEL_REASON: usize = 500;
-
-pub(crate) fn cancel_message(id: JobId, reason: &str) -> pb::ServerMessage {
-    pb::ServerMessage {
-        body: Some(pb::server_message::Body::CancelJob(pb::CancelJob {
-            job_id: id.0,
-            reason: reason.to_string(),
-            grace_seconds: 10,
-        })),
-    }
-}

@@ -2,7 +2,7 @@
 //! restic access happens on an agent, through a job; the server never opens a
 //! repository.
 
-use cairn_proto::v1 as pb;
+use cairn_domain::{BrowsePart, BrowseSpec, DiffSpec, JobSpec, RestoreSpec, SnapshotDiff};
 use cairn_store::{CachedSnapshot, HostId, Job, Page, PageOf, RepositoryId, Scope};
 
 use super::{JobRequest, Jobs};
@@ -64,25 +64,20 @@ impl Jobs {
         request: JobRequest,
     ) -> ServiceResult<(Job, super::JobResult)> {
         let id = self.submit(p, request).await?.id;
-        let store = self.store.clone();
+        // The job's end comes through its watch; a result racing the end
+        // gets a moment to land.
+        let mut watch = self.watch(p, id).await?;
         let ended = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let watcher = {
             let ended = ended.clone();
             tokio::spawn(async move {
-                loop {
-                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-                    if store
-                        .job(id)
-                        .await
-                        .map(|j| j.status.is_terminal())
-                        .unwrap_or(true)
-                    {
-                        // A result racing the finish gets a moment to land.
-                        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-                        ended.store(true, std::sync::atomic::Ordering::SeqCst);
-                        return;
+                while let Some(event) = watch.next().await {
+                    if event.event.is_final() {
+                        break;
                     }
                 }
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                ended.store(true, std::sync::atomic::Ordering::SeqCst);
             })
         };
         let waited = tokio::time::timeout(
@@ -115,9 +110,9 @@ impl Jobs {
         snapshot: &str,
         path: &str,
         host: Option<HostId>,
-    ) -> ServiceResult<(Job, pb::BrowseResult)> {
+    ) -> ServiceResult<(Job, BrowsePart)> {
         let host = self.pick_host(repository, host).await?;
-        let spec = pb::job_spec::Spec::Browse(pb::BrowseSpec {
+        let spec = JobSpec::Browse(BrowseSpec {
             snapshot_id: snapshot.to_string(),
             path: path.to_string(),
         });
@@ -139,9 +134,9 @@ impl Jobs {
         b: &str,
         metadata: bool,
         host: Option<HostId>,
-    ) -> ServiceResult<(Job, pb::SnapshotDiff)> {
+    ) -> ServiceResult<(Job, SnapshotDiff)> {
         let host = self.pick_host(repository, host).await?;
-        let spec = pb::job_spec::Spec::Diff(pb::DiffSpec {
+        let spec = JobSpec::Diff(DiffSpec {
             snapshot_a: a.to_string(),
             snapshot_b: b.to_string(),
             metadata,
@@ -176,20 +171,13 @@ impl Jobs {
         host: Option<HostId>,
     ) -> ServiceResult<Job> {
         let host = self.pick_host(repository, host).await?;
-        self.submit(
-            p,
-            JobRequest::api(
-                host,
-                repository,
-                pb::job_spec::Spec::Snapshots(pb::SnapshotsSpec {}),
-            ),
-        )
-        .await
+        self.submit(p, JobRequest::api(host, repository, JobSpec::Snapshots))
+            .await
     }
 
     /// Restores a snapshot on any approved host.
     pub async fn restore(&self, p: &Principal, request: RestoreRequest) -> ServiceResult<Job> {
-        let spec = pb::RestoreSpec {
+        let spec = RestoreSpec {
             snapshot_id: request.snapshot_id,
             path: request.path,
             includes: request.includes,
@@ -204,7 +192,7 @@ impl Jobs {
             JobRequest::api(
                 request.target_host,
                 request.repository,
-                pb::job_spec::Spec::Restore(spec),
+                JobSpec::Restore(spec),
             ),
         )
         .await

@@ -28,11 +28,10 @@ async fn dispatched_job(store: &Store, host: HostId, lease_until: i64) -> JobId 
     let job = store
         .create_job(
             NewJob {
-                kind: "check",
                 host_id: host,
                 repository_id: None,
-                trigger: "api",
-                spec: String::new(),
+                trigger: cairn_domain::Trigger::Api,
+                spec: cairn_domain::JobSpec::Check(Default::default()),
                 created_by: None,
             },
             0,
@@ -123,8 +122,8 @@ async fn a_page_of_long_log_lines_stops_at_its_byte_budget() {
     let lines = (0..10)
         .map(|n| cairn_store::LogLine {
             at: n,
-            stream: "stdout",
-            level: "info",
+            stream: cairn_store::LogStream::Stdout,
+            level: cairn_store::LogLevel::Info,
             line: format!("{n}{}", "x".repeat(999)),
         })
         .collect();

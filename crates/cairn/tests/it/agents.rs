@@ -613,11 +613,10 @@ async fn unacked_messages_are_replayed_and_applied_exactly_once() {
     let job = store
         .create_job(
             cairn_store::NewJob {
-                kind: "backup",
                 host_id: cairn_store::HostId(host_id),
                 repository_id: None,
-                trigger: "api",
-                spec: "{}".into(),
+                trigger: cairn_domain::Trigger::Api,
+                spec: cairn_domain::JobSpec::Backup(Default::default()),
                 created_by: None,
             },
             1,
@@ -688,11 +687,10 @@ async fn after_a_server_restart_the_agent_reconnects_and_its_spool_drains_once()
         .await
         .create_job(
             cairn_store::NewJob {
-                kind: "backup",
                 host_id: cairn_store::HostId(host_id),
                 repository_id: None,
-                trigger: "api",
-                spec: "{}".into(),
+                trigger: cairn_domain::Trigger::Api,
+                spec: cairn_domain::JobSpec::Backup(Default::default()),
                 created_by: None,
             },
             1,
@@ -851,11 +849,10 @@ async fn an_agent_that_comes_back_without_a_job_has_it_marked_lost() {
     let running = store
         .create_job(
             cairn_store::NewJob {
-                kind: "backup",
                 host_id: host,
                 repository_id: None,
-                trigger: "api",
-                spec: String::new(),
+                trigger: cairn_domain::Trigger::Api,
+                spec: cairn_domain::JobSpec::Backup(Default::default()),
                 created_by: None,
             },
             1,
@@ -865,11 +862,10 @@ async fn an_agent_that_comes_back_without_a_job_has_it_marked_lost() {
     let forgotten = store
         .create_job(
             cairn_store::NewJob {
-                kind: "backup",
                 host_id: host,
                 repository_id: None,
-                trigger: "api",
-                spec: String::new(),
+                trigger: cairn_domain::Trigger::Api,
+                spec: cairn_domain::JobSpec::Backup(Default::default()),
                 created_by: None,
             },
             1,

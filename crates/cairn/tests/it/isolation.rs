@@ -106,11 +106,10 @@ async fn running_job(store: &Store, host: i64, repository: Option<i64>) -> JobId
     let job = store
         .create_job(
             NewJob {
-                kind: "backup",
                 host_id: HostId(host),
                 repository_id: repository.map(cairn_store::RepositoryId),
-                trigger: "api",
-                spec: "{}".into(),
+                trigger: cairn_domain::Trigger::Api,
+                spec: cairn_domain::JobSpec::Backup(Default::default()),
                 created_by: None,
             },
             1,
@@ -540,8 +539,7 @@ async fn snapshots_belong_to_the_host_whose_backup_made_them_not_to_a_hostname()
             .and_then(|s| s.summary.clone())
     };
     let made_summary = summary_of(&made).expect("the backup's summary");
-    let decoded: pb::BackupSummary = cairn_server::jobs::decode(&made_summary).expect("decodes");
-    assert_eq!(decoded.files_new, 42);
+    assert_eq!(made_summary.files_new, 42);
     assert_eq!(summary_of(&foreign), None);
     // The job reported a short id (as restic 0.14 does); it shows the full one.
     assert_eq!(

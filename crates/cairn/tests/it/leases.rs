@@ -294,11 +294,10 @@ async fn an_agent_back_with_a_job_the_server_gave_up_on_is_told_to_stop_it() {
     let job = store
         .create_job(
             cairn_store::NewJob {
-                kind: "check",
                 host_id: cairn_store::HostId(host_id),
                 repository_id: None,
-                trigger: "api",
-                spec: String::new(),
+                trigger: cairn_domain::Trigger::Api,
+                spec: cairn_domain::JobSpec::Check(Default::default()),
                 created_by: None,
             },
             0,

@@ -16,6 +16,8 @@ mod schedules;
 mod secrets;
 mod specs;
 mod tls;
+mod upgrade;
+mod watch;
 mod web;
 mod wire;
 

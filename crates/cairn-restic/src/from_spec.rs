@@ -1,10 +1,9 @@
-//! The agent protocol's typed job specs, checked and turned into
+//! Typed job specs (`cairn-domain`), checked and turned into
 //! [`Operation`]s. The server calls this to refuse a bad spec before it is
 //! stored; the agent calls it again before running anything, trusting
 //! nothing it receives.
 
-use cairn_proto::v1 as pb;
-use cairn_proto::v1::job_spec::Spec;
+use cairn_domain as d;
 
 use crate::arg::{ArgError, SafeArg};
 use crate::spec::{
@@ -39,8 +38,8 @@ fn invalid(field: &'static str, reason: &str) -> ArgError {
     }
 }
 
-fn span(field: &'static str, s: &Option<pb::RetentionSpan>) -> Result<Option<SafeArg>, ArgError> {
-    let Some(pb::RetentionSpan {
+fn span(field: &'static str, s: &Option<d::RetentionSpan>) -> Result<Option<SafeArg>, ArgError> {
+    let Some(d::RetentionSpan {
         years,
         months,
         days,
@@ -62,8 +61,8 @@ fn span(field: &'static str, s: &Option<pb::RetentionSpan>) -> Result<Option<Saf
     }
 }
 
-fn retention(p: &pb::RetentionPolicy) -> Result<RetentionPolicy, ArgError> {
-    let pb::RetentionPolicy {
+fn retention(p: &d::RetentionPolicy) -> Result<RetentionPolicy, ArgError> {
+    let d::RetentionPolicy {
         keep_last,
         keep_hourly,
         keep_daily,
@@ -102,8 +101,8 @@ fn retention(p: &pb::RetentionPolicy) -> Result<RetentionPolicy, ArgError> {
     Ok(policy)
 }
 
-fn forget(f: &pb::ForgetSpec) -> Result<ForgetSpec, ArgError> {
-    let pb::ForgetSpec {
+fn forget(f: &d::ForgetSpec) -> Result<ForgetSpec, ArgError> {
+    let d::ForgetSpec {
         policy,
         hostnames,
         tags: only_tags,
@@ -121,7 +120,7 @@ fn forget(f: &pb::ForgetSpec) -> Result<ForgetSpec, ArgError> {
         tags: tags("tag", only_tags)?,
         paths: safe_all("path", paths)?,
         group_by: group_by.as_ref().map(
-            |pb::SnapshotGrouping {
+            |d::SnapshotGrouping {
                  by_host,
                  by_paths,
                  by_tags,
@@ -136,26 +135,22 @@ fn forget(f: &pb::ForgetSpec) -> Result<ForgetSpec, ArgError> {
     })
 }
 
-fn prune(p: &pb::PruneSpec) -> Result<PruneSpec, ArgError> {
-    let pb::PruneSpec {
+fn prune(p: &d::PruneSpec) -> Result<PruneSpec, ArgError> {
+    let d::PruneSpec {
         max_unused,
         max_repack_bytes,
         dry_run,
     } = p;
-    let max_unused = match max_unused.as_ref().and_then(|m| m.limit.as_ref()) {
-        Some(pb::max_unused::Limit::Percent(pct)) if (0.0..=100.0).contains(pct) => {
+    let max_unused = match max_unused {
+        Some(d::MaxUnused::Percent(pct)) if (0.0..=100.0).contains(pct) => {
             Some(SafeArg::new("max_unused", &format!("{pct}%"))?)
         }
-        Some(pb::max_unused::Limit::SizeBytes(n)) => {
-            Some(SafeArg::new("max_unused", &n.to_string())?)
-        }
-        Some(pb::max_unused::Limit::Unlimited(true)) => {
-            Some(SafeArg::new("max_unused", "unlimited")?)
-        }
-        Some(pb::max_unused::Limit::Percent(_)) => {
+        Some(d::MaxUnused::SizeBytes(n)) => Some(SafeArg::new("max_unused", &n.to_string())?),
+        Some(d::MaxUnused::Unlimited) => Some(SafeArg::new("max_unused", "unlimited")?),
+        Some(d::MaxUnused::Percent(_)) => {
             return Err(invalid("max_unused", "percent must be 0 to 100"));
         }
-        Some(pb::max_unused::Limit::Unlimited(false)) | None => None,
+        None => None,
     };
     Ok(PruneSpec {
         max_unused,
@@ -164,16 +159,16 @@ fn prune(p: &pb::PruneSpec) -> Result<PruneSpec, ArgError> {
     })
 }
 
-fn check(c: &pb::CheckSpec) -> Result<CheckSpec, ArgError> {
-    let pb::CheckSpec {
+fn check(c: &d::CheckSpec) -> Result<CheckSpec, ArgError> {
+    let d::CheckSpec {
         read_all_data,
         read_data_subset,
     } = c;
-    let subset = match read_data_subset.as_ref().and_then(|s| s.subset.as_ref()) {
-        Some(pb::read_data_subset::Subset::Percent(pct)) if *pct > 0.0 && *pct <= 100.0 => {
+    let subset = match read_data_subset {
+        Some(d::ReadDataSubset::Percent(pct)) if *pct > 0.0 && *pct <= 100.0 => {
             Some(SafeArg::new("read_data_subset", &format!("{pct}%"))?)
         }
-        Some(pb::read_data_subset::Subset::Part(pb::DataSubsetPart { index, total }))
+        Some(d::ReadDataSubset::Part { index, total })
             if *total > 0 && (1..=*total).contains(index) =>
         {
             Some(SafeArg::new(
@@ -181,7 +176,7 @@ fn check(c: &pb::CheckSpec) -> Result<CheckSpec, ArgError> {
                 &format!("{index}/{total}"),
             )?)
         }
-        Some(pb::read_data_subset::Subset::SizeBytes(n)) if *n > 0 => {
+        Some(d::ReadDataSubset::SizeBytes(n)) if *n > 0 => {
             Some(SafeArg::new("read_data_subset", &n.to_string())?)
         }
         Some(_) => return Err(invalid("read_data_subset", "out of range")),
@@ -199,8 +194,8 @@ fn check(c: &pb::CheckSpec) -> Result<CheckSpec, ArgError> {
     })
 }
 
-fn restore(r: &pb::RestoreSpec, restore_target: Option<&str>) -> Result<RestoreSpec, ArgError> {
-    let pb::RestoreSpec {
+fn restore(r: &d::RestoreSpec, restore_target: Option<&str>) -> Result<RestoreSpec, ArgError> {
+    let d::RestoreSpec {
         snapshot_id,
         path,
         includes,
@@ -228,8 +223,8 @@ fn restore(r: &pb::RestoreSpec, restore_target: Option<&str>) -> Result<RestoreS
     })
 }
 
-fn backup(b: &pb::BackupSpec) -> Result<BackupSpec, ArgError> {
-    let pb::BackupSpec {
+fn backup(b: &d::BackupSpec) -> Result<BackupSpec, ArgError> {
+    let d::BackupSpec {
         paths,
         excludes,
         tags: snapshot_tags,
@@ -253,22 +248,19 @@ fn backup(b: &pb::BackupSpec) -> Result<BackupSpec, ArgError> {
 /// is the already-resolved target directory for a restore (the agent resolves
 /// it against its restore roots; the server passes the requested path).
 ///
-/// Every spec is destructured without `..`: a field added to the protocol
-/// does not compile until it is mapped here.
-pub fn operation(spec: &pb::JobSpec, restore_target: Option<&str>) -> Result<Operation, ArgError> {
-    let Some(spec) = &spec.spec else {
-        return Err(invalid("spec", "empty job spec"));
-    };
+/// Every spec is destructured without `..`: a field added to a spec does
+/// not compile until it is mapped here.
+pub fn operation(spec: &d::JobSpec, restore_target: Option<&str>) -> Result<Operation, ArgError> {
     Ok(match spec {
-        Spec::Backup(b) => Operation::Backup(backup(b)?),
-        Spec::Init(pb::InitSpec { repository_version }) => Operation::Init {
+        d::JobSpec::Backup(b) => Operation::Backup(backup(b)?),
+        d::JobSpec::Init(d::InitSpec { repository_version }) => Operation::Init {
             repository_version: match repository_version {
                 0 => None,
                 1 | 2 => Some(*repository_version),
                 _ => return Err(invalid("repository_version", "must be 1 or 2 (or 0)")),
             },
         },
-        Spec::Unlock(pb::UnlockSpec { remove_all }) => {
+        d::JobSpec::Unlock(d::UnlockSpec { remove_all }) => {
             if *remove_all {
                 return Err(invalid(
                     "unlock",
@@ -277,8 +269,8 @@ pub fn operation(spec: &pb::JobSpec, restore_target: Option<&str>) -> Result<Ope
             }
             Operation::Unlock
         }
-        Spec::Snapshots(pb::SnapshotsSpec {}) => Operation::Snapshots { host: None },
-        Spec::Browse(pb::BrowseSpec { snapshot_id, path }) => Operation::Ls {
+        d::JobSpec::Snapshots => Operation::Snapshots { host: None },
+        d::JobSpec::Browse(d::BrowseSpec { snapshot_id, path }) => Operation::Ls {
             snapshot: SnapshotRef::new(snapshot_id)?,
             path: if path.is_empty() {
                 None
@@ -286,7 +278,7 @@ pub fn operation(spec: &pb::JobSpec, restore_target: Option<&str>) -> Result<Ope
                 Some(SafeArg::new("path", path)?)
             },
         },
-        Spec::Diff(pb::DiffSpec {
+        d::JobSpec::Diff(d::DiffSpec {
             snapshot_a,
             snapshot_b,
             metadata,
@@ -295,10 +287,10 @@ pub fn operation(spec: &pb::JobSpec, restore_target: Option<&str>) -> Result<Ope
             to: SnapshotRef::new(snapshot_b)?,
             metadata: *metadata,
         },
-        Spec::Restore(r) => Operation::Restore(restore(r, restore_target)?),
-        Spec::Forget(f) => Operation::Forget(forget(f)?),
-        Spec::Prune(p) => Operation::Prune(prune(p)?),
-        Spec::Check(c) => Operation::Check(check(c)?),
+        d::JobSpec::Restore(r) => Operation::Restore(restore(r, restore_target)?),
+        d::JobSpec::Forget(f) => Operation::Forget(forget(f)?),
+        d::JobSpec::Prune(p) => Operation::Prune(prune(p)?),
+        d::JobSpec::Check(c) => Operation::Check(check(c)?),
     })
 }
 
@@ -306,15 +298,13 @@ pub fn operation(spec: &pb::JobSpec, restore_target: Option<&str>) -> Result<Ope
 mod tests {
     use super::*;
 
-    fn backup(paths: &[&str], excludes: &[&str], tags: &[&str]) -> pb::JobSpec {
-        pb::JobSpec {
-            spec: Some(Spec::Backup(pb::BackupSpec {
-                paths: paths.iter().map(|s| s.to_string()).collect(),
-                excludes: excludes.iter().map(|s| s.to_string()).collect(),
-                tags: tags.iter().map(|s| s.to_string()).collect(),
-                ..Default::default()
-            })),
-        }
+    fn backup(paths: &[&str], excludes: &[&str], tags: &[&str]) -> d::JobSpec {
+        d::JobSpec::Backup(d::BackupSpec {
+            paths: paths.iter().map(|s| s.to_string()).collect(),
+            excludes: excludes.iter().map(|s| s.to_string()).collect(),
+            tags: tags.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        })
     }
 
     #[test]
@@ -328,29 +318,24 @@ mod tests {
             assert!(operation(&spec, None).is_err(), "{spec:?}");
         }
         assert!(operation(&backup(&["/srv"], &["*.tmp"], &["nightly"]), None).is_ok());
-        let unlock_all = pb::JobSpec {
-            spec: Some(Spec::Unlock(pb::UnlockSpec { remove_all: true })),
-        };
+        let unlock_all = d::JobSpec::Unlock(d::UnlockSpec { remove_all: true });
         assert!(operation(&unlock_all, None).is_err());
-        assert!(operation(&pb::JobSpec { spec: None }, None).is_err());
     }
 
     #[test]
     fn retention_spans_become_restic_durations() {
-        let spec = pb::JobSpec {
-            spec: Some(Spec::Forget(pb::ForgetSpec {
-                policy: Some(pb::RetentionPolicy {
-                    keep_daily: 7,
-                    keep_within: Some(pb::RetentionSpan {
-                        years: 1,
-                        days: 2,
-                        ..Default::default()
-                    }),
+        let spec = d::JobSpec::Forget(d::ForgetSpec {
+            policy: Some(d::RetentionPolicy {
+                keep_daily: 7,
+                keep_within: Some(d::RetentionSpan {
+                    years: 1,
+                    days: 2,
                     ..Default::default()
                 }),
                 ..Default::default()
-            })),
-        };
+            }),
+            ..Default::default()
+        });
         let Operation::Forget(ForgetSpec { policy, .. }) = operation(&spec, None).expect("forget")
         else {
             panic!("forget")

@@ -1,5 +1,10 @@
 //! `cairn.v1.AgentGateway`: the stream every agent holds open. The caller is
 //! authenticated by the identity in its `Hello`, not by an operator token.
+//! This is the agent protocol's edge: messages are decoded (`decode`) into
+//! the fleet's types, and what the fleet sends is encoded (`encode`).
+
+mod decode;
+mod encode;
 
 use std::pin::Pin;
 use std::time::Duration;
@@ -9,6 +14,8 @@ use cairn_proto::v1::agent_gateway_server::AgentGateway;
 use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
+
+use tokio_stream::StreamExt;
 
 use super::ClientAddr;
 use crate::Api;
@@ -58,10 +65,15 @@ impl AgentGateway for AgentGatewayGrpc {
                 ));
             }
         };
-        match self.api.fleet.open_session(hello, addr).await? {
-            Opened::Refused(welcome) => {
-                Ok(Response::new(Box::pin(tokio_stream::once(Ok(welcome)))))
-            }
+        match self
+            .api
+            .fleet
+            .open_session(decode::hello(hello), addr)
+            .await?
+        {
+            Opened::Refused(welcome) => Ok(Response::new(Box::pin(tokio_stream::once(Ok(
+                encode::message(welcome),
+            ))))),
             Opened::Live { handle, outbox } => {
                 tokio::spawn(async move {
                     let mut closed = handle.closed();
@@ -69,16 +81,16 @@ impl AgentGateway for AgentGatewayGrpc {
                         tokio::select! {
                             message = inbound.message() => match message {
                                 Ok(Some(message)) => {
-                                    if let Err(err) = handle.handle(message).await {
+                                    if let Err(err) = handle.handle(decode::message(message)).await {
                                         tracing::warn!(host = %handle.host(), error = %err, "agent sent a bad message: session closed");
-                                        handle.close(Status::from(err));
+                                        handle.close(err);
                                         break;
                                     }
                                 }
                                 Ok(None) => break,
                                 Err(status) => {
                                     tracing::debug!(host = %handle.host(), %status, "agent stream failed");
-                                    handle.close(oversize_is_resource_exhausted(status));
+                                    handle.close(stream_failed(status));
                                     break;
                                 }
                             },
@@ -87,18 +99,22 @@ impl AgentGateway for AgentGatewayGrpc {
                     }
                     handle.finish().await;
                 });
-                Ok(Response::new(Box::pin(ReceiverStream::new(outbox))))
+                let outbox = ReceiverStream::new(outbox)
+                    .map(|next| next.map(encode::message).map_err(Status::from));
+                Ok(Response::new(Box::pin(outbox)))
             }
         }
     }
 }
 
-/// tonic reports a message over the size limit as OUT_OF_RANGE; gRPC's own
-/// convention (and what agents expect) is RESOURCE_EXHAUSTED.
-fn oversize_is_resource_exhausted(status: Status) -> Status {
-    if status.code() == tonic::Code::OutOfRange && status.message().contains("too large") {
-        Status::resource_exhausted(status.message().to_string())
+/// Why the agent's stream failed, as the agent is told. tonic reports a
+/// message over the size limit as OUT_OF_RANGE; gRPC's own convention (and
+/// what agents expect) is RESOURCE_EXHAUSTED.
+fn stream_failed(status: Status) -> crate::ServiceError {
+    let message = status.message().to_string();
+    if status.code() == tonic::Code::OutOfRange && message.contains("too large") {
+        crate::ServiceError::TooLarge(message)
     } else {
-        status
+        crate::ServiceError::Unavailable(message)
     }
 }

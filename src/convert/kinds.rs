@@ -1,0 +1,88 @@
+//! The vocabularies: domain enums ↔ protobuf enums, each pair listed once.
+
+use cairn_domain::{CatchUp, JobKind, JobStatus, LogLevel, LogStream, PendingState, Trigger};
+
+use crate::v1 as pb;
+
+/// Declares `to_pb` (total) and `from_pb` (`None` for a value the pairs do
+/// not list, including "unspecified").
+macro_rules! pairs {
+    ($to:ident, $from:ident: $domain:ident => $wire:ident { $($d:ident = $w:ident),+ $(,)? }) => {
+        /// The wire value of a domain value.
+        pub fn $to(value: $domain) -> pb::$wire {
+            match value {
+                $($domain::$d => pb::$wire::$w,)+
+            }
+        }
+
+        /// The domain value of a wire value, if it names one.
+        pub fn $from(value: i32) -> Option<$domain> {
+            match pb::$wire::try_from(value).ok()? {
+                $(pb::$wire::$w => Some($domain::$d),)+
+                #[allow(unreachable_patterns)]
+                _ => None,
+            }
+        }
+    };
+}
+
+pairs!(job_kind_to_pb, job_kind_from_pb: JobKind => JobKind {
+    Backup = Backup, Forget = Forget, Prune = Prune, Check = Check, Restore = Restore,
+    Init = Init, Unlock = Unlock, Snapshots = Snapshots, Browse = Browse, Diff = Diff,
+});
+
+pairs!(job_status_to_pb, job_status_from_pb: JobStatus => JobStatus {
+    Queued = Queued, Dispatched = Dispatched, Running = Running, Succeeded = Succeeded,
+    Failed = Failed, Cancelled = Cancelled, Lost = Lost,
+});
+
+pairs!(trigger_to_pb, trigger_from_pb: Trigger => JobTrigger {
+    Manual = Manual, Api = Api, Schedule = Schedule, CatchUp = CatchUp, Maintenance = Maintenance,
+});
+
+pairs!(catch_up_to_pb, catch_up_from_pb: CatchUp => CatchUpPolicy {
+    Once = Once, Skip = Skip, All = All,
+});
+
+pairs!(pending_state_to_pb, pending_state_from_pb: PendingState => PendingRunState {
+    Missed = Missed, Queued = Queued, Drained = Drained, Skipped = Skipped,
+});
+
+pairs!(log_stream_to_pb, log_stream_wire: LogStream => JobLogStream {
+    Stdout = Stdout, Stderr = Stderr, Agent = Agent,
+});
+
+pairs!(log_level_to_pb, log_level_wire: LogLevel => JobLogLevel {
+    Debug = Debug, Info = Info, Warn = Warn, Error = Error,
+});
+
+/// A log line's stream; unset or unknown is the agent's own.
+pub fn log_stream_from_pb(value: i32) -> LogStream {
+    log_stream_wire(value).unwrap_or(LogStream::Agent)
+}
+
+/// A log line's level; unset or unknown is `info`.
+pub fn log_level_from_pb(value: i32) -> LogLevel {
+    log_level_wire(value).unwrap_or(LogLevel::Info)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_domain_value_has_a_wire_value_that_maps_back() {
+        for c in CatchUp::ALL {
+            assert_eq!(catch_up_from_pb(catch_up_to_pb(*c) as i32), Some(*c));
+        }
+        for s in LogStream::ALL {
+            assert_eq!(log_stream_from_pb(log_stream_to_pb(*s) as i32), *s);
+        }
+        for l in LogLevel::ALL {
+            assert_eq!(log_level_from_pb(log_level_to_pb(*l) as i32), *l);
+        }
+        assert_eq!(catch_up_from_pb(0), None, "unspecified is not a policy");
+        assert_eq!(log_level_from_pb(99), LogLevel::Info);
+        assert_eq!(log_stream_from_pb(0), LogStream::Agent);
+    }
+}
