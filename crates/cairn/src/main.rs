@@ -13,6 +13,7 @@ mod ctl_schedules;
 mod demo_cmd;
 mod logging;
 mod server_cmd;
+mod server_flags;
 
 use std::process::ExitCode;
 
@@ -32,7 +33,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the Cairn server (gRPC API, web UI, probes on one port).
-    Server(cairn_server::config::ServerFlags),
+    Server(server_flags::ServerArgs),
     /// Run the agent for this host: it dials the server and keeps a session.
     Agent(agent_cmd::AgentArgs),
     /// Talk to a running server over its gRPC API, with an API token.

@@ -4,19 +4,20 @@
 
 use std::process::ExitCode;
 
-use cairn_server::config::{self, ConfigError, LogFormat, ServerFlags};
+use cairn_server::config::{self, ConfigError, LogFormat};
 use cairn_server::{Server, ServerConfig};
 use tokio::net::TcpListener;
 
 use crate::EXIT_USAGE;
+use crate::server_flags::ServerArgs;
 
-pub(crate) async fn run(flags: ServerFlags) -> ExitCode {
-    if flags.print_example_config {
+pub(crate) async fn run(args: ServerArgs) -> ExitCode {
+    if args.print_example_config {
         print!("{}", config::example_toml());
         return ExitCode::SUCCESS;
     }
     let (config, warnings) =
-        match config::load(flags.config.as_deref(), std::env::vars(), &flags.given()) {
+        match config::load(args.config.as_deref(), std::env::vars(), &args.given) {
             Ok(loaded) => loaded,
             Err(err) => {
                 eprintln!("error: invalid configuration: {err}");

@@ -16,7 +16,7 @@ pub use limiter::LoginLimiter;
 pub(crate) use password::hash_password as hash_password_for_admin;
 pub use password::{validate_password, validate_username};
 pub(crate) use secret::hash_secret as hash_token;
-pub use secret::{SecretToken, TokenKind};
+pub use secret::{Secret, SecretToken, TokenKind};
 pub use service::{Auth, AuthSettings, NewLogin};
 
 use crate::error::{ServiceError, ServiceResult};

@@ -9,7 +9,7 @@ use subtle::ConstantTimeEq;
 
 use super::limiter::LoginLimiter;
 use super::password::{hash_password, validate_password, validate_username, verify_password};
-use super::secret::{SecretToken, TokenKind, hash_secret};
+use super::secret::{Secret, SecretToken, TokenKind, hash_secret};
 use super::{Operator, Principal, Via};
 use crate::audit::{Actor, Auditor};
 use crate::clock::Clock;
@@ -94,13 +94,13 @@ impl Auth {
     /// While no operator exists, arms a one-time setup token (the preset one,
     /// or a new random one) and returns it so the server can print the link.
     /// Once an operator exists it returns `None` and setup stays closed.
-    pub async fn arm_setup(&self, preset: Option<String>) -> ServiceResult<Option<SecretToken>> {
+    pub async fn arm_setup(&self, preset: Option<Secret>) -> ServiceResult<Option<SecretToken>> {
         if self.store.count_users().await? > 0 {
             *self.setup_slot() = None;
             return Ok(None);
         }
         let token = match preset {
-            Some(secret) => SecretToken::from_string(secret),
+            Some(secret) => SecretToken::from_secret(secret),
             None => SecretToken::generate(TokenKind::Setup),
         };
         *self.setup_slot() = Some(token.hash());
