@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cairn_store::{
-    EnrollmentToken, EnrollmentTokenId, Host, HostFilter, HostId, HostStatus, Millis,
+    EnrollmentToken, EnrollmentTokenId, Host, HostFilter, HostId, HostIds, HostStatus, Millis,
     NewEnrollmentToken, Outcome, Page, PageOf, Scope, Store, StoreError,
 };
 use tokio::sync::mpsc;
@@ -218,17 +218,27 @@ impl Fleet {
         page: Page,
     ) -> ServiceResult<PageOf<HostView>> {
         p.require(Scope::Read)?;
-        let hosts = self.store.list_hosts(HostFilter { status }, page).await?;
+        // Every filter is part of the store's query, so pages are full while
+        // a next one exists. One look at the registry both filters and shows
+        // liveness, so a host listed as online is shown online.
+        let live = self.registry.online_hosts();
+        let ids = online.map(|wanted| match wanted {
+            true => HostIds::In(live.iter().copied().collect()),
+            false => HostIds::NotIn(live.iter().copied().collect()),
+        });
+        let filter = HostFilter {
+            status,
+            labels: label_selector.clone(),
+            ids,
+        };
+        let hosts = self.store.list_hosts(filter, page).await?;
         let items = hosts
             .items
             .into_iter()
-            .filter(|h| {
-                label_selector
-                    .iter()
-                    .all(|(k, v)| h.labels.get(k) == Some(v))
+            .map(|host| HostView {
+                online: live.contains(&host.id),
+                host,
             })
-            .map(|h| self.view(h))
-            .filter(|v| online.is_none_or(|o| v.online == o))
             .collect();
         Ok(PageOf {
             items,
