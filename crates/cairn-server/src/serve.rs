@@ -41,7 +41,7 @@ pub(crate) struct Workers {
     /// Tells long-lived streams the server is stopping.
     pub(crate) shutdown_tx: watch::Sender<bool>,
     /// Wakes the dispatcher for a host.
-    pub(crate) dispatch_wake: tokio::sync::mpsc::UnboundedReceiver<cairn_store::HostId>,
+    pub(crate) dispatch_wake: crate::fleet::DispatchWakes,
 }
 
 pub(crate) async fn serve(

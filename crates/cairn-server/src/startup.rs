@@ -66,7 +66,7 @@ pub struct Server {
     sealer: Sealer,
     setup_link: Option<String>,
     tls: Option<ServerIdentity>,
-    dispatch_wake: tokio::sync::mpsc::UnboundedReceiver<cairn_store::HostId>,
+    dispatch_wake: crate::fleet::DispatchWakes,
     shutdown_tx: watch::Sender<bool>,
 }
 

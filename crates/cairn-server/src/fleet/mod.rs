@@ -9,6 +9,7 @@ mod firing;
 mod registry;
 mod reports;
 mod session;
+mod wake;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -18,7 +19,6 @@ use cairn_store::{
     EnrollmentToken, EnrollmentTokenId, Host, HostFilter, HostId, HostIds, HostStatus, Millis,
     NewEnrollmentToken, Outcome, Page, PageOf, Scope, Store, StoreError,
 };
-use tokio::sync::mpsc;
 use tonic::Status;
 
 use crate::audit::Auditor;
@@ -29,6 +29,7 @@ use crate::error::{ServiceError, ServiceResult};
 pub(crate) use clean::clean_text;
 pub(crate) use session::facts_to_pb;
 pub use session::{Opened, SessionHandle};
+pub(crate) use wake::DispatchWakes;
 
 /// Longest enrollment token lifetime.
 const MAX_ENROLL_TTL: Duration = Duration::from_secs(30 * 86_400);
@@ -85,7 +86,7 @@ pub struct Fleet {
     registry: Arc<registry::Registry>,
     settings: FleetSettings,
     /// Wakes the dispatcher for a host (it connected, was approved, got a job).
-    dispatch: mpsc::UnboundedSender<HostId>,
+    dispatch: DispatchWakes,
     /// Live job events, published as agents report them.
     hub: crate::jobs::JobHub,
     /// Caps on announces of new identities.
@@ -126,8 +127,9 @@ impl Fleet {
         clock: Clock,
         auditor: Auditor,
         settings: FleetSettings,
-    ) -> (Self, mpsc::UnboundedReceiver<HostId>) {
-        let (dispatch, wake) = mpsc::unbounded_channel();
+    ) -> (Self, DispatchWakes) {
+        let dispatch = DispatchWakes::default();
+        let wake = dispatch.clone();
         let fleet = Self {
             store,
             clock,
@@ -152,7 +154,7 @@ impl Fleet {
 
     /// Asks the dispatcher to send `host` its queued jobs.
     pub(crate) fn request_dispatch(&self, host: HostId) {
-        let _ = self.dispatch.send(host);
+        self.dispatch.wake(host);
     }
 
     /// Queues a message to a connected host; `false` if it is not connected.
