@@ -20,6 +20,7 @@ use crate::jobs::Jobs;
 use crate::maintenance::Maintenance;
 use crate::repos::Repos;
 use crate::schedules::Schedules;
+use crate::worker::Workers;
 use cairn_tls::ServerIdentity;
 
 /// Why the server could not start.
@@ -136,6 +137,7 @@ impl Server {
         let maintenance =
             Maintenance::new(store.clone(), clock.clone(), auditor.clone(), jobs.clone());
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let workers = Workers::new(clock.clone(), shutdown_rx.clone());
         let api = Api {
             auth,
             admin,
@@ -146,6 +148,7 @@ impl Server {
             maintenance,
             secure_cookies: config.serves_https(),
             public_url: config.public_url.clone(),
+            workers,
             store,
             shutdown: shutdown_rx,
         };
@@ -238,7 +241,7 @@ impl Server {
         crate::serve::serve(
             self.config,
             self.api,
-            crate::serve::Workers {
+            crate::serve::Signals {
                 shutdown_tx: self.shutdown_tx,
                 dispatch_wake: self.dispatch_wake,
             },

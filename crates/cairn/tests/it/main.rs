@@ -20,6 +20,7 @@ mod specs;
 mod tls;
 mod web;
 mod wire;
+mod workers;
 
 /// The value of `name="<field>" value="…"` in a page.
 pub fn form_value(html: &str, field: &str) -> Option<String> {
