@@ -22,6 +22,7 @@ pub mod config;
 pub mod error;
 pub mod fleet;
 mod grpc;
+pub mod health;
 pub mod jobs;
 pub mod maintenance;
 pub mod repos;
@@ -37,7 +38,9 @@ use tokio::sync::watch;
 pub use config::ServerConfig;
 pub use error::{ServiceError, ServiceResult};
 pub use grpc::ClientAddr;
+pub use health::HealthReport;
 pub use startup::{Server, StartError};
+pub use worker::{WorkerState, WorkerStatus, Workers};
 
 /// The service layer, shared by the gRPC services, the web UI and the CLI.
 /// Cheap to clone.
@@ -61,6 +64,8 @@ pub struct Api {
     pub secure_cookies: bool,
     /// The URL operators reach the server at.
     pub public_url: String,
+    /// The background workers and what became of each.
+    pub workers: Workers,
     store: Store,
     shutdown: watch::Receiver<bool>,
 }
@@ -69,6 +74,21 @@ impl Api {
     /// Whether the server can answer requests (the database responds).
     pub async fn ready(&self) -> bool {
         self.store.ping().await.is_ok()
+    }
+
+    /// The server's health: the database and every background worker.
+    pub async fn health(&self) -> HealthReport {
+        HealthReport {
+            database: self.ready().await,
+            workers: self.workers.status(),
+        }
+    }
+
+    /// The server's health for an operator (admins only: a panic's
+    /// message may name the server's internals).
+    pub async fn server_status(&self, p: &auth::Principal) -> ServiceResult<HealthReport> {
+        p.require(cairn_store::Scope::Admin)?;
+        Ok(self.health().await)
     }
 
     /// Resolves when the server begins shutting down. Long-lived streams

@@ -72,8 +72,51 @@ fn check_spec(plan: &MaintenancePlan) -> JobSpec {
     })
 }
 
+/// When a chore last run at `last` (never: counted from the plan's creation)
+/// with a cadence of `every` seconds is due; `None` without a cadence. The
+/// one place a chore's due time is computed: the ticker and the API both ask.
+fn due_at(last: Option<Millis>, every: Option<u64>, created: Millis) -> Option<Millis> {
+    every.map(|secs| {
+        last.unwrap_or(created)
+            .saturating_add(secs as Millis * 1000)
+    })
+}
+
 fn due(last: Option<Millis>, every: Option<u64>, created: Millis, now: Millis) -> bool {
-    every.is_some_and(|secs| now - last.unwrap_or(created) >= secs as Millis * 1000)
+    due_at(last, every, created).is_some_and(|at| now >= at)
+}
+
+/// Each chore of a plan with when it last ran and its cadence in seconds.
+fn chores(plan: &MaintenancePlan) -> [(Chore, Option<Millis>, Option<u64>); 3] {
+    let f = &plan.fields;
+    [
+        (Chore::Forget, plan.last_forget_at, f.forget_every_seconds),
+        (Chore::Prune, plan.last_prune_at, f.prune_every_seconds),
+        (Chore::Check, plan.last_check_at, f.check_every_seconds),
+    ]
+}
+
+/// When a plan's chores are next due.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NextDue {
+    pub forget: Option<Millis>,
+    pub prune: Option<Millis>,
+    pub check: Option<Millis>,
+}
+
+/// When each of a plan's chores is next due: `None` for a chore without a
+/// cadence, and for every chore of a disabled plan (it never runs).
+pub fn next_due(plan: &MaintenancePlan) -> NextDue {
+    if !plan.fields.enabled {
+        return NextDue::default();
+    }
+    let [forget, prune, check] =
+        chores(plan).map(|(_, last, every)| due_at(last, every, plan.created_at));
+    NextDue {
+        forget,
+        prune,
+        check,
+    }
 }
 
 impl Maintenance {
@@ -145,14 +188,17 @@ impl Maintenance {
         Ok(plan)
     }
 
-    /// Plans, optionally one host's.
+    /// Plans, optionally only one host's, one repository's, or both.
     pub async fn list(
         &self,
         p: &Principal,
         host: Option<HostId>,
+        repository: Option<RepositoryId>,
     ) -> ServiceResult<Vec<MaintenancePlan>> {
         p.require(Scope::Read)?;
-        Ok(self.store.list_plans(host).await?)
+        let mut plans = self.store.list_plans(host).await?;
+        plans.retain(|plan| repository.is_none_or(|r| plan.repository_id == r));
+        Ok(plans)
     }
 
     /// One plan.
@@ -185,24 +231,7 @@ impl Maintenance {
             .into_iter()
             .filter(|p| p.fields.enabled)
         {
-            let chores = [
-                (
-                    Chore::Forget,
-                    plan.last_forget_at,
-                    plan.fields.forget_every_seconds,
-                ),
-                (
-                    Chore::Prune,
-                    plan.last_prune_at,
-                    plan.fields.prune_every_seconds,
-                ),
-                (
-                    Chore::Check,
-                    plan.last_check_at,
-                    plan.fields.check_every_seconds,
-                ),
-            ];
-            for (chore, last, every) in chores {
+            for (chore, last, every) in chores(&plan) {
                 if !due(last, every, plan.created_at, now) {
                     continue;
                 }
@@ -263,5 +292,47 @@ mod tests {
         );
         assert!(!due(Some(100_000), Some(60), 0, 159_999));
         assert!(due(Some(100_000), Some(60), 0, 160_000));
+    }
+
+    #[test]
+    fn next_due_is_when_the_ticker_queues_and_nothing_for_a_disabled_plan() {
+        let mut plan = MaintenancePlan {
+            id: 1,
+            host_id: HostId(1),
+            repository_id: RepositoryId(1),
+            fields: PlanFields {
+                enabled: true,
+                forget_every_seconds: Some(60),
+                check_every_seconds: Some(10),
+                ..Default::default()
+            },
+            last_forget_at: Some(100_000),
+            last_prune_at: None,
+            last_check_at: None,
+            created_at: 5_000,
+            updated_at: 5_000,
+        };
+        let next = next_due(&plan);
+        assert_eq!(
+            next,
+            NextDue {
+                forget: Some(160_000),
+                prune: None,
+                check: Some(15_000),
+            }
+        );
+        for (chore, last, every) in chores(&plan) {
+            let at = match chore {
+                Chore::Forget => next.forget,
+                Chore::Prune => next.prune,
+                Chore::Check => next.check,
+            };
+            if let Some(at) = at {
+                assert!(!due(last, every, plan.created_at, at - 1), "{chore:?}");
+                assert!(due(last, every, plan.created_at, at), "{chore:?}");
+            }
+        }
+        plan.fields.enabled = false;
+        assert_eq!(next_due(&plan), NextDue::default());
     }
 }

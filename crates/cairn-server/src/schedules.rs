@@ -23,6 +23,17 @@ pub struct Schedules {
     fleet: Fleet,
 }
 
+/// Which schedules to list; every condition set must hold.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScheduleFilter {
+    /// Only this host's.
+    pub host: Option<HostId>,
+    /// Only those backing up into this repository.
+    pub repository: Option<RepositoryId>,
+    /// Only those overdue now (see [`overdue_at`]).
+    pub overdue_only: bool,
+}
+
 /// How many intervals without a success make a schedule overdue.
 pub const OVERDUE_AFTER_INTERVALS: i64 = 2;
 
@@ -95,10 +106,22 @@ impl Schedules {
         }
     }
 
-    /// Schedules, optionally one host's.
-    pub async fn list(&self, p: &Principal, host: Option<HostId>) -> ServiceResult<Vec<Schedule>> {
+    /// Schedules matching `filter`.
+    pub async fn list(
+        &self,
+        p: &Principal,
+        filter: ScheduleFilter,
+    ) -> ServiceResult<Vec<Schedule>> {
         p.require(Scope::Read)?;
-        Ok(self.store.list_schedules(host).await?)
+        let now = self.clock.now();
+        Ok(self
+            .store
+            .list_schedules(filter.host)
+            .await?
+            .into_iter()
+            .filter(|s| filter.repository.is_none_or(|r| s.repository_id == r))
+            .filter(|s| !filter.overdue_only || overdue_at(s, now))
+            .collect())
     }
 
     /// One schedule.
@@ -176,6 +199,30 @@ impl Schedules {
             .await;
         self.fleet.push_schedules(schedule.host_id).await?;
         Ok(schedule)
+    }
+
+    /// An operator's edit: replaces a schedule's fields except `enabled`
+    /// (that is [`Schedules::set_enabled`]'s business; the value passed is
+    /// ignored). `repository` may restate the schedule's own repository but
+    /// never name another: its history and pending runs belong to that one.
+    pub async fn edit(
+        &self,
+        p: &Principal,
+        id: ScheduleId,
+        repository: Option<RepositoryId>,
+        fields: ScheduleFields,
+    ) -> ServiceResult<Schedule> {
+        let current = self.get(p, id).await?;
+        if repository.is_some_and(|r| r != current.repository_id) {
+            return Err(ServiceError::FailedPrecondition(
+                "a schedule cannot move to another repository: make a new schedule".into(),
+            ));
+        }
+        let fields = ScheduleFields {
+            enabled: current.fields.enabled,
+            ..fields
+        };
+        self.update(p, id, fields).await
     }
 
     /// Turns a schedule on or off.

@@ -35,19 +35,19 @@ const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a client may take to send request headers (slowloris guard).
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// What the background workers need from `Server::open`.
+/// What serving needs from `Server::open` besides the API.
 #[derive(Debug)]
-pub(crate) struct Workers {
+pub(crate) struct Signals {
     /// Tells long-lived streams the server is stopping.
     pub(crate) shutdown_tx: watch::Sender<bool>,
     /// Wakes the dispatcher for a host.
-    pub(crate) dispatch_wake: tokio::sync::mpsc::UnboundedReceiver<cairn_store::HostId>,
+    pub(crate) dispatch_wake: crate::fleet::DispatchWakes,
 }
 
 pub(crate) async fn serve(
     config: ServerConfig,
     api: Api,
-    workers: Workers,
+    signals: Signals,
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     ui: Router,
@@ -60,11 +60,14 @@ pub(crate) async fn serve(
             "/readyz",
             get(
                 |axum::extract::State(api): axum::extract::State<Api>| async move {
-                    if api.ready().await {
-                        (StatusCode::OK, "ready\n")
-                    } else {
-                        (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n")
-                    }
+                    // Not ready while the database is down or a background
+                    // worker is gone (degraded).
+                    let health = api.health().await;
+                    let code = match health.ready() {
+                        true => StatusCode::OK,
+                        false => StatusCode::SERVICE_UNAVAILABLE,
+                    };
+                    (code, health.probe_text())
                 },
             ),
         )
@@ -88,32 +91,33 @@ pub(crate) async fn serve(
         .keep_alive_timeout(config.http2_keepalive_timeout)
         .max_concurrent_streams(config.max_concurrent_streams);
 
-    let reaper = tokio::spawn(api.fleet.clone().run_reaper({
-        let api = api.clone();
-        async move { api.shutting_down().await }
-    }));
-
-    let Workers {
+    let Signals {
         shutdown_tx,
         dispatch_wake,
-    } = workers;
-    let dispatcher = tokio::spawn(api.jobs.clone().run_dispatcher(dispatch_wake, {
-        let api = api.clone();
-        async move { api.shutting_down().await }
-    }));
-
-    let maintenance = tokio::spawn(api.maintenance.clone().run(config.maintenance_tick, {
-        let api = api.clone();
-        async move { api.shutting_down().await }
-    }));
-
-    let retention = tokio::spawn(api.admin.clone().run_log_retention(
-        crate::retention::SWEEP_EVERY,
-        {
-            let api = api.clone();
-            async move { api.shutting_down().await }
-        },
-    ));
+    } = signals;
+    // Every background worker runs under the one runner: each gets the
+    // shutdown signal, and an early end or a panic is logged and degrades
+    // health instead of vanishing.
+    let workers = api.workers.clone();
+    workers.spawn("agent reaper", {
+        let fleet = api.fleet.clone();
+        |stop| fleet.run_reaper(stop)
+    });
+    workers.spawn("dispatcher", {
+        let jobs = api.jobs.clone();
+        |stop| jobs.run_dispatcher(dispatch_wake, stop)
+    });
+    workers.spawn("maintenance ticker", {
+        let maintenance = api.maintenance.clone();
+        let every = config.maintenance_tick;
+        move |stop| maintenance.run(every, stop)
+    });
+    workers.spawn("log retention", {
+        let admin = api.admin.clone();
+        |stop| admin.run_log_retention(crate::retention::SWEEP_EVERY, stop)
+    });
+    let mut worker_failed = workers.on_failure();
+    let mut marked_degraded = false;
 
     let local = listener.local_addr()?;
     tracing::info!(address = %local, "serving gRPC, web UI and probes");
@@ -167,6 +171,15 @@ pub(crate) async fn serve(
                 }
             },
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            // A worker is gone: the server as a whole is no longer healthy
+            // (each service still answers).
+            // (`is_ok` lets go of the channel's guard, which is not `Send`.)
+            degraded = async { worker_failed.wait_for(|failed| *failed).await.is_ok() }, if !marked_degraded => {
+                marked_degraded = true;
+                if degraded {
+                    health.set_server_not_serving().await;
+                }
+            }
             () = &mut shutdown => break,
         }
     }
@@ -176,11 +189,9 @@ pub(crate) async fn serve(
     health.set_not_serving().await;
     let _ = shutdown_tx.send(true);
     // The reaper closes every agent session as it stops, so agents reconnect
-    // elsewhere (or later) instead of holding the drain open.
-    let _ = reaper.await;
-    let _ = dispatcher.await;
-    let _ = maintenance.await;
-    let _ = retention.await;
+    // elsewhere (or later) instead of holding the drain open. How each
+    // worker ended is recorded (and a failure logged) by the runner.
+    workers.join().await;
     tokio::select! {
         () = graceful.shutdown() => tracing::info!("all connections closed"),
         () = tokio::time::sleep(config.shutdown_grace) => {

@@ -20,6 +20,7 @@ use crate::jobs::Jobs;
 use crate::maintenance::Maintenance;
 use crate::repos::Repos;
 use crate::schedules::Schedules;
+use crate::worker::Workers;
 use cairn_tls::ServerIdentity;
 
 /// Why the server could not start.
@@ -66,7 +67,7 @@ pub struct Server {
     sealer: Sealer,
     setup_link: Option<String>,
     tls: Option<ServerIdentity>,
-    dispatch_wake: tokio::sync::mpsc::UnboundedReceiver<cairn_store::HostId>,
+    dispatch_wake: crate::fleet::DispatchWakes,
     shutdown_tx: watch::Sender<bool>,
 }
 
@@ -139,6 +140,7 @@ impl Server {
         );
         let maintenance =
             Maintenance::new(store.clone(), clock.clone(), auditor.clone(), jobs.clone());
+        let workers = Workers::new(clock.clone(), shutdown_rx.clone());
         let api = Api {
             auth,
             admin,
@@ -149,6 +151,7 @@ impl Server {
             maintenance,
             secure_cookies: config.serves_https(),
             public_url: config.public_url.clone(),
+            workers,
             store,
             shutdown: shutdown_rx,
         };
@@ -241,7 +244,7 @@ impl Server {
         crate::serve::serve(
             self.config,
             self.api,
-            crate::serve::Workers {
+            crate::serve::Signals {
                 shutdown_tx: self.shutdown_tx,
                 dispatch_wake: self.dispatch_wake,
             },

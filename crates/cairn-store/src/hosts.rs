@@ -119,10 +119,25 @@ pub struct Announced {
     pub enrollment: Option<EnrollmentCheck>,
 }
 
-/// Which hosts to list.
-#[derive(Debug, Clone, Copy, Default)]
+/// Which hosts to list; every condition set must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HostFilter {
     pub status: Option<HostStatus>,
+    /// Every one of these labels must be on the host, with this value (an
+    /// empty value: with any value, as the API promises).
+    pub labels: BTreeMap<String, String>,
+    /// Only hosts among, or only hosts not among, a set of ids (the server
+    /// knows which hosts are online; the store does not).
+    pub ids: Option<HostIds>,
+}
+
+/// A set of hosts a listing keeps to, or leaves out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostIds {
+    /// Only these hosts.
+    In(Vec<HostId>),
+    /// Every host but these.
+    NotIn(Vec<HostId>),
 }
 
 const HOST_COLUMNS: &str =
@@ -277,15 +292,39 @@ impl Store {
         self.read(move |c| host_in(c, id)).await
     }
 
-    /// Hosts by id, a page at a time.
+    /// Hosts by id, a page at a time. The filter is part of the query, so a
+    /// page is short only at the end.
     pub async fn list_hosts(&self, filter: HostFilter, page: Page) -> StoreResult<PageOf<Host>> {
+        let ids_json = |ids: &[HostId]| {
+            serde_json::to_string(&ids.iter().map(|h| h.0).collect::<Vec<_>>())
+                .unwrap_or_else(|_| "[]".into())
+        };
+        let (only, except) = match &filter.ids {
+            None => (None, None),
+            Some(HostIds::In(ids)) => (Some(ids_json(ids)), None),
+            Some(HostIds::NotIn(ids)) => (None, Some(ids_json(ids))),
+        };
+        let labels = labels_json(&filter.labels);
         self.read(move |c| {
             let mut stmt = c.prepare(&format!(
-                "SELECT {HOST_COLUMNS} FROM hosts WHERE id > ?1 AND (?2 IS NULL OR status = ?2) ORDER BY id LIMIT ?3"
+                "SELECT {HOST_COLUMNS} FROM hosts WHERE id > ?1 AND (?2 IS NULL OR status = ?2)
+                   AND NOT EXISTS (SELECT 1 FROM json_each(?4) wanted WHERE NOT EXISTS (
+                         SELECT 1 FROM json_each(hosts.labels) have
+                         WHERE have.key = wanted.key AND (wanted.value = '' OR have.value = wanted.value)))
+                   AND (?5 IS NULL OR id IN (SELECT value FROM json_each(?5)))
+                   AND (?6 IS NULL OR id NOT IN (SELECT value FROM json_each(?6)))
+                 ORDER BY id LIMIT ?3"
             ))?;
             let rows = stmt
                 .query_map(
-                    params![page.cursor.unwrap_or(0), filter.status.map(HostStatus::as_str), page.probe_limit()],
+                    params![
+                        page.cursor.unwrap_or(0),
+                        filter.status.map(HostStatus::as_str),
+                        page.probe_limit(),
+                        labels,
+                        only,
+                        except
+                    ],
                     host_from_row,
                 )?
                 .collect::<Result<Vec<_>, _>>()?;

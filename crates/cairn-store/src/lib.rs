@@ -36,7 +36,9 @@ mod writer;
 pub use audit::{ActorKind, AuditEntry, AuditFilter, AuditRecord, Outcome};
 pub use enrollment::{EnrollmentCheck, EnrollmentToken, NewEnrollmentToken};
 pub use error::{StoreError, StoreResult};
-pub use hosts::{Announce, Announced, Host, HostFacts, HostFilter, HostStatus, schedules_applied};
+pub use hosts::{
+    Announce, Announced, Host, HostFacts, HostFilter, HostIds, HostStatus, schedules_applied,
+};
 pub use ids::{
     ApiTokenId, AuditId, EnrollmentTokenId, HostId, JobId, RepositoryId, ScheduleId, SessionId,
     UserId,
@@ -53,7 +55,7 @@ pub use pending::{PendingRun, PendingState};
 pub use repositories::{Repository, RepositoryFields, SealedSecrets};
 pub use schedules::{Schedule, ScheduleFields};
 pub use settings::SettingKey;
-pub use snapshots::{CachedSnapshot, replace_snapshots};
+pub use snapshots::{CachedSnapshot, SnapshotFilter, replace_snapshots};
 pub use tokens::{ApiToken, NewApiToken, Scope, TokenFilter};
 pub use upgrade::LegacyValue;
 pub use users::{NewSession, NewUser, Role, Session, User, UserUpdate};

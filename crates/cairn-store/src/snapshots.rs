@@ -130,6 +130,15 @@ pub(crate) fn attribute_backup_snapshot(c: &Connection, job: crate::ids::JobId) 
     Ok(())
 }
 
+/// Which cached snapshots to list; every condition set must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SnapshotFilter {
+    /// Only those this host made.
+    pub host: Option<HostId>,
+    /// Only those carrying every one of these tags.
+    pub tags: Vec<String>,
+}
+
 impl Store {
     /// Cached snapshots of a repository (optionally one host's), newest
     /// first. The cursor is the snapshot time.
@@ -139,6 +148,23 @@ impl Store {
         host: Option<HostId>,
         page: Page,
     ) -> StoreResult<PageOf<CachedSnapshot>> {
+        let filter = SnapshotFilter {
+            host,
+            tags: Vec::new(),
+        };
+        self.list_snapshots_matching(repository, filter, page).await
+    }
+
+    /// Cached snapshots of a repository matching `filter`, newest first. The
+    /// filter is part of the query, so a page is short only at the end.
+    pub async fn list_snapshots_matching(
+        &self,
+        repository: RepositoryId,
+        filter: SnapshotFilter,
+        page: Page,
+    ) -> StoreResult<PageOf<CachedSnapshot>> {
+        let tags = serde_json::to_string(&filter.tags).unwrap_or_else(|_| "[]".into());
+        let host = filter.host;
         self.read(move |c| {
             let mut stmt = c.prepare(
                 "SELECT repository_id, snapshot_id, short_id, snapshot_time, hostname, host_id, paths, tags, parent, tree, seen_at,
@@ -151,10 +177,12 @@ impl Store {
                            AND substr(snapshots.snapshot_id, 1, length(j.snapshot_id)) = j.snapshot_id
                          ORDER BY j.id LIMIT 1)
                  FROM snapshots WHERE repository_id = ?1 AND (?2 IS NULL OR host_id = ?2) AND snapshot_time < ?3
+                   AND NOT EXISTS (SELECT 1 FROM json_each(?5) wanted
+                                   WHERE wanted.value NOT IN (SELECT value FROM json_each(snapshots.tags)))
                  ORDER BY snapshot_time DESC LIMIT ?4",
             )?;
             let rows = stmt
-                .query_map(params![repository, host, page.cursor.unwrap_or(i64::MAX), page.probe_limit()], snapshot_from_row)?
+                .query_map(params![repository, host, page.cursor.unwrap_or(i64::MAX), page.probe_limit(), tags], snapshot_from_row)?
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(page.finish(rows, |s| s.time))
         })

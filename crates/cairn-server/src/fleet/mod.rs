@@ -11,16 +11,16 @@ mod outbound;
 mod registry;
 mod reports;
 mod session;
+mod wake;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use cairn_store::{
-    EnrollmentToken, EnrollmentTokenId, Host, HostFilter, HostId, HostStatus, Millis,
+    EnrollmentToken, EnrollmentTokenId, Host, HostFilter, HostId, HostIds, HostStatus, Millis,
     NewEnrollmentToken, Outcome, Page, PageOf, Scope, Store, StoreError,
 };
-use tokio::sync::mpsc;
 
 use crate::audit::Auditor;
 use crate::auth::{Principal, SecretToken, TokenKind};
@@ -36,6 +36,7 @@ pub(crate) use outbound::cancel;
 pub use outbound::{Greeting, RunJob, ToAgent, Welcome};
 pub use registry::Outbound;
 pub use session::{Opened, SessionHandle};
+pub(crate) use wake::DispatchWakes;
 
 /// Longest enrollment token lifetime.
 const MAX_ENROLL_TTL: Duration = Duration::from_secs(30 * 86_400);
@@ -92,7 +93,7 @@ pub struct Fleet {
     registry: Arc<registry::Registry>,
     settings: FleetSettings,
     /// Wakes the dispatcher for a host (it connected, was approved, got a job).
-    dispatch: mpsc::UnboundedSender<HostId>,
+    dispatch: DispatchWakes,
     /// Live job events, published as agents report them.
     hub: crate::jobs::JobHub,
     /// Caps on announces of new identities.
@@ -133,8 +134,9 @@ impl Fleet {
         clock: Clock,
         auditor: Auditor,
         settings: FleetSettings,
-    ) -> (Self, mpsc::UnboundedReceiver<HostId>) {
-        let (dispatch, wake) = mpsc::unbounded_channel();
+    ) -> (Self, DispatchWakes) {
+        let dispatch = DispatchWakes::default();
+        let wake = dispatch.clone();
         let fleet = Self {
             store,
             clock,
@@ -159,7 +161,7 @@ impl Fleet {
 
     /// Asks the dispatcher to send `host` its queued jobs.
     pub(crate) fn request_dispatch(&self, host: HostId) {
-        let _ = self.dispatch.send(host);
+        self.dispatch.wake(host);
     }
 
     /// Queues a message to a connected host; `false` if it is not connected.
@@ -220,17 +222,27 @@ impl Fleet {
         page: Page,
     ) -> ServiceResult<PageOf<HostView>> {
         p.require(Scope::Read)?;
-        let hosts = self.store.list_hosts(HostFilter { status }, page).await?;
+        // Every filter is part of the store's query, so pages are full while
+        // a next one exists. One look at the registry both filters and shows
+        // liveness, so a host listed as online is shown online.
+        let live = self.registry.online_hosts();
+        let ids = online.map(|wanted| match wanted {
+            true => HostIds::In(live.iter().copied().collect()),
+            false => HostIds::NotIn(live.iter().copied().collect()),
+        });
+        let filter = HostFilter {
+            status,
+            labels: label_selector.clone(),
+            ids,
+        };
+        let hosts = self.store.list_hosts(filter, page).await?;
         let items = hosts
             .items
             .into_iter()
-            .filter(|h| {
-                label_selector
-                    .iter()
-                    .all(|(k, v)| h.labels.get(k) == Some(v))
+            .map(|host| HostView {
+                online: live.contains(&host.id),
+                host,
             })
-            .map(|h| self.view(h))
-            .filter(|v| online.is_none_or(|o| v.online == o))
             .collect();
         Ok(PageOf {
             items,

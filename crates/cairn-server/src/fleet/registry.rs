@@ -146,6 +146,11 @@ impl Registry {
             .collect()
     }
 
+    /// Every host with a live session now.
+    pub(crate) fn online_hosts(&self) -> std::collections::HashSet<HostId> {
+        self.lock().keys().copied().collect()
+    }
+
     /// Whether `host` has a live session.
     pub(crate) fn is_online(&self, host: HostId) -> bool {
         self.lock().contains_key(&host)

@@ -36,6 +36,22 @@ fn settings_to_pb(s: crate::admin::Settings) -> pb::Settings {
     }
 }
 
+fn worker_to_pb(w: &crate::WorkerStatus) -> pb::WorkerStatus {
+    use crate::WorkerState as S;
+    let (state, message) = match &w.state {
+        S::Running => (pb::WorkerState::Running, String::new()),
+        S::Stopped => (pb::WorkerState::Stopped, String::new()),
+        S::Exited => (pb::WorkerState::Exited, String::new()),
+        S::Panicked(message) => (pb::WorkerState::Panicked, message.clone()),
+    };
+    pb::WorkerStatus {
+        name: w.name.to_string(),
+        state: state as i32,
+        message,
+        since: Some(timestamp(w.since)),
+    }
+}
+
 #[tonic::async_trait]
 impl AdminService for AdminGrpc {
     async fn who_am_i(&self, request: Request<pb::WhoAmIRequest>) -> Reply<pb::WhoAmIResponse> {
@@ -229,6 +245,19 @@ impl AdminService for AdminGrpc {
         let settings = self.api.admin.update_settings(&p, update).await?;
         Ok(Response::new(pb::UpdateSettingsResponse {
             settings: Some(settings_to_pb(settings)),
+        }))
+    }
+
+    async fn get_server_status(
+        &self,
+        request: Request<pb::GetServerStatusRequest>,
+    ) -> Reply<pb::GetServerStatusResponse> {
+        let p = authenticate(&self.api, &request).await?;
+        let report = self.api.server_status(&p).await?;
+        Ok(Response::new(pb::GetServerStatusResponse {
+            database_ok: report.database,
+            degraded: report.degraded(),
+            workers: report.workers.iter().map(worker_to_pb).collect(),
         }))
     }
 }

@@ -123,6 +123,14 @@ impl Health {
         }
     }
 
+    /// Marks the server as a whole ("") NOT_SERVING while each service
+    /// still serves: a background worker is gone (degraded).
+    pub(crate) async fn set_server_not_serving(&self) {
+        self.0
+            .set_service_status("", tonic_health::ServingStatus::NotServing)
+            .await;
+    }
+
     /// Marks every service NOT_SERVING, so clients stop sending new calls.
     pub(crate) async fn set_not_serving(&self) {
         self.set_all(tonic_health::ServingStatus::NotServing).await;

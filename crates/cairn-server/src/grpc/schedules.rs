@@ -8,7 +8,8 @@ use tonic::{Request, Response, Status};
 use super::authenticate;
 use super::convert::{page_to_pb, timestamp};
 use crate::Api;
-use crate::maintenance::PlanRequest;
+use crate::maintenance::{PlanRequest, next_due};
+use crate::schedules::ScheduleFilter;
 use cairn_proto::convert::{
     catch_up_to_pb, check_subset_from_pb, check_subset_to_pb, max_unused_from_pb, max_unused_to_pb,
     retention_from_pb, retention_to_pb,
@@ -101,15 +102,14 @@ impl ScheduleService for SchedulesGrpc {
     ) -> Reply<pb::ListSchedulesResponse> {
         let p = authenticate(&self.api, &request).await?;
         let req = request.into_inner();
-        let host = (req.host_id != 0).then_some(HostId(req.host_id));
-        let schedules = self.api.schedules.list(&p, host).await?;
+        let filter = ScheduleFilter {
+            host: (req.host_id != 0).then_some(HostId(req.host_id)),
+            repository: (req.repository_id != 0).then_some(RepositoryId(req.repository_id)),
+            overdue_only: req.overdue_only,
+        };
+        let schedules = self.api.schedules.list(&p, filter).await?;
         Ok(Response::new(pb::ListSchedulesResponse {
-            schedules: schedules
-                .iter()
-                .filter(|s| req.repository_id == 0 || s.repository_id.0 == req.repository_id)
-                .map(|s| self.to_pb(s))
-                .filter(|s| !req.overdue_only || s.overdue)
-                .collect(),
+            schedules: schedules.iter().map(|s| self.to_pb(s)).collect(),
             page: Some(page_to_pb(None)),
         }))
     }
@@ -154,14 +154,10 @@ impl ScheduleService for SchedulesGrpc {
         let p = authenticate(&self.api, &request).await?;
         let r = request.into_inner();
         let id = ScheduleId(r.schedule_id);
-        let current = self.api.schedules.get(&p, id).await?;
-        if r.repository_id != 0 && r.repository_id != current.repository_id.0 {
-            return Err(Status::failed_precondition(
-                "a schedule cannot move to another repository: make a new schedule",
-            ));
-        }
-        let fields = schedule_fields!(r, current.fields.enabled);
-        let s = self.api.schedules.update(&p, id, fields).await?;
+        let repository = (r.repository_id != 0).then_some(RepositoryId(r.repository_id));
+        // `edit` keeps whether the schedule is enabled, whatever is passed.
+        let fields = schedule_fields!(r, true);
+        let s = self.api.schedules.edit(&p, id, repository, fields).await?;
         Ok(Response::new(pb::UpdateScheduleResponse {
             schedule: Some(self.to_pb(&s)),
         }))
@@ -257,14 +253,14 @@ impl ScheduleService for SchedulesGrpc {
         let plans = self
             .api
             .maintenance
-            .list(&p, (r.host_id != 0).then_some(HostId(r.host_id)))
+            .list(
+                &p,
+                (r.host_id != 0).then_some(HostId(r.host_id)),
+                (r.repository_id != 0).then_some(RepositoryId(r.repository_id)),
+            )
             .await?;
         Ok(Response::new(pb::ListMaintenancePlansResponse {
-            plans: plans
-                .iter()
-                .filter(|plan| r.repository_id == 0 || plan.repository_id.0 == r.repository_id)
-                .map(plan_to_pb)
-                .collect(),
+            plans: plans.iter().map(plan_to_pb).collect(),
             page: Some(page_to_pb(None)),
         }))
     }
@@ -335,12 +331,7 @@ impl ScheduleService for SchedulesGrpc {
 }
 
 fn plan_to_pb(plan: &MaintenancePlan) -> pb::MaintenancePlan {
-    // A disabled plan never runs: nothing is next.
-    let next = |last: Option<i64>, every: Option<u64>| {
-        every
-            .filter(|_| plan.fields.enabled)
-            .map(|secs| timestamp(last.unwrap_or(plan.created_at) + secs as i64 * 1000))
-    };
+    let next = next_due(plan);
     pb::MaintenancePlan {
         id: plan.id,
         host_id: plan.host_id.0,
@@ -359,9 +350,9 @@ fn plan_to_pb(plan: &MaintenancePlan) -> pb::MaintenancePlan {
         last_forget_at: plan.last_forget_at.map(timestamp),
         last_prune_at: plan.last_prune_at.map(timestamp),
         last_check_at: plan.last_check_at.map(timestamp),
-        next_forget_at: next(plan.last_forget_at, plan.fields.forget_every_seconds),
-        next_prune_at: next(plan.last_prune_at, plan.fields.prune_every_seconds),
-        next_check_at: next(plan.last_check_at, plan.fields.check_every_seconds),
+        next_forget_at: next.forget.map(timestamp),
+        next_prune_at: next.prune.map(timestamp),
+        next_check_at: next.check.map(timestamp),
         created_at: Some(timestamp(plan.created_at)),
         updated_at: Some(timestamp(plan.updated_at)),
     }

@@ -2,7 +2,7 @@
 
 use cairn_proto::v1 as pb;
 use cairn_proto::v1::snapshot_service_server::SnapshotService;
-use cairn_store::{CachedSnapshot, HostId, RepositoryId};
+use cairn_store::{CachedSnapshot, HostId, RepositoryId, SnapshotFilter};
 use tonic::{Request, Response, Status};
 
 use super::authenticate;
@@ -59,18 +59,16 @@ impl SnapshotService for SnapshotsGrpc {
             .list_snapshots(
                 &p,
                 RepositoryId(req.repository_id),
-                host(req.host_id),
+                SnapshotFilter {
+                    host: host(req.host_id),
+                    tags: req.tags,
+                },
                 page_from_pb(req.page)?,
             )
             .await?;
         let refreshed_at = page.items.iter().map(|s| s.seen_at).max().map(timestamp);
         Ok(Response::new(pb::ListSnapshotsResponse {
-            snapshots: page
-                .items
-                .iter()
-                .filter(|s| req.tags.iter().all(|t| s.tags.contains(t)))
-                .map(snapshot_to_pb)
-                .collect(),
+            snapshots: page.items.iter().map(snapshot_to_pb).collect(),
             page: Some(page_to_pb(page.next)),
             refreshed_at,
         }))

@@ -21,7 +21,6 @@ use cairn_store::{
     HostId, HostStatus, Job, JobFilter, JobId, JobStatus, LogLine, Millis, NewJob, Outcome, Page,
     PageOf, RepositoryId, Scope, Store,
 };
-use tokio::sync::mpsc;
 
 pub use events::{Event, JobEvent};
 pub use hub::{JobHub, JobResult};
@@ -340,11 +339,11 @@ impl Jobs {
         Ok(())
     }
 
-    /// Dispatches for every host named on `wake`, and marks jobs lost whose
+    /// Dispatches for every host woken on `wake`, and marks jobs lost whose
     /// lease ran out, until `shutdown`.
     pub(crate) async fn run_dispatcher(
         self,
-        mut wake: mpsc::UnboundedReceiver<HostId>,
+        wake: crate::fleet::DispatchWakes,
         shutdown: impl std::future::Future<Output = ()>,
     ) {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -356,11 +355,11 @@ impl Jobs {
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
-                Some(host) = wake.recv() => {
+                hosts = wake.next() => for host in hosts {
                     if let Err(err) = self.dispatch(host).await {
                         tracing::warn!(%host, error = %err, "dispatch failed");
                     }
-                }
+                },
                 _ = tick.tick() => {
                     // Jobs held back (a busy repository, a busy schedule) go
                     // out as soon as what held them ends.

@@ -3,7 +3,7 @@
 //! repository.
 
 use cairn_domain::{BrowsePart, BrowseSpec, DiffSpec, JobSpec, RestoreSpec, SnapshotDiff};
-use cairn_store::{CachedSnapshot, HostId, Job, Page, PageOf, RepositoryId, Scope};
+use cairn_store::{CachedSnapshot, HostId, Job, Page, PageOf, RepositoryId, Scope, SnapshotFilter};
 
 use super::{JobRequest, Jobs};
 use crate::auth::Principal;
@@ -150,17 +150,21 @@ impl Jobs {
         }
     }
 
-    /// The cached snapshots of a repository, newest first.
+    /// The cached snapshots of a repository matching `filter` (a host's,
+    /// those with every tag asked for), newest first.
     pub async fn list_snapshots(
         &self,
         p: &Principal,
         repository: RepositoryId,
-        host: Option<HostId>,
+        filter: SnapshotFilter,
         page: Page,
     ) -> ServiceResult<PageOf<CachedSnapshot>> {
         p.require(Scope::Read)?;
         self.store.repository(repository).await?;
-        Ok(self.store.list_snapshots(repository, host, page).await?)
+        Ok(self
+            .store
+            .list_snapshots_matching(repository, filter, page)
+            .await?)
     }
 
     /// Lists the repository anew on `host` (or any assigned, connected host).

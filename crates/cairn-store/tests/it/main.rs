@@ -3,6 +3,7 @@
 mod audit;
 mod leases;
 mod migrations;
+mod paging;
 mod typed;
 mod users_and_tokens;
 mod writer;

@@ -12,14 +12,17 @@ mod isolation;
 mod leases;
 mod limits;
 mod maintenance;
+mod paging;
 mod schedules;
 mod secrets;
+mod services;
 mod specs;
 mod tls;
 mod upgrade;
 mod watch;
 mod web;
 mod wire;
+mod workers;
 
 /// The value of `name="<field>" value="…"` in a page.
 pub fn form_value(html: &str, field: &str) -> Option<String> {
