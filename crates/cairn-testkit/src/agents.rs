@@ -162,3 +162,13 @@ impl RawSession {
             })
     }
 }
+
+/// An agent configuration for `url` (state in `<state>/agent`) whose
+/// restores may write below `<state>/restores`.
+pub fn with_restore_root(url: &str, state: &Path) -> AgentConfig {
+    let mut agent = config(url, &state.join("agent"));
+    let root = state.join("restores");
+    std::fs::create_dir_all(&root).expect("restore root");
+    agent.policy.restore_roots = vec![root];
+    agent
+}

@@ -7,10 +7,16 @@
 #![forbid(unsafe_code)]
 
 pub mod agents;
+mod data;
 pub mod fleet;
+pub mod gateway;
 pub mod jobs;
 mod process;
+pub mod rest;
 mod server;
+mod wait;
 
-pub use process::ChildGuard;
+pub use data::noise;
+pub use process::{ChildGuard, command_lines, restic_running_on};
 pub use server::{TEST_PASSWORD, TestServer};
+pub use wait::{eventually, poll_pause};
