@@ -6,7 +6,7 @@
 //! The agent holds no secret at rest beyond its own identity: repository
 //! credentials arrive with each job and live only in restic's environment.
 
-// One audited exception: `runner::die_with_parent`.
+// One audited exception: `runner::process::die_with_parent`.
 #![deny(unsafe_code)]
 
 mod backoff;

@@ -1,5 +1,6 @@
 //! Jobs over the gRPC API, as a script would run them: queue one, follow it
-//! to its end, and a real `restic` on the side to look at the repository.
+//! to its end (with `WatchJob`) or wait for a state (the one polling helper,
+//! [`wait_job`]), and a real `restic` on the side to look at the repository.
 
 use std::path::Path;
 use std::time::Duration;
@@ -31,6 +32,51 @@ pub async fn finish(server: &TestServer, token: &str, job_id: i64) -> pb::Job {
     })
     .await
     .expect("the job finished in time")
+}
+
+/// Asks for job `job_id` until `done` holds for it, and returns it;
+/// panics naming `what` (and the job as last seen) after [`JOB_DEADLINE`].
+pub async fn wait_job(
+    server: &TestServer,
+    token: &str,
+    job_id: i64,
+    what: &str,
+    done: impl Fn(&pb::Job) -> bool,
+) -> pb::Job {
+    let mut jobs = JobServiceClient::new(server.channel().await);
+    let deadline = tokio::time::Instant::now() + JOB_DEADLINE;
+    loop {
+        let job = jobs
+            .get_job(authorized(pb::GetJobRequest { job_id }, token))
+            .await
+            .expect("get job")
+            .into_inner()
+            .job
+            .expect("job");
+        if done(&job) {
+            return job;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}: {job:?}"
+        );
+        crate::poll_pause().await;
+    }
+}
+
+/// Whether a job has reached its one terminal state.
+pub fn ended(job: &pb::Job) -> bool {
+    status_in(&[
+        pb::JobStatus::Succeeded,
+        pb::JobStatus::Failed,
+        pb::JobStatus::Cancelled,
+        pb::JobStatus::Lost,
+    ])(job)
+}
+
+/// Whether a job is in one of `want`, for [`wait_job`].
+pub fn status_in(want: &[pb::JobStatus]) -> impl Fn(&pb::Job) -> bool + '_ {
+    move |job| want.iter().any(|s| *s as i32 == job.status)
 }
 
 /// Runs one maintenance operation on `host`'s use of `repository` and
@@ -146,6 +192,6 @@ pub async fn queued_of_kind(
             tokio::time::Instant::now() < deadline,
             "no {kind:?} job was queued for host {host}"
         );
-        crate::fleet::poll_pause().await;
+        crate::poll_pause().await;
     }
 }

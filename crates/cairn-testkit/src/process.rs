@@ -1,6 +1,7 @@
 //! Processes a test starts: killed when the test ends, pass or fail, so a
 //! failed assertion never leaves an agent or a REST server running after the
-//! suite.
+//! suite. And the machine's processes as `/proc` lists them, to see that a
+//! restic is gone and that no secret is in any argv.
 
 use std::process::{Child, Command};
 
@@ -60,6 +61,28 @@ impl Drop for ChildGuard {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// The command lines of every process on the machine.
+pub fn command_lines() -> Vec<(u32, String)> {
+    std::fs::read_dir("/proc")
+        .expect("proc")
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
+        .filter_map(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .ok()
+                .map(|raw| (pid, String::from_utf8_lossy(&raw).replace('\0', " ")))
+        })
+        .collect()
+}
+
+/// Whether a restic whose command line holds `marker` (say, the path it
+/// backs up) is running.
+pub fn restic_running_on(marker: &str) -> bool {
+    command_lines()
+        .iter()
+        .any(|(_, cmd)| cmd.contains("restic") && cmd.contains(marker))
 }
 
 #[cfg(test)]

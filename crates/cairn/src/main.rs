@@ -8,8 +8,6 @@
 mod admin_cmd;
 mod agent_cmd;
 mod ctl;
-mod ctl_jobs;
-mod ctl_schedules;
 mod demo_cmd;
 mod logging;
 mod server_cmd;

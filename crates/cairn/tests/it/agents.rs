@@ -12,6 +12,7 @@ use cairn_proto::v1::server_message::Body as ServerBody;
 use cairn_store::{AuditFilter, Outcome, Page, Role, Scope};
 use cairn_testkit::TestServer;
 use cairn_testkit::agents::{self, RunningAgent};
+use cairn_testkit::gateway::FakeGateway;
 use tonic::Code;
 use tonic::transport::Channel;
 
@@ -625,7 +626,7 @@ async fn unacked_messages_are_replayed_and_applied_exactly_once() {
         .expect("job");
 
     // Talk to a server that never acknowledges: everything stays spooled.
-    let fake = fake_gateway::FakeGateway::start().await;
+    let fake = FakeGateway::start().await;
     let mut to_fake = RunningAgent::start(agents::config(&fake.url, state.path()));
     to_fake.welcomed(pb::WelcomeStatus::Approved).await;
     for n in 1..=3 {
@@ -729,101 +730,6 @@ fn copy_dir(dir: &std::path::Path) -> Vec<(std::ffi::OsString, Vec<u8>)> {
 fn restore_dir(files: &[(std::ffi::OsString, Vec<u8>)], dir: &std::path::Path) {
     for (name, bytes) in files {
         std::fs::write(dir.join(name), bytes).expect("restore");
-    }
-}
-
-/// A gateway that welcomes every agent as approved and never acknowledges,
-/// recording what it receives.
-mod fake_gateway {
-    use std::pin::Pin;
-    use std::sync::{Arc, Mutex};
-
-    use cairn_proto::v1 as pb;
-    use cairn_proto::v1::agent_gateway_server::{AgentGateway, AgentGatewayServer};
-    use tokio::sync::Notify;
-    use tokio_stream::Stream;
-    use tonic::{Request, Response, Status, Streaming};
-
-    #[derive(Clone, Default)]
-    struct Fake {
-        received: Arc<Mutex<Vec<u64>>>,
-        arrived: Arc<Notify>,
-    }
-
-    #[tonic::async_trait]
-    impl AgentGateway for Fake {
-        type SessionStream = Pin<Box<dyn Stream<Item = Result<pb::ServerMessage, Status>> + Send>>;
-
-        async fn session(
-            &self,
-            request: Request<Streaming<pb::AgentMessage>>,
-        ) -> Result<Response<Self::SessionStream>, Status> {
-            let mut inbound = request.into_inner();
-            let (tx, rx) = tokio::sync::mpsc::channel(16);
-            let welcome = pb::ServerMessage {
-                body: Some(pb::server_message::Body::Welcome(pb::Welcome {
-                    status: pb::WelcomeStatus::Approved as i32,
-                    host_id: 1,
-                    heartbeat_interval_seconds: 60,
-                    ..Default::default()
-                })),
-            };
-            let _ = tx.send(Ok(welcome)).await;
-            let _ = tx
-                .send(Ok(pb::ServerMessage {
-                    body: Some(pb::server_message::Body::Ack(pb::Ack { seq: 0 })),
-                }))
-                .await;
-            let me = self.clone();
-            tokio::spawn(async move {
-                let _keep_open = tx;
-                while let Ok(Some(message)) = inbound.message().await {
-                    if message.seq > 0 {
-                        me.received.lock().expect("lock").push(message.seq);
-                        me.arrived.notify_waiters();
-                    }
-                }
-            });
-            Ok(Response::new(Box::pin(
-                tokio_stream::wrappers::ReceiverStream::new(rx),
-            )))
-        }
-    }
-
-    pub struct FakeGateway {
-        pub url: String,
-        fake: Fake,
-    }
-
-    impl FakeGateway {
-        pub async fn start() -> FakeGateway {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
-            let url = format!("http://{}", listener.local_addr().expect("addr"));
-            let fake = Fake::default();
-            let service = AgentGatewayServer::new(fake.clone());
-            tokio::spawn(
-                tonic::transport::Server::builder()
-                    .add_service(service)
-                    .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
-            );
-            FakeGateway { url, fake }
-        }
-
-        pub async fn wait_for_messages(&self, n: usize) {
-            tokio::time::timeout(super::WAIT, async {
-                loop {
-                    let arrived = self.fake.arrived.notified();
-                    if self.fake.received.lock().expect("lock").len() >= n {
-                        return;
-                    }
-                    arrived.await;
-                }
-            })
-            .await
-            .expect("messages reached the fake server");
-        }
     }
 }
 

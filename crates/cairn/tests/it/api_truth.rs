@@ -176,7 +176,7 @@ async fn run_backup_with_a_schedule_runs_it_now_and_hosts_and_schedules_fill_the
             break;
         }
         assert!(tokio::time::Instant::now() < deadline, "no last job shown");
-        cairn_testkit::fleet::poll_pause().await;
+        cairn_testkit::poll_pause().await;
     }
 }
 

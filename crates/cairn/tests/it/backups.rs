@@ -4,169 +4,17 @@
 use std::time::Duration;
 
 use cairn_proto::v1 as pb;
-use cairn_proto::v1::job_service_client::JobServiceClient;
-use cairn_proto::v1::repository_service_client::RepositoryServiceClient;
 use cairn_store::{Role, Scope};
 use cairn_testkit::agents::{self, RunningAgent};
-use cairn_testkit::fleet::approve;
-use cairn_testkit::{ChildGuard, TestServer};
-use tokio_stream::StreamExt;
+use cairn_testkit::fleet::{Fleet, approve};
+use cairn_testkit::jobs::{status_in, wait_job};
+use cairn_testkit::rest::RestServer;
+use cairn_testkit::{ChildGuard, TestServer, command_lines, eventually, restic_running_on};
 use tonic::Code;
-use tonic::transport::Channel;
 
 use crate::with_token;
 
 const PASSWORD: &str = "correct-horse-repo-password";
-
-struct Fleet {
-    server: TestServer,
-    token: String,
-    jobs: JobServiceClient<Channel>,
-    repos: RepositoryServiceClient<Channel>,
-    agent: RunningAgent,
-    host_id: i64,
-    _state: tempfile::TempDir,
-}
-
-/// An agent configuration whose restores may write below `<state>/restores`.
-fn agent_with_restore_root(url: &str, state: &std::path::Path) -> cairn_agent::AgentConfig {
-    let mut config = agents::config(url, &state.join("agent"));
-    let root = state.join("restores");
-    std::fs::create_dir_all(&root).expect("restore root");
-    config.policy.restore_roots = vec![root];
-    config
-}
-
-async fn fleet() -> Fleet {
-    let server = TestServer::start().await;
-    let token = server.token_for("ops", Role::Admin, Scope::Admin).await;
-    let channel = server.channel().await;
-    let state = tempfile::tempdir().expect("state");
-    let mut agent = RunningAgent::start(agent_with_restore_root(&server.url, state.path()));
-    let host_id = approve(&server, &token, &mut agent).await;
-    Fleet {
-        server,
-        token,
-        jobs: JobServiceClient::new(channel.clone()),
-        repos: RepositoryServiceClient::new(channel),
-        agent,
-        host_id,
-        _state: state,
-    }
-}
-
-impl Fleet {
-    async fn repository(&mut self, url: &str, password: &str) -> i64 {
-        let repo = self
-            .repos
-            .create_repository(with_token(
-                pb::CreateRepositoryRequest {
-                    name: format!("repo-{}", url.len()),
-                    url: url.into(),
-                    password: password.into(),
-                    env: Default::default(),
-                },
-                &self.token,
-            ))
-            .await
-            .expect("create repository")
-            .into_inner()
-            .repository
-            .expect("repository");
-        self.repos
-            .assign_repository(with_token(
-                pb::AssignRepositoryRequest {
-                    repository_id: repo.id,
-                    host_id: self.host_id,
-                },
-                &self.token,
-            ))
-            .await
-            .expect("assign");
-        repo.id
-    }
-
-    async fn maintenance(
-        &mut self,
-        repository_id: i64,
-        spec: pb::run_maintenance_request::Spec,
-    ) -> pb::Job {
-        let job = self
-            .jobs
-            .run_maintenance(with_token(
-                pb::RunMaintenanceRequest {
-                    host_id: self.host_id,
-                    repository_id,
-                    spec: Some(spec),
-                },
-                &self.token,
-            ))
-            .await
-            .expect("run maintenance")
-            .into_inner()
-            .job
-            .expect("job");
-        self.finish(job.id).await
-    }
-
-    async fn backup(
-        &mut self,
-        repository_id: i64,
-        paths: Vec<String>,
-    ) -> Result<pb::Job, tonic::Status> {
-        self.jobs
-            .run_backup(with_token(
-                pb::RunBackupRequest {
-                    schedule_id: 0,
-                    host_id: self.host_id,
-                    repository_id,
-                    spec: Some(pb::BackupSpec {
-                        paths,
-                        tags: vec!["cairn-test".into()],
-                        ..Default::default()
-                    }),
-                },
-                &self.token,
-            ))
-            .await
-            .map(|r| r.into_inner().job.expect("job"))
-    }
-
-    /// Follows a job with WatchJob to its end.
-    async fn finish(&mut self, job_id: i64) -> pb::Job {
-        let mut events = self
-            .jobs
-            .watch_job(with_token(pb::WatchJobRequest { job_id }, &self.token))
-            .await
-            .expect("watch")
-            .into_inner();
-        tokio::time::timeout(Duration::from_secs(120), async {
-            while let Some(event) = events.next().await {
-                if let Some(pb::job_event::Event::Finished(job)) = event.expect("event").event {
-                    return job;
-                }
-            }
-            panic!("the watch ended without a finish")
-        })
-        .await
-        .expect("the job finished in time")
-    }
-
-    async fn logs(&mut self, job_id: i64) -> Vec<String> {
-        self.jobs
-            .get_job_logs(with_token(
-                pb::GetJobLogsRequest { job_id, page: None },
-                &self.token,
-            ))
-            .await
-            .expect("logs")
-            .into_inner()
-            .lines
-            .into_iter()
-            .map(|l| l.text)
-            .collect()
-    }
-}
 
 fn init() -> pb::run_maintenance_request::Spec {
     pb::run_maintenance_request::Spec::Init(pb::InitSpec::default())
@@ -174,7 +22,7 @@ fn init() -> pb::run_maintenance_request::Spec {
 
 #[tokio::test]
 async fn a_backup_runs_to_success_and_matches_restics_own_summary() {
-    let mut fleet = fleet().await;
+    let mut fleet = Fleet::start().await;
     let dir = tempfile::tempdir().expect("dir");
     let source = dir.path().join("source");
     std::fs::create_dir_all(source.join("sub")).expect("mkdir");
@@ -250,7 +98,7 @@ async fn a_backup_runs_to_success_and_matches_restics_own_summary() {
 
 #[tokio::test]
 async fn a_wrong_password_fails_with_restics_reason() {
-    let mut fleet = fleet().await;
+    let mut fleet = Fleet::start().await;
     let dir = tempfile::tempdir().expect("dir");
     let repo_path = dir.path().join("repo");
     let good = fleet
@@ -276,7 +124,7 @@ async fn a_wrong_password_fails_with_restics_reason() {
 
 #[tokio::test]
 async fn injection_attempts_are_refused_before_anything_runs() {
-    let mut fleet = fleet().await;
+    let mut fleet = Fleet::start().await;
     let dir = tempfile::tempdir().expect("dir");
     let repository = fleet
         .repository(&dir.path().join("repo").display().to_string(), PASSWORD)
@@ -329,7 +177,7 @@ async fn injection_attempts_are_refused_before_anything_runs() {
 
 #[tokio::test]
 async fn jobs_need_an_assigned_repository_and_an_approved_host() {
-    let mut fleet = fleet().await;
+    let mut fleet = Fleet::start().await;
     let dir = tempfile::tempdir().expect("dir");
     let repo = fleet
         .repos
@@ -360,105 +208,12 @@ async fn jobs_need_an_assigned_repository_and_an_approved_host() {
 /// Fills `path` with `bytes` of incompressible, non-repeating data (restic
 /// would store zeros in a few deduplicated chunks and finish at once).
 fn noise(path: &std::path::Path, bytes: usize) {
-    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
-    let data: Vec<u8> = (0..bytes)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 24) as u8
-        })
-        .collect();
-    std::fs::write(path, data).expect("write noise");
-}
-
-/// The command lines of every process on the machine.
-fn command_lines() -> Vec<(u32, String)> {
-    std::fs::read_dir("/proc")
-        .expect("proc")
-        .filter_map(|e| e.ok())
-        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
-        .filter_map(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline"))
-                .ok()
-                .map(|raw| (pid, String::from_utf8_lossy(&raw).replace('\0', " ")))
-        })
-        .collect()
-}
-
-fn restic_running_on(marker: &str) -> bool {
-    command_lines()
-        .iter()
-        .any(|(_, cmd)| cmd.contains("restic") && cmd.contains(marker))
-}
-
-/// Waits until `check` holds, failing the test after `within`.
-async fn eventually(within: Duration, what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + within;
-    while !check() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-impl Fleet {
-    async fn slow_backup(&mut self, repository: i64, source: &std::path::Path) -> i64 {
-        self.jobs
-            .run_backup(with_token(
-                pb::RunBackupRequest {
-                    schedule_id: 0,
-                    host_id: self.host_id,
-                    repository_id: repository,
-                    spec: Some(pb::BackupSpec {
-                        paths: vec![source.display().to_string()],
-                        limit_upload_kib: 32,
-                        ..Default::default()
-                    }),
-                },
-                &self.token,
-            ))
-            .await
-            .expect("submit")
-            .into_inner()
-            .job
-            .expect("job")
-            .id
-    }
-
-    async fn status(&mut self, job_id: i64) -> pb::JobStatus {
-        let job = self
-            .jobs
-            .get_job(with_token(pb::GetJobRequest { job_id }, &self.token))
-            .await
-            .expect("get")
-            .into_inner()
-            .job
-            .expect("job");
-        pb::JobStatus::try_from(job.status).unwrap_or(pb::JobStatus::Unspecified)
-    }
-
-    async fn until_status(&mut self, job_id: i64, want: pb::JobStatus, within: Duration) {
-        let deadline = tokio::time::Instant::now() + within;
-        loop {
-            let status = self.status(job_id).await;
-            if status == want {
-                return;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "job {job_id} is {status:?}, not {want:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
+    std::fs::write(path, cairn_testkit::noise(0x2545_f491_4f6c_dd1d, bytes)).expect("write noise");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_mid_backup_stops_restic_and_no_secret_is_in_any_argv() {
-    let mut fleet = fleet().await;
+    let mut fleet = Fleet::start().await;
     let dir = tempfile::tempdir().expect("dir");
     let source = dir.path().join("cancel-me-source");
     std::fs::create_dir(&source).expect("mkdir");
@@ -472,9 +227,14 @@ async fn cancel_mid_backup_stops_restic_and_no_secret_is_in_any_argv() {
     );
 
     let job = fleet.slow_backup(repository, &source).await;
-    fleet
-        .until_status(job, pb::JobStatus::Running, Duration::from_secs(30))
-        .await;
+    wait_job(
+        &fleet.server,
+        &fleet.token,
+        job,
+        "the backup to be running",
+        status_in(&[pb::JobStatus::Running]),
+    )
+    .await;
     let marker = source.display().to_string();
     eventually(Duration::from_secs(60), "restic started", || {
         restic_running_on(&marker)
@@ -570,15 +330,8 @@ async fn a_killed_agent_leaves_no_restic_its_job_is_lost_and_the_next_run_succee
         .expect("approve");
 
     let state = tempfile::tempdir().expect("unused");
-    let mut fleet = Fleet {
-        token: token.clone(),
-        jobs: JobServiceClient::new(channel.clone()),
-        repos: RepositoryServiceClient::new(channel),
-        agent: RunningAgent::start(agents::config("http://127.0.0.1:1", state.path())),
-        host_id,
-        server,
-        _state: state,
-    };
+    let agent_in_process = RunningAgent::start(agents::config("http://127.0.0.1:1", state.path()));
+    let mut fleet = Fleet::assemble(server, token.clone(), agent_in_process, host_id, state).await;
     let source = dir.path().join("kill-agent-source");
     std::fs::create_dir(&source).expect("mkdir");
     noise(&source.join("big.bin"), 4 * 1024 * 1024);
@@ -591,9 +344,14 @@ async fn a_killed_agent_leaves_no_restic_its_job_is_lost_and_the_next_run_succee
     );
 
     let job = fleet.slow_backup(repository, &source).await;
-    fleet
-        .until_status(job, pb::JobStatus::Running, Duration::from_secs(30))
-        .await;
+    wait_job(
+        &fleet.server,
+        &fleet.token,
+        job,
+        "the backup to be running",
+        status_in(&[pb::JobStatus::Running]),
+    )
+    .await;
     let marker = source.display().to_string();
     eventually(Duration::from_secs(60), "restic started", || {
         restic_running_on(&marker)
@@ -610,9 +368,14 @@ async fn a_killed_agent_leaves_no_restic_its_job_is_lost_and_the_next_run_succee
     // Nobody renews the lease of a dead agent's job: once it has run out,
     // the job is lost.
     clock.advance(lease + Duration::from_secs(1));
-    fleet
-        .until_status(job, pb::JobStatus::Lost, Duration::from_secs(30))
-        .await;
+    wait_job(
+        &fleet.server,
+        &fleet.token,
+        job,
+        "the backup to be lost",
+        status_in(&[pb::JobStatus::Lost]),
+    )
+    .await;
 
     // The agent comes back; the next backup runs despite the killed run's lock.
     let mut agent = spawn_agent();
@@ -630,36 +393,6 @@ async fn a_killed_agent_leaves_no_restic_its_job_is_lost_and_the_next_run_succee
     agent.kill();
 }
 
-impl Fleet {
-    async fn restore(
-        &mut self,
-        repository_id: i64,
-        snapshot_id: &str,
-        target_host_id: i64,
-        target: &std::path::Path,
-    ) -> Result<pb::Job, tonic::Status> {
-        cairn_proto::v1::snapshot_service_client::SnapshotServiceClient::new(
-            self.server.channel().await,
-        )
-        .restore_snapshot(with_token(
-            pb::RestoreSnapshotRequest {
-                repository_id,
-                snapshot_id: snapshot_id.into(),
-                target_host_id,
-                target_path: target.display().to_string(),
-                ..Default::default()
-            },
-            &self.token,
-        ))
-        .await
-        .map(|r| r.into_inner().job.expect("job"))
-    }
-
-    fn restore_root(&self) -> std::path::PathBuf {
-        self._state.path().join("restores")
-    }
-}
-
 fn same_tree(a: &std::path::Path, b: &std::path::Path) {
     for name in ["a.txt", "sub/b.bin"] {
         let left = std::fs::read(a.join(name))
@@ -672,7 +405,7 @@ fn same_tree(a: &std::path::Path, b: &std::path::Path) {
 
 #[tokio::test]
 async fn snapshots_are_listed_and_restore_reproduces_the_bytes_here_and_on_another_host() {
-    let mut fleet = fleet().await;
+    let mut fleet = Fleet::start().await;
     let dir = tempfile::tempdir().expect("dir");
     let source = dir.path().join("source");
     std::fs::create_dir_all(source.join("sub")).expect("mkdir");
@@ -740,7 +473,7 @@ async fn snapshots_are_listed_and_restore_reproduces_the_bytes_here_and_on_anoth
 
     // Restore on another host that was never given the repository.
     let other_state = tempfile::tempdir().expect("state");
-    let mut other = RunningAgent::start(agent_with_restore_root(
+    let mut other = RunningAgent::start(agents::with_restore_root(
         &fleet.server.url,
         other_state.path(),
     ));
@@ -787,69 +520,10 @@ async fn snapshots_are_listed_and_restore_reproduces_the_bytes_here_and_on_anoth
     fleet.agent.stop().await.expect("stop");
 }
 
-/// A restic REST server (`rclone serve restic`) with htpasswd credentials,
-/// on a free loopback port, stopped when dropped.
-struct RestServer {
-    child: std::process::Child,
-    url_with_credentials: String,
-    _dir: tempfile::TempDir,
-}
-
-impl RestServer {
-    async fn start() -> RestServer {
-        let dir = tempfile::tempdir().expect("dir");
-        let hash = std::process::Command::new("openssl")
-            .args(["passwd", "-apr1", "rest-secret"])
-            .output()
-            .expect("openssl");
-        let htpasswd = dir.path().join("htpasswd");
-        std::fs::write(
-            &htpasswd,
-            format!("ann:{}", String::from_utf8_lossy(&hash.stdout).trim()),
-        )
-        .expect("htpasswd");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .expect("port")
-            .local_addr()
-            .expect("addr")
-            .port();
-        let child = std::process::Command::new("rclone")
-            .args([
-                "serve",
-                "restic",
-                "--addr",
-                &format!("127.0.0.1:{port}"),
-                "--htpasswd",
-            ])
-            .arg(&htpasswd)
-            .arg(dir.path().join("data"))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("rclone serve restic");
-        eventually(Duration::from_secs(60), "rclone listening", || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        })
-        .await;
-        RestServer {
-            child,
-            url_with_credentials: format!("rest:http://ann:rest-secret@127.0.0.1:{port}/"),
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for RestServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rest_server_repository_with_credentials_in_its_url() {
     let rest = RestServer::start().await;
-    let mut fleet = fleet().await;
+    let mut fleet = Fleet::start().await;
     let dir = tempfile::tempdir().expect("dir");
     let source = dir.path().join("source");
     std::fs::create_dir_all(source.join("sub")).expect("mkdir");
@@ -953,20 +627,11 @@ async fn an_unreadable_file_gives_a_snapshot_with_a_warning() {
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )
     .expect("chmod");
-    let mut config = agent_with_restore_root(&server.url, state.path());
+    let mut config = agents::with_restore_root(&server.url, state.path());
     config.restic = wrapper.display().to_string();
     let mut agent = RunningAgent::start(config);
     let host_id = approve(&server, &token, &mut agent).await;
-    let channel = server.channel().await;
-    let mut fleet = Fleet {
-        jobs: JobServiceClient::new(channel.clone()),
-        repos: RepositoryServiceClient::new(channel),
-        token,
-        agent,
-        host_id,
-        server,
-        _state: state,
-    };
+    let mut fleet = Fleet::assemble(server, token, agent, host_id, state).await;
 
     let dir = tempfile::tempdir().expect("dir");
     let source = dir.path().join("source");
@@ -1021,7 +686,7 @@ async fn named_hooks_run_around_restic_and_destructive_jobs_obey_the_host() {
     let source = dir.path().join("db-dumps");
     std::fs::create_dir(&source).expect("mkdir");
     let dump = source.join("dump.sql");
-    let mut config = agent_with_restore_root(&server.url, state.path());
+    let mut config = agents::with_restore_root(&server.url, state.path());
     config.policy.allow_destructive = false;
     config.policy.hooks.insert(
         "dump".into(),
@@ -1047,16 +712,7 @@ async fn named_hooks_run_around_restic_and_destructive_jobs_obey_the_host() {
     );
     let mut agent = RunningAgent::start(config);
     let host_id = approve(&server, &token, &mut agent).await;
-    let channel = server.channel().await;
-    let mut fleet = Fleet {
-        jobs: JobServiceClient::new(channel.clone()),
-        repos: RepositoryServiceClient::new(channel),
-        token,
-        agent,
-        host_id,
-        server,
-        _state: state,
-    };
+    let mut fleet = Fleet::assemble(server, token, agent, host_id, state).await;
     let repository = fleet
         .repository(&dir.path().join("repo").display().to_string(), PASSWORD)
         .await;
@@ -1162,7 +818,7 @@ async fn named_hooks_run_around_restic_and_destructive_jobs_obey_the_host() {
 
 #[tokio::test]
 async fn browse_and_diff_run_on_the_agent_and_answer_the_call() {
-    let mut fleet = fleet().await;
+    let mut fleet = Fleet::start().await;
     let dir = tempfile::tempdir().expect("dir");
     let source = dir.path().join("source");
     std::fs::create_dir_all(source.join("sub")).expect("mkdir");
@@ -1264,7 +920,7 @@ async fn browse_and_diff_run_on_the_agent_and_answer_the_call() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stale_lock_from_a_killed_restic_is_unlocked_and_the_job_retried() {
-    let mut fleet = fleet().await;
+    let mut fleet = Fleet::start().await;
     let dir = tempfile::tempdir().expect("dir");
     let repo_path = dir.path().join("repo");
     let repository = fleet

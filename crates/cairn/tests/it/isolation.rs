@@ -256,7 +256,7 @@ async fn watching_unknown_and_finished_jobs_leaves_nothing_behind() {
             tokio::time::Instant::now() < deadline,
             "channels left behind"
         );
-        cairn_testkit::fleet::poll_pause().await;
+        cairn_testkit::poll_pause().await;
     }
 }
 

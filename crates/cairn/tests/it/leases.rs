@@ -11,7 +11,8 @@ use cairn_proto::v1::job_service_client::JobServiceClient;
 use cairn_store::{Role, Scope};
 use cairn_testkit::TestServer;
 use cairn_testkit::agents::{self, RunningAgent};
-use cairn_testkit::fleet::{approve, backup_now, ended, init, repository, wait_job};
+use cairn_testkit::fleet::{approve, backup_now, init, repository};
+use cairn_testkit::jobs::{ended, wait_job};
 
 use crate::with_token;
 
@@ -73,14 +74,9 @@ async fn a_silent_pre_hook_outlives_many_leases_while_its_agent_is_connected() {
         .into_inner()
         .job
         .expect("job");
-    let mut seen = wait_job(
-        &server,
-        &token,
-        job.id,
-        Duration::from_secs(60),
-        "the backup to run",
-        |j| j.status == pb::JobStatus::Running as i32,
-    )
+    let mut seen = wait_job(&server, &token, job.id, "the backup to run", |j| {
+        j.status == pb::JobStatus::Running as i32
+    })
     .await;
 
     // Three leases' worth of silence, half a lease at a time: each step waits
@@ -92,7 +88,6 @@ async fn a_silent_pre_hook_outlives_many_leases_while_its_agent_is_connected() {
             &server,
             &token,
             job.id,
-            Duration::from_secs(60),
             &format!("a heartbeat to renew the lease (step {step})"),
             |j| {
                 j.status != pb::JobStatus::Running as i32
@@ -110,15 +105,7 @@ async fn a_silent_pre_hook_outlives_many_leases_while_its_agent_is_connected() {
     }
 
     std::fs::write(&gate, "").expect("open the gate");
-    let done = wait_job(
-        &server,
-        &token,
-        job.id,
-        Duration::from_secs(120),
-        "the backup",
-        ended,
-    )
-    .await;
+    let done = wait_job(&server, &token, job.id, "the backup", ended).await;
     assert_eq!(
         done.status,
         pb::JobStatus::Succeeded as i32,
@@ -191,15 +178,7 @@ async fn a_job_past_its_timeout_is_stopped_hooks_included_and_says_why() {
         .into_inner()
         .job
         .expect("job");
-    let done = wait_job(
-        &server,
-        &token,
-        job.id,
-        Duration::from_secs(120),
-        "the timeout",
-        ended,
-    )
-    .await;
+    let done = wait_job(&server, &token, job.id, "the timeout", ended).await;
     assert_eq!(done.status, pb::JobStatus::Cancelled as i32, "{done:?}");
     assert!(done.error.contains("timeout of 3 s"), "{}", done.error);
     agent.stop().await.expect("stop");
@@ -226,14 +205,9 @@ async fn a_cancel_stops_a_job_still_in_its_pre_hook() {
         .into_inner()
         .job
         .expect("job");
-    wait_job(
-        &server,
-        &token,
-        job.id,
-        Duration::from_secs(60),
-        "the hook to run",
-        |j| j.status == pb::JobStatus::Running as i32,
-    )
+    wait_job(&server, &token, job.id, "the hook to run", |j| {
+        j.status == pb::JobStatus::Running as i32
+    })
     .await;
     jobs.cancel_job(with_token(
         pb::CancelJobRequest {
@@ -244,15 +218,7 @@ async fn a_cancel_stops_a_job_still_in_its_pre_hook() {
     ))
     .await
     .expect("cancel");
-    let done = wait_job(
-        &server,
-        &token,
-        job.id,
-        Duration::from_secs(60),
-        "the cancel",
-        ended,
-    )
-    .await;
+    let done = wait_job(&server, &token, job.id, "the cancel", ended).await;
     assert_eq!(done.status, pb::JobStatus::Cancelled as i32, "{done:?}");
     assert_eq!(
         done.error, "cancelled: operator changed their mind",
@@ -323,7 +289,7 @@ async fn an_agent_back_with_a_job_the_server_gave_up_on_is_told_to_stop_it() {
             break session;
         }
         assert!(tokio::time::Instant::now() < deadline, "cannot reconnect");
-        cairn_testkit::fleet::poll_pause().await;
+        cairn_testkit::poll_pause().await;
     };
     loop {
         match back.next(Duration::from_secs(60)).await {

@@ -10,39 +10,11 @@ use cairn_store::{Role, Scope};
 use cairn_testkit::TestServer;
 use cairn_testkit::agents::{self, RunningAgent};
 use cairn_testkit::fleet::{self, approve};
-use tonic::transport::Channel;
+use cairn_testkit::jobs::{status_in, wait_job};
 
 use crate::with_token;
 
 const PASSWORD: &str = "maintenance-password";
-
-async fn wait_job(
-    jobs: &mut JobServiceClient<Channel>,
-    token: &str,
-    id: i64,
-    want: &[pb::JobStatus],
-    within: Duration,
-) -> pb::Job {
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        let job = jobs
-            .get_job(with_token(pb::GetJobRequest { job_id: id }, token))
-            .await
-            .expect("get")
-            .into_inner()
-            .job
-            .expect("job");
-        if want.iter().any(|s| *s as i32 == job.status) {
-            return job;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "job {id} is {:?}",
-            pb::JobStatus::try_from(job.status)
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 fn restic(repo: &std::path::Path, args: &[&str]) -> String {
     cairn_testkit::jobs::restic(repo, PASSWORD, args)
@@ -93,11 +65,11 @@ async fn forget_keeps_exactly_what_restics_own_policy_keeps() {
         .job
         .expect("job");
     wait_job(
-        &mut jobs,
+        &server,
         &token,
         init.id,
-        &[pb::JobStatus::Succeeded],
-        Duration::from_secs(30),
+        "init",
+        status_in(&[pb::JobStatus::Succeeded]),
     )
     .await;
     let source = dir.path().join("source");
@@ -128,11 +100,11 @@ async fn forget_keeps_exactly_what_restics_own_policy_keeps() {
             .job
             .expect("job");
         wait_job(
-            &mut jobs,
+            &server,
             &token,
             job.id,
-            &[pb::JobStatus::Succeeded],
-            Duration::from_secs(30),
+            "the backup",
+            status_in(&[pb::JobStatus::Succeeded]),
         )
         .await;
     }
@@ -201,11 +173,11 @@ async fn forget_keeps_exactly_what_restics_own_policy_keeps() {
     let forget =
         cairn_testkit::jobs::queued_of_kind(&server, &token, host, pb::JobKind::Forget).await;
     let forget = wait_job(
-        &mut jobs,
+        &server,
         &token,
         forget.id,
-        &[pb::JobStatus::Succeeded, pb::JobStatus::Failed],
-        Duration::from_secs(30),
+        "the forget",
+        status_in(&[pb::JobStatus::Succeeded, pb::JobStatus::Failed]),
     )
     .await;
     assert_eq!(
@@ -261,27 +233,18 @@ async fn prune_waits_while_another_host_backs_up_into_the_repository() {
         .job
         .expect("job");
     wait_job(
-        &mut jobs,
+        &server,
         &token,
         init.id,
-        &[pb::JobStatus::Succeeded],
-        Duration::from_secs(30),
+        "init",
+        status_in(&[pb::JobStatus::Succeeded]),
     )
     .await;
 
     // Host B backs up slowly into the shared repository.
     let source = dir.path().join("slow");
     std::fs::create_dir(&source).expect("mkdir");
-    let mut state: u64 = 7;
-    let noise: Vec<u8> = (0..400_000)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 24) as u8
-        })
-        .collect();
-    std::fs::write(source.join("data"), noise).expect("write");
+    std::fs::write(source.join("data"), cairn_testkit::noise(7, 400_000)).expect("write");
     let backup = jobs
         .run_backup(with_token(
             pb::RunBackupRequest {
@@ -302,11 +265,11 @@ async fn prune_waits_while_another_host_backs_up_into_the_repository() {
         .job
         .expect("job");
     wait_job(
-        &mut jobs,
+        &server,
         &token,
         backup.id,
-        &[pb::JobStatus::Running],
-        Duration::from_secs(30),
+        "the backup",
+        status_in(&[pb::JobStatus::Running]),
     )
     .await;
 
@@ -330,25 +293,25 @@ async fn prune_waits_while_another_host_backs_up_into_the_repository() {
     for _ in 0..4 {
         tokio::time::sleep(Duration::from_millis(300)).await;
         let status = wait_job(
-            &mut jobs,
+            &server,
             &token,
             prune.id,
-            &[
+            "the prune",
+            status_in(&[
                 pb::JobStatus::Queued,
                 pb::JobStatus::Dispatched,
                 pb::JobStatus::Running,
                 pb::JobStatus::Succeeded,
                 pb::JobStatus::Failed,
-            ],
-            Duration::from_secs(5),
+            ]),
         )
         .await;
         let backup_now = wait_job(
-            &mut jobs,
+            &server,
             &token,
             backup.id,
-            &[pb::JobStatus::Running, pb::JobStatus::Succeeded],
-            Duration::from_secs(5),
+            "the backup",
+            status_in(&[pb::JobStatus::Running, pb::JobStatus::Succeeded]),
         )
         .await;
         if backup_now.status == pb::JobStatus::Running as i32 {
@@ -361,19 +324,19 @@ async fn prune_waits_while_another_host_backs_up_into_the_repository() {
     }
     // …and runs once it is done.
     let backup = wait_job(
-        &mut jobs,
+        &server,
         &token,
         backup.id,
-        &[pb::JobStatus::Succeeded],
-        Duration::from_secs(60),
+        "the backup",
+        status_in(&[pb::JobStatus::Succeeded]),
     )
     .await;
     let prune = wait_job(
-        &mut jobs,
+        &server,
         &token,
         prune.id,
-        &[pb::JobStatus::Succeeded],
-        Duration::from_secs(60),
+        "the prune",
+        status_in(&[pb::JobStatus::Succeeded]),
     )
     .await;
     let (ended, started) = (

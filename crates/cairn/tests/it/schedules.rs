@@ -14,6 +14,7 @@ use cairn_store::{Role, Scope};
 use cairn_testkit::TestServer;
 use cairn_testkit::agents::{self, RunningAgent};
 use cairn_testkit::fleet;
+use cairn_testkit::jobs::{status_in, wait_job};
 use tonic::Code;
 
 use crate::with_token;
@@ -333,23 +334,14 @@ async fn away_then_back(policy: pb::CatchUpPolicy) -> (Vec<pb::PendingRun>, Vec<
         .into_inner()
         .job
         .expect("job");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while jobs
-        .get_job(with_token(pb::GetJobRequest { job_id: init.id }, &token))
-        .await
-        .expect("get")
-        .into_inner()
-        .job
-        .expect("job")
-        .status
-        != pb::JobStatus::Succeeded as i32
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "init did not succeed"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_job(
+        &server,
+        &token,
+        init.id,
+        "init",
+        status_in(&[pb::JobStatus::Succeeded]),
+    )
+    .await;
     agent.stop().await.expect("the host goes away");
 
     let source = dir.path().join("source");
@@ -625,7 +617,7 @@ async fn firings_while_the_server_is_down_are_spooled_and_make_one_job_each() {
                         tokio::time::Instant::now() < deadline,
                         "the agent did not fire minute {minute}"
                     );
-                    fleet::poll_pause().await;
+                    cairn_testkit::poll_pause().await;
                 }
             }
         })
@@ -696,7 +688,7 @@ async fn applied(server: &TestServer, token: &str, host_id: i64) {
             tokio::time::Instant::now() < deadline,
             "the schedule set was not applied: {host:?}"
         );
-        fleet::poll_pause().await;
+        cairn_testkit::poll_pause().await;
     }
 }
 

@@ -13,7 +13,8 @@ use cairn_proto::v1::snapshot_service_client::SnapshotServiceClient;
 use cairn_store::{Role, Scope};
 use cairn_testkit::TestServer;
 use cairn_testkit::agents::{self, RunningAgent};
-use cairn_testkit::fleet::{approve, backup_now, ended, repository, wait_job};
+use cairn_testkit::fleet::{approve, backup_now, repository};
+use cairn_testkit::jobs::{ended, wait_job};
 use tonic::Code;
 
 use crate::with_token;
@@ -104,15 +105,7 @@ async fn an_operator_cannot_send_a_repositorys_secrets_to_a_host_of_its_own() {
         }
         other => panic!("not a restore: {other:?}"),
     }
-    let job = wait_job(
-        &server,
-        &admin,
-        job.id,
-        Duration::from_secs(60),
-        "the restore",
-        ended,
-    )
-    .await;
+    let job = wait_job(&server, &admin, job.id, "the restore", ended).await;
     assert!(job.dispatched_at.is_some(), "{job:?}");
     let store = server.store().await;
     let audit = store
@@ -173,15 +166,7 @@ async fn a_job_whose_repository_was_unassigned_while_it_waited_is_not_sent() {
 
     let mut agent = RunningAgent::start(agents::config(&server.url, &state));
     agent.welcomed(pb::WelcomeStatus::Approved).await;
-    let job = wait_job(
-        &server,
-        &admin,
-        job.id,
-        Duration::from_secs(60),
-        "the refusal",
-        ended,
-    )
-    .await;
+    let job = wait_job(&server, &admin, job.id, "the refusal", ended).await;
     assert_eq!(job.status, pb::JobStatus::Failed as i32, "{job:?}");
     assert!(job.error.contains("no longer assigned"), "{}", job.error);
     assert!(job.dispatched_at.is_none(), "never sent: {job:?}");

@@ -237,7 +237,7 @@ async fn a_log_line_is_cut_at_4_kib() {
 
 #[test]
 fn a_backup_summary_keeps_every_figure_restic_reports() {
-    let line = include_str!("../../cairn-restic/tests/fixtures/0.18/backup1.json")
+    let line = include_str!("../../../cairn-restic/tests/fixtures/0.18/backup1.json")
         .lines()
         .last()
         .expect("summary line");
@@ -246,7 +246,7 @@ fn a_backup_summary_keeps_every_figure_restic_reports() {
     else {
         panic!("a summary: {line}")
     };
-    let pb = super::summary_to_pb(&summary);
+    let pb = super::convert::summary_to_pb(&summary);
     assert_eq!(pb.data_added, 201_418);
     assert_eq!(pb.data_added_packed, 201_163);
     assert_eq!(pb.files_new, 2);
@@ -255,7 +255,7 @@ fn a_backup_summary_keeps_every_figure_restic_reports() {
 
 #[test]
 fn the_scrubber_hides_a_url_password_holding_at_signs_raw_and_decoded() {
-    let scrubber = super::Scrubber::new(&cairn_restic::RepoAccess {
+    let scrubber = super::scrub::Scrubber::new(&cairn_restic::RepoAccess {
         url: "rest:https://ann:p@ss%21word@backup.example/repo".into(),
         password: "repository-password".into(),
         env: vec![],
@@ -267,10 +267,13 @@ fn the_scrubber_hides_a_url_password_holding_at_signs_raw_and_decoded() {
 #[test]
 fn go_file_modes_become_unix_permission_bits() {
     // /usr/bin/passwd: setuid, rwxr-xr-x; /tmp: sticky dir, rwxrwxrwx.
-    assert_eq!(super::unix_mode((1 << 23) | 0o755), 0o4755);
-    assert_eq!(super::unix_mode((1 << 31) | (1 << 20) | 0o777), 0o1777);
-    assert_eq!(super::unix_mode((1 << 22) | 0o750), 0o2750);
-    assert_eq!(super::unix_mode(0o644), 0o644);
+    assert_eq!(super::convert::unix_mode((1 << 23) | 0o755), 0o4755);
+    assert_eq!(
+        super::convert::unix_mode((1 << 31) | (1 << 20) | 0o777),
+        0o1777
+    );
+    assert_eq!(super::convert::unix_mode((1 << 22) | 0o750), 0o2750);
+    assert_eq!(super::convert::unix_mode(0o644), 0o644);
 }
 
 #[tokio::test]

@@ -1,0 +1,289 @@
+//! Fleet helpers over the gRPC API, as an operator's script would do it.
+
+use cairn_proto::v1 as pb;
+use cairn_proto::v1::host_service_client::HostServiceClient;
+use cairn_proto::v1::job_service_client::JobServiceClient;
+use cairn_proto::v1::repository_service_client::RepositoryServiceClient;
+use cairn_proto::v1::snapshot_service_client::SnapshotServiceClient;
+use cairn_store::{Role, Scope};
+use tonic::transport::Channel;
+
+use crate::TestServer;
+use crate::agents::{self, RunningAgent};
+use crate::jobs::{ended, wait_job};
+
+/// A request carrying `authorization: Bearer <token>`.
+pub fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    let value = format!("Bearer {token}").parse().expect("header value");
+    request.metadata_mut().insert("authorization", value);
+    request
+}
+
+/// Waits for `agent` to announce itself, approves it, and waits for its
+/// welcome; returns its host id.
+pub async fn approve(server: &TestServer, token: &str, agent: &mut RunningAgent) -> i64 {
+    let host_id = match agent.welcomed(pb::WelcomeStatus::PendingApproval).await {
+        cairn_agent::AgentEvent::Welcomed { host_id, .. } => host_id,
+        other => panic!("expected a welcome, got {other:?}"),
+    };
+    HostServiceClient::new(server.channel().await)
+        .approve_host(authorized(
+            pb::ApproveHostRequest {
+                host_id,
+                expected_fingerprint: String::new(),
+            },
+            token,
+        ))
+        .await
+        .expect("approve");
+    agent.welcomed(pb::WelcomeStatus::Approved).await;
+    host_id
+}
+
+/// Creates a repository and assigns it to `hosts`; returns its id.
+pub async fn repository(
+    server: &TestServer,
+    token: &str,
+    name: &str,
+    url: &str,
+    password: &str,
+    hosts: &[i64],
+) -> i64 {
+    let mut repos = RepositoryServiceClient::new(server.channel().await);
+    let repo = repos
+        .create_repository(authorized(
+            pb::CreateRepositoryRequest {
+                name: name.into(),
+                url: url.into(),
+                password: password.into(),
+                env: Default::default(),
+            },
+            token,
+        ))
+        .await
+        .expect("create repository")
+        .into_inner()
+        .repository
+        .expect("repository");
+    for host in hosts {
+        repos
+            .assign_repository(authorized(
+                pb::AssignRepositoryRequest {
+                    repository_id: repo.id,
+                    host_id: *host,
+                },
+                token,
+            ))
+            .await
+            .expect("assign");
+    }
+    repo.id
+}
+
+/// Initialises `repository` from `host` and waits for it to succeed.
+pub async fn init(server: &TestServer, token: &str, host_id: i64, repository_id: i64) {
+    let job = JobServiceClient::new(server.channel().await)
+        .run_maintenance(authorized(
+            pb::RunMaintenanceRequest {
+                host_id,
+                repository_id,
+                spec: Some(pb::run_maintenance_request::Spec::Init(
+                    pb::InitSpec::default(),
+                )),
+            },
+            token,
+        ))
+        .await
+        .expect("init")
+        .into_inner()
+        .job
+        .expect("job");
+    let done = wait_job(server, token, job.id, "init", ended).await;
+    assert_eq!(
+        done.status,
+        pb::JobStatus::Succeeded as i32,
+        "{}",
+        done.error
+    );
+}
+
+/// A backup of `paths` from `host_id` into `repository_id`, run now.
+pub fn backup_now(host_id: i64, repository_id: i64, paths: &[&str]) -> pb::RunBackupRequest {
+    pb::RunBackupRequest {
+        schedule_id: 0,
+        host_id,
+        repository_id,
+        spec: Some(pb::BackupSpec {
+            paths: paths.iter().map(|p| p.to_string()).collect(),
+            ..Default::default()
+        }),
+    }
+}
+
+/// One approved agent whose restores may write below its state dir, an
+/// admin token, and clients: what most job tests start from.
+#[derive(Debug)]
+pub struct Fleet {
+    pub server: TestServer,
+    pub token: String,
+    pub jobs: JobServiceClient<Channel>,
+    pub repos: RepositoryServiceClient<Channel>,
+    pub agent: RunningAgent,
+    pub host_id: i64,
+    state: tempfile::TempDir,
+}
+
+impl Fleet {
+    /// A fresh server, an admin token and one approved agent.
+    pub async fn start() -> Fleet {
+        let server = TestServer::start().await;
+        let token = server.token_for("ops", Role::Admin, Scope::Admin).await;
+        let state = tempfile::tempdir().expect("state");
+        let mut agent = RunningAgent::start(agents::with_restore_root(&server.url, state.path()));
+        let host_id = approve(&server, &token, &mut agent).await;
+        Fleet::assemble(server, token, agent, host_id, state).await
+    }
+
+    /// A fleet of parts the test made itself (say, an agent process it
+    /// kills); `state` holds the restore root.
+    pub async fn assemble(
+        server: TestServer,
+        token: String,
+        agent: RunningAgent,
+        host_id: i64,
+        state: tempfile::TempDir,
+    ) -> Fleet {
+        let channel = server.channel().await;
+        Fleet {
+            server,
+            token,
+            jobs: JobServiceClient::new(channel.clone()),
+            repos: RepositoryServiceClient::new(channel),
+            agent,
+            host_id,
+            state,
+        }
+    }
+
+    /// Creates a repository at `url` and assigns it to the fleet's host.
+    pub async fn repository(&mut self, url: &str, password: &str) -> i64 {
+        let name = format!("repo-{}", url.len());
+        repository(
+            &self.server,
+            &self.token,
+            &name,
+            url,
+            password,
+            &[self.host_id],
+        )
+        .await
+    }
+
+    /// Runs one maintenance operation on the host and returns the finished job.
+    pub async fn maintenance(
+        &mut self,
+        repository_id: i64,
+        spec: pb::run_maintenance_request::Spec,
+    ) -> pb::Job {
+        crate::jobs::maintenance(&self.server, &self.token, self.host_id, repository_id, spec).await
+    }
+
+    /// Submits a backup of `paths` (tagged `cairn-test`) from the host.
+    pub async fn backup(
+        &mut self,
+        repository_id: i64,
+        paths: Vec<String>,
+    ) -> Result<pb::Job, tonic::Status> {
+        self.jobs
+            .run_backup(authorized(
+                pb::RunBackupRequest {
+                    schedule_id: 0,
+                    host_id: self.host_id,
+                    repository_id,
+                    spec: Some(pb::BackupSpec {
+                        paths,
+                        tags: vec!["cairn-test".into()],
+                        ..Default::default()
+                    }),
+                },
+                &self.token,
+            ))
+            .await
+            .map(|r| r.into_inner().job.expect("job"))
+    }
+
+    /// Submits a backup of `source` held to 32 KiB/s, so it is still
+    /// running when the test acts on it; returns the job's id.
+    pub async fn slow_backup(&mut self, repository: i64, source: &std::path::Path) -> i64 {
+        self.jobs
+            .run_backup(authorized(
+                pb::RunBackupRequest {
+                    schedule_id: 0,
+                    host_id: self.host_id,
+                    repository_id: repository,
+                    spec: Some(pb::BackupSpec {
+                        paths: vec![source.display().to_string()],
+                        limit_upload_kib: 32,
+                        ..Default::default()
+                    }),
+                },
+                &self.token,
+            ))
+            .await
+            .expect("submit")
+            .into_inner()
+            .job
+            .expect("job")
+            .id
+    }
+
+    /// Follows a job with `WatchJob` to its end.
+    pub async fn finish(&mut self, job_id: i64) -> pb::Job {
+        crate::jobs::finish(&self.server, &self.token, job_id).await
+    }
+
+    /// The first page of a job's log, as text.
+    pub async fn logs(&mut self, job_id: i64) -> Vec<String> {
+        self.jobs
+            .get_job_logs(authorized(
+                pb::GetJobLogsRequest { job_id, page: None },
+                &self.token,
+            ))
+            .await
+            .expect("logs")
+            .into_inner()
+            .lines
+            .into_iter()
+            .map(|l| l.text)
+            .collect()
+    }
+
+    /// Asks for a restore of `snapshot_id` onto `target` on `target_host_id`.
+    pub async fn restore(
+        &mut self,
+        repository_id: i64,
+        snapshot_id: &str,
+        target_host_id: i64,
+        target: &std::path::Path,
+    ) -> Result<pb::Job, tonic::Status> {
+        SnapshotServiceClient::new(self.server.channel().await)
+            .restore_snapshot(authorized(
+                pb::RestoreSnapshotRequest {
+                    repository_id,
+                    snapshot_id: snapshot_id.into(),
+                    target_host_id,
+                    target_path: target.display().to_string(),
+                    ..Default::default()
+                },
+                &self.token,
+            ))
+            .await
+            .map(|r| r.into_inner().job.expect("job"))
+    }
+
+    /// Where the host's restores may write.
+    pub fn restore_root(&self) -> std::path::PathBuf {
+        self.state.path().join("restores")
+    }
+}

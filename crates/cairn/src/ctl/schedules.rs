@@ -1,0 +1,192 @@
+//! `cairn ctl schedules`: backup schedules and the runs they missed.
+
+use cairn_proto::v1 as pb;
+use cairn_proto::v1::schedule_service_client::ScheduleServiceClient;
+use clap::{Args, Subcommand};
+
+use super::client::{Authed, Clients, call_error};
+use super::format::{date, pending_state_name};
+
+#[derive(Debug, Subcommand)]
+pub(super) enum SchedulesCommand {
+    /// List schedules (with their next firing and whether they are overdue).
+    List {
+        #[arg(long)]
+        host: Option<i64>,
+    },
+    /// Create a schedule.
+    Create(CreateSchedule),
+    /// Turn a schedule on.
+    Enable { id: i64 },
+    /// Turn a schedule off.
+    Disable { id: i64 },
+    /// Delete a schedule.
+    Delete { id: i64 },
+    /// List missed runs and how catch-up settled them.
+    Missed {
+        #[arg(long)]
+        schedule: Option<i64>,
+        #[arg(long)]
+        host: Option<i64>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(super) struct CreateSchedule {
+    #[arg(long)]
+    host: i64,
+    #[arg(long = "repo")]
+    repository: i64,
+    #[arg(long)]
+    name: String,
+    /// Cron expression: five fields, or six with seconds (write `5-59/5`, not `5/5`).
+    #[arg(long)]
+    cron: String,
+    /// IANA time zone the cron is read in.
+    #[arg(long, default_value = "UTC")]
+    timezone: String,
+    /// A path to back up (repeatable).
+    #[arg(long = "path", required = true)]
+    paths: Vec<String>,
+    #[arg(long = "exclude")]
+    excludes: Vec<String>,
+    #[arg(long = "tag")]
+    tags: Vec<String>,
+    /// A hook defined in the host's agent.toml (repeatable).
+    #[arg(long = "hook")]
+    hooks: Vec<String>,
+    /// What to do with firings missed while the host was away: once, skip or all.
+    #[arg(long, default_value = "once")]
+    catch_up: String,
+    /// Create it turned off.
+    #[arg(long)]
+    disabled: bool,
+}
+
+fn catch_up(policy: &str) -> anyhow::Result<pb::CatchUpPolicy> {
+    match policy {
+        "once" => Ok(pb::CatchUpPolicy::Once),
+        "skip" => Ok(pb::CatchUpPolicy::Skip),
+        "all" => Ok(pb::CatchUpPolicy::All),
+        _ => anyhow::bail!("invalid --catch-up {policy:?}: use once, skip or all"),
+    }
+}
+
+fn print_schedule(s: &pb::Schedule) {
+    println!(
+        "{:<5} {:<6} {:<5} {:<20} {:<18} {:<16} {:<8} {:<10} {}",
+        s.id,
+        s.host_id,
+        s.repository_id,
+        s.name,
+        s.cron,
+        s.timezone,
+        if s.enabled { "on" } else { "off" },
+        date(s.next_fire_at.as_ref()),
+        if s.overdue { "OVERDUE" } else { "" }
+    );
+}
+
+pub(super) async fn run(clients: &Clients, command: SchedulesCommand) -> anyhow::Result<()> {
+    let mut schedules = clients.schedules();
+    match command {
+        SchedulesCommand::List { host } => {
+            let listed = schedules
+                .list_schedules(pb::ListSchedulesRequest {
+                    host_id: host.unwrap_or(0),
+                    ..Default::default()
+                })
+                .await
+                .map_err(call_error)?
+                .into_inner();
+            println!(
+                "{:<5} {:<6} {:<5} {:<20} {:<18} {:<16} {:<8} {:<10} STATE",
+                "ID", "HOST", "REPO", "NAME", "CRON", "TIMEZONE", "ENABLED", "NEXT"
+            );
+            listed.schedules.iter().for_each(print_schedule);
+        }
+        SchedulesCommand::Create(c) => {
+            let created = schedules
+                .create_schedule(pb::CreateScheduleRequest {
+                    host_id: c.host,
+                    repository_id: c.repository,
+                    name: c.name,
+                    cron: c.cron,
+                    timezone: c.timezone,
+                    paths: c.paths,
+                    excludes: c.excludes,
+                    tags: c.tags,
+                    hooks: c.hooks,
+                    catch_up: catch_up(&c.catch_up)? as i32,
+                    disabled: c.disabled,
+                    ..Default::default()
+                })
+                .await
+                .map_err(call_error)?
+                .into_inner()
+                .schedule
+                .unwrap_or_default();
+            println!("created schedule {}", created.id);
+            print_schedule(&created);
+        }
+        SchedulesCommand::Enable { id } => set_enabled(&mut schedules, id, true).await?,
+        SchedulesCommand::Disable { id } => set_enabled(&mut schedules, id, false).await?,
+        SchedulesCommand::Delete { id } => {
+            schedules
+                .delete_schedule(pb::DeleteScheduleRequest { schedule_id: id })
+                .await
+                .map_err(call_error)?;
+            println!("deleted schedule {id}");
+        }
+        SchedulesCommand::Missed { schedule, host } => {
+            let runs = schedules
+                .list_pending_runs(pb::ListPendingRunsRequest {
+                    schedule_id: schedule.unwrap_or(0),
+                    host_id: host.unwrap_or(0),
+                    include_resolved: true,
+                    ..Default::default()
+                })
+                .await
+                .map_err(call_error)?
+                .into_inner()
+                .pending_runs;
+            println!(
+                "{:<6} {:<9} {:<6} {:<12} {:<9} {:<6} REASON",
+                "ID", "SCHEDULE", "HOST", "FIRE DATE", "STATE", "JOB"
+            );
+            for r in runs {
+                let state = pending_state_name(r.state);
+                println!(
+                    "{:<6} {:<9} {:<6} {:<12} {:<9} {:<6} {}",
+                    r.id,
+                    r.schedule_id,
+                    r.host_id,
+                    date(r.fire_at.as_ref()),
+                    state.to_lowercase(),
+                    r.job_id,
+                    r.reason
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn set_enabled(
+    schedules: &mut ScheduleServiceClient<Authed>,
+    id: i64,
+    enabled: bool,
+) -> anyhow::Result<()> {
+    let s = schedules
+        .set_schedule_enabled(pb::SetScheduleEnabledRequest {
+            schedule_id: id,
+            enabled,
+        })
+        .await
+        .map_err(call_error)?
+        .into_inner()
+        .schedule
+        .unwrap_or_default();
+    print_schedule(&s);
+    Ok(())
+}
