@@ -37,8 +37,8 @@ use tokio::sync::watch;
 
 pub use config::ServerConfig;
 pub use error::{ServiceError, ServiceResult};
-pub use grpc::ClientAddr;
 pub use health::HealthReport;
+pub use serve::ClientAddr;
 pub use startup::{Server, StartError};
 pub use worker::{WorkerState, WorkerStatus, Workers};
 

@@ -27,8 +27,14 @@ use tower::ServiceExt;
 
 use crate::Api;
 use crate::config::ServerConfig;
-use crate::grpc::{self, ClientAddr};
+use crate::grpc;
 use crate::startup::StartError;
+
+/// The peer address of the connection a request came on, attached by the
+/// accept loop to every HTTP and gRPC request (the audit log and the login
+/// limits read it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub std::net::SocketAddr);
 
 /// How long a client may take to finish the TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);

@@ -13,8 +13,6 @@ mod schedules;
 mod snapshots;
 mod status;
 
-use std::net::SocketAddr;
-
 use cairn_proto::v1::admin_service_server::AdminServiceServer;
 use cairn_proto::v1::agent_gateway_server::AgentGatewayServer;
 use cairn_proto::v1::host_service_server::HostServiceServer;
@@ -29,10 +27,7 @@ use crate::auth::Principal;
 use crate::config::ServerConfig;
 use crate::{Api, ServiceError};
 
-/// The peer address of the connection a request came on, attached by the
-/// accept loop to every HTTP and gRPC request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ClientAddr(pub SocketAddr);
+pub use crate::serve::ClientAddr;
 
 /// Every gRPC service as an axum router, and the health reporter to flip at
 /// shutdown.
