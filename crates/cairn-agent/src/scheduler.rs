@@ -116,10 +116,7 @@ impl Scheduler {
             for (fire_at, schedule_id) in due {
                 let fired = pb::ScheduleFired {
                     schedule_id,
-                    fire_at: Some(prost_types::Timestamp {
-                        seconds: fire_at.div_euclid(1000),
-                        nanos: (fire_at.rem_euclid(1000) * 1_000_000) as i32,
-                    }),
+                    fire_at: Some(cairn_proto::convert::timestamp(fire_at)),
                     schedule_set_version: set.version,
                     late: now - fire_at > LATE_AFTER_MS,
                 };

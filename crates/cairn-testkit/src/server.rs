@@ -169,6 +169,28 @@ impl TestServer {
         self.config.data_dir.clone()
     }
 
+    /// A host only the store knows of (it never connected): announced as
+    /// `hostname` with an identity of its own, pending.
+    pub async fn stored_host(&self, hostname: &str) -> cairn_store::HostId {
+        self.store()
+            .await
+            .announce_host(cairn_store::Announce {
+                identity_hash: format!("stored-{hostname}").into_bytes(),
+                fingerprint: format!("fp-{hostname}"),
+                facts: cairn_store::HostFacts {
+                    hostname: hostname.into(),
+                    ..Default::default()
+                },
+                addr: None,
+                enroll_token_hash: None,
+                now: 0,
+            })
+            .await
+            .expect("announce")
+            .host
+            .id
+    }
+
     /// Opens the server's database alongside it (WAL allows this), to arrange
     /// or inspect state the API does not expose.
     pub async fn store(&self) -> cairn_store::Store {

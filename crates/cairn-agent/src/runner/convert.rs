@@ -5,14 +5,12 @@ use cairn_proto::v1::agent_message::Body;
 
 use crate::lines::{MAX_LOG_LINE, cut};
 
+/// The time a line or report is made, as the wire carries it.
 pub(super) fn now_ts() -> prost_types::Timestamp {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
-    prost_types::Timestamp {
-        seconds: now.as_secs() as i64,
-        nanos: now.subsec_nanos() as i32,
-    }
+    cairn_proto::convert::timestamp(i64::try_from(now.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// A log line, cut at 4 KiB as the protocol promises.

@@ -1,28 +1,9 @@
 //! Leases: renewed only for the host that runs the job, and only while the
 //! job is live; a job whose lease runs out is lost exactly once.
 
-use cairn_store::{Announce, HostFacts, HostId, JobId, JobStatus, NewJob, Store};
+use cairn_store::{HostId, JobId, JobStatus, NewJob, Store};
 
-use crate::fresh_store;
-
-async fn host(store: &Store, name: &str) -> HostId {
-    store
-        .announce_host(Announce {
-            identity_hash: name.as_bytes().to_vec(),
-            fingerprint: format!("fp-{name}"),
-            facts: HostFacts {
-                hostname: name.into(),
-                ..Default::default()
-            },
-            addr: None,
-            enroll_token_hash: None,
-            now: 0,
-        })
-        .await
-        .expect("announce")
-        .host
-        .id
-}
+use crate::{fresh_store, host};
 
 async fn dispatched_job(store: &Store, host: HostId, lease_until: i64) -> JobId {
     let job = store

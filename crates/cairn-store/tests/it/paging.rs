@@ -5,29 +5,14 @@
 use std::collections::BTreeMap;
 
 use cairn_store::{
-    Announce, CachedSnapshot, HostFacts, HostFilter, HostId, HostIds, Page, PageOf,
-    RepositoryFields, RepositoryId, SealedSecrets, SnapshotFilter, Store, replace_snapshots,
+    CachedSnapshot, HostFilter, HostId, HostIds, Page, PageOf, RepositoryFields, RepositoryId,
+    SealedSecrets, SnapshotFilter, Store, replace_snapshots,
 };
 
 use crate::fresh_store;
 
 async fn host(store: &Store, n: usize) -> HostId {
-    store
-        .announce_host(Announce {
-            identity_hash: format!("host-{n}").into_bytes(),
-            fingerprint: format!("fp-{n}"),
-            facts: HostFacts {
-                hostname: format!("host-{n}"),
-                ..Default::default()
-            },
-            addr: None,
-            enroll_token_hash: None,
-            now: 0,
-        })
-        .await
-        .expect("announce")
-        .host
-        .id
+    crate::host(store, &format!("host-{n}")).await
 }
 
 /// Reads every page of size 2 and returns each page's length and whether it

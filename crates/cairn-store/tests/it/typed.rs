@@ -3,27 +3,12 @@
 //! values Cairn 0.1 wrote are found and rewritten by the upgrade.
 
 use cairn_domain::{BackupSpec, JobSpec, Trigger};
-use cairn_store::{Announce, HostFacts, NewJob, Store, StoreError};
+use cairn_store::{NewJob, Store, StoreError};
 
-use crate::fresh_store;
+use crate::{fresh_store, host};
 
 async fn backup_job(store: &Store) -> i64 {
-    let host = store
-        .announce_host(Announce {
-            identity_hash: b"h".to_vec(),
-            fingerprint: "fp".into(),
-            facts: HostFacts {
-                hostname: "web01".into(),
-                ..Default::default()
-            },
-            addr: None,
-            enroll_token_hash: None,
-            now: 0,
-        })
-        .await
-        .expect("announce")
-        .host
-        .id;
+    let host = host(store, "web01").await;
     let spec = JobSpec::Backup(BackupSpec {
         paths: vec!["/srv".into()],
         ..Default::default()

@@ -64,11 +64,9 @@ pub(super) struct CreateSchedule {
 }
 
 fn catch_up(policy: &str) -> anyhow::Result<pb::CatchUpPolicy> {
-    match policy {
-        "once" => Ok(pb::CatchUpPolicy::Once),
-        "skip" => Ok(pb::CatchUpPolicy::Skip),
-        "all" => Ok(pb::CatchUpPolicy::All),
-        _ => anyhow::bail!("invalid --catch-up {policy:?}: use once, skip or all"),
+    match cairn_domain::CatchUp::parse(policy) {
+        Some(policy) => Ok(cairn_proto::convert::catch_up_to_pb(policy)),
+        None => anyhow::bail!("invalid --catch-up {policy:?}: use once, skip or all"),
     }
 }
 

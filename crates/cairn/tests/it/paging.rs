@@ -9,7 +9,7 @@ use cairn_proto::v1 as pb;
 use cairn_proto::v1::host_service_client::HostServiceClient;
 use cairn_proto::v1::server_message::Body as ServerBody;
 use cairn_proto::v1::snapshot_service_client::SnapshotServiceClient;
-use cairn_store::{Announce, CachedSnapshot, HostFacts, HostId, RepositoryId, Role, Scope};
+use cairn_store::{CachedSnapshot, HostId, RepositoryId, Role, Scope};
 use cairn_testkit::TestServer;
 use cairn_testkit::agents::{self, RawSession};
 use cairn_testkit::fleet::repository;
@@ -49,23 +49,7 @@ where
 
 /// A host that only the store knows of: it never connected.
 async fn offline_host(server: &TestServer, n: usize) -> i64 {
-    let announced = server
-        .store()
-        .await
-        .announce_host(Announce {
-            identity_hash: format!("paging-{n}").into_bytes(),
-            fingerprint: format!("fp-{n}"),
-            facts: HostFacts {
-                hostname: format!("host-{n}"),
-                ..Default::default()
-            },
-            addr: None,
-            enroll_token_hash: None,
-            now: 0,
-        })
-        .await
-        .expect("announce");
-    announced.host.id.0
+    server.stored_host(&format!("host-{n}")).await.0
 }
 
 /// A host whose (pending) agent is connected, and its session.

@@ -7,7 +7,7 @@ use cairn_proto::v1::schedule_service_client::ScheduleServiceClient;
 use cairn_server::ServiceError;
 use cairn_server::auth::Principal;
 use cairn_server::schedules::ScheduleFilter;
-use cairn_store::{Announce, HostFacts, HostId, RepositoryId, Role, Scope};
+use cairn_store::{HostId, RepositoryId, Role, Scope};
 use cairn_testkit::TestServer;
 use cairn_testkit::fleet::repository;
 use tonic::Code;
@@ -29,25 +29,7 @@ fn schedule(host: i64, repository: i64, name: &str) -> pb::CreateScheduleRequest
 async fn a_schedule_stays_with_its_repository_and_lists_filter_in_the_service() {
     let server = TestServer::start().await;
     let token = server.token_for("olga", Role::Admin, Scope::Admin).await;
-    let host = server
-        .store()
-        .await
-        .announce_host(Announce {
-            identity_hash: b"services".to_vec(),
-            fingerprint: "fp".into(),
-            facts: HostFacts {
-                hostname: "db01".into(),
-                ..Default::default()
-            },
-            addr: None,
-            enroll_token_hash: None,
-            now: 0,
-        })
-        .await
-        .expect("announce")
-        .host
-        .id
-        .0;
+    let host = server.stored_host("db01").await.0;
     let a = repository(&server, &token, "a", "/srv/restic/a", "pw", &[host]).await;
     let b = repository(&server, &token, "b", "/srv/restic/b", "pw", &[host]).await;
     let mut grpc = ScheduleServiceClient::new(server.channel().await);

@@ -6,7 +6,7 @@ use base64::Engine;
 use cairn_domain::{BackupSpec, JobSpec, Trigger};
 use cairn_proto::v1 as pb;
 use cairn_server::auth::Principal;
-use cairn_store::{Announce, HostFacts, NewJob};
+use cairn_store::NewJob;
 use cairn_testkit::TestServer;
 use prost::Message;
 
@@ -18,22 +18,7 @@ fn legacy(message: &impl Message) -> String {
 async fn job_rows_from_cairn_0_1_are_rewritten_as_json_at_start() {
     let server = TestServer::start().await;
     let store = server.store().await;
-    let host = store
-        .announce_host(Announce {
-            identity_hash: b"old".to_vec(),
-            fingerprint: "fp-old".into(),
-            facts: HostFacts {
-                hostname: "old".into(),
-                ..Default::default()
-            },
-            addr: None,
-            enroll_token_hash: None,
-            now: 0,
-        })
-        .await
-        .expect("announce")
-        .host
-        .id;
+    let host = server.stored_host("old").await;
     let job = store
         .create_job(
             NewJob {

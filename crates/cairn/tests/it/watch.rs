@@ -8,31 +8,16 @@ use std::time::Duration;
 use cairn_domain::{JobSpec, Trigger};
 use cairn_server::auth::Principal;
 use cairn_server::jobs::{Event, JobWatch};
-use cairn_store::{Announce, HostFacts, HostId, JobId, JobStatus, NewJob};
+use cairn_store::{JobId, JobStatus, NewJob};
 use cairn_testkit::TestServer;
 
 /// A job queued for a host that never connects: nothing but the server
 /// itself moves it.
 async fn queued_job(server: &TestServer) -> JobId {
     let store = server.store().await;
-    let host = store
-        .announce_host(Announce {
-            identity_hash: b"watched".to_vec(),
-            fingerprint: "fp-watched".into(),
-            facts: HostFacts {
-                hostname: "watched".into(),
-                ..Default::default()
-            },
-            addr: None,
-            enroll_token_hash: None,
-            now: 0,
-        })
-        .await
-        .expect("announce")
-        .host
-        .id;
+    let host = server.stored_host("watched").await;
     let job = NewJob {
-        host_id: HostId(host.0),
+        host_id: host,
         repository_id: None,
         trigger: Trigger::Api,
         spec: JobSpec::Check(Default::default()),
