@@ -3,7 +3,7 @@
 //! the agent fires them on its own clock.
 
 use cairn_cron::CronSpec;
-use cairn_domain::{BackupSpec, JobSpec};
+use cairn_domain::{BackupSpec, JobSpec, PendingState};
 use cairn_store::{
     HostId, Outcome, RepositoryId, Schedule, ScheduleFields, ScheduleId, Scope, Store, StoreError,
 };
@@ -94,6 +94,17 @@ pub fn check_fields(f: &ScheduleFields) -> ServiceResult<()> {
     }
     // The catch-up policy is typed: an unknown one cannot get this far.
     Ok(())
+}
+
+/// Which pending runs to list.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PendingRunFilter {
+    pub schedule: Option<ScheduleId>,
+    pub host: Option<HostId>,
+    /// One state only; `None`: those still waiting (see `include_resolved`).
+    pub state: Option<PendingState>,
+    /// With no state: settled runs (drained, skipped) too.
+    pub include_resolved: bool,
 }
 
 impl Schedules {
@@ -262,15 +273,24 @@ impl Schedules {
         overdue_at(schedule, self.clock.now())
     }
 
-    /// Missed and settled runs, newest first.
+    /// Missed and settled runs, newest first: of one schedule or host, in
+    /// one state, or (no state given) what still waits (missed, queued) and,
+    /// with `include_resolved`, how earlier ones were settled.
     pub async fn pending_runs(
         &self,
         p: &Principal,
-        schedule: Option<ScheduleId>,
-        host: Option<HostId>,
+        filter: PendingRunFilter,
     ) -> ServiceResult<Vec<cairn_store::PendingRun>> {
         p.require(Scope::Read)?;
-        Ok(self.store.list_pending_runs(schedule, host).await?)
+        let states = match filter.state {
+            Some(state) => vec![state],
+            None if filter.include_resolved => PendingState::ALL.to_vec(),
+            None => vec![PendingState::Missed, PendingState::Queued],
+        };
+        Ok(self
+            .store
+            .list_pending_runs(filter.schedule, filter.host, &states)
+            .await?)
     }
 
     /// When the schedule fires next, by the server's clock.

@@ -11,6 +11,7 @@
 
 #![forbid(unsafe_code)]
 
+mod agent_seq;
 mod audit;
 pub mod codec;
 mod enrollment;
@@ -18,6 +19,7 @@ mod error;
 mod hosts;
 mod ids;
 mod job_logs;
+mod job_reports;
 mod jobs;
 mod maintenance;
 mod migrations;
@@ -33,20 +35,18 @@ mod upgrade;
 mod users;
 mod writer;
 
+pub use agent_seq::schedules_applied;
 pub use audit::{ActorKind, AuditEntry, AuditFilter, AuditRecord, Outcome};
 pub use enrollment::{EnrollmentCheck, EnrollmentToken, NewEnrollmentToken};
 pub use error::{StoreError, StoreResult};
-pub use hosts::{
-    Announce, Announced, Host, HostFacts, HostFilter, HostIds, HostStatus, schedules_applied,
-};
+pub use hosts::{Announce, Announced, Host, HostFacts, HostFilter, HostIds, HostStatus};
 pub use ids::{
     ApiTokenId, AuditId, EnrollmentTokenId, HostId, JobId, RepositoryId, ScheduleId, SessionId,
     UserId,
 };
 pub use job_logs::{LOG_PAGE_DEFAULT, LOG_PAGE_MAX, LogLevel, LogLine, LogStream, append_job_log};
-pub use jobs::{
-    Job, JobEnd, JobFilter, JobSpec, JobStatus, NewJob, job_accepted, job_finished, job_progress,
-};
+pub use job_reports::{job_accepted, job_finished, job_progress};
+pub use jobs::{Job, JobEnd, JobFilter, JobSpec, JobStatus, NewJob};
 pub use maintenance::{Chore, MaintenancePlan, PlanFields};
 pub use migrations::{MIGRATIONS_DIR, latest_version};
 pub use open::Store;

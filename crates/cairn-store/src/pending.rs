@@ -139,17 +139,23 @@ impl Store {
     }
 
     /// Pending runs, newest first (optionally one schedule's or one host's).
+    /// (of one schedule, one host, in `states`; the newest 1,000 that match).
     pub async fn list_pending_runs(
         &self,
         schedule: Option<ScheduleId>,
         host: Option<HostId>,
+        states: &[PendingState],
     ) -> StoreResult<Vec<PendingRun>> {
+        // The filter is part of the query, so the cap counts matches only.
+        let states = serde_json::to_string(&states.iter().map(|s| s.as_str()).collect::<Vec<_>>())
+            .unwrap_or_else(|_| "[]".into());
         self.read(move |c| {
             let mut stmt = c.prepare(&format!(
                 "SELECT {COLUMNS} FROM pending_runs WHERE (?1 IS NULL OR schedule_id = ?1) AND (?2 IS NULL OR host_id = ?2)
+                   AND state IN (SELECT value FROM json_each(?3))
                  ORDER BY fire_at DESC LIMIT 1000"
             ))?;
-            let rows = stmt.query_map(params![schedule, host], run_from_row)?.collect::<Result<Vec<_>, _>>()?;
+            let rows = stmt.query_map(params![schedule, host, states], run_from_row)?.collect::<Result<Vec<_>, _>>()?;
             Ok(rows)
         })
         .await

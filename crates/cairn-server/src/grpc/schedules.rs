@@ -9,10 +9,10 @@ use super::authenticate;
 use super::convert::{page_to_pb, timestamp};
 use crate::Api;
 use crate::maintenance::{PlanRequest, next_due};
-use crate::schedules::ScheduleFilter;
+use crate::schedules::{PendingRunFilter, ScheduleFilter};
 use cairn_proto::convert::{
     catch_up_to_pb, check_subset_from_pb, check_subset_to_pb, max_unused_from_pb, max_unused_to_pb,
-    retention_from_pb, retention_to_pb,
+    pending_state_from_pb, pending_state_to_pb, retention_from_pb, retention_to_pb,
 };
 
 /// The ScheduleService implementation.
@@ -197,43 +197,22 @@ impl ScheduleService for SchedulesGrpc {
     ) -> Reply<pb::ListPendingRunsResponse> {
         let p = authenticate(&self.api, &request).await?;
         let r = request.into_inner();
-        let runs = self
-            .api
-            .schedules
-            .pending_runs(
-                &p,
-                (r.schedule_id != 0).then_some(ScheduleId(r.schedule_id)),
-                (r.host_id != 0).then_some(HostId(r.host_id)),
-            )
-            .await?;
-        // Unspecified: what still waits (missed, queued), and with
-        // `include_resolved` also how earlier ones were settled.
-        let wanted = pb::PendingRunState::try_from(r.state).unwrap_or_default();
-        let shown = |state: &str| match wanted {
-            pb::PendingRunState::Unspecified => {
-                r.include_resolved || matches!(state, "missed" | "queued")
-            }
-            pb::PendingRunState::Missed => state == "missed",
-            pb::PendingRunState::Queued => state == "queued",
-            pb::PendingRunState::Drained => state == "drained",
-            pb::PendingRunState::Skipped => state == "skipped",
+        let filter = PendingRunFilter {
+            schedule: (r.schedule_id != 0).then_some(ScheduleId(r.schedule_id)),
+            host: (r.host_id != 0).then_some(HostId(r.host_id)),
+            state: pending_state_from_pb(r.state),
+            include_resolved: r.include_resolved,
         };
+        let runs = self.api.schedules.pending_runs(&p, filter).await?;
         Ok(Response::new(pb::ListPendingRunsResponse {
             pending_runs: runs
                 .iter()
-                .filter(|run| shown(run.state.as_str()))
                 .map(|run| pb::PendingRun {
                     id: run.id,
                     schedule_id: run.schedule_id.0,
                     host_id: run.host_id.0,
                     fire_at: Some(timestamp(run.fire_at)),
-                    state: match run.state.as_str() {
-                        "missed" => pb::PendingRunState::Missed,
-                        "queued" => pb::PendingRunState::Queued,
-                        "drained" => pb::PendingRunState::Drained,
-                        "skipped" => pb::PendingRunState::Skipped,
-                        _ => pb::PendingRunState::Unspecified,
-                    } as i32,
+                    state: pending_state_to_pb(run.state) as i32,
                     reason: run.reason.clone().unwrap_or_default(),
                     job_id: run.job_id.map_or(0, |j| j.0),
                     created_at: Some(timestamp(run.created_at)),
