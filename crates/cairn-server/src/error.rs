@@ -36,6 +36,10 @@ pub enum ServiceError {
     /// trying again later may work.
     #[error("{0}")]
     Unavailable(String),
+    /// The peer asked for something this server does not implement (an
+    /// encoding, a method).
+    #[error("{0}")]
+    Unsupported(String),
     /// What was sent is larger than the server accepts.
     #[error("{0}")]
     TooLarge(String),

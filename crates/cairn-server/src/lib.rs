@@ -8,7 +8,7 @@
 //! ```text
 //! main ─ config::load ─ Server::open(config) ─ Server::serve(listener, ui, shutdown)
 //!                          │                       │
-//!                          ├ data dir, key, store  ├ gRPC routes (tonic) + UI + /healthz /readyz
+//!                          ├ data dir, key, store  ├ gRPC routes + UI + /healthz /readyz
 //!                          └ Api { auth, admin }   └ hyper-util accept loop, graceful drain
 //! ```
 

@@ -10,7 +10,7 @@ pub enum StoreError {
     #[error("{what} already exists")]
     Conflict { what: &'static str },
     /// A stored value did not decode into its typed form.
-    #[error("corrupt value in {column}: {detail}")]
+    #[error("corrupt value: {detail}")]
     Corrupt {
         column: &'static str,
         detail: String,

@@ -44,25 +44,45 @@ pub fn job_accepted(
     }
 }
 
-/// The effect of a (coalesced) `JobProgress` message. Yields whether the
-/// running job took it.
+/// What a progress report did to its job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProgressTaken {
+    /// Not this host's live job: nothing changed.
+    Dropped,
+    /// Stored.
+    Stored,
+    /// Stored, and the job moved from dispatched to running with it (its
+    /// `JobAccepted` had not come).
+    Started,
+}
+
+/// The effect of a (coalesced) `JobProgress` message.
 pub fn job_progress(
     host: HostId,
     job: JobId,
     progress: Progress,
     now: Millis,
     lease_until: Millis,
-) -> impl FnOnce(&Connection) -> StoreResult<bool> + Send + 'static {
+) -> impl FnOnce(&Connection) -> StoreResult<ProgressTaken> + Send + 'static {
     move |c| {
         if !owned_by(c, job, host)? {
-            return Ok(false);
+            return Ok(ProgressTaken::Dropped);
         }
-        Ok(c.execute(
-            "UPDATE jobs SET progress = ?2, progress_at = ?3, lease_expires_at = ?4,
-                    status = CASE WHEN status = 'dispatched' THEN 'running' ELSE status END
-             WHERE id = ?1 AND status IN ('dispatched', 'running')",
+        let started = c.execute(
+            "UPDATE jobs SET status = 'running', started_at = coalesce(started_at, ?2)
+             WHERE id = ?1 AND status = 'dispatched'",
+            params![job, now],
+        )? > 0;
+        let stored = c.execute(
+            "UPDATE jobs SET progress = ?2, progress_at = ?3, lease_expires_at = ?4
+             WHERE id = ?1 AND status = 'running'",
             params![job, encode(&progress), now, lease_until],
-        )? > 0)
+        )? > 0;
+        Ok(match (stored, started) {
+            (false, _) => ProgressTaken::Dropped,
+            (true, false) => ProgressTaken::Stored,
+            (true, true) => ProgressTaken::Started,
+        })
     }
 }
 

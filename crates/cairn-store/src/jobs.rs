@@ -10,7 +10,7 @@ use cairn_domain::{BackupSummary, JobKind, Progress, Trigger};
 pub use cairn_domain::{JobSpec, JobStatus};
 use rusqlite::{Connection, Row, params};
 
-use crate::codec::{column, encode};
+use crate::codec::{column, encode, spelling};
 use crate::error::{StoreError, StoreResult};
 use crate::ids::{HostId, JobId, RepositoryId, UserId};
 use crate::page::{Page, PageOf};
@@ -87,13 +87,6 @@ const JOB_COLUMNS: &str = "id, kind, status, host_id, repository_id, trigger, sp
 
 fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
     let id: i64 = row.get(0)?;
-    let vocabulary = |index: usize, text: String, what: &str| {
-        rusqlite::Error::FromSqlConversionFailure(
-            index,
-            rusqlite::types::Type::Text,
-            format!("jobs row {id}: unknown {what} {text:?}").into(),
-        )
-    };
     let kind: String = row.get(1)?;
     let status: String = row.get(2)?;
     let trigger: String = row.get(5)?;
@@ -102,12 +95,11 @@ fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
     let summary: Option<String> = row.get(15)?;
     Ok(Job {
         id: JobId(id),
-        kind: JobKind::parse(&kind).ok_or_else(|| vocabulary(1, kind.clone(), "kind"))?,
-        status: JobStatus::parse(&status).ok_or_else(|| vocabulary(2, status.clone(), "status"))?,
+        kind: spelling("jobs", id, (1, "kind"), &kind, JobKind::parse)?,
+        status: spelling("jobs", id, (2, "status"), &status, JobStatus::parse)?,
         host_id: row.get(3)?,
         repository_id: row.get(4)?,
-        trigger: Trigger::parse(&trigger)
-            .ok_or_else(|| vocabulary(5, trigger.clone(), "trigger"))?,
+        trigger: spelling("jobs", id, (5, "trigger"), &trigger, Trigger::parse)?,
         spec: column("jobs", id, (6, "spec"), &spec)?,
         created_by: row.get(7)?,
         created_at: row.get(8)?,
@@ -144,6 +136,22 @@ fn job_in(conn: &Connection, id: JobId) -> StoreResult<Job> {
         job_from_row,
     )
     .map_err(StoreError::about("job"))
+}
+
+/// A job the server ended (its lease ran out, its agent came back without
+/// it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EndedJob {
+    pub id: JobId,
+    pub host: HostId,
+}
+
+/// Who runs a job and where it stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobState {
+    pub host_id: HostId,
+    pub status: JobStatus,
+    pub repository_id: Option<RepositoryId>,
 }
 
 /// A job to create (queued); its kind is its spec's.
@@ -313,14 +321,15 @@ impl Store {
     }
 
     /// After an agent's replay: its jobs that were dispatched before `since`
-    /// and that it neither runs nor finished are lost. Returns them, ended.
+    /// and that it neither runs nor finished are lost. Returns which (ids
+    /// only: a row whose spec does not decode is lost all the same).
     pub async fn lose_jobs_not_running(
         &self,
         host: HostId,
         running: Vec<JobId>,
         since: Millis,
         now: Millis,
-    ) -> StoreResult<Vec<Job>> {
+    ) -> StoreResult<Vec<EndedJob>> {
         self.write(move |c| {
             let mut stmt = c.prepare(
                 "SELECT id FROM jobs WHERE host_id = ?1 AND status IN ('dispatched', 'running') AND dispatched_at < ?2",
@@ -335,7 +344,7 @@ impl Store {
                     params![id, now],
                 )?;
                 if changed > 0 {
-                    lost.push(job_in(c, id)?);
+                    lost.push(EndedJob { id, host });
                 }
             }
             Ok(lost)
@@ -374,13 +383,16 @@ impl Store {
         .await
     }
 
-    /// Marks jobs whose lease ran out as lost; returns them.
-    pub async fn expire_leases(&self, now: Millis) -> StoreResult<Vec<Job>> {
+    /// Marks jobs whose lease ran out as lost; returns which. Only ids and
+    /// states are read, so a row whose spec does not decode still expires.
+    pub async fn expire_leases(&self, now: Millis) -> StoreResult<Vec<EndedJob>> {
         self.write(move |c| {
-            let mut stmt = c.prepare(&format!(
-                "SELECT {JOB_COLUMNS} FROM jobs WHERE status IN ('dispatched', 'running') AND lease_expires_at < ?1"
-            ))?;
-            let expired = stmt.query_map([now], job_from_row)?.collect::<Result<Vec<_>, _>>()?;
+            let mut stmt = c.prepare(
+                "SELECT id, host_id FROM jobs WHERE status IN ('dispatched', 'running') AND lease_expires_at < ?1",
+            )?;
+            let expired = stmt
+                .query_map([now], |r| Ok(EndedJob { id: r.get(0)?, host: r.get(1)? }))?
+                .collect::<Result<Vec<_>, _>>()?;
             for job in &expired {
                 c.execute(
                     "UPDATE jobs SET status = 'lost', finished_at = ?2,
@@ -389,7 +401,40 @@ impl Store {
                     params![job.id, now],
                 )?;
             }
-            expired.iter().map(|j| job_in(c, j.id)).collect()
+            Ok(expired)
+        })
+        .await
+    }
+
+    /// The ids of a host's jobs that have not ended.
+    pub async fn live_job_ids(&self, host: HostId) -> StoreResult<Vec<JobId>> {
+        self.read(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT id FROM jobs WHERE host_id = ?1 AND status IN ('queued', 'dispatched', 'running')",
+            )?;
+            let ids = stmt.query_map([host], |r| r.get(0))?.collect::<Result<Vec<_>, _>>()?;
+            Ok(ids)
+        })
+        .await
+    }
+
+    /// Who runs a job and where it stands, without decoding its spec: what
+    /// the checks on every agent report need.
+    pub async fn job_state(&self, id: JobId) -> StoreResult<JobState> {
+        self.read(move |c| {
+            let (host, status, repository): (HostId, String, Option<RepositoryId>) = c
+                .query_row(
+                    "SELECT host_id, status, repository_id FROM jobs WHERE id = ?1",
+                    [id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .map_err(StoreError::about("job"))?;
+            let status = spelling("jobs", id.0, (1, "status"), &status, JobStatus::parse)?;
+            Ok(JobState {
+                host_id: host,
+                status,
+                repository_id: repository,
+            })
         })
         .await
     }

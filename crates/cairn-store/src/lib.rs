@@ -45,8 +45,8 @@ pub use ids::{
     UserId,
 };
 pub use job_logs::{LOG_PAGE_DEFAULT, LOG_PAGE_MAX, LogLevel, LogLine, LogStream, append_job_log};
-pub use job_reports::{job_accepted, job_finished, job_progress};
-pub use jobs::{Job, JobEnd, JobFilter, JobSpec, JobStatus, NewJob};
+pub use job_reports::{ProgressTaken, job_accepted, job_finished, job_progress};
+pub use jobs::{EndedJob, Job, JobEnd, JobFilter, JobSpec, JobState, JobStatus, NewJob};
 pub use maintenance::{Chore, MaintenancePlan, PlanFields};
 pub use migrations::{MIGRATIONS_DIR, latest_version};
 pub use open::Store;
@@ -57,7 +57,7 @@ pub use schedules::{Schedule, ScheduleFields};
 pub use settings::SettingKey;
 pub use snapshots::{CachedSnapshot, SnapshotFilter, replace_snapshots};
 pub use tokens::{ApiToken, NewApiToken, Scope, TokenFilter};
-pub use upgrade::LegacyValue;
+pub use upgrade::{LegacyValue, TYPED_COLUMNS};
 pub use users::{NewSession, NewUser, Role, Session, User, UserUpdate};
 pub use writer::WriterStats;
 

@@ -9,7 +9,7 @@ use crate::error::StoreResult;
 use crate::{Store, codec};
 
 /// The typed columns, by table.
-const TYPED: &[(&str, &str)] = &[
+pub const TYPED_COLUMNS: &[(&str, &str)] = &[
     ("jobs", "spec"),
     ("jobs", "progress"),
     ("jobs", "summary"),
@@ -31,28 +31,33 @@ pub struct LegacyValue {
 const BATCH: i64 = 1_000;
 
 impl Store {
-    /// Up to a batch of values not yet in the store's JSON.
-    pub async fn legacy_values(&self) -> StoreResult<Vec<LegacyValue>> {
-        self.read(|c| {
-            let mut found = Vec::new();
-            for (table, column) in TYPED {
-                let mut stmt = c.prepare(&format!(
-                    "SELECT id, {column} FROM {table}
-                     WHERE {column} IS NOT NULL AND substr({column}, 1, 1) <> '{{' LIMIT ?1"
-                ))?;
-                let rows = stmt.query_map(params![BATCH], |r| {
-                    Ok(LegacyValue {
-                        table,
-                        row: r.get(0)?,
-                        column,
-                        text: r.get(1)?,
-                    })
-                })?;
-                for row in rows {
-                    found.push(row?);
-                }
-            }
-            Ok(found)
+    /// Up to a batch of the values of one typed column (one of
+    /// [`TYPED_COLUMNS`]) not yet in the store's JSON, in rows after
+    /// `after`, by row id: the caller pages on, so values that cannot be
+    /// upgraded never hide the ones after them.
+    pub async fn legacy_values(
+        &self,
+        (table, column): (&'static str, &'static str),
+        after: i64,
+    ) -> StoreResult<Vec<LegacyValue>> {
+        if !TYPED_COLUMNS.contains(&(table, column)) {
+            return Ok(Vec::new());
+        }
+        self.read(move |c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT id, {column} FROM {table}
+                 WHERE id > ?1 AND {column} IS NOT NULL AND substr({column}, 1, 1) <> '{{'
+                 ORDER BY id LIMIT ?2"
+            ))?;
+            let rows = stmt.query_map(params![after, BATCH], |r| {
+                Ok(LegacyValue {
+                    table,
+                    row: r.get(0)?,
+                    column,
+                    text: r.get(1)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await
     }
@@ -68,7 +73,7 @@ impl Store {
             let mut written = 0;
             for (old, json) in values {
                 let current = json.as_deref().is_none_or(codec::is_current);
-                if !current || !TYPED.contains(&(old.table, old.column)) {
+                if !current || !TYPED_COLUMNS.contains(&(old.table, old.column)) {
                     continue;
                 }
                 written += c.execute(

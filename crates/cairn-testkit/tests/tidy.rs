@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 const MAX_LINES: usize = 600;
 
 /// Where the wire protocol may be spoken inside cairn-server: the gRPC
-/// edge, and the composition root that wires it to a listener.
+/// edge, and the composition root that wires it to a listener. (`lib.rs`
+/// is core but for its one `mod grpc;` line.)
 const SERVER_EDGE: &[&str] = &[
     "crates/cairn-server/src/grpc/",
     "crates/cairn-server/src/serve.rs",
     "crates/cairn-server/src/startup.rs",
-    "crates/cairn-server/src/lib.rs",
 ];
 
 /// Crates that are core through and through: no file of theirs may name
@@ -27,11 +27,23 @@ const CORE_CRATES: &[&str] = &[
 /// What names the wire layer in a core module: the gRPC module, the
 /// generated types, the protobuf runtime, the gRPC runtime.
 const WIRE: &[&str] = &[
-    "crate::grpc",
-    "super::grpc",
+    "grpc::",
     "cairn_proto",
     "prost",
+    "prost_types",
     "tonic",
+    "tonic_health",
+    "tonic_reflection",
+];
+
+/// The wire crates, by package name, that core crates may not depend on.
+const WIRE_PACKAGES: &[&str] = &[
+    "tonic",
+    "tonic-health",
+    "tonic-reflection",
+    "prost",
+    "prost-types",
+    "cairn-proto",
 ];
 
 /// What the web UI may not depend on: it calls the service layer in process
@@ -169,6 +181,21 @@ fn dependencies(manifest: &Path) -> Vec<String> {
 }
 
 #[test]
+fn no_core_crate_depends_on_the_wire_protocol() {
+    for krate in ["cairn-store", "cairn-domain", "cairn-clock"] {
+        let deps = dependencies(&workspace().join("crates").join(krate).join("Cargo.toml"));
+        let wire: Vec<&String> = deps
+            .iter()
+            .filter(|d| WIRE_PACKAGES.contains(&d.as_str()))
+            .collect();
+        assert!(
+            wire.is_empty(),
+            "crates/{krate}/Cargo.toml depends on {wire:?}"
+        );
+    }
+}
+
+#[test]
 fn the_web_ui_does_not_depend_on_the_wire_protocol() {
     let manifest = workspace().join("crates/cairn-web/Cargo.toml");
     let deps = dependencies(&manifest);
@@ -207,6 +234,14 @@ fn no_core_module_names_the_grpc_module_or_a_wire_type() {
     for (name, path) in core {
         let text = std::fs::read_to_string(path).expect("a readable source file");
         for (number, line) in text.lines().enumerate() {
+            // Comments may name the edge they point to; code may not.
+            let code = line.trim_start();
+            if code.starts_with("//") {
+                continue;
+            }
+            if name == "crates/cairn-server/src/lib.rs" && code == "mod grpc;" {
+                continue;
+            }
             if let Some(word) = WIRE.iter().find(|w| mentions(line, w)) {
                 offences.push(format!(
                     "{name}:{}: names `{word}`: {}",
@@ -225,13 +260,14 @@ fn no_core_module_names_the_grpc_module_or_a_wire_type() {
 }
 
 /// Whether `line` names `word` as a path or crate (not inside another word,
-/// e.g. `prost` in `prosthetic`).
+/// e.g. `prost` in `prosthetic`; a word ending in `::` is a path segment and
+/// may be followed by anything).
 fn mentions(line: &str, word: &str) -> bool {
+    let boundary = |c: Option<char>| !c.is_some_and(|c| c.is_alphanumeric() || c == '_');
     line.match_indices(word).any(|(at, _)| {
         let before = line[..at].chars().next_back();
         let after = line[at + word.len()..].chars().next();
-        let boundary = |c: Option<char>| !c.is_some_and(|c| c.is_alphanumeric() || c == '_');
-        boundary(before) && boundary(after)
+        boundary(before) && (word.ends_with("::") || boundary(after))
     })
 }
 
@@ -243,6 +279,10 @@ fn the_core_rule_sees_what_it_must() {
     assert!(!is_core("crates/cairn-agent/src/session.rs"));
     assert!(mentions("use cairn_proto::v1 as pb;", "cairn_proto"));
     assert!(mentions("    let s: tonic::Status = x;", "tonic"));
-    assert!(mentions("crate::grpc::timestamp(now)", "crate::grpc"));
+    assert!(mentions("crate::grpc::timestamp(now)", "grpc::"));
+    assert!(mentions("use crate::{Api, grpc::job_to_pb};", "grpc::"));
+    assert!(mentions("    grpc::timestamp,", "grpc::"));
+    assert!(mentions("let t: prost_types::Timestamp;", "prost_types"));
     assert!(!mentions("// a prosthetic limb", "prost"));
+    assert!(is_core("crates/cairn-server/src/lib.rs"));
 }

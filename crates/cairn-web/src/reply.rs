@@ -29,6 +29,7 @@ pub(crate) fn status_of(err: &ServiceError) -> StatusCode {
         ServiceError::Refused(_) => StatusCode::FORBIDDEN,
         ServiceError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         ServiceError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+        ServiceError::Unsupported(_) => StatusCode::NOT_IMPLEMENTED,
         ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

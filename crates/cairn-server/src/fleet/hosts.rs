@@ -174,7 +174,12 @@ impl Fleet {
         self.auditor
             .authorize(p, Scope::Operate, "host.delete", target.clone())
             .await?;
+        // Its jobs go with it: their watchers are ended, not left waiting.
+        let live = self.store.live_job_ids(id).await?;
         let host = self.store.delete_host(id).await?;
+        for job in live {
+            self.hub.close(job);
+        }
         self.registry.close(
             id,
             ServiceError::Refused("this host was deleted on the server".into()),

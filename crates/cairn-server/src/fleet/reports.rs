@@ -5,7 +5,9 @@
 //! watchers are told exactly what was stored.
 
 use cairn_domain::Progress;
-use cairn_store::{CachedSnapshot, JobEnd, JobId, JobStatus, LogLine, Millis, RepositoryId};
+use cairn_store::{
+    CachedSnapshot, JobEnd, JobId, JobStatus, LogLine, Millis, ProgressTaken, RepositoryId,
+};
 
 use super::clean::clean_text;
 use super::inbound::{Finished, JobOutcome, ListedSnapshot, Report, ReportedLine, SnapshotPart};
@@ -224,19 +226,26 @@ impl SessionHandle {
             tracing::warn!(%host, %job, "progress for a job this host does not run: dropped");
             return self.record_only(seq, now).await;
         }
-        let applied = if self.progress_due(job, now) {
-            let effect = cairn_store::job_progress(host, job, progress.clone(), now, lease_until);
-            store
-                .apply_agent_message_with(host, seq, now, effect)
-                .await?
-                == Some(true)
-        } else {
-            self.record_only(seq, now).await?
-        };
-        if applied {
-            self.fleet.hub.publish(job, now, Event::Progress(progress));
+        let hub = &self.fleet.hub;
+        if !self.progress_due(job, now) {
+            let applied = self.record_only(seq, now).await?;
+            if applied {
+                hub.publish(job, now, Event::Progress(progress));
+            }
+            return Ok(applied);
         }
-        Ok(applied)
+        let effect = cairn_store::job_progress(host, job, progress.clone(), now, lease_until);
+        let taken = store
+            .apply_agent_message_with(host, seq, now, effect)
+            .await?;
+        if taken == Some(ProgressTaken::Started) {
+            let (from, to) = (JobStatus::Dispatched, JobStatus::Running);
+            hub.publish(job, now, Event::State { from, to });
+        }
+        if matches!(taken, Some(ProgressTaken::Stored | ProgressTaken::Started)) {
+            hub.publish(job, now, Event::Progress(progress));
+        }
+        Ok(taken.is_some())
     }
 
     /// Only the message that ended this host's job tells watchers and closes
@@ -254,9 +263,7 @@ impl SessionHandle {
             if let Some(diff) = finished.diff {
                 fleet.hub.deliver(job, JobResult::Diff(diff));
             }
-            if let Ok(done) = fleet.store.job(job).await {
-                fleet.hub.finished(&done, now);
-            }
+            fleet.hub.ended(&fleet.store, job, now).await;
         }
         fleet.request_dispatch(host);
         Ok(applied.is_some())
@@ -276,7 +283,7 @@ impl SessionHandle {
         let allowed = list.part < MAX_SNAPSHOT_PARTS
             && self.runs_live(list.job).await
             && store
-                .job(list.job)
+                .job_state(list.job)
                 .await
                 .is_ok_and(|job| job.repository_id == Some(repository))
             && store.is_assigned(repository, host).await?;

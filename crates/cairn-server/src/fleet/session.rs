@@ -242,7 +242,7 @@ impl Fleet {
         // the host was away longer than its lease, or cancelled) is stopped:
         // it must not run beside what the dispatcher now sends.
         for id in &replay.running {
-            let ended = match self.store.job(*id).await {
+            let ended = match self.store.job_state(*id).await {
                 Ok(job) => job.host_id != host || job.status.is_terminal(),
                 Err(_) => true,
             };
@@ -261,7 +261,7 @@ impl Fleet {
         }
         let now = self.clock.now();
         for job in &lost {
-            self.hub.finished(job, now);
+            self.hub.ended(&self.store, job.id, now).await;
         }
         self.drain_missed(host).await
     }
@@ -375,7 +375,7 @@ impl SessionHandle {
     /// Whether `job` is this host's and has not ended: what a report about
     /// it must be before anything of it is shown to anyone.
     pub(super) async fn runs_live(&self, job: JobId) -> bool {
-        self.fleet.store.job(job).await.is_ok_and(|j| {
+        self.fleet.store.job_state(job).await.is_ok_and(|j| {
             j.host_id == self.guard.host
                 && matches!(
                     j.status,

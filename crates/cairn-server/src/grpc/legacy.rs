@@ -12,7 +12,7 @@ use cairn_proto::convert::{
 };
 use cairn_proto::v1 as pb;
 use cairn_store::codec::encode;
-use cairn_store::{LegacyValue, Store, StoreResult};
+use cairn_store::{LegacyValue, Store, StoreResult, TYPED_COLUMNS};
 use prost::Message;
 
 /// The JSON of one legacy value: `Some(None)` for a value that meant "not
@@ -41,30 +41,29 @@ fn convert(value: &LegacyValue) -> Option<Option<String>> {
     })
 }
 
-/// Upgrades every legacy value; returns how many were rewritten.
+/// Upgrades every legacy value, column by column and page by page; returns
+/// how many were rewritten. Each value that does not decode is logged once.
 pub(crate) async fn upgrade(store: &Store) -> StoreResult<usize> {
     let mut total = 0;
-    loop {
-        let values = store.legacy_values().await?;
-        let mut batch = Vec::new();
-        for value in values {
-            match convert(&value) {
-                Some(json) => batch.push((value, json)),
-                None => tracing::error!(
-                    table = value.table,
-                    row = value.row,
-                    column = value.column,
-                    "a stored value from Cairn 0.1 does not decode: left as it is"
-                ),
+    for &column in TYPED_COLUMNS {
+        let mut after = 0;
+        loop {
+            let values = store.legacy_values(column, after).await?;
+            let Some(last) = values.last() else { break };
+            after = last.row;
+            let mut batch = Vec::new();
+            for value in values {
+                match convert(&value) {
+                    Some(json) => batch.push((value, json)),
+                    None => tracing::error!(
+                        table = value.table,
+                        row = value.row,
+                        column = value.column,
+                        "a stored value from Cairn 0.1 does not decode: left as it is"
+                    ),
+                }
             }
-        }
-        if batch.is_empty() {
-            break;
-        }
-        let written = store.upgrade_values(batch).await?;
-        total += written;
-        if written == 0 {
-            break;
+            total += store.upgrade_values(batch).await?;
         }
     }
     if total > 0 {

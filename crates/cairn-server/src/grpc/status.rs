@@ -17,6 +17,7 @@ impl From<ServiceError> for Status {
             ServiceError::Refused(_) => Code::PermissionDenied,
             ServiceError::Unavailable(_) => Code::Unavailable,
             ServiceError::TooLarge(_) => Code::ResourceExhausted,
+            ServiceError::Unsupported(_) => Code::Unimplemented,
             ServiceError::Internal(_) => Code::Internal,
         };
         // `Internal`'s detail was logged where it happened; its Display is a

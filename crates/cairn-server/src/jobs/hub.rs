@@ -175,6 +175,19 @@ impl JobHub {
         self.close(job.id);
     }
 
+    /// Tells a job's end, read back from the store; a job that can no longer
+    /// be read (deleted with its host, a row that does not decode) still has
+    /// its channel closed, so its watchers end.
+    pub async fn ended(&self, store: &cairn_store::Store, job: JobId, at: Millis) {
+        match store.job(job).await {
+            Ok(done) => self.finished(&done, at),
+            Err(err) => {
+                tracing::warn!(%job, error = %err, "an ended job cannot be read back: its watchers are closed");
+                self.close(job);
+            }
+        }
+    }
+
     /// Keeps a job's result for the call waiting on it. A browse result in
     /// parts is joined first and handed over with its last part.
     pub fn deliver(&self, job: JobId, result: JobResult) {

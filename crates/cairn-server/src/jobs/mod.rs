@@ -302,9 +302,7 @@ impl Jobs {
                 tracing::warn!(job = %job.id, %host, %repository, "job refused at dispatch: repository not assigned");
                 let now = self.clock.now();
                 self.store.fail_queued(job.id, &reason, now).await?;
-                if let Ok(failed) = self.store.job(job.id).await {
-                    self.hub.finished(&failed, now);
-                }
+                self.hub.ended(&self.store, job.id, now).await;
                 continue;
             }
             let access = self.repos.access(repository).await?;
@@ -373,10 +371,10 @@ impl Jobs {
                     let now = self.clock.now();
                     match self.store.expire_leases(now).await {
                         Ok(lost) => for job in lost {
-                            tracing::warn!(job = %job.id, host = %job.host_id, "job lost: its lease expired");
-                            self.hub.finished(&job, now);
+                            tracing::warn!(job = %job.id, host = %job.host, "job lost: its lease expired");
+                            self.hub.ended(&self.store, job.id, now).await;
                             // If the agent still runs it somehow, stop it.
-                            self.fleet.send(job.host_id, crate::fleet::cancel(job.id, "the server marked this job lost"));
+                            self.fleet.send(job.host, crate::fleet::cancel(job.id, "the server marked this job lost"));
                         },
                         Err(err) => tracing::warn!(error = %err, "lease check failed"),
                     }

@@ -77,9 +77,18 @@ async fn a_row_that_does_not_decode_is_an_error_naming_it_and_loses_nothing() {
 async fn legacy_values_are_found_and_rewritten_only_if_unchanged() {
     let (store, dir) = fresh_store().await;
     let id = backup_job(&store).await;
-    assert!(store.legacy_values().await.expect("scan").is_empty());
+    assert!(
+        store
+            .legacy_values(("jobs", "spec"), 0)
+            .await
+            .expect("scan")
+            .is_empty()
+    );
     set_spec(dir.path(), id, "CgYKBC9zcnY=");
-    let legacy = store.legacy_values().await.expect("scan");
+    let legacy = store
+        .legacy_values(("jobs", "spec"), 0)
+        .await
+        .expect("scan");
     assert_eq!(legacy.len(), 1);
     assert_eq!(
         (legacy[0].table, legacy[0].column, legacy[0].row),
@@ -105,5 +114,49 @@ async fn legacy_values_are_found_and_rewritten_only_if_unchanged() {
     );
     let job = store.job(cairn_store::JobId(id)).await.expect("job");
     assert_eq!(job.spec, JobSpec::Snapshots);
-    assert!(store.legacy_values().await.expect("scan").is_empty());
+    assert!(
+        store
+            .legacy_values(("jobs", "spec"), 0)
+            .await
+            .expect("scan")
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn a_row_that_does_not_decode_still_expires_and_the_rest_are_unaffected() {
+    let (store, dir) = fresh_store().await;
+    let bad = backup_job(&store).await;
+    let good = store
+        .create_job(
+            NewJob {
+                host_id: store
+                    .job(cairn_store::JobId(bad))
+                    .await
+                    .expect("job")
+                    .host_id,
+                repository_id: None,
+                trigger: Trigger::Api,
+                spec: JobSpec::Snapshots,
+                created_by: None,
+            },
+            1,
+        )
+        .await
+        .expect("job");
+    for id in [cairn_store::JobId(bad), good] {
+        assert!(store.mark_dispatched(id, 1, 10).await.expect("dispatch"));
+    }
+    set_spec(dir.path(), bad, "garbage");
+    let state = store
+        .job_state(cairn_store::JobId(bad))
+        .await
+        .expect("state");
+    assert_eq!(state.status, cairn_store::JobStatus::Dispatched);
+    let lost = store.expire_leases(11).await.expect("expire");
+    assert_eq!(lost.len(), 2, "the bad row expires like the good one");
+    assert_eq!(
+        store.job(good).await.expect("job").status,
+        cairn_store::JobStatus::Lost
+    );
 }

@@ -142,3 +142,19 @@ async fn watching_a_job_that_does_not_exist_is_not_found_and_leaves_nothing() {
     );
     assert_eq!(server.api.jobs.hub().topic_count(), 0);
 }
+
+#[tokio::test]
+async fn deleting_a_host_ends_the_watches_of_its_jobs() {
+    let (server, _clock) = TestServer::start_manual(1_767_225_600_000, |_| {}).await;
+    let job = queued_job(&server).await;
+    let cli = Principal::local_cli();
+    let host = server.store().await.job(job).await.expect("job").host_id;
+    let mut watch = server.api.jobs.watch(&cli, job).await.expect("watch");
+    assert!(matches!(next(&mut watch).await, Some(Event::Current(_))));
+    server.api.fleet.delete(&cli, host).await.expect("delete");
+    // The job went with its host: the watch ends rather than wait forever.
+    assert_eq!(next(&mut watch).await, None);
+    assert!(!watch.ended_by_shutdown());
+    drop(watch);
+    assert_eq!(server.api.jobs.hub().topic_count(), 0);
+}

@@ -11,15 +11,13 @@ use std::time::Duration;
 
 use cairn_proto::v1 as pb;
 use cairn_proto::v1::agent_gateway_server::AgentGateway;
-use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::{Request, Response, Status, Streaming};
-
-use tokio_stream::StreamExt;
+use tokio_stream::{Stream, StreamExt};
+use tonic::{Code, Request, Response, Status, Streaming};
 
 use super::ClientAddr;
-use crate::Api;
 use crate::fleet::Opened;
+use crate::{Api, ServiceError};
 
 /// How long a new stream may take to say `Hello`.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -107,14 +105,43 @@ impl AgentGateway for AgentGatewayGrpc {
     }
 }
 
-/// Why the agent's stream failed, as the agent is told. tonic reports a
-/// message over the size limit as OUT_OF_RANGE; gRPC's own convention (and
-/// what agents expect) is RESOURCE_EXHAUSTED.
-fn stream_failed(status: Status) -> crate::ServiceError {
+/// Why the agent's stream failed, as the agent is told: the status tonic
+/// gave, as the service error that maps back to the same code (the agent
+/// decides by the code whether to dial again). tonic reports a message over
+/// the size limit as OUT_OF_RANGE; gRPC's own convention (and what agents
+/// expect) is RESOURCE_EXHAUSTED.
+fn stream_failed(status: Status) -> ServiceError {
     let message = status.message().to_string();
-    if status.code() == tonic::Code::OutOfRange && message.contains("too large") {
-        crate::ServiceError::TooLarge(message)
-    } else {
-        crate::ServiceError::Unavailable(message)
+    match status.code() {
+        Code::OutOfRange if message.contains("too large") => ServiceError::TooLarge(message),
+        Code::ResourceExhausted => ServiceError::TooLarge(message),
+        Code::Unimplemented => ServiceError::Unsupported(message),
+        Code::InvalidArgument => ServiceError::invalid("message", message),
+        Code::PermissionDenied => ServiceError::Refused(message),
+        Code::FailedPrecondition => ServiceError::FailedPrecondition(message),
+        Code::Internal | Code::DataLoss => ServiceError::Internal(message),
+        _ => ServiceError::Unavailable(message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_stream_is_told_with_the_code_it_failed_with() {
+        let cases = [
+            (
+                Status::out_of_range("message too large"),
+                Code::ResourceExhausted,
+            ),
+            (Status::unimplemented("compression"), Code::Unimplemented),
+            (Status::invalid_argument("bad frame"), Code::InvalidArgument),
+            (Status::internal("decode"), Code::Internal),
+            (Status::cancelled("gone"), Code::Unavailable),
+        ];
+        for (status, code) in cases {
+            assert_eq!(Status::from(stream_failed(status)).code(), code);
+        }
     }
 }
