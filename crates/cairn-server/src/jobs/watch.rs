@@ -77,6 +77,11 @@ impl JobWatch {
             match received {
                 Ok(event) => {
                     if let Event::State { to, .. } = &event.event {
+                        // A move published between the subscribe and the
+                        // read is already in the first event.
+                        if *to == self.status {
+                            continue;
+                        }
                         self.status = *to;
                     }
                     self.done = event.event.is_final();
