@@ -12,8 +12,11 @@
 
 #![forbid(unsafe_code)]
 
+mod assets;
 mod csrf;
+mod format;
 mod headers;
+mod jobs;
 mod pages;
 mod reply;
 mod session;
@@ -38,7 +41,11 @@ pub fn router(api: Api) -> Router {
         .route("/setup", get(pages::setup_form).post(pages::setup))
         .route("/tokens", post(pages::create_token))
         .route("/tokens/{id}/revoke", post(pages::revoke_token))
-        .route("/static/app.css", get(headers::stylesheet))
+        .route("/jobs", get(jobs::list))
+        .route("/jobs/{id}", get(jobs::detail))
+        .route("/jobs/{id}/cancel", post(jobs::cancel))
+        .route("/jobs/{id}/events", get(jobs::events))
+        .route("/static/{name}", get(assets::asset))
         .layer(axum::middleware::from_fn(csrf::same_origin_only))
         .layer(axum::middleware::from_fn(headers::security_headers))
         .with_state(web)

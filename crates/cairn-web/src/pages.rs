@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use cairn_server::ServiceError;
 use cairn_server::admin::TokenRequest;
 use cairn_server::auth::{NewLogin, Operator, Principal};
-use cairn_store::{ApiTokenId, Millis, Page, Scope};
+use cairn_store::{ApiTokenId, Page, Scope};
 use serde::Deserialize;
 
 use crate::Web;
@@ -65,7 +65,7 @@ struct AccountPage {
 #[derive(Debug, Deserialize)]
 pub(crate) struct CsrfForm {
     #[serde(default)]
-    _csrf: String,
+    pub(crate) _csrf: String,
 }
 
 #[derive(Deserialize)]
@@ -127,7 +127,15 @@ fn message(
     (status, page).into_response()
 }
 
-fn csrf_refused() -> Response {
+/// The session's CSRF token, for the page's forms and HTMX requests.
+pub(crate) fn csrf_of(principal: &Principal) -> String {
+    match &principal.via {
+        cairn_server::auth::Via::Session { csrf_token, .. } => csrf_token.clone(),
+        _ => String::new(),
+    }
+}
+
+pub(crate) fn csrf_refused() -> Response {
     message(
         StatusCode::FORBIDDEN,
         "Request refused",
@@ -310,10 +318,7 @@ async fn render_account(
         Ok(page) => page.items,
         Err(err) => return error_page(err),
     };
-    let csrf = match &principal.via {
-        cairn_server::auth::Via::Session { csrf_token, .. } => csrf_token.clone(),
-        _ => String::new(),
-    };
+    let csrf = csrf_of(principal);
     let page = AccountPage {
         user: principal.user.clone(),
         csrf,
@@ -325,11 +330,11 @@ async fn render_account(
                 name: t.name,
                 scope: t.scope.as_str(),
                 prefix: t.prefix,
-                created_at: format_time(Some(t.created_at)),
+                created_at: crate::format::time(Some(t.created_at)),
                 expires_at: t
                     .expires_at
-                    .map_or_else(|| "never".into(), |at| format_time(Some(at))),
-                last_used_at: format_time(t.last_used_at),
+                    .map_or_else(|| "never".into(), |at| crate::format::time(Some(at))),
+                last_used_at: crate::format::time(t.last_used_at),
             })
             .collect(),
         new_secret,
@@ -406,16 +411,4 @@ pub(crate) async fn revoke_token(
         Ok(_) => Redirect::to("/").into_response(),
         Err(err) => error_page(err),
     }
-}
-
-/// `2026-11-26 21:14 UTC`, or `never` for no time.
-fn format_time(at: Option<Millis>) -> String {
-    let Some(at) = at else {
-        return "never".into();
-    };
-    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(at) * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&format).ok())
-        .unwrap_or_else(|| "?".into())
 }

@@ -21,6 +21,7 @@ mod tls;
 mod upgrade;
 mod watch;
 mod web;
+mod web_jobs;
 mod wire;
 mod workers;
 

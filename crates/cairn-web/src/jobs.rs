@@ -1,0 +1,364 @@
+//! Jobs: the list (its filters and paging live in the URL), one job with its
+//! live progress and log, and cancel. The live view is an SSE stream fed by
+//! `Jobs::watch`, the same service gRPC's `WatchJob` and `cairn demo` use.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event as Sse, KeepAlive};
+use axum::response::{IntoResponse, Redirect, Response};
+use cairn_domain::{JobKind, JobStatus, Progress};
+use cairn_server::jobs::Event;
+use cairn_store::{HostId, Job, JobFilter, JobId, LogLine, Page, Scope};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::Web;
+use crate::csrf::token_matches;
+use crate::format::{bytes, duration, iso, time};
+use crate::pages::{CsrfForm, csrf_of, csrf_refused};
+use crate::reply::error_page;
+use crate::session::SignedIn;
+
+/// Jobs shown per page.
+const PAGE: u32 = 50;
+/// Log lines a job page opens with (the newest follow live).
+const LOG_TAIL: u32 = 500;
+
+/// The list's filters, as the URL carries them; an empty value is no filter.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct JobsQuery {
+    #[serde(default)]
+    host: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    after: String,
+}
+
+/// One job as a row of the list.
+pub(crate) struct JobRow {
+    id: i64,
+    kind: &'static str,
+    status: &'static str,
+    hostname: String,
+    host_id: i64,
+    repository: String,
+    trigger: &'static str,
+    created_at: String,
+    created_iso: String,
+    took: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "jobs.html")]
+struct JobsPage {
+    user: cairn_server::auth::Operator,
+    csrf: String,
+    table: JobsTable,
+    host: String,
+    kind: String,
+    status: String,
+    kinds: Vec<&'static str>,
+    statuses: Vec<&'static str>,
+    error: Option<String>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "jobs_table.html")]
+struct JobsTable {
+    rows: Vec<JobRow>,
+    filtered: bool,
+    /// The next page's URL, while there is one.
+    next: Option<String>,
+}
+
+fn row(job: &Job) -> JobRow {
+    JobRow {
+        id: job.id.0,
+        kind: job.kind.as_str(),
+        status: job.status.as_str(),
+        hostname: job.hostname.clone(),
+        host_id: job.host_id.0,
+        repository: job.repository_name.clone().unwrap_or_else(|| "-".into()),
+        trigger: job.trigger.as_str(),
+        created_at: time(Some(job.created_at)),
+        created_iso: iso(job.created_at),
+        took: match (job.started_at, job.finished_at) {
+            (Some(start), Some(end)) => duration(end.saturating_sub(start)),
+            _ => "-".into(),
+        },
+    }
+}
+
+/// The filter a query names; a value that names nothing is a clear error.
+fn filter_of(q: &JobsQuery) -> Result<(JobFilter, Page), String> {
+    let kind = match q.kind.as_str() {
+        "" => None,
+        k => Some(JobKind::parse(k).ok_or_else(|| format!("unknown job kind {k:?}"))?),
+    };
+    let status = match q.status.as_str() {
+        "" => None,
+        s => Some(JobStatus::parse(s).ok_or_else(|| format!("unknown job status {s:?}"))?),
+    };
+    let number = |field: &str, text: &str| match text {
+        "" => Ok(None),
+        t => t
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| format!("{field} must be a number, not {t:?}")),
+    };
+    let filter = JobFilter {
+        host: number("host", &q.host)?.map(HostId),
+        kind,
+        status,
+        ..Default::default()
+    };
+    Ok((filter, Page::after(PAGE, number("after", &q.after)?)))
+}
+
+/// `GET /jobs`: the whole page, or (for HTMX) just the table.
+pub(crate) async fn list(
+    State(web): State<Web>,
+    SignedIn(p): SignedIn,
+    headers: HeaderMap,
+    Query(q): Query<JobsQuery>,
+) -> Response {
+    let (table, error) = match filter_of(&q) {
+        Ok((filter, page)) => match web.api.jobs.list(&p, filter, page).await {
+            Ok(jobs) => {
+                let next = jobs.next.map(|cursor| {
+                    format!(
+                        "/jobs?host={}&kind={}&status={}&after={cursor}",
+                        q.host, q.kind, q.status
+                    )
+                });
+                let rows = jobs.items.iter().map(row).collect();
+                let filtered = !(q.host.is_empty() && q.kind.is_empty() && q.status.is_empty());
+                (
+                    JobsTable {
+                        rows,
+                        filtered,
+                        next,
+                    },
+                    None,
+                )
+            }
+            Err(err) => return error_page(err),
+        },
+        Err(reason) => (
+            JobsTable {
+                rows: Vec::new(),
+                filtered: true,
+                next: None,
+            },
+            Some(reason),
+        ),
+    };
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    if headers.contains_key("hx-request") && error.is_none() {
+        return table.into_response();
+    }
+    let page = JobsPage {
+        user: p.user.clone(),
+        csrf: csrf_of(&p),
+        table,
+        host: q.host,
+        kind: q.kind,
+        status: q.status,
+        kinds: JobKind::ALL.iter().map(|k| k.as_str()).collect(),
+        statuses: JobStatus::ALL.iter().map(|s| s.as_str()).collect(),
+        error,
+    };
+    (status, page).into_response()
+}
+
+/// One log line as the page shows it.
+pub(crate) struct LineView {
+    at: String,
+    stream: &'static str,
+    level: &'static str,
+    text: String,
+}
+
+fn line(l: &LogLine) -> LineView {
+    LineView {
+        at: time(Some(l.at)),
+        stream: l.stream.as_str(),
+        level: l.level.as_str(),
+        text: l.line.clone(),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "job.html")]
+struct JobPage {
+    user: cairn_server::auth::Operator,
+    csrf: String,
+    job: JobRow,
+    status: &'static str,
+    live: bool,
+    can_cancel: bool,
+    error: String,
+    snapshot_id: String,
+    created_by: String,
+    progress: ProgressView,
+    lines: Vec<LineView>,
+}
+
+/// Progress in human units.
+#[derive(Default)]
+pub(crate) struct ProgressView {
+    percent: String,
+    files: String,
+    bytes: String,
+    current: String,
+    eta: String,
+}
+
+fn progress_view(p: Option<&Progress>) -> ProgressView {
+    let Some(p) = p else {
+        return ProgressView::default();
+    };
+    ProgressView {
+        percent: format!("{:.0}", p.percent),
+        files: format!("{} / {}", p.files_done, p.files_total),
+        bytes: format!("{} / {}", bytes(p.bytes_done), bytes(p.bytes_total)),
+        current: p.current_files.first().cloned().unwrap_or_default(),
+        eta: if p.seconds_remaining > 0 {
+            duration(p.seconds_remaining as i64 * 1000)
+        } else {
+            String::new()
+        },
+    }
+}
+
+/// `GET /jobs/{id}`.
+pub(crate) async fn detail(
+    State(web): State<Web>,
+    SignedIn(p): SignedIn,
+    Path(id): Path<i64>,
+) -> Response {
+    let job = match web.api.jobs.get(&p, JobId(id)).await {
+        Ok(job) => job,
+        Err(err) => return error_page(err),
+    };
+    let lines = match web.api.jobs.logs(&p, JobId(id), LOG_TAIL, None).await {
+        Ok(page) => page.items.iter().map(line).collect(),
+        Err(err) => return error_page(err),
+    };
+    let live = !job.status.is_terminal();
+    JobPage {
+        user: p.user.clone(),
+        csrf: csrf_of(&p),
+        status: job.status.as_str(),
+        live,
+        can_cancel: live && p.scope() >= Scope::Operate,
+        error: job.error.clone().unwrap_or_default(),
+        snapshot_id: job.snapshot_id.clone().unwrap_or_default(),
+        created_by: job.created_by_name.clone().unwrap_or_default(),
+        progress: progress_view(job.progress.as_ref()),
+        job: row(&job),
+        lines,
+    }
+    .into_response()
+}
+
+/// `POST /jobs/{id}/cancel`.
+pub(crate) async fn cancel(
+    State(web): State<Web>,
+    SignedIn(p): SignedIn,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if !token_matches(&p, &headers, Some(&form._csrf)) {
+        return csrf_refused();
+    }
+    match web
+        .api
+        .jobs
+        .cancel(&p, JobId(id), "cancelled from the web UI")
+        .await
+    {
+        Ok(_) => Redirect::to(&format!("/jobs/{id}")).into_response(),
+        Err(err) => error_page(err),
+    }
+}
+
+/// What a watch event says, as JSON for the page's script (which writes
+/// text, never markup).
+fn event_json(event: &Event) -> (&'static str, serde_json::Value) {
+    match event {
+        Event::Current(job) => ("state", json!({ "status": job.status.as_str() })),
+        Event::State { to, .. } => ("state", json!({ "status": to.as_str() })),
+        Event::Progress(p) => {
+            let view = progress_view(Some(p));
+            (
+                "progress",
+                json!({
+                    "percent": p.percent,
+                    "files": view.files,
+                    "bytes": view.bytes,
+                    "current": view.current,
+                    "eta": view.eta,
+                }),
+            )
+        }
+        Event::Log(lines) => (
+            "log",
+            json!(
+                lines
+                    .iter()
+                    .map(|l| {
+                        let v = line(l);
+                        json!({ "at": v.at, "stream": v.stream, "level": v.level, "text": v.text })
+                    })
+                    .collect::<Vec<_>>()
+            ),
+        ),
+        Event::Finished(job) => (
+            "finished",
+            json!({
+                "status": job.status.as_str(),
+                "error": job.error.clone().unwrap_or_default(),
+                "snapshot_id": job.snapshot_id.clone().unwrap_or_default(),
+            }),
+        ),
+    }
+}
+
+/// `GET /jobs/{id}/events`: the job's live events. The stream ends after the
+/// final record, at shutdown, or when the browser goes; a browser too slow
+/// to keep up misses the oldest events (the hub's buffer is bounded) and
+/// never slows anyone else.
+pub(crate) async fn events(
+    State(web): State<Web>,
+    SignedIn(p): SignedIn,
+    Path(id): Path<i64>,
+) -> Response {
+    let watch = match web.api.jobs.watch(&p, JobId(id)).await {
+        Ok(watch) => watch,
+        Err(err) => return error_page(err),
+    };
+    let stream = futures::stream::unfold(watch, |mut watch| async move {
+        let event = watch.next().await?;
+        let (name, data) = event_json(&event.event);
+        let sse = Sse::default().event(name).data(data.to_string());
+        Some((Ok::<_, Infallible>(sse), watch))
+    });
+    axum::response::sse::Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
+}

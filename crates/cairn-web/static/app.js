@@ -1,0 +1,103 @@
+// Cairn's page script: no framework beyond the vendored HTMX, no inline
+// script anywhere (the CSP forbids it). What comes from the server is written
+// as text (textContent), never as markup.
+"use strict";
+
+// HTMX requests carry the session's CSRF token as a header.
+document.addEventListener("htmx:configRequest", (event) => {
+  const meta = document.querySelector('meta[name="csrf-token"]');
+  if (meta && meta.content) {
+    event.detail.headers["X-CSRF-Token"] = meta.content;
+  }
+});
+
+// Times: shown in UTC by the server, in the viewer's zone here, with an age.
+function localTimes(root) {
+  for (const el of root.querySelectorAll("time[datetime]")) {
+    const at = new Date(el.getAttribute("datetime"));
+    if (Number.isNaN(at.getTime())) continue;
+    el.title = el.textContent;
+    el.textContent = at.toLocaleString() + " (" + age(at) + ")";
+  }
+}
+
+function age(at) {
+  const secs = Math.round((Date.now() - at.getTime()) / 1000);
+  const abs = Math.abs(secs);
+  const [n, unit] = abs < 90 ? [abs, "s"] : abs < 5400 ? [Math.round(abs / 60), "min"]
+    : abs < 129600 ? [Math.round(abs / 3600), "h"] : [Math.round(abs / 86400), "d"];
+  return secs >= 0 ? n + " " + unit + " ago" : "in " + n + " " + unit;
+}
+
+// A job's page follows the job live.
+function followJob(root) {
+  const url = root.dataset.jobEvents;
+  const status = document.getElementById("job-status");
+  const bar = document.getElementById("job-progress");
+  const log = document.getElementById("job-log");
+  const more = document.getElementById("job-log-more");
+  const link = document.getElementById("job-link");
+  let unseen = 0;
+  const atBottom = () => log.scrollHeight - log.scrollTop - log.clientHeight < 24;
+  log.addEventListener("scroll", () => {
+    if (atBottom()) { unseen = 0; more.hidden = true; }
+  });
+  more.addEventListener("click", () => {
+    log.scrollTop = log.scrollHeight; unseen = 0; more.hidden = true;
+  });
+  const setText = (id, text) => {
+    const el = document.getElementById(id);
+    if (el) el.textContent = text;
+  };
+  const source = new EventSource(url);
+  source.addEventListener("open", () => { link.hidden = true; });
+  source.addEventListener("error", () => { link.hidden = false; });
+  source.addEventListener("state", (e) => {
+    const data = JSON.parse(e.data);
+    status.textContent = data.status;
+    status.className = "status status-" + data.status;
+  });
+  source.addEventListener("progress", (e) => {
+    const data = JSON.parse(e.data);
+    bar.value = data.percent;
+    setText("job-files", data.files);
+    setText("job-bytes", data.bytes);
+    setText("job-current", data.current);
+    setText("job-eta", data.eta);
+  });
+  source.addEventListener("log", (e) => {
+    const follow = atBottom();
+    for (const line of JSON.parse(e.data)) {
+      const row = document.createElement("div");
+      row.className = "line level-" + line.level;
+      row.textContent = line.at + "  " + line.text;
+      log.appendChild(row);
+      if (!follow) unseen += 1;
+    }
+    if (follow) {
+      log.scrollTop = log.scrollHeight;
+    } else if (unseen > 0) {
+      more.textContent = unseen + " new lines";
+      more.hidden = false;
+    }
+  });
+  source.addEventListener("finished", (e) => {
+    const data = JSON.parse(e.data);
+    status.textContent = data.status;
+    status.className = "status status-" + data.status;
+    if (data.status === "succeeded") bar.value = 100;
+    setText("job-error", data.error);
+    setText("job-snapshot", data.snapshot_id);
+    const cancel = document.getElementById("job-cancel");
+    if (cancel) cancel.hidden = true;
+    source.close();
+    link.hidden = true;
+  });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  localTimes(document);
+  const job = document.querySelector("[data-job-events]");
+  if (job) followJob(job);
+});
+document.addEventListener("htmx:afterSwap", (event) => localTimes(event.target));

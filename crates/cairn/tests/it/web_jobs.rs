@@ -1,0 +1,238 @@
+//! The console's jobs pages over real HTTP: the list with its filters in the
+//! URL, one job with its live stream, cancel; hostile strings render inert,
+//! and a viewer can neither see nor use a cancel.
+
+use std::time::Duration;
+
+use cairn_domain::{JobSpec, LogLevel, LogStream, Trigger};
+use cairn_store::{JobId, LogLine, NewJob, Role};
+use cairn_testkit::{TEST_PASSWORD, TestServer};
+use reqwest::StatusCode;
+use reqwest::header::COOKIE;
+
+use crate::{form_value, session_cookie};
+
+const HOSTILE: &str = "<script>alert(1)</script><img src=x onerror=alert(2)>";
+
+async fn signed_in(server: &TestServer, username: &str, role: Role) -> String {
+    server.create_user(username, role).await;
+    let response = server
+        .http()
+        .post(format!("{}/login", server.url))
+        .header("sec-fetch-site", "same-origin")
+        .form(&[("username", username), ("password", TEST_PASSWORD)])
+        .send()
+        .await
+        .expect("login");
+    session_cookie(&response).expect("signed in")
+}
+
+async fn get(server: &TestServer, cookie: &str, path: &str) -> (StatusCode, String) {
+    let response = server
+        .http()
+        .get(format!("{}{path}", server.url))
+        .header(COOKIE, cookie)
+        .send()
+        .await
+        .expect("request");
+    let status = response.status();
+    (status, response.text().await.expect("body"))
+}
+
+/// A queued job on a host whose hostname is markup, with a log line of
+/// markup (stored as the host's agent would have sent it).
+async fn hostile_job(server: &TestServer) -> JobId {
+    let host = server.stored_host(HOSTILE).await;
+    let store = server.store().await;
+    let job = store
+        .create_job(
+            NewJob {
+                host_id: host,
+                repository_id: None,
+                trigger: Trigger::Api,
+                spec: JobSpec::Check(Default::default()),
+                created_by: None,
+            },
+            1,
+        )
+        .await
+        .expect("job");
+    let line = LogLine {
+        at: 1_767_225_600_000,
+        stream: LogStream::Stdout,
+        level: LogLevel::Info,
+        line: format!("file {HOSTILE}"),
+    };
+    let effect = cairn_store::append_job_log(host, job, vec![line], 100);
+    store
+        .apply_agent_message_with(host, 1, 1, effect)
+        .await
+        .expect("log");
+    job
+}
+
+fn inert(html: &str) {
+    assert!(!html.contains("<script>alert"), "raw markup in the page");
+    assert!(!html.contains("<img src=x"), "raw markup in the page");
+    let at = html.find("alert(1)").expect("the hostile text is shown");
+    let shown = &html[at.saturating_sub(30)..(at + 30).min(html.len())];
+    assert!(
+        shown.contains("&lt;script&gt;") || shown.contains("&#60;script&#62;"),
+        "{shown}"
+    );
+}
+
+#[tokio::test]
+async fn the_job_list_filters_in_the_url_and_renders_hostile_strings_inert() {
+    let server = TestServer::start().await;
+    let cookie = signed_in(&server, "ann", Role::Operator).await;
+    let (status, empty) = get(&server, &cookie, "/jobs").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(empty.contains("No jobs yet"), "a helpful empty state");
+
+    let job = hostile_job(&server).await;
+    let (_, list) = get(&server, &cookie, "/jobs").await;
+    assert!(list.contains(&format!("href=\"/jobs/{}\"", job.0)));
+    inert(&list);
+
+    let (_, filtered) = get(&server, &cookie, "/jobs?kind=backup").await;
+    assert!(filtered.contains("No job matches these filters"));
+    let (_, matching) = get(&server, &cookie, "/jobs?kind=check&status=queued").await;
+    assert!(matching.contains(&format!("#{}", job.0)));
+
+    let (status, bad) = get(&server, &cookie, "/jobs?kind=teleport").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(bad.contains("unknown job kind"), "a clear error");
+
+    // An HTMX request gets the table alone, a plain one the whole page.
+    let partial = server
+        .http()
+        .get(format!("{}/jobs?kind=check", server.url))
+        .header(COOKIE, &cookie)
+        .header("hx-request", "true")
+        .send()
+        .await
+        .expect("partial")
+        .text()
+        .await
+        .expect("body");
+    assert!(!partial.contains("<html"), "a partial, not a page");
+    assert!(partial.contains(&format!("#{}", job.0)));
+}
+
+#[tokio::test]
+async fn a_job_page_shows_its_log_inert_and_follows_the_job_to_its_end() {
+    let server = TestServer::start().await;
+    let cookie = signed_in(&server, "ann", Role::Operator).await;
+    let job = hostile_job(&server).await;
+    let (status, page) = get(&server, &cookie, &format!("/jobs/{}", job.0)).await;
+    assert_eq!(status, StatusCode::OK);
+    inert(&page);
+    assert!(page.contains(&format!("data-job-events=\"/jobs/{}/events\"", job.0)));
+    assert!(page.contains("Cancel job"));
+    assert!(page.contains(&format!("cairn ctl jobs cancel {}", job.0)));
+
+    let mut events = server
+        .http()
+        .get(format!("{}/jobs/{}/events", server.url, job.0))
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .expect("events");
+    assert_eq!(
+        events
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("text/event-stream")
+    );
+    assert!(events.headers().contains_key("content-security-policy"));
+    let csrf = form_value(&page, "_csrf").expect("csrf token");
+    let cancelled = server
+        .http()
+        .post(format!("{}/jobs/{}/cancel", server.url, job.0))
+        .header(COOKIE, &cookie)
+        .header("sec-fetch-site", "same-origin")
+        .form(&[("_csrf", csrf.as_str())])
+        .send()
+        .await
+        .expect("cancel");
+    assert!(cancelled.status().is_redirection() || cancelled.status().is_success());
+    // The stream tells the state, then the final record, and ends.
+    let mut body = String::new();
+    let read = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(chunk) = events.chunk().await.expect("chunk") {
+            body.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    });
+    read.await.expect("the stream ends after the final record");
+    assert!(body.contains("event: state"), "{body}");
+    assert!(body.contains("event: finished"), "{body}");
+    assert!(body.contains("\"status\":\"cancelled\""), "{body}");
+}
+
+#[tokio::test]
+async fn a_viewer_sees_no_cancel_and_cannot_post_one_nor_can_another_site() {
+    let server = TestServer::start().await;
+    let viewer = signed_in(&server, "vic", Role::Viewer).await;
+    let job = hostile_job(&server).await;
+    let (_, page) = get(&server, &viewer, &format!("/jobs/{}", job.0)).await;
+    assert!(
+        !page.contains("Cancel job"),
+        "no button the viewer may not use"
+    );
+    let csrf = form_value(&page, "_csrf").expect("csrf token");
+    let refused = server
+        .http()
+        .post(format!("{}/jobs/{}/cancel", server.url, job.0))
+        .header(COOKIE, &viewer)
+        .header("sec-fetch-site", "same-origin")
+        .form(&[("_csrf", csrf.as_str())])
+        .send()
+        .await
+        .expect("cancel");
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+
+    let operator = signed_in(&server, "olga", Role::Operator).await;
+    let cross_site = server
+        .http()
+        .post(format!("{}/jobs/{}/cancel", server.url, job.0))
+        .header(COOKIE, &operator)
+        .header("sec-fetch-site", "cross-site")
+        .form(&[("_csrf", "anything")])
+        .send()
+        .await
+        .expect("cancel");
+    assert_eq!(cross_site.status(), StatusCode::FORBIDDEN);
+    let (_, still) = get(&server, &operator, &format!("/jobs/{}", job.0)).await;
+    assert!(still.contains("status-queued"), "nothing was cancelled");
+}
+
+#[tokio::test]
+async fn the_ui_scripts_are_served_from_the_binary() {
+    let server = TestServer::start().await;
+    for (path, needle) in [
+        ("/static/htmx.min.js", "htmx"),
+        ("/static/app.js", "EventSource"),
+        ("/static/app.css", "--accent"),
+    ] {
+        let response = server
+            .http()
+            .get(format!("{}{path}", server.url))
+            .send()
+            .await
+            .expect("asset");
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert!(
+            response.text().await.expect("body").contains(needle),
+            "{path}"
+        );
+    }
+    let missing = server
+        .http()
+        .get(format!("{}/static/nope.js", server.url))
+        .send()
+        .await
+        .expect("asset");
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+}
