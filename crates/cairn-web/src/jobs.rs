@@ -73,14 +73,14 @@ struct JobsPage {
 
 #[derive(Template, WebTemplate)]
 #[template(path = "jobs_table.html")]
-struct JobsTable {
-    rows: Vec<JobRow>,
-    filtered: bool,
+pub(crate) struct JobsTable {
+    pub(crate) rows: Vec<JobRow>,
+    pub(crate) filtered: bool,
     /// The next page's URL, while there is one.
-    next: Option<String>,
+    pub(crate) next: Option<String>,
 }
 
-fn row(job: &Job) -> JobRow {
+pub(crate) fn row(job: &Job) -> JobRow {
     JobRow {
         id: job.id.0,
         kind: job.kind.as_str(),

@@ -16,6 +16,7 @@ mod assets;
 mod csrf;
 mod format;
 mod headers;
+mod hosts;
 mod jobs;
 mod pages;
 mod reply;
@@ -41,6 +42,9 @@ pub fn router(api: Api) -> Router {
         .route("/setup", get(pages::setup_form).post(pages::setup))
         .route("/tokens", post(pages::create_token))
         .route("/tokens/{id}/revoke", post(pages::revoke_token))
+        .route("/hosts", get(hosts::list))
+        .route("/hosts/{id}", get(hosts::detail))
+        .route("/hosts/{id}/{action}", post(hosts::act))
         .route("/jobs", get(jobs::list))
         .route("/jobs/{id}", get(jobs::detail))
         .route("/jobs/{id}/cancel", post(jobs::cancel))

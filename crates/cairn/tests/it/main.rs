@@ -21,6 +21,7 @@ mod tls;
 mod upgrade;
 mod watch;
 mod web;
+mod web_hosts;
 mod web_jobs;
 mod wire;
 mod workers;
@@ -51,4 +52,63 @@ pub fn with_token<T>(message: T, token: &str) -> tonic::Request<T> {
     let value = format!("Bearer {token}").parse().expect("header value");
     request.metadata_mut().insert("authorization", value);
     request
+}
+
+/// Signs `username` (made with `role`) in through the login form; returns
+/// the session cookie.
+pub async fn signed_in(
+    server: &cairn_testkit::TestServer,
+    username: &str,
+    role: cairn_store::Role,
+) -> String {
+    server.create_user(username, role).await;
+    let response = server
+        .http()
+        .post(format!("{}/login", server.url))
+        .header("sec-fetch-site", "same-origin")
+        .form(&[
+            ("username", username),
+            ("password", cairn_testkit::TEST_PASSWORD),
+        ])
+        .send()
+        .await
+        .expect("login");
+    session_cookie(&response).expect("signed in")
+}
+
+/// A page, as the signed-in browser with `cookie` gets it.
+pub async fn get_page(
+    server: &cairn_testkit::TestServer,
+    cookie: &str,
+    path: &str,
+) -> (reqwest::StatusCode, String) {
+    let response = server
+        .http()
+        .get(format!("{}{path}", server.url))
+        .header(reqwest::header::COOKIE, cookie)
+        .send()
+        .await
+        .expect("request");
+    let status = response.status();
+    (status, response.text().await.expect("body"))
+}
+
+/// A form posted from one of the server's own pages.
+pub async fn post_form(
+    server: &cairn_testkit::TestServer,
+    cookie: &str,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> (reqwest::StatusCode, String) {
+    let response = server
+        .http()
+        .post(format!("{}{path}", server.url))
+        .header(reqwest::header::COOKIE, cookie)
+        .header("sec-fetch-site", "same-origin")
+        .form(fields)
+        .send()
+        .await
+        .expect("request");
+    let status = response.status();
+    (status, response.text().await.expect("body"))
 }

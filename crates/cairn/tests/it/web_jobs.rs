@@ -6,38 +6,13 @@ use std::time::Duration;
 
 use cairn_domain::{JobSpec, LogLevel, LogStream, Trigger};
 use cairn_store::{JobId, LogLine, NewJob, Role};
-use cairn_testkit::{TEST_PASSWORD, TestServer};
+use cairn_testkit::TestServer;
 use reqwest::StatusCode;
 use reqwest::header::COOKIE;
 
-use crate::{form_value, session_cookie};
+use crate::{form_value, get_page, signed_in};
 
 const HOSTILE: &str = "<script>alert(1)</script><img src=x onerror=alert(2)>";
-
-async fn signed_in(server: &TestServer, username: &str, role: Role) -> String {
-    server.create_user(username, role).await;
-    let response = server
-        .http()
-        .post(format!("{}/login", server.url))
-        .header("sec-fetch-site", "same-origin")
-        .form(&[("username", username), ("password", TEST_PASSWORD)])
-        .send()
-        .await
-        .expect("login");
-    session_cookie(&response).expect("signed in")
-}
-
-async fn get(server: &TestServer, cookie: &str, path: &str) -> (StatusCode, String) {
-    let response = server
-        .http()
-        .get(format!("{}{path}", server.url))
-        .header(COOKIE, cookie)
-        .send()
-        .await
-        .expect("request");
-    let status = response.status();
-    (status, response.text().await.expect("body"))
-}
 
 /// A queued job on a host whose hostname is markup, with a log line of
 /// markup (stored as the host's agent would have sent it).
@@ -86,21 +61,21 @@ fn inert(html: &str) {
 async fn the_job_list_filters_in_the_url_and_renders_hostile_strings_inert() {
     let server = TestServer::start().await;
     let cookie = signed_in(&server, "ann", Role::Operator).await;
-    let (status, empty) = get(&server, &cookie, "/jobs").await;
+    let (status, empty) = get_page(&server, &cookie, "/jobs").await;
     assert_eq!(status, StatusCode::OK);
     assert!(empty.contains("No jobs yet"), "a helpful empty state");
 
     let job = hostile_job(&server).await;
-    let (_, list) = get(&server, &cookie, "/jobs").await;
+    let (_, list) = get_page(&server, &cookie, "/jobs").await;
     assert!(list.contains(&format!("href=\"/jobs/{}\"", job.0)));
     inert(&list);
 
-    let (_, filtered) = get(&server, &cookie, "/jobs?kind=backup").await;
+    let (_, filtered) = get_page(&server, &cookie, "/jobs?kind=backup").await;
     assert!(filtered.contains("No job matches these filters"));
-    let (_, matching) = get(&server, &cookie, "/jobs?kind=check&status=queued").await;
+    let (_, matching) = get_page(&server, &cookie, "/jobs?kind=check&status=queued").await;
     assert!(matching.contains(&format!("#{}", job.0)));
 
-    let (status, bad) = get(&server, &cookie, "/jobs?kind=teleport").await;
+    let (status, bad) = get_page(&server, &cookie, "/jobs?kind=teleport").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(bad.contains("unknown job kind"), "a clear error");
 
@@ -125,7 +100,7 @@ async fn a_job_page_shows_its_log_inert_and_follows_the_job_to_its_end() {
     let server = TestServer::start().await;
     let cookie = signed_in(&server, "ann", Role::Operator).await;
     let job = hostile_job(&server).await;
-    let (status, page) = get(&server, &cookie, &format!("/jobs/{}", job.0)).await;
+    let (status, page) = get_page(&server, &cookie, &format!("/jobs/{}", job.0)).await;
     assert_eq!(status, StatusCode::OK);
     inert(&page);
     assert!(page.contains(&format!("data-job-events=\"/jobs/{}/events\"", job.0)));
@@ -176,7 +151,7 @@ async fn a_viewer_sees_no_cancel_and_cannot_post_one_nor_can_another_site() {
     let server = TestServer::start().await;
     let viewer = signed_in(&server, "vic", Role::Viewer).await;
     let job = hostile_job(&server).await;
-    let (_, page) = get(&server, &viewer, &format!("/jobs/{}", job.0)).await;
+    let (_, page) = get_page(&server, &viewer, &format!("/jobs/{}", job.0)).await;
     assert!(
         !page.contains("Cancel job"),
         "no button the viewer may not use"
@@ -204,7 +179,7 @@ async fn a_viewer_sees_no_cancel_and_cannot_post_one_nor_can_another_site() {
         .await
         .expect("cancel");
     assert_eq!(cross_site.status(), StatusCode::FORBIDDEN);
-    let (_, still) = get(&server, &operator, &format!("/jobs/{}", job.0)).await;
+    let (_, still) = get_page(&server, &operator, &format!("/jobs/{}", job.0)).await;
     assert!(still.contains("status-queued"), "nothing was cancelled");
 }
 
