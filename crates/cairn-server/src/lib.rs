@@ -64,6 +64,9 @@ pub struct Api {
     pub secure_cookies: bool,
     /// The URL operators reach the server at.
     pub public_url: String,
+    /// The SHA-256 fingerprint of the server's TLS certificate (what agents
+    /// pin), or `None` when serving plaintext.
+    pub tls_fingerprint: Option<String>,
     /// The background workers and what became of each.
     pub workers: Workers,
     store: Store,
@@ -89,6 +92,17 @@ impl Api {
     pub async fn server_status(&self, p: &auth::Principal) -> ServiceResult<HealthReport> {
         p.require(cairn_store::Scope::Admin)?;
         Ok(self.health().await)
+    }
+
+    /// The command that runs an agent against this server, ready to paste.
+    pub fn agent_command(&self) -> String {
+        match &self.tls_fingerprint {
+            Some(fp) => format!(
+                "cairn agent --server {} --server-fingerprint {fp}",
+                self.public_url
+            ),
+            None => format!("cairn agent --server {} --allow-plaintext", self.public_url),
+        }
     }
 
     /// Resolves when the server begins shutting down. Long-lived streams

@@ -151,6 +151,7 @@ impl Server {
             maintenance,
             secure_cookies: config.serves_https(),
             public_url: config.public_url.clone(),
+            tls_fingerprint: tls.as_ref().map(|t| t.fingerprint().to_string()),
             workers,
             store,
             shutdown: shutdown_rx,
@@ -194,16 +195,7 @@ impl Server {
 
     /// The command that runs an agent against this server, ready to paste.
     pub fn agent_command(&self) -> String {
-        match self.tls_fingerprint() {
-            Some(fp) => format!(
-                "cairn agent --server {} --server-fingerprint {fp}",
-                self.config.public_url
-            ),
-            None => format!(
-                "cairn agent --server {} --allow-plaintext",
-                self.config.public_url
-            ),
-        }
+        self.api.agent_command()
     }
 
     /// The one-time setup link, while the server awaits its first admin.

@@ -14,6 +14,7 @@
 
 mod assets;
 mod csrf;
+mod enroll;
 mod format;
 mod headers;
 mod hosts;
@@ -43,6 +44,7 @@ pub fn router(api: Api) -> Router {
         .route("/tokens", post(pages::create_token))
         .route("/tokens/{id}/revoke", post(pages::revoke_token))
         .route("/hosts", get(hosts::list))
+        .route("/hosts/add", get(enroll::form).post(enroll::create_token))
         .route("/hosts/{id}", get(hosts::detail))
         .route("/hosts/{id}/{action}", post(hosts::act))
         .route("/jobs", get(jobs::list))

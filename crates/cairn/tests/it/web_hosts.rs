@@ -138,3 +138,54 @@ async fn delete_needs_its_confirmation_and_a_viewer_gets_no_action() {
     assert!(status.is_redirection() || status.is_success(), "{status}");
     assert_eq!(status_of(&server, host).await, None);
 }
+
+#[tokio::test]
+async fn add_host_gives_the_exact_command_and_an_admin_an_enrollment_token_once() {
+    let server = TestServer::start().await;
+    let operator = signed_in(&server, "olga", Role::Operator).await;
+    let (status, page) = get_page(&server, &operator, "/hosts/add").await;
+    assert_eq!(status, StatusCode::OK);
+    let command = format!("cairn agent --server {} --allow-plaintext", server.url);
+    assert!(page.contains(&command), "the exact command for this server");
+    assert!(
+        page.contains("allow_plaintext = true"),
+        "and its agent.toml"
+    );
+    assert!(
+        !page.contains("Make a token"),
+        "tokens are an admin's to give"
+    );
+
+    let admin = signed_in(&server, "ada", Role::Admin).await;
+    let (_, page) = get_page(&server, &admin, "/hosts/add").await;
+    let csrf = form_value(&page, "_csrf").expect("csrf");
+    let (status, refused) = post_form(
+        &server,
+        &admin,
+        "/hosts/add",
+        &[("_csrf", csrf.as_str()), ("name", " "), ("hours", "24")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(refused.contains("invalid name"), "a clear error: {refused}");
+    let (status, made) = post_form(
+        &server,
+        &admin,
+        "/hosts/add",
+        &[
+            ("_csrf", csrf.as_str()),
+            ("name", "rollout"),
+            ("hours", "24"),
+            ("max_uses", "3"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        made.contains("CAIRN_ENROLL_TOKEN=cairn_enroll_"),
+        "the token in the command"
+    );
+    assert!(made.contains("enroll_token_file"), "and in agent.toml");
+    let (_, again) = get_page(&server, &admin, "/hosts/add").await;
+    assert!(!again.contains("cairn_enroll_"), "shown once");
+}
