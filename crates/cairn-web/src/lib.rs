@@ -14,6 +14,7 @@
 
 mod assets;
 mod csrf;
+mod dashboard;
 mod enroll;
 mod format;
 mod headers;
@@ -37,7 +38,8 @@ pub(crate) struct Web {
 pub fn router(api: Api) -> Router {
     let web = Web { api };
     Router::new()
-        .route("/", get(pages::account))
+        .route("/", get(dashboard::page))
+        .route("/account", get(pages::account))
         .route("/login", get(pages::login_form).post(pages::login))
         .route("/logout", post(pages::logout))
         .route("/setup", get(pages::setup_form).post(pages::setup))

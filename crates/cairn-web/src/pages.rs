@@ -408,7 +408,7 @@ pub(crate) async fn revoke_token(
         .revoke_api_token(&principal, ApiTokenId(id))
         .await
     {
-        Ok(_) => Redirect::to("/").into_response(),
+        Ok(_) => Redirect::to("/account").into_response(),
         Err(err) => error_page(err),
     }
 }

@@ -189,3 +189,30 @@ async fn add_host_gives_the_exact_command_and_an_admin_an_enrollment_token_once(
     let (_, again) = get_page(&server, &admin, "/hosts/add").await;
     assert!(!again.contains("cairn_enroll_"), "shown once");
 }
+
+#[tokio::test]
+async fn the_dashboard_puts_what_needs_attention_first() {
+    let server = TestServer::start().await;
+    let cookie = signed_in(&server, "ann", Role::Viewer).await;
+    let (status, empty) = get_page(&server, &cookie, "/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(empty.contains("No hosts yet"), "a helpful empty state");
+    assert!(
+        empty.contains("<title>Fleet · Cairn</title>"),
+        "nothing to count"
+    );
+
+    let host = server.stored_host(HOSTILE).await;
+    let (_, page) = get_page(&server, &cookie, "/").await;
+    assert!(
+        page.contains("<title>(1) Fleet · Cairn</title>"),
+        "the tab counts it"
+    );
+    assert!(page.contains("waits for approval"));
+    assert!(page.contains(&format!("href=\"/hosts/{}\"", host.0)));
+    assert!(
+        !page.contains("<script>alert"),
+        "the hostname renders inert"
+    );
+    assert!(page.contains("Nothing is running."));
+}
