@@ -111,6 +111,30 @@ impl Store {
         .await
     }
 
+    /// A job's newest `limit` log lines (at most [`LOG_PAGE_MAX`]), oldest
+    /// first, and how many earlier lines there are.
+    pub async fn job_log_tail(&self, job: JobId, limit: u32) -> StoreResult<(Vec<LogLine>, u64)> {
+        let limit = i64::from(limit.min(LOG_PAGE_MAX));
+        self.read(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT id, at, stream, level, line FROM job_logs WHERE job_id = ?1
+                 ORDER BY id DESC LIMIT ?2",
+            )?;
+            let mut lines = stmt
+                .query_map(params![job, limit], line_from_row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            lines.reverse();
+            let total: i64 = c.query_row(
+                "SELECT count(*) FROM job_logs WHERE job_id = ?1",
+                [job],
+                |r| r.get(0),
+            )?;
+            let earlier = (total - lines.len() as i64).max(0) as u64;
+            Ok((lines.into_iter().map(|(_, l)| l).collect(), earlier))
+        })
+        .await
+    }
+
     /// Deletes the logs of jobs that finished before `before`; returns how
     /// many lines went. The job rows stay.
     pub async fn delete_job_logs_before(&self, before: Millis) -> StoreResult<usize> {

@@ -77,17 +77,12 @@ async fn build(web: &Web, p: &Principal) -> cairn_server::ServiceResult<Dashboar
             _ => {}
         }
     }
-    let overdue = ScheduleFilter {
-        overdue_only: true,
-        ..Default::default()
-    };
     let names: BTreeMap<_, _> = hosts
         .iter()
         .map(|v| (v.host.id, v.host.facts.hostname.clone()))
         .collect();
     let schedules = web.api.schedules.list(p, ScheduleFilter::default()).await?;
-    let late: Vec<_> = web.api.schedules.list(p, overdue).await?;
-    for s in &late {
+    for s in schedules.iter().filter(|s| web.api.schedules.overdue(s)) {
         let last = s.last_success_at.unwrap_or(s.created_at);
         attention.push(Attention {
             kind: "overdue",
@@ -135,11 +130,13 @@ async fn build(web: &Web, p: &Principal) -> cairn_server::ServiceResult<Dashboar
             rows: failed.items.iter().map(row).collect(),
             filtered: true,
             next: failed.next.map(|_| "/jobs?status=failed".into()),
+            error: None,
         },
         running: JobsTable {
             rows: running.items.iter().map(row).collect(),
             filtered: true,
             next: None,
+            error: None,
         },
     })
 }

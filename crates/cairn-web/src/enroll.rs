@@ -57,8 +57,13 @@ fn page(
     error: Option<String>,
 ) -> AddHostPage {
     let command = match &token {
-        // In the environment, not argv: every user of a machine can read argv.
-        Some((_, secret)) => format!("CAIRN_ENROLL_TOKEN={secret} {}", web.api.agent_command()),
+        // In the environment, never in argv (every user of a machine can read
+        // argv) nor in the typed line (it would land in shell history): the
+        // operator pastes it at a silent prompt.
+        Some(_) => format!(
+            "read -rs CAIRN_ENROLL_TOKEN && export CAIRN_ENROLL_TOKEN   # paste the token, then Enter\n{}",
+            web.api.agent_command()
+        ),
         None => web.api.agent_command(),
     };
     AddHostPage {
@@ -77,16 +82,37 @@ pub(crate) async fn form(State(web): State<Web>, SignedIn(p): SignedIn) -> Respo
     page(&web, &p, None, None).into_response()
 }
 
+/// The form as sent: numbers are parsed here, so a bad one gets the form
+/// back with a clear error rather than a bare rejection.
 #[derive(Debug, Deserialize)]
 pub(crate) struct TokenForm {
     #[serde(default)]
     _csrf: String,
+    #[serde(default)]
     name: String,
     /// How long the token is valid, in hours.
-    hours: u64,
-    /// How many hosts may enroll with it (0: any number while it is valid).
     #[serde(default)]
-    max_uses: u32,
+    hours: String,
+    /// How many hosts may enroll with it (0 or empty: any number while it
+    /// is valid).
+    #[serde(default)]
+    max_uses: String,
+}
+
+fn numbers(form: &TokenForm) -> Result<(u64, u32), String> {
+    let hours = form.hours.trim().parse::<u64>().map_err(|_| {
+        format!(
+            "valid for must be a whole number of hours, not {:?}",
+            form.hours
+        )
+    })?;
+    let max_uses = match form.max_uses.trim() {
+        "" => 0,
+        n => n
+            .parse::<u32>()
+            .map_err(|_| format!("hosts must be a whole number, not {:?}", form.max_uses))?,
+    };
+    Ok((hours, max_uses))
 }
 
 /// `POST /hosts/add`: makes an enrollment token and shows it, once.
@@ -99,11 +125,17 @@ pub(crate) async fn create_token(
     if !token_matches(&p, &headers, Some(&form._csrf)) {
         return csrf_refused();
     }
-    let ttl = Duration::from_secs(form.hours.saturating_mul(3600));
+    let (hours, max_uses) = match numbers(&form) {
+        Ok(numbers) => numbers,
+        Err(reason) => {
+            return (StatusCode::BAD_REQUEST, page(&web, &p, None, Some(reason))).into_response();
+        }
+    };
+    let ttl = Duration::from_secs(hours.saturating_mul(3600));
     match web
         .api
         .fleet
-        .create_enrollment_token(&p, &form.name, ttl, form.max_uses, BTreeMap::new())
+        .create_enrollment_token(&p, &form.name, ttl, max_uses, BTreeMap::new())
         .await
     {
         Ok(created) => {

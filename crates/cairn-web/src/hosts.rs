@@ -179,7 +179,12 @@ struct HostPage {
     error: Option<String>,
 }
 
-async fn render_host(web: &Web, p: &Principal, id: HostId, error: Option<String>) -> Response {
+async fn render_host(
+    web: &Web,
+    p: &Principal,
+    id: HostId,
+    error: Option<(StatusCode, String)>,
+) -> Response {
     let view = match web.api.fleet.get_host(p, id).await {
         Ok(view) => view,
         Err(err) => return error_page(err),
@@ -193,10 +198,9 @@ async fn render_host(web: &Web, p: &Principal, id: HostId, error: Option<String>
         Err(err) => return error_page(err),
     };
     let h = &view.host;
-    let status = if error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
+    let (status, error) = match error {
+        Some((status, text)) => (status, Some(text)),
+        None => (StatusCode::OK, None),
     };
     let page = HostPage {
         user: p.user.clone(),
@@ -213,6 +217,7 @@ async fn render_host(web: &Web, p: &Principal, id: HostId, error: Option<String>
             rows: jobs.items.iter().map(row).collect(),
             filtered: false,
             next: jobs.next.map(|_| format!("/jobs?host={}", id.0)),
+            error: None,
         },
         can_operate: p.scope() >= Scope::Operate,
         pending: matches!(h.status, HostStatus::Pending | HostStatus::Rejected),
@@ -291,7 +296,7 @@ pub(crate) async fn act(
                 StatusCode::BAD_REQUEST | StatusCode::CONFLICT
             ) =>
         {
-            render_host(&web, &p, id, Some(err.to_string())).await
+            render_host(&web, &p, id, Some((status_of(&err), err.to_string()))).await
         }
         Err(err) => error_page(err),
     }

@@ -63,12 +63,13 @@ struct JobsPage {
     user: cairn_server::auth::Operator,
     csrf: String,
     table: JobsTable,
+    /// The host filter as parsed (for the `cairn ctl` line).
+    host_id: Option<i64>,
     host: String,
     kind: String,
     status: String,
     kinds: Vec<&'static str>,
     statuses: Vec<&'static str>,
-    error: Option<String>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -78,6 +79,8 @@ pub(crate) struct JobsTable {
     pub(crate) filtered: bool,
     /// The next page's URL, while there is one.
     pub(crate) next: Option<String>,
+    /// Why the filters were refused (shown in place of the rows).
+    pub(crate) error: Option<String>,
 }
 
 pub(crate) fn row(job: &Job) -> JobRow {
@@ -131,57 +134,63 @@ pub(crate) async fn list(
     headers: HeaderMap,
     Query(q): Query<JobsQuery>,
 ) -> Response {
-    let (table, error) = match filter_of(&q) {
+    let parsed = filter_of(&q);
+    let host_id = parsed.as_ref().ok().and_then(|(f, _)| f.host).map(|h| h.0);
+    let table = match parsed {
         Ok((filter, page)) => match web.api.jobs.list(&p, filter, page).await {
             Ok(jobs) => {
+                // Built from the parsed filter, never from the raw query.
                 let next = jobs.next.map(|cursor| {
                     format!(
                         "/jobs?host={}&kind={}&status={}&after={cursor}",
-                        q.host, q.kind, q.status
+                        filter.host.map_or(String::new(), |h| h.0.to_string()),
+                        filter.kind.map_or("", JobKind::as_str),
+                        filter.status.map_or("", JobStatus::as_str),
                     )
                 });
-                let rows = jobs.items.iter().map(row).collect();
                 let filtered = !(q.host.is_empty() && q.kind.is_empty() && q.status.is_empty());
-                (
-                    JobsTable {
-                        rows,
-                        filtered,
-                        next,
-                    },
-                    None,
-                )
+                JobsTable {
+                    rows: jobs.items.iter().map(row).collect(),
+                    filtered,
+                    next,
+                    error: None,
+                }
             }
             Err(err) => return error_page(err),
         },
-        Err(reason) => (
-            JobsTable {
-                rows: Vec::new(),
-                filtered: true,
-                next: None,
-            },
-            Some(reason),
-        ),
+        Err(reason) => JobsTable {
+            rows: Vec::new(),
+            filtered: true,
+            next: None,
+            error: Some(reason),
+        },
     };
-    let status = if error.is_some() {
+    // Responses differ by HX-Request: caches must keep both apart.
+    let vary = [(axum::http::header::VARY, "HX-Request")];
+    // An HTMX swap wants the table, a refusal inside it (4xx answers are not
+    // swapped); a history restore and a plain request want the whole page.
+    let partial =
+        headers.contains_key("hx-request") && !headers.contains_key("hx-history-restore-request");
+    if partial {
+        return (vary, table).into_response();
+    }
+    let status = if table.error.is_some() {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
     };
-    if headers.contains_key("hx-request") && error.is_none() {
-        return table.into_response();
-    }
     let page = JobsPage {
         user: p.user.clone(),
         csrf: csrf_of(&p),
         table,
+        host_id,
         host: q.host,
         kind: q.kind,
         status: q.status,
         kinds: JobKind::ALL.iter().map(|k| k.as_str()).collect(),
         statuses: JobStatus::ALL.iter().map(|s| s.as_str()).collect(),
-        error,
     };
-    (status, page).into_response()
+    (status, vary, page).into_response()
 }
 
 /// One log line as the page shows it.
@@ -215,6 +224,8 @@ struct JobPage {
     created_by: String,
     progress: ProgressView,
     lines: Vec<LineView>,
+    /// Log lines before the ones shown.
+    earlier: u64,
 }
 
 /// Progress in human units.
@@ -254,8 +265,8 @@ pub(crate) async fn detail(
         Ok(job) => job,
         Err(err) => return error_page(err),
     };
-    let lines = match web.api.jobs.logs(&p, JobId(id), LOG_TAIL, None).await {
-        Ok(page) => page.items.iter().map(line).collect(),
+    let (lines, earlier) = match web.api.jobs.log_tail(&p, JobId(id), LOG_TAIL).await {
+        Ok((lines, earlier)) => (lines.iter().map(line).collect(), earlier),
         Err(err) => return error_page(err),
     };
     let live = !job.status.is_terminal();
@@ -271,6 +282,7 @@ pub(crate) async fn detail(
         progress: progress_view(job.progress.as_ref()),
         job: row(&job),
         lines,
+        earlier,
     }
     .into_response()
 }

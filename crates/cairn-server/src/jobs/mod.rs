@@ -235,6 +235,19 @@ impl Jobs {
             .await?)
     }
 
+    /// A job's newest log lines (up to `limit`), oldest first, and how many
+    /// earlier ones there are: what a page that follows the job opens with.
+    pub async fn log_tail(
+        &self,
+        p: &Principal,
+        id: JobId,
+        limit: u32,
+    ) -> ServiceResult<(Vec<LogLine>, u64)> {
+        p.require(Scope::Read)?;
+        self.store.job(id).await?;
+        Ok(self.store.job_log_tail(id, limit).await?)
+    }
+
     /// Cancels a job: a queued one at once; a running one by telling its
     /// agent, which stops restic and reports `cancelled`.
     pub async fn cancel(&self, p: &Principal, id: JobId, reason: &str) -> ServiceResult<Job> {

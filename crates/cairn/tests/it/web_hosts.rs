@@ -69,7 +69,7 @@ async fn a_pending_host_is_approved_only_against_its_own_fingerprint() {
         ],
     )
     .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
     assert!(
         refused.contains("fingerprint mismatch"),
         "the page says why"
@@ -168,6 +168,15 @@ async fn add_host_gives_the_exact_command_and_an_admin_an_enrollment_token_once(
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(refused.contains("invalid name"), "a clear error: {refused}");
+    let (status, refused) = post_form(
+        &server,
+        &admin,
+        "/hosts/add",
+        &[("_csrf", csrf.as_str()), ("name", "x"), ("hours", "1.5")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(refused.contains("whole number of hours"), "{refused}");
     let (status, made) = post_form(
         &server,
         &admin,
@@ -181,9 +190,10 @@ async fn add_host_gives_the_exact_command_and_an_admin_an_enrollment_token_once(
     )
     .await;
     assert_eq!(status, StatusCode::OK);
+    assert!(made.contains("cairn_enroll_"), "the token, shown once");
     assert!(
-        made.contains("CAIRN_ENROLL_TOKEN=cairn_enroll_"),
-        "the token in the command"
+        made.contains("read -rs CAIRN_ENROLL_TOKEN"),
+        "pasted at a silent prompt, never typed into the command line"
     );
     assert!(made.contains("enroll_token_file"), "and in agent.toml");
     let (_, again) = get_page(&server, &admin, "/hosts/add").await;

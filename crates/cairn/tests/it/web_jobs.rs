@@ -93,6 +93,24 @@ async fn the_job_list_filters_in_the_url_and_renders_hostile_strings_inert() {
         .expect("body");
     assert!(!partial.contains("<html"), "a partial, not a page");
     assert!(partial.contains(&format!("#{}", job.0)));
+    // A refused filter, asked by HTMX, comes as a table that says why (HTMX
+    // does not swap a 4xx answer).
+    let refused = server
+        .http()
+        .get(format!("{}/jobs?host=abc", server.url))
+        .header(COOKIE, &cookie)
+        .header("hx-request", "true")
+        .send()
+        .await
+        .expect("partial");
+    assert_eq!(refused.status(), StatusCode::OK);
+    assert!(
+        refused
+            .text()
+            .await
+            .expect("body")
+            .contains("host must be a number")
+    );
 }
 
 #[tokio::test]
@@ -210,4 +228,39 @@ async fn the_ui_scripts_are_served_from_the_binary() {
         .await
         .expect("asset");
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_long_log_opens_at_its_newest_lines_and_says_what_it_left_out() {
+    let server = TestServer::start().await;
+    let cookie = signed_in(&server, "ann", Role::Viewer).await;
+    let job = hostile_job(&server).await;
+    let store = server.store().await;
+    let host = store.job(job).await.expect("job").host_id;
+    let lines = (0..700)
+        .map(|n| LogLine {
+            at: 1_767_225_600_000,
+            stream: LogStream::Stdout,
+            level: LogLevel::Info,
+            line: format!("line number {n:04}"),
+        })
+        .collect();
+    let effect = cairn_store::append_job_log(host, job, lines, 10_000);
+    store
+        .apply_agent_message_with(host, 2, 2, effect)
+        .await
+        .expect("log");
+    let (_, page) = get_page(&server, &cookie, &format!("/jobs/{}", job.0)).await;
+    assert!(
+        page.contains("line number 0699"),
+        "the newest line is shown"
+    );
+    assert!(
+        !page.contains("line number 0100"),
+        "the oldest are left out"
+    );
+    assert!(
+        page.contains("201 earlier lines are not shown"),
+        "and it says so"
+    );
 }
