@@ -100,6 +100,12 @@ impl CronSpec {
         out
     }
 
+    /// A time as the schedule's zone reads it: `2026-01-01 02:00 CET`.
+    pub fn local_time(&self, at_ms: i64) -> Option<String> {
+        let at = self.zone.timestamp_millis_opt(at_ms).single()?;
+        Some(at.format("%Y-%m-%d %H:%M %Z").to_string())
+    }
+
     /// The shortest gap between two firings seen over the next few, in
     /// milliseconds: the schedule's interval, for "overdue" reckoning.
     pub fn interval_after(&self, from_ms: i64) -> Option<i64> {
@@ -113,6 +119,13 @@ mod tests {
     use super::*;
 
     const HOUR: i64 = 3_600_000;
+
+    #[test]
+    fn times_read_in_the_schedules_zone() {
+        let spec = CronSpec::parse("0 2 * * *", "Europe/Berlin").expect("parse");
+        let at = spec.next_after(1_767_225_600_000).expect("next");
+        assert_eq!(spec.local_time(at).as_deref(), Some("2026-01-01 02:00 CET"));
+    }
 
     #[test]
     fn fires_in_its_time_zone() {

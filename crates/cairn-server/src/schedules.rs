@@ -293,6 +293,19 @@ impl Schedules {
             .await?)
     }
 
+    /// The schedule's next `n` firings after now, each as milliseconds and
+    /// as its own zone reads it (none for a schedule whose cron no longer
+    /// parses).
+    pub fn next_firings(&self, schedule: &Schedule, n: usize) -> Vec<(i64, String)> {
+        let Ok(spec) = CronSpec::parse(&schedule.fields.cron, &schedule.fields.timezone) else {
+            return Vec::new();
+        };
+        spec.firings_between(self.clock.now(), i64::MAX, n)
+            .into_iter()
+            .map(|at| (at, spec.local_time(at).unwrap_or_default()))
+            .collect()
+    }
+
     /// When the schedule fires next, by the server's clock.
     pub fn next_fire(&self, schedule: &Schedule) -> Option<i64> {
         CronSpec::parse(&schedule.fields.cron, &schedule.fields.timezone)

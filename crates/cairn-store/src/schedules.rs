@@ -36,7 +36,7 @@ pub struct ScheduleFields {
     pub hooks: Vec<String>,
     pub limit_upload_kib: Option<u32>,
     pub limit_download_kib: Option<u32>,
-    /// `once`, `skip` or `all`.
+    /// What becomes of firings missed while the host was away.
     pub catch_up: cairn_domain::CatchUp,
     pub enabled: bool,
 }

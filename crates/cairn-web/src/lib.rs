@@ -22,6 +22,8 @@ mod hosts;
 mod jobs;
 mod pages;
 mod reply;
+mod repos;
+mod schedules;
 mod session;
 
 use axum::Router;
@@ -49,6 +51,9 @@ pub fn router(api: Api) -> Router {
         .route("/hosts/add", get(enroll::form).post(enroll::create_token))
         .route("/hosts/{id}", get(hosts::detail))
         .route("/hosts/{id}/{action}", post(hosts::act))
+        .route("/repositories", get(repos::list))
+        .route("/repositories/{id}/test", post(repos::test))
+        .route("/schedules", get(schedules::list))
         .route("/jobs", get(jobs::list))
         .route("/jobs/{id}", get(jobs::detail))
         .route("/jobs/{id}/cancel", post(jobs::cancel))
