@@ -12,6 +12,7 @@
 
 #![forbid(unsafe_code)]
 
+mod admin_pages;
 mod assets;
 mod csrf;
 mod dashboard;
@@ -54,6 +55,11 @@ pub fn router(api: Api) -> Router {
         .route("/repositories", get(repos::list))
         .route("/repositories/{id}/test", post(repos::test))
         .route("/schedules", get(schedules::list))
+        .route("/audit", get(admin_pages::audit))
+        .route(
+            "/settings",
+            get(admin_pages::settings).post(admin_pages::save_settings),
+        )
         .route("/jobs", get(jobs::list))
         .route("/jobs/{id}", get(jobs::detail))
         .route("/jobs/{id}/cancel", post(jobs::cancel))

@@ -1,6 +1,6 @@
 //! Server settings an admin changes at run time (kept in the store, audited).
 
-use cairn_store::{Outcome, Scope, SettingKey};
+use cairn_store::{AuditFilter, AuditRecord, Outcome, Page, PageOf, Scope, SettingKey};
 
 use super::Admin;
 use crate::auth::Principal;
@@ -42,6 +42,20 @@ impl Admin {
             .and_then(|bytes| String::from_utf8(bytes).ok())
             .and_then(|text| text.parse().ok())
             .unwrap_or(default))
+    }
+
+    /// The audit log, newest first (admins only: it names who did what,
+    /// from where).
+    pub async fn audit_log(
+        &self,
+        p: &Principal,
+        filter: AuditFilter,
+        page: Page,
+    ) -> ServiceResult<PageOf<AuditRecord>> {
+        self.auditor
+            .authorize(p, Scope::Admin, "audit.read", None)
+            .await?;
+        Ok(self.store.list_audit(filter, page).await?)
     }
 
     /// The current settings.

@@ -21,6 +21,7 @@ mod tls;
 mod upgrade;
 mod watch;
 mod web;
+mod web_admin;
 mod web_fleet;
 mod web_hosts;
 mod web_jobs;
