@@ -191,6 +191,23 @@ impl TestServer {
             .id
     }
 
+    /// A queued job of `host` (no repository: no dispatcher sends it), made
+    /// straight in the store, for tests of what the server itself does.
+    pub async fn stored_job(
+        &self,
+        host: cairn_store::HostId,
+        spec: cairn_domain::JobSpec,
+    ) -> cairn_store::JobId {
+        let job = cairn_store::NewJob {
+            host_id: host,
+            repository_id: None,
+            trigger: cairn_domain::Trigger::Api,
+            spec,
+            created_by: None,
+        };
+        self.store().await.create_job(job, 0).await.expect("job")
+    }
+
     /// Opens the server's database alongside it (WAL allows this), to arrange
     /// or inspect state the API does not expose.
     pub async fn store(&self) -> cairn_store::Store {

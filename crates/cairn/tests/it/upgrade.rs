@@ -3,10 +3,9 @@
 //! back as what it was.
 
 use base64::Engine;
-use cairn_domain::{BackupSpec, JobSpec, Trigger};
+use cairn_domain::{BackupSpec, JobSpec};
 use cairn_proto::v1 as pb;
 use cairn_server::auth::Principal;
-use cairn_store::NewJob;
 use cairn_testkit::TestServer;
 use prost::Message;
 
@@ -17,22 +16,8 @@ fn legacy(message: &impl Message) -> String {
 #[tokio::test]
 async fn job_rows_from_cairn_0_1_are_rewritten_as_json_at_start() {
     let server = TestServer::start().await;
-    let store = server.store().await;
     let host = server.stored_host("old").await;
-    let job = store
-        .create_job(
-            NewJob {
-                host_id: host,
-                repository_id: None,
-                trigger: Trigger::Api,
-                spec: JobSpec::Snapshots,
-                created_by: None,
-            },
-            0,
-        )
-        .await
-        .expect("job");
-    drop(store);
+    let job = server.stored_job(host, JobSpec::Snapshots).await;
     let db_path = server.data_dir().join("cairn.db");
     let wire_spec = pb::JobSpec {
         spec: Some(pb::job_spec::Spec::Backup(pb::BackupSpec {

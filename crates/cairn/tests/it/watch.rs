@@ -5,25 +5,19 @@
 
 use std::time::Duration;
 
-use cairn_domain::{JobSpec, Trigger};
+use cairn_domain::JobSpec;
 use cairn_server::auth::Principal;
 use cairn_server::jobs::{Event, JobWatch};
-use cairn_store::{JobId, JobStatus, NewJob};
+use cairn_store::{JobId, JobStatus};
 use cairn_testkit::TestServer;
 
 /// A job queued for a host that never connects: nothing but the server
 /// itself moves it.
 async fn queued_job(server: &TestServer) -> JobId {
-    let store = server.store().await;
     let host = server.stored_host("watched").await;
-    let job = NewJob {
-        host_id: host,
-        repository_id: None,
-        trigger: Trigger::Api,
-        spec: JobSpec::Check(Default::default()),
-        created_by: None,
-    };
-    store.create_job(job, 0).await.expect("job")
+    server
+        .stored_job(host, JobSpec::Check(Default::default()))
+        .await
 }
 
 /// The next event, with a deadline a busy machine meets.
@@ -104,21 +98,10 @@ async fn a_finished_job_gives_its_record_alone_and_a_watch_ends_at_shutdown() {
     assert!(matches!(next(&mut watch).await, Some(Event::Finished(_))));
     assert_eq!(next(&mut watch).await, None);
 
-    let store = server.store().await;
-    let host = store.job(ended).await.expect("job").host_id;
-    let live = store
-        .create_job(
-            NewJob {
-                host_id: host,
-                repository_id: None,
-                trigger: Trigger::Api,
-                spec: JobSpec::Check(Default::default()),
-                created_by: None,
-            },
-            0,
-        )
-        .await
-        .expect("job");
+    let host = server.store().await.job(ended).await.expect("job").host_id;
+    let live = server
+        .stored_job(host, JobSpec::Check(Default::default()))
+        .await;
     let mut watch = server.api.jobs.watch(&cli, live).await.expect("watch");
     assert!(matches!(next(&mut watch).await, Some(Event::Current(_))));
     server.stop().await.expect("stop");

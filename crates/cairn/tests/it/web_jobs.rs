@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use cairn_domain::{JobSpec, LogLevel, LogStream, Trigger};
-use cairn_store::{JobId, LogLine, NewJob, Role};
+use cairn_domain::{JobSpec, LogLevel, LogStream};
+use cairn_store::{JobId, LogLine, Role};
 use cairn_testkit::TestServer;
 use reqwest::StatusCode;
 use reqwest::header::COOKIE;
@@ -18,20 +18,10 @@ const HOSTILE: &str = "<script>alert(1)</script><img src=x onerror=alert(2)>";
 /// markup (stored as the host's agent would have sent it).
 async fn hostile_job(server: &TestServer) -> JobId {
     let host = server.stored_host(HOSTILE).await;
+    let job = server
+        .stored_job(host, JobSpec::Check(Default::default()))
+        .await;
     let store = server.store().await;
-    let job = store
-        .create_job(
-            NewJob {
-                host_id: host,
-                repository_id: None,
-                trigger: Trigger::Api,
-                spec: JobSpec::Check(Default::default()),
-                created_by: None,
-            },
-            1,
-        )
-        .await
-        .expect("job");
     let line = LogLine {
         at: 1_767_225_600_000,
         stream: LogStream::Stdout,
