@@ -26,6 +26,7 @@ mod reply;
 mod repos;
 mod schedules;
 mod session;
+mod users;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -55,6 +56,8 @@ pub fn router(api: Api) -> Router {
         .route("/repositories", get(repos::list))
         .route("/repositories/{id}/test", post(repos::test))
         .route("/schedules", get(schedules::list))
+        .route("/users", get(users::list).post(users::create))
+        .route("/users/{id}", post(users::update))
         .route("/audit", get(admin_pages::audit))
         .route(
             "/settings",

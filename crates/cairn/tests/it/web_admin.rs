@@ -60,3 +60,83 @@ async fn settings_keep_their_ranges_and_only_an_admin_changes_them() {
     let (_, audit) = get_page(&server, &admin, "/audit?action=settings.update").await;
     assert!(audit.contains("job_log_retention_days=45"), "and audited");
 }
+
+#[tokio::test]
+async fn an_admin_adds_operators_changes_roles_and_cannot_demote_the_last_admin() {
+    let server = TestServer::start().await;
+    let operator = signed_in(&server, "olga", Role::Operator).await;
+    let (status, _) = get_page(&server, &operator, "/users").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "admins only");
+    let admin = signed_in(&server, "ada", Role::Admin).await;
+    let (_, page) = get_page(&server, &admin, "/users").await;
+    let csrf = form_value(&page, "_csrf").expect("csrf");
+
+    let (status, weak) = post_form(
+        &server,
+        &admin,
+        "/users",
+        &[
+            ("_csrf", csrf.as_str()),
+            ("username", "bob"),
+            ("password", "x"),
+            ("role", "operator"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{weak}");
+    assert!(weak.contains("password"), "a clear error: {weak}");
+    let (status, _) = post_form(
+        &server,
+        &admin,
+        "/users",
+        &[
+            ("_csrf", csrf.as_str()),
+            ("username", "bob"),
+            ("password", cairn_testkit::TEST_PASSWORD),
+            ("role", "viewer"),
+        ],
+    )
+    .await;
+    assert!(status.is_redirection() || status.is_success(), "{status}");
+    let (_, listed) = get_page(&server, &admin, "/users").await;
+    assert!(listed.contains("bob"));
+
+    let store = server.store().await;
+    let ada = store
+        .user_by_username("ada")
+        .await
+        .expect("read")
+        .expect("ada")
+        .id
+        .0;
+    let (status, refused) = post_form(
+        &server,
+        &admin,
+        &format!("/users/{ada}"),
+        &[("_csrf", csrf.as_str()), ("role", "viewer")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(refused.contains("last enabled admin"), "{refused}");
+    let bob = store
+        .user_by_username("bob")
+        .await
+        .expect("read")
+        .expect("bob")
+        .id
+        .0;
+    let (status, _) = post_form(
+        &server,
+        &admin,
+        &format!("/users/{bob}"),
+        &[("_csrf", csrf.as_str()), ("access", "disable")],
+    )
+    .await;
+    assert!(status.is_redirection() || status.is_success(), "{status}");
+    let bob_now = store
+        .user_by_username("bob")
+        .await
+        .expect("read")
+        .expect("bob");
+    assert!(bob_now.disabled, "bob is disabled");
+}
