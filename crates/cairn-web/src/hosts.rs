@@ -77,6 +77,40 @@ fn host_row(view: &HostView) -> HostRow {
     }
 }
 
+/// Hostnames by id, for pages that name many hosts: the fleet's first page
+/// is read once; a host beyond it is read when it is asked for.
+pub(crate) struct Hostnames(BTreeMap<HostId, String>);
+
+impl Hostnames {
+    pub(crate) async fn load(web: &Web, p: &Principal) -> cairn_server::ServiceResult<Hostnames> {
+        let hosts = web
+            .api
+            .fleet
+            .list_hosts(p, None, &BTreeMap::new(), None, Page::first(PAGE))
+            .await?;
+        Ok(Hostnames(
+            hosts
+                .items
+                .into_iter()
+                .map(|v| (v.host.id, v.host.facts.hostname))
+                .collect(),
+        ))
+    }
+
+    /// A host's name (`?` for one that is gone).
+    pub(crate) async fn get(&mut self, web: &Web, p: &Principal, id: HostId) -> String {
+        if let Some(name) = self.0.get(&id) {
+            return name.clone();
+        }
+        let name = match web.api.fleet.get_host(p, id).await {
+            Ok(view) => view.host.facts.hostname,
+            Err(_) => "?".into(),
+        };
+        self.0.insert(id, name.clone());
+        name
+    }
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "hosts.html")]
 struct HostsPage {

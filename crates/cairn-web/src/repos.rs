@@ -2,8 +2,6 @@
 //! never leave the server but inside a job to one of them), its last check,
 //! and a connection test (a snapshots job on a host that uses it).
 
-use std::collections::BTreeMap;
-
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Form;
@@ -17,6 +15,7 @@ use cairn_store::{JobFilter, Page, RepositoryId, Scope};
 use crate::Web;
 use crate::csrf::token_matches;
 use crate::format::time;
+use crate::hosts::Hostnames;
 use crate::pages::{CsrfForm, csrf_of, csrf_refused};
 use crate::reply::error_page;
 use crate::session::SignedIn;
@@ -48,19 +47,15 @@ pub(crate) async fn list(State(web): State<Web>, SignedIn(p): SignedIn) -> Respo
         Ok(page) => page.items,
         Err(err) => return error_page(err),
     };
-    let mut names = BTreeMap::new();
+    let mut names = match Hostnames::load(&web, &p).await {
+        Ok(names) => names,
+        Err(err) => return error_page(err),
+    };
     let mut rows = Vec::new();
     for r in repos {
         let mut hosts = Vec::new();
         for id in &r.host_ids {
-            if !names.contains_key(id) {
-                let name = match api.fleet.get_host(&p, *id).await {
-                    Ok(view) => view.host.facts.hostname,
-                    Err(_) => "?".into(),
-                };
-                names.insert(*id, name);
-            }
-            hosts.push((id.0, names.get(id).cloned().unwrap_or_default()));
+            hosts.push((id.0, names.get(&web, &p, *id).await));
         }
         let checks = JobFilter {
             repository: Some(r.id),

@@ -16,6 +16,7 @@ use serde::Deserialize;
 
 use crate::Web;
 use crate::format::{iso, time};
+use crate::hosts::Hostnames;
 use crate::pages::csrf_of;
 use crate::reply::error_page;
 use crate::session::SignedIn;
@@ -103,12 +104,13 @@ pub(crate) async fn list(
             Ok(page) => page.items.into_iter().map(|r| (r.id, r.name)).collect(),
             Err(err) => return error_page(err),
         };
+    let mut names = match Hostnames::load(&web, &p).await {
+        Ok(names) => names,
+        Err(err) => return error_page(err),
+    };
     let mut rows = Vec::new();
     for s in &schedules {
-        let hostname = match api.fleet.get_host(&p, s.host_id).await {
-            Ok(view) => view.host.facts.hostname,
-            Err(_) => "?".into(),
-        };
+        let hostname = names.get(&web, &p, s.host_id).await;
         let missed = PendingRunFilter {
             schedule: Some(s.id),
             include_resolved: true,
