@@ -129,6 +129,9 @@ pub struct HostFilter {
     /// Only hosts among, or only hosts not among, a set of ids (the server
     /// knows which hosts are online; the store does not).
     pub ids: Option<HostIds>,
+    /// Text the hostname contains (ignoring case) or the fingerprint starts
+    /// with; empty matches every host.
+    pub search: String,
 }
 
 /// A set of hosts a listing keeps to, or leaves out.
@@ -313,6 +316,7 @@ impl Store {
                          WHERE have.key = wanted.key AND (wanted.value = '' OR have.value = wanted.value)))
                    AND (?5 IS NULL OR id IN (SELECT value FROM json_each(?5)))
                    AND (?6 IS NULL OR id NOT IN (SELECT value FROM json_each(?6)))
+                   AND (?7 = '' OR instr(lower(hostname), lower(?7)) > 0 OR instr(fingerprint, ?7) = 1)
                  ORDER BY id LIMIT ?3"
             ))?;
             let rows = stmt
@@ -323,7 +327,8 @@ impl Store {
                         page.probe_limit(),
                         labels,
                         only,
-                        except
+                        except,
+                        filter.search
                     ],
                     host_from_row,
                 )?

@@ -76,6 +76,8 @@ pub struct JobFilter {
     pub kind: Option<JobKind>,
     /// Only jobs not yet in a terminal state.
     pub active_only: bool,
+    /// Only jobs started this way.
+    pub trigger: Option<Trigger>,
 }
 
 const JOB_COLUMNS: &str = "id, kind, status, host_id, repository_id, trigger, spec, created_by, created_at,
@@ -204,6 +206,7 @@ impl Store {
                    AND (?3 IS NULL OR repository_id = ?3) AND (?4 IS NULL OR status = ?4)
                    AND (?6 IS NULL OR schedule_id = ?6) AND (?7 IS NULL OR kind = ?7)
                    AND (?8 = 0 OR status IN ('queued', 'dispatched', 'running'))
+                   AND (?9 IS NULL OR trigger = ?9)
                  ORDER BY id DESC LIMIT ?5"
             ))?;
             let rows = stmt
@@ -217,6 +220,7 @@ impl Store {
                         filter.schedule,
                         filter.kind.map(JobKind::as_str),
                         filter.active_only,
+                        filter.trigger.map(Trigger::as_str),
                     ],
                     job_from_row,
                 )?

@@ -19,6 +19,26 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../static/app.js"),
     ),
     (
+        "favicon.svg",
+        "image/svg+xml",
+        include_bytes!("../static/favicon.svg"),
+    ),
+    (
+        "favicon-ok.svg",
+        "image/svg+xml",
+        include_bytes!("../static/favicon-ok.svg"),
+    ),
+    (
+        "favicon-warn.svg",
+        "image/svg+xml",
+        include_bytes!("../static/favicon-warn.svg"),
+    ),
+    (
+        "favicon-bad.svg",
+        "image/svg+xml",
+        include_bytes!("../static/favicon-bad.svg"),
+    ),
+    (
         "htmx.min.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../static/vendor/htmx.min.js"),

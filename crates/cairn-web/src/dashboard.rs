@@ -1,23 +1,33 @@
 //! The dashboard: what needs attention first (hosts waiting for approval,
 //! approved hosts that went quiet, overdue schedules, missed runs, failed
-//! jobs), then what runs now. The tab title counts what needs attention.
+//! jobs), the fleet worst first with each host's last good backup and its
+//! last 30 days, then what runs now with its progress. The tab title counts
+//! what needs attention and the favicon shows the fleet's state.
+//!
+//! It stays live through one SSE stream (`/events/fleet`) that only says
+//! "something changed": the page then asks for its live part again through
+//! HTMX, so what it shows always comes from the same render, as the signed-in
+//! operator, and a stalled browser holds nothing but a counter.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use cairn_domain::JobStatus;
 use cairn_server::auth::{Operator, Principal};
+use cairn_server::fleet::HostQuery;
 use cairn_server::schedules::ScheduleFilter;
 use cairn_store::{HostStatus, JobFilter, Page};
 
 use crate::Web;
+use crate::fleet_view::{FleetFacts, FleetRow, STRIP_DAYS, fleet_rows, fleet_state};
 use crate::format::{iso, time};
-use crate::jobs::{JobsTable, row};
+use crate::jobs::{JobsTable, ProgressView, progress_view, row};
 use crate::pages::csrf_of;
-use crate::reply::error_page;
+use crate::reply::{VARY_HTMX, error_page, wants_partial};
 use crate::session::SignedIn;
 
 /// Hosts read for the overview (a larger fleet shows its first ones).
@@ -35,27 +45,45 @@ pub(crate) struct Attention {
     since_iso: String,
 }
 
+/// A job running now, with its progress.
+pub(crate) struct Running {
+    id: i64,
+    kind: &'static str,
+    hostname: String,
+    status: &'static str,
+    percent: f64,
+    progress: ProgressView,
+}
+
+/// The part of the dashboard that follows the fleet live.
+#[derive(Template, WebTemplate)]
+#[template(path = "dashboard_live.html")]
+pub(crate) struct DashboardLive {
+    hosts: usize,
+    online: usize,
+    /// `ok`, `warn` or `bad`: the favicon.
+    state: &'static str,
+    attention: Vec<Attention>,
+    fleet: Vec<FleetRow>,
+    /// The fleet had more hosts than the overview reads.
+    more_hosts: bool,
+    strip_days: u32,
+    failed: JobsTable,
+    running: Vec<Running>,
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "dashboard.html")]
 struct DashboardPage {
     user: Operator,
     csrf: String,
-    hosts: usize,
-    online: usize,
-    attention: Vec<Attention>,
-    failed: JobsTable,
-    running: JobsTable,
+    live: DashboardLive,
 }
 
-async fn build(web: &Web, p: &Principal) -> cairn_server::ServiceResult<DashboardPage> {
-    let hosts = web
-        .api
-        .fleet
-        .list_hosts(p, None, &BTreeMap::new(), None, Page::first(HOSTS))
-        .await?
-        .items;
+/// Why each host needs attention, besides its row in the fleet table.
+fn host_attention(hosts: &[cairn_server::fleet::HostView]) -> Vec<Attention> {
     let mut attention = Vec::new();
-    for view in &hosts {
+    for view in hosts {
         let h = &view.host;
         let href = format!("/hosts/{}", h.id.0);
         let seen = h.last_seen_at.unwrap_or(h.created_at);
@@ -77,32 +105,48 @@ async fn build(web: &Web, p: &Principal) -> cairn_server::ServiceResult<Dashboar
             _ => {}
         }
     }
-    let names: BTreeMap<_, _> = hosts
+    attention
+}
+
+pub(crate) async fn build(web: &Web, p: &Principal) -> cairn_server::ServiceResult<DashboardLive> {
+    let listed = web
+        .api
+        .fleet
+        .list_hosts(p, &HostQuery::default(), Page::first(HOSTS))
+        .await?;
+    let hosts = listed.items;
+    let mut attention = host_attention(&hosts);
+    let names: std::collections::BTreeMap<_, _> = hosts
         .iter()
         .map(|v| (v.host.id, v.host.facts.hostname.clone()))
         .collect();
+    let name_of = |id| names.get(&id).map_or("?", String::as_str).to_string();
     let schedules = web.api.schedules.list(p, ScheduleFilter::default()).await?;
+    let mut overdue = BTreeSet::new();
     for s in schedules.iter().filter(|s| web.api.schedules.overdue(s)) {
+        overdue.insert(s.host_id);
         let last = s.last_success_at.unwrap_or(s.created_at);
         attention.push(Attention {
             kind: "overdue",
             what: format!(
                 "schedule {} on {} has not succeeded in time",
                 s.fields.name,
-                names.get(&s.host_id).map_or("?", String::as_str)
+                name_of(s.host_id)
             ),
             href: format!("/jobs?host={}", s.host_id.0),
             since: time(Some(last)),
             since_iso: iso(last),
         });
     }
+    let mut missed = BTreeSet::new();
     for s in schedules.iter().filter(|s| s.pending_run_count > 0) {
+        missed.insert(s.host_id);
         attention.push(Attention {
             kind: "missed",
             what: format!(
                 "schedule {} on {}: {} missed run(s) waiting",
                 s.fields.name,
-                names.get(&s.host_id).map_or("?", String::as_str),
+                name_of(s.host_id),
                 s.pending_run_count
             ),
             href: format!("/hosts/{}", s.host_id.0),
@@ -110,6 +154,13 @@ async fn build(web: &Web, p: &Principal) -> cairn_server::ServiceResult<Dashboar
             since_iso: String::new(),
         });
     }
+    let history = web.api.fleet.backup_history(p, STRIP_DAYS).await?;
+    let facts = FleetFacts {
+        history: &history,
+        overdue: &overdue,
+        missed: &missed,
+    };
+    let fleet = fleet_rows(&hosts, &facts);
     let failed = JobFilter {
         status: Some(JobStatus::Failed),
         ..Default::default()
@@ -120,31 +171,53 @@ async fn build(web: &Web, p: &Principal) -> cairn_server::ServiceResult<Dashboar
         ..Default::default()
     };
     let running = web.api.jobs.list(p, running, Page::first(JOBS)).await?;
-    Ok(DashboardPage {
-        user: p.user.clone(),
-        csrf: csrf_of(p),
+    Ok(DashboardLive {
         online: hosts.iter().filter(|v| v.online).count(),
         hosts: hosts.len(),
+        state: fleet_state(&fleet),
         attention,
+        fleet,
+        more_hosts: listed.next.is_some(),
+        strip_days: STRIP_DAYS,
         failed: JobsTable {
             rows: failed.items.iter().map(row).collect(),
             filtered: true,
             next: failed.next.map(|_| "/jobs?status=failed".into()),
             error: None,
         },
-        running: JobsTable {
-            rows: running.items.iter().map(row).collect(),
-            filtered: true,
-            next: None,
-            error: None,
-        },
+        running: running
+            .items
+            .iter()
+            .map(|job| Running {
+                id: job.id.0,
+                kind: job.kind.as_str(),
+                hostname: job.hostname.clone(),
+                status: job.status.as_str(),
+                percent: job.progress.as_ref().map_or(0.0, |p| p.percent),
+                progress: progress_view(job.progress.as_ref()),
+            })
+            .collect(),
     })
 }
 
-/// `GET /`.
-pub(crate) async fn page(State(web): State<Web>, SignedIn(p): SignedIn) -> Response {
-    match build(&web, &p).await {
-        Ok(page) => page.into_response(),
-        Err(err) => error_page(err),
+/// `GET /`: the whole page, or (for HTMX, as the live stream asks) its
+/// live part.
+pub(crate) async fn page(
+    State(web): State<Web>,
+    SignedIn(p): SignedIn,
+    headers: HeaderMap,
+) -> Response {
+    let live = match build(&web, &p).await {
+        Ok(live) => live,
+        Err(err) => return error_page(err),
+    };
+    if wants_partial(&headers) {
+        return (VARY_HTMX, live).into_response();
     }
+    let page = DashboardPage {
+        user: p.user.clone(),
+        csrf: csrf_of(&p),
+        live,
+    };
+    (VARY_HTMX, page).into_response()
 }

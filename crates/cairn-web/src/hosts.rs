@@ -1,34 +1,27 @@
-//! Hosts: the fleet list (status and liveness filters in the URL), one host
-//! with its facts, schedule set and recent jobs, and the operator's actions
-//! on it: approve (against the fingerprint its agent printed), reject,
-//! revoke, delete.
+//! Hosts: the fleet list, with search, labels, status and liveness filters in
+//! the URL. One host's page is `host_page`.
 
 use std::collections::BTreeMap;
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::Form;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use cairn_server::ServiceError;
 use cairn_server::auth::{Operator, Principal};
-use cairn_server::fleet::HostView;
-use cairn_store::{HostId, HostStatus, JobFilter, Page, Scope};
+use cairn_server::fleet::{HostQuery, HostView};
+use cairn_store::{HostId, HostStatus, Page};
 use serde::Deserialize;
 
 use crate::Web;
-use crate::csrf::token_matches;
-use crate::format::{iso, time};
-use crate::jobs::{JobsTable, row};
-use crate::pages::{csrf_of, csrf_refused};
-use crate::reply::{error_page, status_of};
+use crate::format::{iso, shell_quote, time};
+use crate::pages::csrf_of;
+use crate::reply::error_page;
 use crate::session::SignedIn;
 
 /// Hosts shown per page.
 const PAGE: u32 = 100;
-/// Jobs shown on a host's page.
-const RECENT_JOBS: u32 = 20;
 
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct HostsQuery {
@@ -36,25 +29,50 @@ pub(crate) struct HostsQuery {
     status: String,
     #[serde(default)]
     online: String,
+    /// Text in the hostname, or the start of the fingerprint.
+    #[serde(default)]
+    q: String,
+    /// Labels the hosts must carry: `key=value` or `key`, separated by
+    /// commas or spaces.
+    #[serde(default)]
+    labels: String,
     #[serde(default)]
     after: String,
 }
 
-/// One host as a row of the list.
-pub(crate) struct HostRow {
-    id: i64,
-    hostname: String,
-    status: &'static str,
-    online: bool,
-    os: String,
-    agent: String,
-    last_seen: String,
-    last_seen_iso: String,
-    labels: String,
-    fingerprint: String,
+/// Parses the label filter: `role=db, env=prod` or `backup` (any value).
+pub(crate) fn parse_labels(text: &str) -> Result<BTreeMap<String, String>, String> {
+    let mut labels = BTreeMap::new();
+    for item in text
+        .split([',', ' '])
+        .map(str::trim)
+        .filter(|i| !i.is_empty())
+    {
+        let (key, value) = item.split_once('=').unwrap_or((item, ""));
+        if key.is_empty() {
+            return Err(format!("label {item:?} has no key: write key=value or key"));
+        }
+        labels.insert(key.to_string(), value.to_string());
+    }
+    Ok(labels)
 }
 
-fn host_row(view: &HostView) -> HostRow {
+/// One host as a row of the list.
+pub(crate) struct HostRow {
+    pub(crate) id: i64,
+    pub(crate) hostname: String,
+    pub(crate) status: &'static str,
+    pub(crate) online: bool,
+    pub(crate) os: String,
+    pub(crate) agent: String,
+    pub(crate) last_seen: String,
+    pub(crate) last_seen_iso: String,
+    /// Each label as `key=value`, with the list filtered by it.
+    pub(crate) labels: Vec<(String, String)>,
+    pub(crate) fingerprint: String,
+}
+
+pub(crate) fn host_row(view: &HostView) -> HostRow {
     let h = &view.host;
     HostRow {
         id: h.id.0,
@@ -70,9 +88,13 @@ fn host_row(view: &HostView) -> HostRow {
         labels: h
             .labels
             .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(", "),
+            .map(|(k, v)| {
+                let text = format!("{k}={v}");
+                let query = serde_urlencoded::to_string([("labels", text.as_str())]);
+                let href = format!("/hosts?{}", query.unwrap_or_default());
+                (text, href)
+            })
+            .collect(),
         fingerprint: h.fingerprint.clone(),
     }
 }
@@ -86,7 +108,7 @@ impl Hostnames {
         let hosts = web
             .api
             .fleet
-            .list_hosts(p, None, &BTreeMap::new(), None, Page::first(PAGE))
+            .list_hosts(p, &HostQuery::default(), Page::first(PAGE))
             .await?;
         Ok(Hostnames(
             hosts
@@ -111,6 +133,26 @@ impl Hostnames {
     }
 }
 
+/// The `cairn ctl hosts list` line for a filter (quoted for a shell).
+fn ctl_list(q: &HostsQuery) -> String {
+    let mut line = String::from("cairn ctl hosts list");
+    if !q.status.is_empty() {
+        line += &format!(" --status {}", shell_quote(&q.status));
+    }
+    if !q.online.is_empty() {
+        line += &format!(" --online {}", shell_quote(&q.online));
+    }
+    if !q.q.trim().is_empty() {
+        line += &format!(" --search {}", shell_quote(q.q.trim()));
+    }
+    if let Ok(labels) = parse_labels(&q.labels) {
+        for (k, v) in labels {
+            line += &format!(" --label {}", shell_quote(&format!("{k}={v}")));
+        }
+    }
+    line
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "hosts.html")]
 struct HostsPage {
@@ -119,12 +161,16 @@ struct HostsPage {
     rows: Vec<HostRow>,
     status: String,
     online: String,
+    search: String,
+    labels: String,
+    /// The `cairn ctl` line that lists the same hosts.
+    ctl: String,
     statuses: Vec<&'static str>,
     next: Option<String>,
     error: Option<String>,
 }
 
-fn parse_query(q: &HostsQuery) -> Result<(Option<HostStatus>, Option<bool>, Page), String> {
+fn parse_query(q: &HostsQuery) -> Result<(HostQuery, Page), String> {
     let status = match q.status.as_str() {
         "" => None,
         s => Some(HostStatus::parse(s).ok_or_else(|| format!("unknown host status {s:?}"))?),
@@ -142,7 +188,13 @@ fn parse_query(q: &HostsQuery) -> Result<(Option<HostStatus>, Option<bool>, Page
                 .map_err(|_| format!("after must be a number, not {a:?}"))?,
         ),
     };
-    Ok((status, online, Page::after(PAGE, after)))
+    let query = HostQuery {
+        status,
+        labels: parse_labels(&q.labels)?,
+        online,
+        search: q.q.trim().to_string(),
+    };
+    Ok((query, Page::after(PAGE, after)))
 }
 
 /// `GET /hosts`.
@@ -152,26 +204,30 @@ pub(crate) async fn list(
     Query(q): Query<HostsQuery>,
 ) -> Response {
     let (rows, next, error) = match parse_query(&q) {
-        Ok((status, online, page)) => {
-            match web
-                .api
-                .fleet
-                .list_hosts(&p, status, &BTreeMap::new(), online, page)
-                .await
-            {
-                Ok(hosts) => (
-                    hosts.items.iter().map(host_row).collect(),
-                    hosts.next.map(|cursor| {
-                        format!(
-                            "/hosts?status={}&online={}&after={cursor}",
-                            q.status, q.online
-                        )
-                    }),
-                    None,
-                ),
-                Err(err) => return error_page(err),
+        Ok((query, page)) => match web.api.fleet.list_hosts(&p, &query, page).await {
+            Ok(hosts) => (
+                hosts.items.iter().map(host_row).collect(),
+                hosts.next.map(|cursor| {
+                    // Built from the parsed query, encoded: never the raw text.
+                    let cursor = cursor.to_string();
+                    let pairs = [
+                        ("status", query.status.map_or("", HostStatus::as_str)),
+                        ("online", q.online.as_str()),
+                        ("q", query.search.as_str()),
+                        ("labels", q.labels.as_str()),
+                        ("after", cursor.as_str()),
+                    ];
+                    let encoded = serde_urlencoded::to_string(pairs).unwrap_or_default();
+                    format!("/hosts?{encoded}")
+                }),
+                None,
+            ),
+            // A search the service refuses is shown on the page, not lost.
+            Err(err @ ServiceError::InvalidArgument { .. }) => {
+                (Vec::new(), None, Some(err.to_string()))
             }
-        }
+            Err(err) => return error_page(err),
+        },
         Err(reason) => (Vec::new(), None, Some(reason)),
     };
     let code = if error.is_some() {
@@ -183,155 +239,14 @@ pub(crate) async fn list(
         user: p.user.clone(),
         csrf: csrf_of(&p),
         rows,
+        ctl: ctl_list(&q),
         status: q.status,
         online: q.online,
+        search: q.q,
+        labels: q.labels,
         statuses: ["pending", "approved", "rejected", "revoked"].to_vec(),
         next,
         error,
     };
     (code, page).into_response()
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "host.html")]
-struct HostPage {
-    user: Operator,
-    csrf: String,
-    host: HostRow,
-    reason: String,
-    kernel: String,
-    restic: String,
-    address: String,
-    created_at: String,
-    schedules_desired: u64,
-    schedules_applied: u64,
-    repositories: usize,
-    jobs: JobsTable,
-    can_operate: bool,
-    pending: bool,
-    approved: bool,
-    error: Option<String>,
-}
-
-async fn render_host(
-    web: &Web,
-    p: &Principal,
-    id: HostId,
-    error: Option<(StatusCode, String)>,
-) -> Response {
-    let view = match web.api.fleet.get_host(p, id).await {
-        Ok(view) => view,
-        Err(err) => return error_page(err),
-    };
-    let filter = JobFilter {
-        host: Some(id),
-        ..Default::default()
-    };
-    let jobs = match web.api.jobs.list(p, filter, Page::first(RECENT_JOBS)).await {
-        Ok(page) => page,
-        Err(err) => return error_page(err),
-    };
-    let h = &view.host;
-    let (status, error) = match error {
-        Some((status, text)) => (status, Some(text)),
-        None => (StatusCode::OK, None),
-    };
-    let page = HostPage {
-        user: p.user.clone(),
-        csrf: csrf_of(p),
-        reason: h.status_reason.clone().unwrap_or_default(),
-        kernel: h.facts.kernel.clone(),
-        restic: h.facts.restic_version.clone(),
-        address: h.last_addr.clone().unwrap_or_default(),
-        created_at: time(Some(h.created_at)),
-        schedules_desired: h.schedules_desired_version,
-        schedules_applied: h.schedules_applied_version,
-        repositories: h.repository_ids.len(),
-        jobs: JobsTable {
-            rows: jobs.items.iter().map(row).collect(),
-            filtered: false,
-            next: jobs.next.map(|_| format!("/jobs?host={}", id.0)),
-            error: None,
-        },
-        can_operate: p.scope() >= Scope::Operate,
-        pending: matches!(h.status, HostStatus::Pending | HostStatus::Rejected),
-        approved: h.status == HostStatus::Approved,
-        host: host_row(&view),
-        error,
-    };
-    (status, page).into_response()
-}
-
-/// `GET /hosts/{id}`.
-pub(crate) async fn detail(
-    State(web): State<Web>,
-    SignedIn(p): SignedIn,
-    Path(id): Path<i64>,
-) -> Response {
-    render_host(&web, &p, HostId(id), None).await
-}
-
-/// The fields of a host action's form.
-#[derive(Debug, Deserialize)]
-pub(crate) struct ActionForm {
-    #[serde(default)]
-    _csrf: String,
-    /// For approve: the fingerprint the agent printed (optional).
-    #[serde(default)]
-    fingerprint: String,
-    /// For reject and revoke: why.
-    #[serde(default)]
-    reason: String,
-    /// For revoke and delete: the operator ticked the confirmation.
-    #[serde(default)]
-    confirm: String,
-}
-
-/// `POST /hosts/{id}/{action}`: approve, reject, revoke or delete.
-pub(crate) async fn act(
-    State(web): State<Web>,
-    SignedIn(p): SignedIn,
-    headers: HeaderMap,
-    Path((id, action)): Path<(i64, String)>,
-    Form(form): Form<ActionForm>,
-) -> Response {
-    if !token_matches(&p, &headers, Some(&form._csrf)) {
-        return csrf_refused();
-    }
-    let id = HostId(id);
-    let confirmed = form.confirm == "yes";
-    let fleet = &web.api.fleet;
-    let done = match action.as_str() {
-        "approve" => {
-            let expected = form.fingerprint.trim();
-            let expected = (!expected.is_empty()).then_some(expected);
-            fleet.approve(&p, id, expected).await.map(|_| ())
-        }
-        "reject" => fleet.reject(&p, id, &form.reason).await.map(|_| ()),
-        "revoke" | "delete" if !confirmed => Err(ServiceError::invalid(
-            "confirm",
-            format!("tick the box to confirm you want to {action} this host"),
-        )),
-        "revoke" => fleet.revoke(&p, id, &form.reason).await.map(|_| ()),
-        "delete" => {
-            return match fleet.delete(&p, id).await {
-                Ok(()) => Redirect::to("/hosts").into_response(),
-                Err(err) => error_page(err),
-            };
-        }
-        _ => Err(ServiceError::NotFound("host action")),
-    };
-    match done {
-        Ok(()) => Redirect::to(&format!("/hosts/{}", id.0)).into_response(),
-        // A refusal the operator can fix is shown on the host's page.
-        Err(err)
-            if matches!(
-                status_of(&err),
-                StatusCode::BAD_REQUEST | StatusCode::CONFLICT
-            ) =>
-        {
-            render_host(&web, &p, id, Some((status_of(&err), err.to_string()))).await
-        }
-        Err(err) => error_page(err),
-    }
 }

@@ -2,17 +2,14 @@
 //! live progress and log, and cancel. The live view is an SSE stream fed by
 //! `Jobs::watch`, the same service gRPC's `WatchJob` and `cairn demo` use.
 
-use std::convert::Infallible;
-use std::time::Duration;
-
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::sse::{Event as Sse, KeepAlive};
+use axum::response::sse::Event as Sse;
 use axum::response::{IntoResponse, Redirect, Response};
-use cairn_domain::{JobKind, JobStatus, Progress};
+use cairn_domain::{JobKind, JobStatus, Progress, Trigger};
 use cairn_server::jobs::Event;
 use cairn_store::{HostId, Job, JobFilter, JobId, LogLine, Page, Scope};
 use serde::Deserialize;
@@ -22,7 +19,7 @@ use crate::Web;
 use crate::csrf::token_matches;
 use crate::format::{bytes, duration, iso, time};
 use crate::pages::{CsrfForm, csrf_of, csrf_refused};
-use crate::reply::error_page;
+use crate::reply::{VARY_HTMX, error_page, wants_partial};
 use crate::session::SignedIn;
 
 /// Jobs shown per page.
@@ -39,6 +36,8 @@ pub(crate) struct JobsQuery {
     kind: String,
     #[serde(default)]
     status: String,
+    #[serde(default)]
+    trigger: String,
     #[serde(default)]
     after: String,
 }
@@ -63,13 +62,15 @@ struct JobsPage {
     user: cairn_server::auth::Operator,
     csrf: String,
     table: JobsTable,
-    /// The host filter as parsed (for the `cairn ctl` line).
-    host_id: Option<i64>,
+    /// The `cairn ctl` line that lists the same jobs.
+    ctl: String,
     host: String,
     kind: String,
     status: String,
+    trigger: String,
     kinds: Vec<&'static str>,
     statuses: Vec<&'static str>,
+    triggers: Vec<&'static str>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -111,6 +112,10 @@ fn filter_of(q: &JobsQuery) -> Result<(JobFilter, Page), String> {
         "" => None,
         s => Some(JobStatus::parse(s).ok_or_else(|| format!("unknown job status {s:?}"))?),
     };
+    let trigger = match q.trigger.as_str() {
+        "" => None,
+        t => Some(Trigger::parse(t).ok_or_else(|| format!("unknown job trigger {t:?}"))?),
+    };
     let number = |field: &str, text: &str| match text {
         "" => Ok(None),
         t => t
@@ -122,9 +127,28 @@ fn filter_of(q: &JobsQuery) -> Result<(JobFilter, Page), String> {
         host: number("host", &q.host)?.map(HostId),
         kind,
         status,
+        trigger,
         ..Default::default()
     };
     Ok((filter, Page::after(PAGE, number("after", &q.after)?)))
+}
+
+/// The `cairn ctl jobs list` line for a filter.
+fn ctl_list(filter: &JobFilter) -> String {
+    let mut line = String::from("cairn ctl jobs list");
+    if let Some(host) = filter.host {
+        line += &format!(" --host {}", host.0);
+    }
+    if let Some(kind) = filter.kind {
+        line += &format!(" --kind {kind}");
+    }
+    if let Some(status) = filter.status {
+        line += &format!(" --status {status}");
+    }
+    if let Some(trigger) = filter.trigger {
+        line += &format!(" --trigger {trigger}");
+    }
+    line
 }
 
 /// `GET /jobs`: the whole page, or (for HTMX) just the table.
@@ -135,20 +159,26 @@ pub(crate) async fn list(
     Query(q): Query<JobsQuery>,
 ) -> Response {
     let parsed = filter_of(&q);
-    let host_id = parsed.as_ref().ok().and_then(|(f, _)| f.host).map(|h| h.0);
+    let ctl = parsed
+        .as_ref()
+        .map_or_else(|_| "cairn ctl jobs list".into(), |(f, _)| ctl_list(f));
     let table = match parsed {
         Ok((filter, page)) => match web.api.jobs.list(&p, filter, page).await {
             Ok(jobs) => {
                 // Built from the parsed filter, never from the raw query.
                 let next = jobs.next.map(|cursor| {
                     format!(
-                        "/jobs?host={}&kind={}&status={}&after={cursor}",
+                        "/jobs?host={}&kind={}&status={}&trigger={}&after={cursor}",
                         filter.host.map_or(String::new(), |h| h.0.to_string()),
                         filter.kind.map_or("", JobKind::as_str),
                         filter.status.map_or("", JobStatus::as_str),
+                        filter.trigger.map_or("", Trigger::as_str),
                     )
                 });
-                let filtered = !(q.host.is_empty() && q.kind.is_empty() && q.status.is_empty());
+                let filtered = !(q.host.is_empty()
+                    && q.kind.is_empty()
+                    && q.status.is_empty()
+                    && q.trigger.is_empty());
                 JobsTable {
                     rows: jobs.items.iter().map(row).collect(),
                     filtered,
@@ -165,13 +195,10 @@ pub(crate) async fn list(
             error: Some(reason),
         },
     };
-    // Responses differ by HX-Request: caches must keep both apart.
-    let vary = [(axum::http::header::VARY, "HX-Request")];
+    let vary = VARY_HTMX;
     // An HTMX swap wants the table, a refusal inside it (4xx answers are not
     // swapped); a history restore and a plain request want the whole page.
-    let partial =
-        headers.contains_key("hx-request") && !headers.contains_key("hx-history-restore-request");
-    if partial {
+    if wants_partial(&headers) {
         return (vary, table).into_response();
     }
     let status = if table.error.is_some() {
@@ -183,12 +210,14 @@ pub(crate) async fn list(
         user: p.user.clone(),
         csrf: csrf_of(&p),
         table,
-        host_id,
+        ctl,
         host: q.host,
         kind: q.kind,
         status: q.status,
+        trigger: q.trigger,
         kinds: JobKind::ALL.iter().map(|k| k.as_str()).collect(),
         statuses: JobStatus::ALL.iter().map(|s| s.as_str()).collect(),
+        triggers: Trigger::ALL.iter().map(|t| t.as_str()).collect(),
     };
     (status, vary, page).into_response()
 }
@@ -231,14 +260,16 @@ struct JobPage {
 /// Progress in human units.
 #[derive(Default)]
 pub(crate) struct ProgressView {
-    percent: String,
-    files: String,
-    bytes: String,
-    current: String,
-    eta: String,
+    pub(crate) percent: String,
+    pub(crate) files: String,
+    pub(crate) bytes: String,
+    pub(crate) current: String,
+    pub(crate) eta: String,
+    /// Bytes per second so far, e.g. `12.5 MiB/s`.
+    pub(crate) speed: String,
 }
 
-fn progress_view(p: Option<&Progress>) -> ProgressView {
+pub(crate) fn progress_view(p: Option<&Progress>) -> ProgressView {
     let Some(p) = p else {
         return ProgressView::default();
     };
@@ -251,6 +282,10 @@ fn progress_view(p: Option<&Progress>) -> ProgressView {
             duration(p.seconds_remaining as i64 * 1000)
         } else {
             String::new()
+        },
+        speed: match p.seconds_elapsed {
+            0 => String::new(),
+            secs => format!("{}/s", bytes(p.bytes_done / secs)),
         },
     }
 }
@@ -325,6 +360,7 @@ fn event_json(event: &Event) -> (&'static str, serde_json::Value) {
                     "bytes": view.bytes,
                     "current": view.current,
                     "eta": view.eta,
+                    "speed": view.speed,
                 }),
             )
         }
@@ -352,25 +388,23 @@ fn event_json(event: &Event) -> (&'static str, serde_json::Value) {
 }
 
 /// `GET /jobs/{id}/events`: the job's live events. The stream ends after the
-/// final record, at shutdown, or when the browser goes; a browser too slow
-/// to keep up misses the oldest events (the hub's buffer is bounded) and
-/// never slows anyone else.
+/// final record, at shutdown, when the session ends or when the browser
+/// goes; a browser too slow to keep up misses the oldest events (the hub's
+/// buffer is bounded) and never slows anyone else. See [`crate::live`].
 pub(crate) async fn events(
     State(web): State<Web>,
     SignedIn(p): SignedIn,
+    headers: HeaderMap,
     Path(id): Path<i64>,
 ) -> Response {
     let watch = match web.api.jobs.watch(&p, JobId(id)).await {
         Ok(watch) => watch,
         Err(err) => return error_page(err),
     };
-    let stream = futures::stream::unfold(watch, |mut watch| async move {
+    let events = futures::stream::unfold(watch, |mut watch| async move {
         let event = watch.next().await?;
         let (name, data) = event_json(&event.event);
-        let sse = Sse::default().event(name).data(data.to_string());
-        Some((Ok::<_, Infallible>(sse), watch))
+        Some((Sse::default().event(name).data(data.to_string()), watch))
     });
-    axum::response::sse::Sse::new(stream)
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
-        .into_response()
+    crate::live::serve(&web, &p, &headers, events)
 }

@@ -17,10 +17,14 @@ mod assets;
 mod csrf;
 mod dashboard;
 mod enroll;
+mod fleet_view;
 mod format;
 mod headers;
+mod host_page;
+mod host_run;
 mod hosts;
 mod jobs;
+mod live;
 mod pages;
 mod reply;
 mod repos;
@@ -36,11 +40,16 @@ use cairn_server::Api;
 #[derive(Debug, Clone)]
 pub(crate) struct Web {
     api: Api,
+    /// The live streams each session holds.
+    slots: std::sync::Arc<live::Slots>,
 }
 
 /// The UI's routes, ready to merge into the server's router.
 pub fn router(api: Api) -> Router {
-    let web = Web { api };
+    let web = Web {
+        api,
+        slots: Default::default(),
+    };
     Router::new()
         .route("/", get(dashboard::page))
         .route("/account", get(pages::account))
@@ -51,8 +60,9 @@ pub fn router(api: Api) -> Router {
         .route("/tokens/{id}/revoke", post(pages::revoke_token))
         .route("/hosts", get(hosts::list))
         .route("/hosts/add", get(enroll::form).post(enroll::create_token))
-        .route("/hosts/{id}", get(hosts::detail))
-        .route("/hosts/{id}/{action}", post(hosts::act))
+        .route("/hosts/{id}", get(host_page::detail))
+        .route("/hosts/{id}/run", post(host_run::run))
+        .route("/hosts/{id}/{action}", post(host_page::act))
         .route("/repositories", get(repos::list))
         .route("/repositories/{id}/test", post(repos::test))
         .route("/schedules", get(schedules::list))
@@ -67,6 +77,7 @@ pub fn router(api: Api) -> Router {
         .route("/jobs/{id}", get(jobs::detail))
         .route("/jobs/{id}/cancel", post(jobs::cancel))
         .route("/jobs/{id}/events", get(jobs::events))
+        .route("/events/fleet", get(live::fleet))
         .route("/static/{name}", get(assets::asset))
         .layer(axum::middleware::from_fn(csrf::same_origin_only))
         .layer(axum::middleware::from_fn(headers::security_headers))

@@ -47,3 +47,13 @@ pub(crate) fn error_page(err: ServiceError) -> Response {
     };
     (status_of(&err), page).into_response()
 }
+
+/// Whether HTMX asks for a partial to swap in: an HTMX request that is not
+/// a history restore (which wants the whole page).
+pub(crate) fn wants_partial(headers: &axum::http::HeaderMap) -> bool {
+    headers.contains_key("hx-request") && !headers.contains_key("hx-history-restore-request")
+}
+
+/// Responses that differ by `HX-Request`: caches must keep both apart.
+pub(crate) const VARY_HTMX: [(axum::http::HeaderName, &str); 1] =
+    [(axum::http::header::VARY, "HX-Request")];

@@ -51,7 +51,12 @@ function followJob(root) {
   };
   const source = new EventSource(url);
   source.addEventListener("open", () => { link.hidden = true; });
-  source.addEventListener("error", () => { link.hidden = false; });
+  source.addEventListener("error", () => {
+    link.textContent = source.readyState === EventSource.CLOSED
+      ? "The live view stopped: reload the page."
+      : "Reconnecting to the live view…";
+    link.hidden = false;
+  });
   source.addEventListener("state", (e) => {
     const data = JSON.parse(e.data);
     status.textContent = data.status;
@@ -64,6 +69,7 @@ function followJob(root) {
     setText("job-bytes", data.bytes);
     setText("job-current", data.current);
     setText("job-eta", data.eta);
+    setText("job-speed", data.speed);
   });
   source.addEventListener("log", (e) => {
     const follow = atBottom();
@@ -95,9 +101,51 @@ function followJob(root) {
   });
 }
 
+// The dashboard follows the fleet: its one stream only says "changed", and
+// the page then asks for its live part again (rendered by the server, as
+// the signed-in operator). The tab title and favicon follow the fleet.
+function followFleet(root) {
+  const link = document.getElementById("fleet-link");
+  let busy = false;
+  let again = false;
+  const refresh = () => {
+    if (busy) { again = true; return; }
+    busy = true;
+    htmx.ajax("GET", "/", { target: "#fleet", swap: "outerHTML" }).finally(() => {
+      busy = false;
+      fleetState();
+      if (again) { again = false; refresh(); }
+    });
+  };
+  const source = new EventSource(root.dataset.fleetEvents);
+  source.addEventListener("open", () => { link.hidden = true; });
+  source.addEventListener("error", () => {
+    link.textContent = source.readyState === EventSource.CLOSED
+      ? "The live view stopped: reload the page."
+      : "Reconnecting to the live view…";
+    link.hidden = false;
+  });
+  source.addEventListener("changed", refresh);
+}
+
+function fleetState() {
+  const fleet = document.getElementById("fleet");
+  if (!fleet) return;
+  localTimes(fleet);
+  const count = Number(fleet.dataset.attention) || 0;
+  document.title = (count > 0 ? "(" + count + ") " : "") + "Fleet · Cairn";
+  const icon = document.getElementById("fleet-icon");
+  const state = fleet.dataset.state;
+  if (icon && (state === "ok" || state === "warn" || state === "bad")) {
+    icon.href = "/static/favicon-" + state + ".svg";
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   localTimes(document);
   const job = document.querySelector("[data-job-events]");
   if (job) followJob(job);
+  const fleet = document.querySelector("[data-fleet-events]");
+  if (fleet) followFleet(fleet);
 });
 document.addEventListener("htmx:afterSwap", (event) => localTimes(event.target));

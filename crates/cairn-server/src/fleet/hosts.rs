@@ -12,34 +12,54 @@ use super::{Fleet, HostView, ToAgent, check_labels, clean, outbound};
 use crate::auth::Principal;
 use crate::error::{ServiceError, ServiceResult};
 
+/// Which hosts a listing shows; every condition set must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostQuery {
+    pub status: Option<HostStatus>,
+    /// Labels the host must carry; an empty value asks only for the key.
+    pub labels: BTreeMap<String, String>,
+    /// Only hosts connected now (`true`) or not (`false`).
+    pub online: Option<bool>,
+    /// Text the hostname contains (ignoring case) or the fingerprint starts
+    /// with; empty matches every host.
+    pub search: String,
+}
+
 impl Fleet {
     fn view(&self, host: Host) -> HostView {
         let online = self.registry.is_online(host.id);
         HostView { host, online }
     }
 
-    /// Hosts, filtered by status, labels (all must match) and liveness.
+    /// Hosts, filtered by status, labels (all must match), liveness and a
+    /// search text.
     pub async fn list_hosts(
         &self,
         p: &Principal,
-        status: Option<HostStatus>,
-        label_selector: &BTreeMap<String, String>,
-        online: Option<bool>,
+        query: &HostQuery,
         page: Page,
     ) -> ServiceResult<PageOf<HostView>> {
         p.require(Scope::Read)?;
+        let search = query.search.trim();
+        if search.len() > 255 || search.chars().any(char::is_control) {
+            return Err(ServiceError::invalid(
+                "search",
+                "at most 255 printable characters",
+            ));
+        }
         // Every filter is part of the store's query, so pages are full while
         // a next one exists. One look at the registry both filters and shows
         // liveness, so a host listed as online is shown online.
         let live = self.registry.online_hosts();
-        let ids = online.map(|wanted| match wanted {
+        let ids = query.online.map(|wanted| match wanted {
             true => HostIds::In(live.iter().copied().collect()),
             false => HostIds::NotIn(live.iter().copied().collect()),
         });
         let filter = HostFilter {
-            status,
-            labels: label_selector.clone(),
+            status: query.status,
+            labels: query.labels.clone(),
             ids,
+            search: search.to_string(),
         };
         let hosts = self.store.list_hosts(filter, page).await?;
         let items = hosts
@@ -180,6 +200,7 @@ impl Fleet {
         for job in live {
             self.hub.close(job);
         }
+        self.hub.changed();
         self.registry.close(
             id,
             ServiceError::Refused("this host was deleted on the server".into()),
@@ -245,6 +266,7 @@ impl Fleet {
                         Some(host.facts.hostname.clone()),
                     )
                     .await;
+                self.hub.changed();
                 Ok(host)
             }
             Err(StoreError::Conflict { .. }) => {

@@ -7,6 +7,7 @@ mod catchup;
 mod clean;
 mod enroll;
 mod firing;
+mod history;
 mod hosts;
 mod inbound;
 mod outbound;
@@ -27,6 +28,8 @@ use crate::clock::Clock;
 use crate::error::{ServiceError, ServiceResult};
 
 pub(crate) use clean::clean_text;
+pub use history::{BackupHistory, FleetHistory, MAX_HISTORY_DAYS};
+pub use hosts::HostQuery;
 pub use inbound::{
     AgentMessage, Finished, Fired, Hello, JobOutcome, ListedSnapshot, Report, ReportedLine,
     SnapshotPart,
@@ -136,14 +139,15 @@ impl Fleet {
     ) -> (Self, DispatchWakes) {
         let dispatch = DispatchWakes::default();
         let wake = dispatch.clone();
+        let pulse = crate::pulse::Pulse::default();
         let fleet = Self {
             store,
             clock,
             auditor,
-            registry: Arc::default(),
+            registry: Arc::new(registry::Registry::with_pulse(pulse.clone())),
             settings,
             dispatch,
-            hub: crate::jobs::JobHub::with_message_limit(settings.max_message_size),
+            hub: crate::jobs::JobHub::with_pulse(settings.max_message_size, pulse),
             announces: Arc::new(announce::AnnounceLimiter::new(
                 settings.announce_window,
                 settings.max_announces_per_address,
@@ -158,8 +162,18 @@ impl Fleet {
         &self.hub
     }
 
+    /// Follows the fleet's pulse: it beats whenever a job's state or
+    /// progress changes, a host connects or goes, or an operator changes a
+    /// host. See [`crate::pulse`].
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.hub.pulse().subscribe()
+    }
+
     /// Asks the dispatcher to send `host` its queued jobs.
     pub(crate) fn request_dispatch(&self, host: HostId) {
+        // A wake follows a job queued or a host connected or approved: what
+        // an overview shows has changed.
+        self.hub.changed();
         self.dispatch.wake(host);
     }
 

@@ -37,6 +37,8 @@ struct Live {
 pub(crate) struct Registry {
     live: Mutex<HashMap<HostId, Live>>,
     next_session: AtomicU64,
+    /// Beats when a host connects or goes.
+    pub(crate) pulse: crate::pulse::Pulse,
 }
 
 /// A registered session, held by the task serving it. Dropping it removes
@@ -61,11 +63,19 @@ impl Drop for SessionGuard {
             .is_some_and(|l| l.session == self.session)
         {
             live.remove(&self.host);
+            self.registry.pulse.beat();
         }
     }
 }
 
 impl Registry {
+    pub(crate) fn with_pulse(pulse: crate::pulse::Pulse) -> Registry {
+        Registry {
+            pulse,
+            ..Registry::default()
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<HostId, Live>> {
         self.live.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -97,6 +107,7 @@ impl Registry {
                 pending_since: if pending { now } else { 0 },
             },
         );
+        self.pulse.beat();
         Some(SessionGuard {
             registry: self.clone(),
             host,
@@ -193,6 +204,7 @@ impl Registry {
         let entry = self.lock().remove(&host);
         match entry {
             Some(entry) => {
+                self.pulse.beat();
                 let _ = entry.tx.try_send(Err(status));
                 let _ = entry.closed.send(true);
                 true

@@ -1,7 +1,5 @@
 //! `cairn.v1.HostService` over the fleet service.
 
-use std::collections::BTreeMap;
-
 use cairn_proto::v1 as pb;
 use cairn_proto::v1::host_service_server::HostService;
 use cairn_store::{HostId, HostStatus};
@@ -10,7 +8,7 @@ use tonic::{Request, Response, Status};
 use super::authenticate;
 use super::convert::{page_from_pb, page_to_pb, timestamp};
 use crate::Api;
-use crate::fleet::HostView;
+use crate::fleet::{HostQuery, HostView};
 
 /// The HostService implementation.
 #[derive(Debug, Clone)]
@@ -88,17 +86,16 @@ impl HostService for HostsGrpc {
     ) -> Reply<pb::ListHostsResponse> {
         let p = authenticate(&self.api, &request).await?;
         let req = request.into_inner();
-        let selector: BTreeMap<String, String> = req.label_selector.into_iter().collect();
+        let query = HostQuery {
+            status: status_from_pb(req.status),
+            labels: req.label_selector.into_iter().collect(),
+            online: req.online,
+            search: req.search,
+        };
         let hosts = self
             .api
             .fleet
-            .list_hosts(
-                &p,
-                status_from_pb(req.status),
-                &selector,
-                req.online,
-                page_from_pb(req.page)?,
-            )
+            .list_hosts(&p, &query, page_from_pb(req.page)?)
             .await?;
         Ok(Response::new(pb::ListHostsResponse {
             hosts: hosts.items.iter().map(host_to_pb).collect(),

@@ -5,7 +5,7 @@ use std::pin::Pin;
 use cairn_domain::{JobSpec, Trigger};
 use cairn_proto::convert::{
     job_kind_from_pb, job_kind_to_pb, job_status_from_pb, job_status_to_pb, log_level_to_pb,
-    log_stream_to_pb, progress_to_pb, spec_from_pb, summary_to_pb, trigger_to_pb,
+    log_stream_to_pb, progress_to_pb, spec_from_pb, summary_to_pb, trigger_from_pb, trigger_to_pb,
 };
 use cairn_proto::v1 as pb;
 use cairn_proto::v1::job_service_server::JobService;
@@ -238,6 +238,7 @@ impl JobService for JobsGrpc {
             schedule: (req.schedule_id != 0).then_some(cairn_store::ScheduleId(req.schedule_id)),
             kind: job_kind_from_pb(req.kind),
             active_only: req.active_only,
+            trigger: trigger_from_pb(req.trigger),
         };
         let jobs = self
             .api

@@ -73,6 +73,8 @@ pub struct JobHub {
     /// Browse results whose last part has not come yet.
     partial: Arc<Mutex<HashMap<JobId, BrowsePart>>>,
     delivered: Arc<tokio::sync::Notify>,
+    /// Beats on every change of a job's state or progress.
+    pulse: crate::pulse::Pulse,
 }
 
 /// Adds `part` to what came before; `None` while parts are missing. A part
@@ -121,7 +123,13 @@ impl JobHub {
     /// A hub whose joined answers fit a message of `max_message_size` bytes
     /// (a quarter is left for the envelope and the rest of the answer).
     pub(crate) fn with_message_limit(max_message_size: usize) -> JobHub {
+        JobHub::with_pulse(max_message_size, crate::pulse::Pulse::default())
+    }
+
+    /// As [`JobHub::with_message_limit`], beating `pulse` on every change.
+    pub(crate) fn with_pulse(max_message_size: usize, pulse: crate::pulse::Pulse) -> JobHub {
         JobHub {
+            pulse,
             answer_limit: MAX_ASSEMBLED.min(max_message_size / 4 * 3),
             topics: Arc::default(),
             results: Arc::default(),
@@ -150,6 +158,17 @@ impl JobHub {
         }
     }
 
+    /// Something an overview shows changed outside a job's events (a job
+    /// was queued, say).
+    pub(crate) fn changed(&self) {
+        self.pulse.beat();
+    }
+
+    /// The pulse this hub beats.
+    pub(crate) fn pulse(&self) -> &crate::pulse::Pulse {
+        &self.pulse
+    }
+
     /// How many jobs have a live channel (watched, not yet finished).
     pub fn topic_count(&self) -> usize {
         self.lock().len()
@@ -157,6 +176,10 @@ impl JobHub {
 
     /// Hands an event, seen at `at`, to the job's watchers, if any.
     pub fn publish(&self, job: JobId, at: Millis, event: Event) {
+        // Log lines change no overview; a state or progress does.
+        if !matches!(event, Event::Log(_)) {
+            self.pulse.beat();
+        }
         let mut topics = self.lock();
         if let Some(tx) = topics.get(&job) {
             let sent = tx.send(JobEvent { job, at, event });

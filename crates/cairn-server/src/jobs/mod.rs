@@ -44,6 +44,15 @@ pub struct JobRequest {
     pub trigger: Trigger,
 }
 
+/// Whether `path` is absolute and has no `..` in it.
+fn plain_absolute(path: &str) -> bool {
+    let path = std::path::Path::new(path);
+    path.is_absolute()
+        && !path
+            .components()
+            .any(|c| c == std::path::Component::ParentDir)
+}
+
 impl JobRequest {
     /// A job an operator or script asked for through the API.
     pub fn api(host: HostId, repository: RepositoryId, spec: JobSpec) -> Self {
@@ -112,6 +121,16 @@ impl Jobs {
         let kind = request.spec.kind();
         cairn_restic::operation(&request.spec, None)
             .map_err(|e| ServiceError::invalid("spec", e.to_string()))?;
+        // The agent refuses these too (its policy has the last word); saying
+        // so here spares the operator a job that can only fail.
+        if let JobSpec::Backup(b) = &request.spec
+            && let Some(bad) = b.paths.iter().find(|p| !plain_absolute(p))
+        {
+            return Err(ServiceError::invalid(
+                "paths",
+                format!("{bad:?} must be an absolute path without '..'"),
+            ));
+        }
         let host = self.store.host(request.host).await?;
         if host.status != HostStatus::Approved {
             return Err(ServiceError::FailedPrecondition(format!(
@@ -152,18 +171,13 @@ impl Jobs {
                     .await;
                 grant = Some(crate::audit::Actor::from(p).name);
             }
-            if let JobSpec::Restore(r) = &request.spec {
-                let target = std::path::Path::new(&r.target_path);
-                if !target.is_absolute()
-                    || target
-                        .components()
-                        .any(|c| c == std::path::Component::ParentDir)
-                {
-                    return Err(ServiceError::invalid(
-                        "target_path",
-                        "must be an absolute path without '..'",
-                    ));
-                }
+            if let JobSpec::Restore(r) = &request.spec
+                && !plain_absolute(&r.target_path)
+            {
+                return Err(ServiceError::invalid(
+                    "target_path",
+                    "must be an absolute path without '..'",
+                ));
             }
         }
         if !restore && !assigned {

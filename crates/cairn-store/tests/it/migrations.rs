@@ -15,6 +15,10 @@ const LANDED: &[(&str, &str)] = &[
         "0002_job_grants_and_cancel_reasons.sql",
         "ed451b64201dd8ee9099634de8646085ebe5485086e706f674daaadc01988f00",
     ),
+    (
+        "0003_backup_history_index.sql",
+        "82aadf4de1fa0519fe4aeeaf4330be8835571fb29f10a2fd0ac6357f8dd527f7",
+    ),
 ];
 
 #[test]

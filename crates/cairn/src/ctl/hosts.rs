@@ -18,6 +18,13 @@ pub(super) enum HostsCommand {
         /// Only hosts with this label (repeatable): key=value.
         #[arg(long = "label", value_name = "KEY=VALUE")]
         labels: Vec<String>,
+        /// Only hosts connected now (yes) or not (no).
+        #[arg(long, value_name = "yes|no", value_parser = ["yes", "no"])]
+        online: Option<String>,
+        /// Only hosts whose hostname contains this text (ignoring case) or
+        /// whose fingerprint starts with it.
+        #[arg(long, default_value = "")]
+        search: String,
     },
     /// Approve a pending host (compare its fingerprint with the agent's first).
     Approve {
@@ -103,7 +110,13 @@ fn print_host(host: &pb::Host) {
 pub(super) async fn run(clients: &Clients, command: HostsCommand) -> anyhow::Result<()> {
     let mut hosts = clients.hosts();
     match command {
-        HostsCommand::List { status, labels } => {
+        HostsCommand::List {
+            status,
+            labels,
+            online,
+            search,
+        } => {
+            let online = online.map(|o| o == "yes");
             let status = status
                 .as_deref()
                 .map(parse_host_status)
@@ -117,13 +130,15 @@ pub(super) async fn run(clients: &Clients, command: HostsCommand) -> anyhow::Res
             each_page(200, |page| {
                 let mut hosts = hosts.clone();
                 let label_selector = label_selector.clone();
+                let search = search.clone();
                 async move {
                     let listed = hosts
                         .list_hosts(pb::ListHostsRequest {
                             status,
                             label_selector,
-                            online: None,
+                            online,
                             page: Some(page),
+                            search,
                         })
                         .await
                         .map_err(call_error)?

@@ -37,12 +37,31 @@ pub(super) struct BackupArgs {
     tags: Vec<String>,
 }
 
+#[derive(Debug, Args)]
+pub(super) struct CheckArgs {
+    #[command(flatten)]
+    target: Target,
+    /// Read back every pack file too (slow and costly).
+    #[arg(long)]
+    read_all_data: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub(super) enum JobsCommand {
     /// List jobs, newest first.
     List {
+        /// Only jobs of this host.
         #[arg(long)]
         host: Option<i64>,
+        /// Only jobs of this kind (backup, check, restore, ...).
+        #[arg(long)]
+        kind: Option<String>,
+        /// Only jobs in this state (queued, running, succeeded, failed, ...).
+        #[arg(long)]
+        status: Option<String>,
+        /// Only jobs started this way (manual, api, schedule, catch_up, maintenance).
+        #[arg(long)]
+        trigger: Option<String>,
     },
     /// Show one job.
     Get { id: i64 },
@@ -144,14 +163,29 @@ pub(super) async fn backup(clients: &Clients, args: BackupArgs) -> anyhow::Resul
 }
 
 pub(super) async fn init(clients: &Clients, target: Target) -> anyhow::Result<()> {
+    let spec = pb::run_maintenance_request::Spec::Init(pb::InitSpec::default());
+    maintenance_job(clients, target, spec).await
+}
+
+pub(super) async fn check(clients: &Clients, args: CheckArgs) -> anyhow::Result<()> {
+    let spec = pb::run_maintenance_request::Spec::Check(pb::CheckSpec {
+        read_all_data: args.read_all_data,
+        read_data_subset: None,
+    });
+    maintenance_job(clients, args.target, spec).await
+}
+
+async fn maintenance_job(
+    clients: &Clients,
+    target: Target,
+    spec: pb::run_maintenance_request::Spec,
+) -> anyhow::Result<()> {
     let job = clients
         .jobs()
         .run_maintenance(pb::RunMaintenanceRequest {
             host_id: target.host,
             repository_id: target.repository,
-            spec: Some(pb::run_maintenance_request::Spec::Init(
-                pb::InitSpec::default(),
-            )),
+            spec: Some(spec),
         })
         .await
         .map_err(call_error)?
@@ -163,10 +197,34 @@ pub(super) async fn init(clients: &Clients, target: Target) -> anyhow::Result<()
 pub(super) async fn run(clients: &Clients, command: JobsCommand) -> anyhow::Result<()> {
     let mut jobs = clients.jobs();
     match command {
-        JobsCommand::List { host } => {
+        JobsCommand::List {
+            host,
+            kind,
+            status,
+            trigger,
+        } => {
+            use cairn_domain::{JobKind, JobStatus, Trigger};
+            use cairn_proto::convert::{job_kind_to_pb, job_status_to_pb, trigger_to_pb};
+            fn word<T>(
+                what: &str,
+                value: Option<String>,
+                parse: impl Fn(&str) -> Option<T>,
+            ) -> anyhow::Result<Option<T>> {
+                value
+                    .map(|v| parse(&v).ok_or_else(|| anyhow::anyhow!("unknown {what} {v:?}")))
+                    .transpose()
+            }
+            let kind = word("kind", kind, JobKind::parse)?.map_or(0, |k| job_kind_to_pb(k) as i32);
+            let status =
+                word("status", status, JobStatus::parse)?.map_or(0, |s| job_status_to_pb(s) as i32);
+            let trigger =
+                word("trigger", trigger, Trigger::parse)?.map_or(0, |t| trigger_to_pb(t) as i32);
             let listed = jobs
                 .list_jobs(pb::ListJobsRequest {
                     host_id: host.unwrap_or(0),
+                    kind,
+                    status,
+                    trigger,
                     ..Default::default()
                 })
                 .await

@@ -75,6 +75,8 @@ enum CtlCommand {
     Repos(repos::ReposCommand),
     /// Initialise a repository, from a host.
     Init(jobs::Target),
+    /// Check a repository's integrity now, from a host.
+    Check(jobs::CheckArgs),
     /// Back a host up now.
     Backup(jobs::BackupArgs),
     /// Follow, cancel and inspect jobs.
@@ -114,6 +116,7 @@ async fn execute(args: CtlArgs) -> anyhow::Result<()> {
         CtlCommand::EnrollTokens(command) => enroll::run(&clients, command).await,
         CtlCommand::Repos(command) => repos::run(&clients, command).await,
         CtlCommand::Init(target) => jobs::init(&clients, target).await,
+        CtlCommand::Check(args) => jobs::check(&clients, args).await,
         CtlCommand::Backup(args) => jobs::backup(&clients, args).await,
         CtlCommand::Jobs(command) => jobs::run(&clients, command).await,
         CtlCommand::Snapshots(command) => snapshots::run(&clients, command).await,

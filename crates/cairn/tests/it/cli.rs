@@ -673,13 +673,7 @@ async fn ctl_manages_schedules_and_maintenance_plans() {
     let host = server
         .api
         .fleet
-        .list_hosts(
-            &cli,
-            None,
-            &Default::default(),
-            None,
-            cairn_store::Page::first(10),
-        )
+        .list_hosts(&cli, &Default::default(), cairn_store::Page::first(10))
         .await
         .expect("hosts")
         .items[0]

@@ -25,6 +25,7 @@ mod web_admin;
 mod web_fleet;
 mod web_hosts;
 mod web_jobs;
+mod web_live;
 mod wire;
 mod workers;
 
