@@ -10,6 +10,7 @@ mod jobs;
 mod maintenance;
 mod repos;
 mod schedules;
+mod server;
 mod snapshots;
 mod tokens;
 mod users;
@@ -93,6 +94,12 @@ enum CtlCommand {
     /// Manage forget, prune and check plans.
     #[command(subcommand)]
     Maintenance(maintenance::MaintenanceCommand),
+    /// Show or change the server's run-time settings (admin).
+    #[command(subcommand)]
+    Settings(server::SettingsCommand),
+    /// The server's health: its database and background workers (admin).
+    /// Exits non-zero when it is degraded.
+    Status,
 }
 
 pub(crate) async fn run(args: CtlArgs) -> ExitCode {
@@ -115,6 +122,8 @@ async fn execute(args: CtlArgs) -> anyhow::Result<()> {
         CtlCommand::Hosts(command) => hosts::run(&clients, command).await,
         CtlCommand::EnrollTokens(command) => enroll::run(&clients, command).await,
         CtlCommand::Repos(command) => repos::run(&clients, command).await,
+        CtlCommand::Settings(command) => server::settings(&clients, command).await,
+        CtlCommand::Status => server::status(&clients).await,
         CtlCommand::Init(target) => jobs::init(&clients, target).await,
         CtlCommand::Check(args) => jobs::check(&clients, args).await,
         CtlCommand::Backup(args) => jobs::backup(&clients, args).await,

@@ -26,6 +26,20 @@ pub(super) enum UsersCommand {
         #[arg(long, value_name = "FILE")]
         password_file: PathBuf,
     },
+    /// Change an operator's role, or disable or re-enable the account.
+    Update {
+        /// The operator's id.
+        id: i64,
+        /// A new role: admin, operator or viewer.
+        #[arg(long)]
+        role: Option<String>,
+        /// Disable the account (its sessions and tokens stop working).
+        #[arg(long, conflicts_with = "enable")]
+        disable: bool,
+        /// Enable a disabled account again.
+        #[arg(long)]
+        enable: bool,
+    },
 }
 
 fn parse_role(role: &str) -> anyhow::Result<pb::Role> {
@@ -120,6 +134,30 @@ pub(super) async fn run(clients: &Clients, command: UsersCommand) -> anyhow::Res
                 user.username,
                 user.id
             );
+        }
+        UsersCommand::Update {
+            id,
+            role,
+            disable,
+            enable,
+        } => {
+            let role = role.as_deref().map(parse_role).transpose()?;
+            if role.is_none() && !disable && !enable {
+                anyhow::bail!("say what to change: --role, --disable or --enable");
+            }
+            let user = client
+                .update_user(pb::UpdateUserRequest {
+                    user_id: id,
+                    role: role.map(|r| r as i32),
+                    disabled: (disable || enable).then_some(disable),
+                })
+                .await
+                .map_err(call_error)?
+                .into_inner()
+                .user
+                .unwrap_or_default();
+            let state = if user.disabled { "disabled" } else { "enabled" };
+            println!("{} is {} and {state}", user.username, role_name(user.role));
         }
     }
     Ok(())

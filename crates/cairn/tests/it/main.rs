@@ -5,6 +5,7 @@ mod agents;
 mod api_truth;
 mod backups;
 mod cli;
+mod cli_admin;
 mod edges;
 mod grpc;
 mod hostile;

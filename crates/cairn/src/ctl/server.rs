@@ -1,0 +1,102 @@
+//! `cairn ctl settings` and `cairn ctl status`: the server's run-time
+//! settings and its health, as the console shows them.
+
+use cairn_proto::v1 as pb;
+use clap::Subcommand;
+
+use super::client::{Clients, call_error};
+
+#[derive(Debug, Subcommand)]
+pub(super) enum SettingsCommand {
+    /// Show the run-time settings.
+    Get,
+    /// Change run-time settings; those not named stay as they are.
+    Set {
+        /// Days job logs are kept.
+        #[arg(long)]
+        job_log_retention_days: Option<u32>,
+        /// Whether webhooks may target loopback, private and link-local addresses.
+        #[arg(long)]
+        allow_private_webhook_targets: Option<bool>,
+    },
+}
+
+fn print_settings(settings: Option<pb::Settings>) {
+    let s = settings.unwrap_or_default();
+    println!("job_log_retention_days = {}", s.job_log_retention_days);
+    println!(
+        "allow_private_webhook_targets = {}",
+        s.allow_private_webhook_targets
+    );
+}
+
+pub(super) async fn settings(clients: &Clients, command: SettingsCommand) -> anyhow::Result<()> {
+    let mut admin = clients.admin();
+    let settings = match command {
+        SettingsCommand::Get => {
+            admin
+                .get_settings(pb::GetSettingsRequest {})
+                .await
+                .map_err(call_error)?
+                .into_inner()
+                .settings
+        }
+        SettingsCommand::Set {
+            job_log_retention_days,
+            allow_private_webhook_targets,
+        } => {
+            admin
+                .update_settings(pb::UpdateSettingsRequest {
+                    job_log_retention_days,
+                    allow_private_webhook_targets,
+                })
+                .await
+                .map_err(call_error)?
+                .into_inner()
+                .settings
+        }
+    };
+    print_settings(settings);
+    Ok(())
+}
+
+fn worker_state(state: i32) -> &'static str {
+    match pb::WorkerState::try_from(state) {
+        Ok(pb::WorkerState::Running) => "running",
+        Ok(pb::WorkerState::Stopped) => "stopped",
+        Ok(pb::WorkerState::Exited) => "exited",
+        Ok(pb::WorkerState::Panicked) => "panicked",
+        _ => "?",
+    }
+}
+
+/// Prints the server's health; fails when it is degraded, so scripts can
+/// alert on the exit status.
+pub(super) async fn status(clients: &Clients) -> anyhow::Result<()> {
+    let status = clients
+        .admin()
+        .get_server_status(pb::GetServerStatusRequest {})
+        .await
+        .map_err(call_error)?
+        .into_inner();
+    println!(
+        "database: {}",
+        if status.database_ok {
+            "ok"
+        } else {
+            "NOT ANSWERING"
+        }
+    );
+    for w in &status.workers {
+        let detail = if w.message.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", w.message)
+        };
+        println!("worker {:<24} {}{detail}", w.name, worker_state(w.state));
+    }
+    if status.degraded || !status.database_ok {
+        anyhow::bail!("the server is degraded");
+    }
+    Ok(())
+}
