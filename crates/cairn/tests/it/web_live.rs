@@ -425,3 +425,18 @@ async fn run_now_submits_the_backup_typed_and_keeps_a_refused_form() {
         "the viewer queued nothing"
     );
 }
+
+#[tokio::test]
+async fn the_fleet_stream_ends_at_shutdown_without_holding_it_up() {
+    let server = TestServer::start().await;
+    let cookie = signed_in(&server, "ann", Role::Viewer).await;
+    let mut stream = open_stream(&server, &cookie).await;
+    assert_eq!(stream.status(), StatusCode::OK);
+    let stopping = tokio::spawn(server.stop());
+    let ended = tokio::time::timeout(Duration::from_secs(60), read_until(&mut stream, "never"));
+    assert!(!ended.await.expect("the stream ends"), "nothing more came");
+    stopping
+        .await
+        .expect("joined")
+        .expect("the server stops cleanly");
+}
