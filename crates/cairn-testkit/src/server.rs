@@ -109,9 +109,20 @@ impl TestServer {
         let config = self.config.clone();
         self.stop_in_place().await.expect("clean stop");
         while_down.await;
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .expect("rebind the same port");
+        // Another test's outgoing connection may hold the port for a moment
+        // (the kernel hands out ephemeral ports from the same range): ask
+        // again until it is free, under a generous deadline.
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+        let listener = loop {
+            match TcpListener::bind(config.listen).await {
+                Ok(listener) => break listener,
+                Err(err) if tokio::time::Instant::now() < deadline => {
+                    tracing::debug!(error = %err, "the port is still held: trying again");
+                    crate::poll_pause().await;
+                }
+                Err(err) => panic!("rebind the same port {}: {err}", config.listen),
+            }
+        };
         Self::launch(listener, config, self.clock.clone(), data_dir).await
     }
 
