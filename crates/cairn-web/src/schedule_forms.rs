@@ -299,10 +299,16 @@ pub(crate) async fn render_form(
 /// A refusal in words, and the field it is about.
 fn explain(err: &ServiceError, form: &ScheduleForm) -> (String, &'static str) {
     match err {
-        ServiceError::InvalidArgument { field, .. } => {
+        ServiceError::InvalidArgument { field, reason } => {
             // restic's own check of paths, excludes and tags says "spec".
             let field = if *field == "spec" { "paths" } else { field };
-            (err.to_string(), field)
+            // The cron's own errors already say "invalid cron …".
+            let text = if reason.starts_with("invalid ") {
+                reason.clone()
+            } else {
+                err.to_string()
+            };
+            (text, field)
         }
         ServiceError::AlreadyExists(_) => (
             format!(
