@@ -14,6 +14,10 @@ use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
 
+mod describe;
+
+pub use describe::describe;
+
 /// Why a schedule's timing is invalid. The message names the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CronError {
@@ -43,6 +47,7 @@ impl CronError {
 pub struct CronSpec {
     cron: Cron,
     zone: Tz,
+    expression: String,
 }
 
 impl CronSpec {
@@ -66,7 +71,11 @@ impl CronSpec {
             expression: expression.to_string(),
             reason: e.to_string(),
         })?;
-        let spec = CronSpec { cron, zone };
+        let spec = CronSpec {
+            cron,
+            zone,
+            expression: expression.trim().to_string(),
+        };
         if spec.next_after(0).is_none() {
             return Err(CronError::Never(expression.to_string()));
         }
@@ -106,12 +115,28 @@ impl CronSpec {
         Some(at.format("%Y-%m-%d %H:%M %Z").to_string())
     }
 
+    /// The expression in words ("At 02:30, Monday to Friday"), or the
+    /// expression itself when words could mislead (see [`describe`]).
+    pub fn describe(&self) -> String {
+        describe(&self.expression).unwrap_or_else(|| self.expression.clone())
+    }
+
+    /// The zone's IANA name.
+    pub fn zone_name(&self) -> &'static str {
+        self.zone.name()
+    }
+
     /// The shortest gap between two firings seen over the next few, in
     /// milliseconds: the schedule's interval, for "overdue" reckoning.
     pub fn interval_after(&self, from_ms: i64) -> Option<i64> {
         let firings = self.firings_between(from_ms, i64::MAX, 8);
         firings.windows(2).map(|w| w[1] - w[0]).min()
     }
+}
+
+/// Every IANA zone name this build knows, for a form to offer.
+pub fn zone_names() -> impl Iterator<Item = &'static str> {
+    chrono_tz::TZ_VARIANTS.iter().map(|zone| zone.name())
 }
 
 #[cfg(test)]

@@ -14,6 +14,24 @@ use crate::clock::Clock;
 use crate::error::{ServiceError, ServiceResult};
 use crate::fleet::Fleet;
 
+pub use cairn_cron::zone_names;
+
+/// The most firings a preview shows.
+pub const PREVIEW_MAX: usize = 20;
+
+/// A cron read in a zone, as a schedule would read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CronPreview {
+    /// The expression in words, or the expression itself when words could
+    /// mislead.
+    pub description: String,
+    /// The zone's IANA name (`UTC` for none given).
+    pub timezone: String,
+    /// The next firings after now, each as milliseconds and as the zone
+    /// reads it.
+    pub firings: Vec<(i64, String)>,
+}
+
 /// The schedule service; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Schedules {
@@ -304,6 +322,32 @@ impl Schedules {
             .into_iter()
             .map(|at| (at, spec.local_time(at).unwrap_or_default()))
             .collect()
+    }
+
+    /// What `cron` in `timezone` means: its words and its next `n` firings
+    /// (at most [`PREVIEW_MAX`]) after now, by the server's clock. A bad
+    /// cron or zone is refused with the field named, as creating the
+    /// schedule would refuse it.
+    pub fn preview(
+        &self,
+        p: &Principal,
+        cron: &str,
+        timezone: &str,
+        n: usize,
+    ) -> ServiceResult<CronPreview> {
+        p.require(Scope::Read)?;
+        let spec = CronSpec::parse(cron, timezone)
+            .map_err(|e| ServiceError::invalid(e.field(), e.to_string()))?;
+        let firings = spec
+            .firings_between(self.clock.now(), i64::MAX, n.min(PREVIEW_MAX))
+            .into_iter()
+            .map(|at| (at, spec.local_time(at).unwrap_or_default()))
+            .collect();
+        Ok(CronPreview {
+            description: spec.describe(),
+            timezone: spec.zone_name().to_string(),
+            firings,
+        })
     }
 
     /// When the schedule fires next, by the server's clock.

@@ -102,12 +102,6 @@ impl Server {
             },
         );
         let admin = Admin::new(store.clone(), clock.clone(), auditor.clone());
-        let repos = Repos::new(
-            store.clone(),
-            clock.clone(),
-            auditor.clone(),
-            sealer.clone(),
-        );
         let (fleet, dispatch_wake) = Fleet::new(
             store.clone(),
             clock.clone(),
@@ -125,6 +119,13 @@ impl Server {
                 announce_window: config.announce_window,
                 pending_session_timeout: config.pending_session_timeout,
             },
+        );
+        let repos = Repos::new(
+            store.clone(),
+            clock.clone(),
+            auditor.clone(),
+            sealer.clone(),
+            fleet.clone(),
         );
         let schedules =
             Schedules::new(store.clone(), clock.clone(), auditor.clone(), fleet.clone());

@@ -96,6 +96,27 @@ fn keys_json(keys: &[String]) -> String {
     serde_json::to_string(keys).unwrap_or_else(|_| "[]".into())
 }
 
+/// Bumps the schedule-set version of every host (or just `host`) with a
+/// schedule on the repository: the cascade about to delete those schedules
+/// changes the set the host should run.
+fn bump_hosts_scheduling(
+    c: &Connection,
+    id: RepositoryId,
+    host: Option<HostId>,
+) -> StoreResult<()> {
+    let hosts = c
+        .prepare(
+            "SELECT DISTINCT host_id FROM schedules WHERE repository_id = ?1
+               AND (?2 IS NULL OR host_id = ?2)",
+        )?
+        .query_map(params![id, host], |row| row.get::<_, HostId>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    for host in hosts {
+        crate::schedules::bump_version(c, host)?;
+    }
+    Ok(())
+}
+
 impl Store {
     /// Creates a repository; `seal` turns the new row's id into its sealed
     /// secrets, in the same transaction.
@@ -186,6 +207,7 @@ impl Store {
     pub async fn delete_repository(&self, id: RepositoryId) -> StoreResult<Repository> {
         self.write(move |c| {
             let repo = repository_in(c, id)?;
+            bump_hosts_scheduling(c, id, None)?;
             c.execute("DELETE FROM repositories WHERE id = ?1", [id])?;
             Ok(repo)
         })
@@ -218,6 +240,7 @@ impl Store {
         host: HostId,
     ) -> StoreResult<Repository> {
         self.write(move |c| {
+            bump_hosts_scheduling(c, id, Some(host))?;
             c.execute(
                 "DELETE FROM host_repos WHERE host_id = ?1 AND repository_id = ?2",
                 params![host, id],

@@ -92,7 +92,7 @@ fn schedule_in(conn: &Connection, id: ScheduleId) -> StoreResult<Schedule> {
     .map_err(StoreError::about("schedule"))
 }
 
-fn bump_version(conn: &Connection, host: HostId) -> StoreResult<()> {
+pub(crate) fn bump_version(conn: &Connection, host: HostId) -> StoreResult<()> {
     conn.execute(
         "UPDATE hosts SET schedules_desired_version = schedules_desired_version + 1 WHERE id = ?1",
         [host],

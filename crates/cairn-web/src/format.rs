@@ -54,18 +54,6 @@ pub(crate) fn duration(ms: Millis) -> String {
     }
 }
 
-/// Quotes a value for a POSIX shell.
-pub(crate) fn shell_quote(value: &str) -> String {
-    if !value.is_empty()
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/._-=:@,+".contains(c))
-    {
-        return value.to_string();
-    }
-    format!("'{}'", value.replace('\'', r"'\''"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

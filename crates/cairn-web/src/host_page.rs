@@ -16,8 +16,9 @@ use cairn_store::{HostId, HostStatus, JobFilter, Page, Scope};
 use serde::Deserialize;
 
 use crate::Web;
+use crate::command::CtlCommand;
 use crate::csrf::token_matches;
-use crate::format::{shell_quote, time};
+use crate::format::time;
 use crate::host_run::{RunForm, ctl_line};
 use crate::hosts::{HostRow, host_row};
 use crate::jobs::{JobsTable, row};
@@ -148,7 +149,11 @@ pub(crate) async fn render_host(
             .map(|s| ScheduleLine {
                 id: s.id.0,
                 name: s.fields.name.clone(),
-                description: s.fields.cron.clone(),
+                description: web
+                    .api
+                    .schedules
+                    .preview(p, &s.fields.cron, &s.fields.timezone, 0)
+                    .map_or_else(|_| s.fields.cron.clone(), |c| c.description),
                 repository: repo_name(s.repository_id),
                 paths: s.fields.paths.join(", "),
                 enabled: s.fields.enabled,
@@ -178,9 +183,11 @@ pub(crate) async fn render_host(
         labels_ctl: h
             .labels
             .iter()
-            .fold(format!("cairn ctl hosts label {}", id.0), |line, (k, v)| {
-                line + " " + &shell_quote(&format!("{k}={v}"))
-            }),
+            .fold(
+                CtlCommand::new(&["hosts", "label"]).arg(id.0),
+                |c, (k, v)| c.arg(format!("{k}={v}")),
+            )
+            .to_string(),
         host: host_row(&view),
         error,
     };

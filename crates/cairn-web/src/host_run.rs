@@ -14,8 +14,8 @@ use cairn_store::{HostId, RepositoryId};
 use serde::Deserialize;
 
 use crate::Web;
+use crate::command::CtlCommand;
 use crate::csrf::token_matches;
-use crate::format::shell_quote;
 use crate::host_page::{Feedback, render_host};
 use crate::pages::csrf_refused;
 use crate::reply::{error_page, status_of};
@@ -108,38 +108,30 @@ fn request_of(host: HostId, form: &RunForm) -> Result<JobRequest, ServiceError> 
 /// The `cairn ctl` line that runs what the form asks (placeholders where it
 /// is not filled in yet).
 pub(crate) fn ctl_line(host: i64, form: &RunForm) -> String {
-    let repo = match form.repository.trim() {
-        "" => "REPOSITORY_ID".to_string(),
-        r => shell_quote(r),
+    let host = host.to_string();
+    let target = |words: &[&str]| {
+        CtlCommand::new(words).flag("host", &host, "").flag(
+            "repo",
+            &form.repository,
+            "REPOSITORY_ID",
+        )
     };
-    match form.kind.as_str() {
-        "check" => {
-            let all = if form.read_all_data == "yes" {
-                " --read-all-data"
-            } else {
-                ""
-            };
-            format!("cairn ctl check --host {host} --repo {repo}{all} --wait")
-        }
-        "init" => format!("cairn ctl init --host {host} --repo {repo} --wait"),
+    let command = match form.kind.as_str() {
+        "check" => target(&["check"]).switch("read-all-data", form.read_all_data == "yes"),
+        "init" => target(&["init"]),
         _ => {
-            let mut line = format!("cairn ctl backup --host {host} --repo {repo}");
             let paths = lines(&form.paths);
-            if paths.is_empty() {
-                line += " --path PATH";
-            }
-            for path in paths {
-                line += &format!(" --path {}", shell_quote(&path));
-            }
-            for exclude in lines(&form.excludes) {
-                line += &format!(" --exclude {}", shell_quote(&exclude));
-            }
-            for tag in tags(&form.tags) {
-                line += &format!(" --tag {}", shell_quote(&tag));
-            }
-            line + " --wait"
+            let command = if paths.is_empty() {
+                target(&["backup"]).flag("path", "", "PATH")
+            } else {
+                target(&["backup"]).flag_each("path", &paths)
+            };
+            command
+                .flag_each("exclude", &lines(&form.excludes))
+                .flag_each("tag", &tags(&form.tags))
         }
-    }
+    };
+    command.switch("wait", true).to_string()
 }
 
 /// `POST /hosts/{id}/run`.

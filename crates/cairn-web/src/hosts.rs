@@ -15,7 +15,8 @@ use cairn_store::{HostId, HostStatus, Page};
 use serde::Deserialize;
 
 use crate::Web;
-use crate::format::{iso, shell_quote, time};
+use crate::command::CtlCommand;
+use crate::format::{iso, time};
 use crate::pages::csrf_of;
 use crate::reply::error_page;
 use crate::session::SignedIn;
@@ -135,22 +136,17 @@ impl Hostnames {
 
 /// The `cairn ctl hosts list` line for a filter (quoted for a shell).
 fn ctl_list(q: &HostsQuery) -> String {
-    let mut line = String::from("cairn ctl hosts list");
-    if !q.status.is_empty() {
-        line += &format!(" --status {}", shell_quote(&q.status));
-    }
-    if !q.online.is_empty() {
-        line += &format!(" --online {}", shell_quote(&q.online));
-    }
-    if !q.q.trim().is_empty() {
-        line += &format!(" --search {}", shell_quote(q.q.trim()));
-    }
-    if let Ok(labels) = parse_labels(&q.labels) {
-        for (k, v) in labels {
-            line += &format!(" --label {}", shell_quote(&format!("{k}={v}")));
-        }
-    }
-    line
+    let labels: Vec<String> = parse_labels(&q.labels)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    CtlCommand::new(&["hosts", "list"])
+        .flag_if("status", &q.status)
+        .flag_if("online", &q.online)
+        .flag_if("search", q.q.trim())
+        .flag_each("label", &labels)
+        .to_string()
 }
 
 #[derive(Template, WebTemplate)]

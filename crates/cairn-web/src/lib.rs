@@ -14,6 +14,7 @@
 
 mod admin_pages;
 mod assets;
+mod command;
 mod csrf;
 mod dashboard;
 mod enroll;
@@ -27,7 +28,10 @@ mod jobs;
 mod live;
 mod pages;
 mod reply;
+mod repo_forms;
 mod repos;
+mod schedule_forms;
+mod schedule_preview;
 mod schedules;
 mod session;
 mod users;
@@ -63,9 +67,20 @@ pub fn router(api: Api) -> Router {
         .route("/hosts/{id}", get(host_page::detail))
         .route("/hosts/{id}/run", post(host_run::run))
         .route("/hosts/{id}/{action}", post(host_page::act))
-        .route("/repositories", get(repos::list))
+        .route("/repositories", get(repos::list).post(repo_forms::create))
+        .route("/repositories/{id}", post(repo_forms::update))
+        .route("/repositories/{id}/edit", get(repo_forms::edit_form))
         .route("/repositories/{id}/test", post(repos::test))
-        .route("/schedules", get(schedules::list))
+        .route("/repositories/{id}/{action}", post(repo_forms::act))
+        .route(
+            "/schedules",
+            get(schedules::list).post(schedule_forms::create),
+        )
+        .route("/schedules/new", get(schedule_forms::new_form))
+        .route("/schedules/preview", get(schedule_preview::page))
+        .route("/schedules/{id}", post(schedule_forms::update))
+        .route("/schedules/{id}/edit", get(schedule_forms::edit_form))
+        .route("/schedules/{id}/{action}", post(schedule_forms::act))
         .route("/users", get(users::list).post(users::create))
         .route("/users/{id}", post(users::update))
         .route("/audit", get(admin_pages::audit))

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use cairn_restic::RepoAccess;
 use cairn_seal::{SealContext, Sealer};
 use cairn_store::{
-    HostId, Outcome, Page, PageOf, Repository, RepositoryFields, RepositoryId, Scope,
+    HostId, JobFilter, Outcome, Page, PageOf, Repository, RepositoryFields, RepositoryId, Scope,
     SealedSecrets, Store, StoreError,
 };
 
@@ -15,6 +15,7 @@ use crate::audit::Auditor;
 use crate::auth::Principal;
 use crate::clock::Clock;
 use crate::error::{ServiceError, ServiceResult};
+use crate::fleet::Fleet;
 
 mod redact;
 
@@ -97,6 +98,7 @@ pub struct Repos {
     clock: Clock,
     auditor: Auditor,
     sealer: Sealer,
+    fleet: Fleet,
 }
 
 fn seal_all(
@@ -146,13 +148,49 @@ fn open_all(
 }
 
 impl Repos {
-    pub(crate) fn new(store: Store, clock: Clock, auditor: Auditor, sealer: Sealer) -> Self {
+    pub(crate) fn new(
+        store: Store,
+        clock: Clock,
+        auditor: Auditor,
+        sealer: Sealer,
+        fleet: Fleet,
+    ) -> Self {
         Self {
             store,
             clock,
             auditor,
             sealer,
+            fleet,
         }
+    }
+
+    /// The hosts (or just `host`) with a schedule on the repository: they
+    /// lose those schedules when the repository goes (or leaves them).
+    async fn scheduled_hosts(
+        &self,
+        id: RepositoryId,
+        host: Option<HostId>,
+    ) -> ServiceResult<Vec<HostId>> {
+        let mut hosts: Vec<HostId> = self
+            .store
+            .list_schedules(host)
+            .await?
+            .into_iter()
+            .filter(|s| s.repository_id == id)
+            .map(|s| s.host_id)
+            .collect();
+        hosts.sort_unstable_by_key(|h| h.0);
+        hosts.dedup();
+        Ok(hosts)
+    }
+
+    /// Tells each host its schedule set changed (a connected agent gets it
+    /// now, the others when they connect).
+    async fn push_schedules(&self, hosts: &[HostId]) -> ServiceResult<()> {
+        for host in hosts {
+            self.fleet.push_schedules(*host).await?;
+        }
+        Ok(())
     }
 
     /// Repositories, optionally those a host may use.
@@ -273,7 +311,26 @@ impl Repos {
         self.auditor
             .authorize(p, Scope::Admin, "repository.delete", target.clone())
             .await?;
+        let busy = JobFilter {
+            repository: Some(id),
+            active_only: true,
+            ..Default::default()
+        };
+        if let Some(job) = self
+            .store
+            .list_jobs(busy, Page::first(1))
+            .await?
+            .items
+            .first()
+        {
+            return Err(ServiceError::FailedPrecondition(format!(
+                "job {} on this repository has not finished: wait for it or cancel it first",
+                job.id
+            )));
+        }
+        let hosts = self.scheduled_hosts(id, None).await?;
         let repo = self.store.delete_repository(id).await?;
+        self.push_schedules(&hosts).await?;
         self.auditor
             .record(
                 p,
@@ -320,7 +377,9 @@ impl Repos {
         self.auditor
             .authorize(p, Scope::Operate, "repository.unassign", target.clone())
             .await?;
+        let hosts = self.scheduled_hosts(id, Some(host)).await?;
         let repo = self.store.unassign_repository(id, host).await?;
+        self.push_schedules(&hosts).await?;
         self.auditor
             .record(p, "repository.unassign", target, Outcome::Success, None)
             .await;

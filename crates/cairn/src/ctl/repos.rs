@@ -35,6 +35,30 @@ pub(super) enum ReposCommand {
         #[arg(long, value_name = "FILE")]
         env_file: Option<PathBuf>,
     },
+    /// Change a repository: only what is given changes. Its URL, password
+    /// and backend keys stay sealed on the server.
+    Update {
+        id: i64,
+        #[arg(long)]
+        name: Option<String>,
+        /// A new repository URL (one with credentials is better given with
+        /// --url-file).
+        #[arg(long, conflicts_with = "url_file")]
+        url: Option<String>,
+        /// File holding the new repository URL.
+        #[arg(long, value_name = "FILE")]
+        url_file: Option<PathBuf>,
+        /// File holding the new password, or `-` for standard input. (What
+        /// Cairn sends to agents; the repository's key is `restic key`'s.)
+        #[arg(long, value_name = "FILE")]
+        password_file: Option<PathBuf>,
+        /// File of KEY=VALUE lines to add to or overwrite in the backend's environment.
+        #[arg(long, value_name = "FILE")]
+        env_file: Option<PathBuf>,
+        /// A backend variable to remove (repeatable).
+        #[arg(long = "unset-env", value_name = "KEY")]
+        unset_env: Vec<String>,
+    },
     /// Delete a repository from Cairn (its data stays where it is).
     Delete { id: i64 },
     /// Let a host use a repository.
@@ -64,6 +88,28 @@ fn read_env_file(path: &Path) -> anyhow::Result<HashMap<String, String>> {
                 .ok_or_else(|| anyhow::anyhow!("invalid line in --env-file: expected KEY=VALUE"))
         })
         .collect()
+}
+
+/// The URL given with `--url`, or read from `--url-file`.
+fn url_of(url: Option<String>, url_file: Option<PathBuf>) -> anyhow::Result<Option<String>> {
+    match (url, url_file) {
+        (Some(url), _) => Ok(Some(url)),
+        (None, Some(path)) => read_secret(&path)
+            .map(Some)
+            .map_err(|e| anyhow::anyhow!("cannot read --url-file {}: {e}", path.display())),
+        (None, None) => Ok(None),
+    }
+}
+
+/// The password in `--password-file` (`-`: standard input).
+fn password_of(path: &Path) -> anyhow::Result<String> {
+    read_secret(path)
+        .map_err(|e| anyhow::anyhow!("cannot read --password-file {}: {e}", path.display()))
+}
+
+/// The backend environment in `--env-file`, if given.
+fn env_of(path: Option<&Path>) -> anyhow::Result<HashMap<String, String>> {
+    Ok(path.map(read_env_file).transpose()?.unwrap_or_default())
 }
 
 pub(super) async fn run(clients: &Clients, command: ReposCommand) -> anyhow::Result<()> {
@@ -97,24 +143,11 @@ pub(super) async fn run(clients: &Clients, command: ReposCommand) -> anyhow::Res
             password_file,
             env_file,
         } => {
-            let url = match (url, url_file) {
-                (Some(url), _) => url,
-                (None, Some(path)) => read_secret(&path).map_err(|e| {
-                    anyhow::anyhow!("cannot read --url-file {}: {e}", path.display())
-                })?,
-                (None, None) => anyhow::bail!("give --url or --url-file"),
+            let Some(url) = url_of(url, url_file)? else {
+                anyhow::bail!("give --url or --url-file");
             };
-            let password = read_secret(&password_file).map_err(|e| {
-                anyhow::anyhow!(
-                    "cannot read --password-file {}: {e}",
-                    password_file.display()
-                )
-            })?;
-            let env = env_file
-                .as_deref()
-                .map(read_env_file)
-                .transpose()?
-                .unwrap_or_default();
+            let password = password_of(&password_file)?;
+            let env = env_of(env_file.as_deref())?;
             let repo = repos
                 .create_repository(pb::CreateRepositoryRequest {
                     name,
@@ -129,6 +162,37 @@ pub(super) async fn run(clients: &Clients, command: ReposCommand) -> anyhow::Res
                 .unwrap_or_default();
             println!(
                 "created repository {} ({}) at {}",
+                repo.id, repo.name, repo.url_redacted
+            );
+        }
+        ReposCommand::Update {
+            id,
+            name,
+            url,
+            url_file,
+            password_file,
+            env_file,
+            unset_env,
+        } => {
+            let url = url_of(url, url_file)?;
+            let password = password_file.as_deref().map(password_of).transpose()?;
+            let set_env = env_of(env_file.as_deref())?;
+            let repo = repos
+                .update_repository(pb::UpdateRepositoryRequest {
+                    repository_id: id,
+                    name,
+                    url,
+                    password,
+                    set_env,
+                    unset_env,
+                })
+                .await
+                .map_err(call_error)?
+                .into_inner()
+                .repository
+                .unwrap_or_default();
+            println!(
+                "updated repository {} ({}) at {}",
                 repo.id, repo.name, repo.url_redacted
             );
         }

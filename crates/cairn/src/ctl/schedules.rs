@@ -16,6 +16,8 @@ pub(super) enum SchedulesCommand {
     },
     /// Create a schedule.
     Create(CreateSchedule),
+    /// Replace a schedule's fields (its host and repository stay).
+    Edit(EditSchedule),
     /// Turn a schedule on.
     Enable { id: i64 },
     /// Turn a schedule off.
@@ -37,6 +39,25 @@ pub(super) struct CreateSchedule {
     host: i64,
     #[arg(long = "repo")]
     repository: i64,
+    #[command(flatten)]
+    fields: ScheduleArgs,
+    /// Create it turned off.
+    #[arg(long)]
+    disabled: bool,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct EditSchedule {
+    /// The schedule; every field below replaces the one it has (whether it
+    /// is on or off stays as it is: see enable and disable).
+    id: i64,
+    #[command(flatten)]
+    fields: ScheduleArgs,
+}
+
+/// What a schedule does and when, as create and edit take it.
+#[derive(Debug, Args)]
+pub(super) struct ScheduleArgs {
     #[arg(long)]
     name: String,
     /// Cron expression: five fields, or six with seconds (write `5-59/5`, not `5/5`).
@@ -58,9 +79,12 @@ pub(super) struct CreateSchedule {
     /// What to do with firings missed while the host was away: once, skip or all.
     #[arg(long, default_value = "once")]
     catch_up: String,
-    /// Create it turned off.
-    #[arg(long)]
-    disabled: bool,
+    /// Upload limit in KiB/s (none by default).
+    #[arg(long, value_name = "KIB")]
+    limit_upload_kib: Option<u32>,
+    /// Download limit in KiB/s (none by default).
+    #[arg(long, value_name = "KIB")]
+    limit_download_kib: Option<u32>,
 }
 
 fn catch_up(policy: &str) -> anyhow::Result<pb::CatchUpPolicy> {
@@ -104,20 +128,22 @@ pub(super) async fn run(clients: &Clients, command: SchedulesCommand) -> anyhow:
             listed.schedules.iter().for_each(print_schedule);
         }
         SchedulesCommand::Create(c) => {
+            let f = c.fields;
             let created = schedules
                 .create_schedule(pb::CreateScheduleRequest {
                     host_id: c.host,
                     repository_id: c.repository,
-                    name: c.name,
-                    cron: c.cron,
-                    timezone: c.timezone,
-                    paths: c.paths,
-                    excludes: c.excludes,
-                    tags: c.tags,
-                    hooks: c.hooks,
-                    catch_up: catch_up(&c.catch_up)? as i32,
+                    catch_up: catch_up(&f.catch_up)? as i32,
+                    name: f.name,
+                    cron: f.cron,
+                    timezone: f.timezone,
+                    paths: f.paths,
+                    excludes: f.excludes,
+                    tags: f.tags,
+                    hooks: f.hooks,
+                    limit_upload_kib: f.limit_upload_kib.unwrap_or(0),
+                    limit_download_kib: f.limit_download_kib.unwrap_or(0),
                     disabled: c.disabled,
-                    ..Default::default()
                 })
                 .await
                 .map_err(call_error)?
@@ -126,6 +152,31 @@ pub(super) async fn run(clients: &Clients, command: SchedulesCommand) -> anyhow:
                 .unwrap_or_default();
             println!("created schedule {}", created.id);
             print_schedule(&created);
+        }
+        SchedulesCommand::Edit(e) => {
+            let f = e.fields;
+            let edited = schedules
+                .update_schedule(pb::UpdateScheduleRequest {
+                    schedule_id: e.id,
+                    repository_id: 0,
+                    catch_up: catch_up(&f.catch_up)? as i32,
+                    name: f.name,
+                    cron: f.cron,
+                    timezone: f.timezone,
+                    paths: f.paths,
+                    excludes: f.excludes,
+                    tags: f.tags,
+                    hooks: f.hooks,
+                    limit_upload_kib: f.limit_upload_kib.unwrap_or(0),
+                    limit_download_kib: f.limit_download_kib.unwrap_or(0),
+                })
+                .await
+                .map_err(call_error)?
+                .into_inner()
+                .schedule
+                .unwrap_or_default();
+            println!("edited schedule {}", edited.id);
+            print_schedule(&edited);
         }
         SchedulesCommand::Enable { id } => set_enabled(&mut schedules, id, true).await?,
         SchedulesCommand::Disable { id } => set_enabled(&mut schedules, id, false).await?,

@@ -23,6 +23,7 @@ mod upgrade;
 mod watch;
 mod web;
 mod web_admin;
+mod web_config;
 mod web_fleet;
 mod web_hosts;
 mod web_jobs;
