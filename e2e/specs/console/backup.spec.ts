@@ -3,7 +3,7 @@
 // ~200 MB of fresh random data each time (nothing to deduplicate).
 import * as path from 'node:path';
 import { expect, test } from '@playwright/test';
-import { ctl, ensureRestRepository } from '../support/cairn';
+import { ctl, ensureRestRepository, REST_REPOSITORY } from '../support/cairn';
 import { env } from '../support/env';
 import { followToSuccess, randomTree, recordJobPages } from '../support/jobs';
 
@@ -33,7 +33,17 @@ test.fixme('a backup run from the host page is followed live to succeeded', asyn
   await recordJobPages(page);
   await page.goto(`/hosts/${env.agentHostId}`);
   const form = page.locator('form#run-backup');
-  await form.locator('select[name=repository]').selectOption(String(repository));
+  // The option whose value is the repository's id, else the one that names it.
+  const select = form.locator('select[name=repository]');
+  const option = await select.locator('option').evaluateAll(
+    (options, [id, name]) =>
+      (options as HTMLOptionElement[]).find((o) => o.value === id)?.value ??
+      (options as HTMLOptionElement[]).find((o) => o.textContent?.includes(name))?.value ??
+      null,
+    [String(repository), REST_REPOSITORY],
+  );
+  expect(option, `an option for repository ${repository} (${REST_REPOSITORY})`).not.toBeNull();
+  await select.selectOption(option as string);
   await form.locator('textarea[name=paths]').fill(source);
   await form.getByRole('button', { name: 'Run backup now' }).click();
   await followToSuccess(page, BACKUP_TIMEOUT);
