@@ -6,13 +6,14 @@ CARGO ?= cargo
 DEMO_DIR ?= ./cairn-data
 DEMO_LISTEN ?= 127.0.0.1:8080
 
-.PHONY: all build test test-repeat fmt fmt-check lint unit deps demo docs docs-watch clean help
+.PHONY: all build test test-repeat fmt fmt-check lint unit browser deps demo docs docs-watch clean help
 
 all: build
 
 help:
 	@echo "make demo   - server + approved local agent + local repository + a first backup, on $(DEMO_LISTEN)"
-	@echo "make test   - formatting, clippy (warnings are errors) and every test"
+	@echo "make test   - formatting, clippy (warnings are errors) and every test, browser tests last"
+	@echo "make browser - the browser tests alone (e2e/run: Playwright + Chromium against a real server and agent)"
 	@echo "make test-repeat - the whole CI from fresh clones, 5 times in a row (RUNS=n for another count)"
 	@echo "make build  - build the cairn binary"
 	@echo "make fmt    - format the code"
@@ -36,7 +37,13 @@ lint:
 unit:
 	$(CARGO) test --workspace
 
-test: deps fmt-check lint unit
+# The browser tests: Playwright driving Debian's Chromium against a real
+# server, agent, restic and REST server. e2e/run installs what it needs;
+# artefacts (screenshots, logs, traces) land in e2e/artifacts/.
+browser:
+	CARGO=$(CARGO) e2e/run
+
+test: deps fmt-check lint unit browser
 
 # The whole CI from fresh clones of HEAD, several times in a row: flaky tests
 # show up here, not in CI.

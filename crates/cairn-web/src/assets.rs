@@ -18,6 +18,9 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         "text/javascript; charset=utf-8",
         include_bytes!("../static/app.js"),
     ),
+    // Linked from every page, so browsers do not ask for a /favicon.ico
+    // that is not there (a failed request on every page); the dashboard's
+    // shows the fleet's state.
     (
         "favicon.svg",
         "image/svg+xml",
@@ -63,6 +66,25 @@ pub(crate) async fn asset(Path(name): Path<String>) -> Response {
 #[cfg(test)]
 mod tests {
     use sha2::{Digest, Sha256};
+
+    /// Every `/static/…` the page shell links is served: a missing one is a
+    /// failed request on every page (the browser tests catch it too, later).
+    #[test]
+    fn every_static_file_the_page_shell_links_is_embedded() {
+        let shell = include_str!("../../../templates/base.html");
+        let linked: Vec<&str> = shell
+            .split("\"/static/")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+            .collect();
+        assert!(linked.contains(&"favicon.svg"), "{linked:?}");
+        for name in linked {
+            assert!(
+                super::ASSETS.iter().any(|(n, _, _)| *n == name),
+                "base.html links /static/{name}, which is not embedded"
+            );
+        }
+    }
 
     #[test]
     fn vendored_files_are_what_the_vendor_script_recorded() {
