@@ -290,6 +290,22 @@ pub(crate) fn progress_view(p: Option<&Progress>) -> ProgressView {
     }
 }
 
+/// A job's progress as its page opens: the last sample while it runs; once
+/// it succeeded, done (with restic's totals when it left a summary).
+fn final_progress(job: &Job) -> ProgressView {
+    let mut view = progress_view(job.progress.as_ref());
+    if job.status == JobStatus::Succeeded {
+        view.percent = "100".into();
+        view.current.clear();
+        view.eta.clear();
+        if let Some(s) = &job.summary {
+            view.files = s.total_files_processed.to_string();
+            view.bytes = bytes(s.total_bytes_processed);
+        }
+    }
+    view
+}
+
 /// `GET /jobs/{id}`.
 pub(crate) async fn detail(
     State(web): State<Web>,
@@ -314,7 +330,7 @@ pub(crate) async fn detail(
         error: job.error.clone().unwrap_or_default(),
         snapshot_id: job.snapshot_id.clone().unwrap_or_default(),
         created_by: job.created_by_name.clone().unwrap_or_default(),
-        progress: progress_view(job.progress.as_ref()),
+        progress: final_progress(&job),
         job: row(&job),
         lines,
         earlier,

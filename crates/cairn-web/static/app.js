@@ -92,6 +92,8 @@ function followJob(root) {
     status.textContent = data.status;
     status.className = "status status-" + data.status;
     if (data.status === "succeeded") bar.value = 100;
+    setText("job-current", "");
+    setText("job-eta", "");
     setText("job-error", data.error);
     setText("job-snapshot", data.snapshot_id);
     const cancel = document.getElementById("job-cancel");

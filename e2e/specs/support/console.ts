@@ -68,8 +68,14 @@ export function watchProblems(page: Page): { stop: () => string[] } {
     if (msg.type() === 'error') problems.push(`console error: ${msg.text()} (${msg.location().url})`);
   };
   const onPageError = (err: Error) => problems.push(`uncaught: ${err.message}`);
-  const onRequestFailed = (req: import('@playwright/test').Request) =>
-    problems.push(`request failed: ${req.method()} ${req.url()}: ${req.failure()?.errorText ?? '?'}`);
+  const onRequestFailed = (req: import('@playwright/test').Request) => {
+    const why = req.failure()?.errorText ?? '?';
+    // Leaving a page ends its live stream: the browser aborts it, which is
+    // no failure. A stream refused or broken shows as an HTTP error or
+    // another reason, and still counts.
+    if (req.resourceType() === 'eventsource' && why === 'net::ERR_ABORTED') return;
+    problems.push(`request failed: ${req.method()} ${req.url()}: ${why}`);
+  };
   const onResponse = (res: import('@playwright/test').Response) => {
     if (res.status() >= 400) problems.push(`HTTP ${res.status()} for ${res.request().method()} ${res.url()}`);
   };
