@@ -14,18 +14,24 @@
 
 mod admin_pages;
 mod assets;
+mod browse;
 mod csrf;
 mod dashboard;
+mod diff;
 mod enroll;
 mod format;
 mod headers;
+mod host_snapshots;
 mod hosts;
 mod jobs;
 mod pages;
+mod quote;
 mod reply;
 mod repos;
+mod restore;
 mod schedules;
 mod session;
+mod snapshots;
 mod users;
 
 use axum::Router;
@@ -67,6 +73,16 @@ pub fn router(api: Api) -> Router {
         .route("/jobs/{id}", get(jobs::detail))
         .route("/jobs/{id}/cancel", post(jobs::cancel))
         .route("/jobs/{id}/events", get(jobs::events))
+        .route("/hosts/{id}/snapshots", get(host_snapshots::for_host))
+        .route("/snapshots", get(snapshots::list))
+        .route("/snapshots/refresh", post(snapshots::refresh))
+        .route("/snapshots/diff", get(diff::page))
+        .route("/snapshots/{repo}/{snapshot}", get(browse::page))
+        .route("/snapshots/{repo}/{snapshot}/tree", get(browse::children))
+        .route(
+            "/snapshots/{repo}/{snapshot}/restore",
+            post(restore::restore),
+        )
         .route("/static/{name}", get(assets::asset))
         .layer(axum::middleware::from_fn(csrf::same_origin_only))
         .layer(axum::middleware::from_fn(headers::security_headers))
