@@ -25,6 +25,7 @@ mod web_admin;
 mod web_fleet;
 mod web_hosts;
 mod web_jobs;
+mod web_snapshots;
 mod wire;
 mod workers;
 
@@ -102,7 +103,20 @@ pub async fn post_form(
     path: &str,
     fields: &[(&str, &str)],
 ) -> (reqwest::StatusCode, String) {
-    let response = server
+    let response = post_response(server, cookie, path, fields).await;
+    let status = response.status();
+    (status, response.text().await.expect("body"))
+}
+
+/// A form posted from one of the server's own pages; the whole response
+/// (for its redirect).
+pub async fn post_response(
+    server: &cairn_testkit::TestServer,
+    cookie: &str,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    server
         .http()
         .post(format!("{}{path}", server.url))
         .header(reqwest::header::COOKIE, cookie)
@@ -110,7 +124,5 @@ pub async fn post_form(
         .form(fields)
         .send()
         .await
-        .expect("request");
-    let status = response.status();
-    (status, response.text().await.expect("body"))
+        .expect("request")
 }
