@@ -61,6 +61,19 @@ fn snapshot_from_row(row: &Row<'_>) -> rusqlite::Result<CachedSnapshot> {
     })
 }
 
+/// The columns [`snapshot_from_row`] reads, with the summary of the backup
+/// job that made each snapshot (matched by id prefix: restic before 0.17
+/// reports a short id).
+const SELECT_SNAPSHOTS: &str = "SELECT repository_id, snapshot_id, short_id, snapshot_time, hostname, host_id, paths, tags, parent, tree, seen_at,
+                        (SELECT j.summary FROM jobs j WHERE j.repository_id = snapshots.repository_id AND j.kind = 'backup'
+                           AND j.status = 'succeeded' AND length(j.snapshot_id) >= 8
+                           AND substr(snapshots.snapshot_id, 1, length(j.snapshot_id)) = j.snapshot_id
+                         ORDER BY j.id LIMIT 1),
+                        (SELECT j.id FROM jobs j WHERE j.repository_id = snapshots.repository_id AND j.kind = 'backup'
+                           AND j.status = 'succeeded' AND length(j.snapshot_id) >= 8
+                           AND substr(snapshots.snapshot_id, 1, length(j.snapshot_id)) = j.snapshot_id
+                         ORDER BY j.id LIMIT 1) FROM snapshots";
+
 /// The effect of one part of a `SnapshotList`: the first part clears the
 /// repository's cache, every part adds its snapshots.
 pub fn replace_snapshots(
@@ -166,25 +179,37 @@ impl Store {
         let tags = serde_json::to_string(&filter.tags).unwrap_or_else(|_| "[]".into());
         let host = filter.host;
         self.read(move |c| {
-            let mut stmt = c.prepare(
-                "SELECT repository_id, snapshot_id, short_id, snapshot_time, hostname, host_id, paths, tags, parent, tree, seen_at,
-                        (SELECT j.summary FROM jobs j WHERE j.repository_id = snapshots.repository_id AND j.kind = 'backup'
-                           AND j.status = 'succeeded' AND length(j.snapshot_id) >= 8
-                           AND substr(snapshots.snapshot_id, 1, length(j.snapshot_id)) = j.snapshot_id
-                         ORDER BY j.id LIMIT 1),
-                        (SELECT j.id FROM jobs j WHERE j.repository_id = snapshots.repository_id AND j.kind = 'backup'
-                           AND j.status = 'succeeded' AND length(j.snapshot_id) >= 8
-                           AND substr(snapshots.snapshot_id, 1, length(j.snapshot_id)) = j.snapshot_id
-                         ORDER BY j.id LIMIT 1)
-                 FROM snapshots WHERE repository_id = ?1 AND (?2 IS NULL OR host_id = ?2) AND snapshot_time < ?3
+            let mut stmt = c.prepare(&format!(
+                "{SELECT_SNAPSHOTS} WHERE repository_id = ?1 AND (?2 IS NULL OR host_id = ?2) AND snapshot_time < ?3
                    AND NOT EXISTS (SELECT 1 FROM json_each(?5) wanted
                                    WHERE wanted.value NOT IN (SELECT value FROM json_each(snapshots.tags)))
-                 ORDER BY snapshot_time DESC LIMIT ?4",
-            )?;
+                 ORDER BY snapshot_time DESC LIMIT ?4"
+            ))?;
             let rows = stmt
                 .query_map(params![repository, host, page.cursor.unwrap_or(i64::MAX), page.probe_limit(), tags], snapshot_from_row)?
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(page.finish(rows, |s| s.time))
+        })
+        .await
+    }
+
+    /// The cached snapshot of a repository whose id is `id` or starts with
+    /// it; `None` when none does, or when the prefix names several.
+    pub async fn find_snapshot(
+        &self,
+        repository: RepositoryId,
+        id: &str,
+    ) -> StoreResult<Option<CachedSnapshot>> {
+        let id = id.to_ascii_lowercase();
+        self.read(move |c| {
+            let mut stmt = c.prepare(&format!(
+                "{SELECT_SNAPSHOTS} WHERE repository_id = ?1 AND length(?2) > 0
+                   AND substr(snapshot_id, 1, length(?2)) = ?2 LIMIT 2"
+            ))?;
+            let mut rows = stmt
+                .query_map(params![repository, id], snapshot_from_row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(if rows.len() == 1 { rows.pop() } else { None })
         })
         .await
     }

@@ -18,6 +18,7 @@ use crate::Web;
 use crate::command::CtlCommand;
 use crate::format::{iso, time};
 use crate::pages::csrf_of;
+use crate::quote::query_value;
 use crate::reply::error_page;
 use crate::session::SignedIn;
 
@@ -91,8 +92,7 @@ pub(crate) fn host_row(view: &HostView) -> HostRow {
             .iter()
             .map(|(k, v)| {
                 let text = format!("{k}={v}");
-                let query = serde_urlencoded::to_string([("labels", text.as_str())]);
-                let href = format!("/hosts?{}", query.unwrap_or_default());
+                let href = format!("/hosts?labels={}", query_value(&text));
                 (text, href)
             })
             .collect(),
@@ -213,8 +213,11 @@ pub(crate) async fn list(
                         ("labels", q.labels.as_str()),
                         ("after", cursor.as_str()),
                     ];
-                    let encoded = serde_urlencoded::to_string(pairs).unwrap_or_default();
-                    format!("/hosts?{encoded}")
+                    let encoded: Vec<String> = pairs
+                        .iter()
+                        .map(|(k, v)| format!("{k}={}", query_value(v)))
+                        .collect();
+                    format!("/hosts?{}", encoded.join("&"))
                 }),
                 None,
             ),

@@ -14,26 +14,32 @@
 
 mod admin_pages;
 mod assets;
+mod browse;
 mod command;
 mod csrf;
 mod dashboard;
+mod diff;
 mod enroll;
 mod fleet_view;
 mod format;
 mod headers;
 mod host_page;
 mod host_run;
+mod host_snapshots;
 mod hosts;
 mod jobs;
 mod live;
 mod pages;
+mod quote;
 mod reply;
 mod repo_forms;
 mod repos;
+mod restore;
 mod schedule_forms;
 mod schedule_preview;
 mod schedules;
 mod session;
+mod snapshots;
 mod users;
 
 use axum::Router;
@@ -93,6 +99,16 @@ pub fn router(api: Api) -> Router {
         .route("/jobs/{id}/cancel", post(jobs::cancel))
         .route("/jobs/{id}/events", get(jobs::events))
         .route("/events/fleet", get(live::fleet))
+        .route("/hosts/{id}/snapshots", get(host_snapshots::for_host))
+        .route("/snapshots", get(snapshots::list))
+        .route("/snapshots/refresh", post(snapshots::refresh))
+        .route("/snapshots/diff", get(diff::page))
+        .route("/snapshots/{repo}/{snapshot}", get(browse::page))
+        .route("/snapshots/{repo}/{snapshot}/tree", get(browse::children))
+        .route(
+            "/snapshots/{repo}/{snapshot}/restore",
+            post(restore::restore),
+        )
         .route("/static/{name}", get(assets::asset))
         .layer(axum::middleware::from_fn(csrf::same_origin_only))
         .layer(axum::middleware::from_fn(headers::security_headers))

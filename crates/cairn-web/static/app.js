@@ -143,6 +143,42 @@ function fleetState() {
   }
 }
 
+// A snapshot's tree: a folder's button shows or hides its children (HTMX
+// fetches them on the first click).
+document.addEventListener("click", (event) => {
+  const toggle = event.target.closest(".tree-toggle");
+  if (!toggle) return;
+  const children = document.getElementById(toggle.getAttribute("aria-controls"));
+  if (!children) return;
+  const open = toggle.getAttribute("aria-expanded") !== "true";
+  toggle.setAttribute("aria-expanded", open ? "true" : "false");
+  toggle.textContent = open ? "\u25BE" : "\u25B8";
+  children.hidden = !open;
+});
+
+// Pages that run restic on a host take a while: say so while the next one
+// loads (the text is the link's or form's own data-wait).
+function showWait(text) {
+  const wait = document.getElementById("page-wait");
+  if (!wait) return;
+  wait.textContent = text;
+  wait.hidden = false;
+}
+document.addEventListener("click", (event) => {
+  const link = event.target.closest("a[data-wait]");
+  const plain = event.button === 0 && !event.ctrlKey && !event.metaKey && !event.shiftKey;
+  if (link && plain && !event.defaultPrevented) showWait(link.dataset.wait);
+});
+document.addEventListener("submit", (event) => {
+  const form = event.target.closest("form[data-wait]");
+  if (form && !event.defaultPrevented) showWait(form.dataset.wait);
+});
+// Back to a page kept in the browser's cache: it is not waiting any more.
+window.addEventListener("pageshow", () => {
+  const wait = document.getElementById("page-wait");
+  if (wait) wait.hidden = true;
+});
+
 document.addEventListener("DOMContentLoaded", () => {
   localTimes(document);
   const job = document.querySelector("[data-job-events]");

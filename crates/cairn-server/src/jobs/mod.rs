@@ -25,7 +25,7 @@ use cairn_store::{
 pub use events::{Event, JobEvent};
 pub use hub::{JobHub, JobResult};
 pub use scheduled::schedule_spec;
-pub use snapshots::RestoreRequest;
+pub use snapshots::{RestoreCheck, RestoreRequest};
 pub use watch::JobWatch;
 
 use crate::audit::Auditor;
@@ -45,7 +45,7 @@ pub struct JobRequest {
 }
 
 /// Whether `path` is absolute and has no `..` in it.
-fn plain_absolute(path: &str) -> bool {
+pub(crate) fn plain_absolute(path: &str) -> bool {
     let path = std::path::Path::new(path);
     path.is_absolute()
         && !path
@@ -119,72 +119,28 @@ impl Jobs {
             .authorize(p, Scope::Operate, "job.create", target.clone())
             .await?;
         let kind = request.spec.kind();
-        cairn_restic::operation(&request.spec, None)
-            .map_err(|e| ServiceError::invalid("spec", e.to_string()))?;
-        // The agent refuses these too (its policy has the last word); saying
-        // so here spares the operator a job that can only fail.
-        if let JobSpec::Backup(b) = &request.spec
-            && let Some(bad) = b.paths.iter().find(|p| !plain_absolute(p))
-        {
-            return Err(ServiceError::invalid(
-                "paths",
-                format!("{bad:?} must be an absolute path without '..'"),
-            ));
-        }
-        let host = self.store.host(request.host).await?;
-        if host.status != HostStatus::Approved {
-            return Err(ServiceError::FailedPrecondition(format!(
-                "host {} is {}: jobs go to approved hosts only",
-                host.id, host.status
-            )));
-        }
+        let assigned = self.preflight(&request).await?;
         // A job carries its repository's secrets, so it goes only to a host
         // the repository is assigned to (assigning is an admin's grant). A
         // restore onto any other host (cross-host restore) hands those
         // secrets to that host: an admin's call, audited as such.
-        let restore = kind == JobKind::Restore;
-        let assigned = self
-            .store
-            .is_assigned(request.repository, request.host)
-            .await?;
         let mut grant = None;
-        if restore {
-            self.store.repository(request.repository).await?;
-            if !assigned {
-                let target = Some(format!(
-                    "host:{} repository:{}",
-                    request.host, request.repository
-                ));
-                // Operators restore onto the hosts a repository is assigned
-                // to; anywhere else is an admin's call.
-                self.auditor
-                    .authorize(p, Scope::Admin, "job.restore.cross_host", target.clone())
-                    .await?;
-                self.auditor
-                    .record(
-                        p,
-                        "job.restore.cross_host",
-                        target,
-                        Outcome::Success,
-                        Some("the repository's secrets go to an unassigned host".into()),
-                    )
-                    .await;
-                grant = Some(crate::audit::Actor::from(p).name);
-            }
-            if let JobSpec::Restore(r) = &request.spec
-                && !plain_absolute(&r.target_path)
-            {
-                return Err(ServiceError::invalid(
-                    "target_path",
-                    "must be an absolute path without '..'",
-                ));
-            }
-        }
-        if !restore && !assigned {
-            return Err(ServiceError::FailedPrecondition(format!(
-                "repository {} is not assigned to host {}: assign it first",
-                request.repository, request.host
-            )));
+        if kind == JobKind::Restore && !assigned {
+            // Operators restore onto the hosts a repository is assigned
+            // to; anywhere else is an admin's call.
+            self.auditor
+                .authorize(p, Scope::Admin, "job.restore.cross_host", target.clone())
+                .await?;
+            self.auditor
+                .record(
+                    p,
+                    "job.restore.cross_host",
+                    target,
+                    Outcome::Success,
+                    Some("the repository's secrets go to an unassigned host".into()),
+                )
+                .await;
+            grant = Some(crate::audit::Actor::from(p).name);
         }
         let id = self
             .store
@@ -211,6 +167,51 @@ impl Jobs {
             .await;
         self.fleet.request_dispatch(request.host);
         Ok(self.store.job(id).await?)
+    }
+
+    /// The checks a job passes before anything is stored: a spec that can
+    /// run safely (naming the field), an approved host, and the repository
+    /// assigned to that host, except for a restore, which may go anywhere
+    /// (see `submit`) but must name an absolute target that does not climb.
+    /// Says whether the repository is assigned to the host.
+    pub(crate) async fn preflight(&self, request: &JobRequest) -> ServiceResult<bool> {
+        cairn_restic::operation(&request.spec, None)
+            .map_err(|e| ServiceError::invalid("spec", e.to_string()))?;
+        // The agent refuses these too (its policy has the last word); saying
+        // so here spares the operator a job that can only fail.
+        if let JobSpec::Backup(b) = &request.spec
+            && let Some(bad) = b.paths.iter().find(|p| !plain_absolute(p))
+        {
+            return Err(ServiceError::invalid(
+                "paths",
+                format!("{bad:?} must be an absolute path without '..'"),
+            ));
+        }
+        let host = self.store.host(request.host).await?;
+        if host.status != HostStatus::Approved {
+            return Err(ServiceError::FailedPrecondition(format!(
+                "host {} is {}: jobs go to approved hosts only",
+                host.id, host.status
+            )));
+        }
+        let assigned = self
+            .store
+            .is_assigned(request.repository, request.host)
+            .await?;
+        match &request.spec {
+            JobSpec::Restore(r) => {
+                self.store.repository(request.repository).await?;
+                snapshots::check_target_path(&r.target_path)?;
+            }
+            _ if !assigned => {
+                return Err(ServiceError::FailedPrecondition(format!(
+                    "repository {} is not assigned to host {}: assign it first",
+                    request.repository, request.host
+                )));
+            }
+            _ => {}
+        }
+        Ok(assigned)
     }
 
     /// One job.

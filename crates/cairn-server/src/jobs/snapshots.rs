@@ -30,6 +30,43 @@ pub struct RestoreRequest {
     pub limit_download_kib: u32,
 }
 
+/// What a restore would do, checked as [`Jobs::restore`] checks it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RestoreCheck {
+    /// The target host is not assigned the repository: the job hands it the
+    /// repository's secrets (an admin's call, audited when it is queued).
+    pub cross_host: bool,
+}
+
+/// A restore target must be absolute and must not climb with `..` (the
+/// agent then checks it against its restore roots, symlinks resolved).
+pub(crate) fn check_target_path(path: &str) -> ServiceResult<()> {
+    if !super::plain_absolute(path) {
+        return Err(ServiceError::invalid(
+            "target_path",
+            "must be an absolute path without '..'",
+        ));
+    }
+    Ok(())
+}
+
+impl RestoreRequest {
+    /// The job that restores.
+    fn job(self) -> JobRequest {
+        let spec = RestoreSpec {
+            snapshot_id: self.snapshot_id,
+            path: self.path,
+            includes: self.includes,
+            excludes: self.excludes,
+            target_path: self.target_path,
+            target_host_id: self.target_host.0,
+            verify: self.verify,
+            limit_download_kib: self.limit_download_kib,
+        };
+        JobRequest::api(self.target_host, self.repository, JobSpec::Restore(spec))
+    }
+}
+
 /// How long a browse or diff call waits for its job.
 const RESULT_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
@@ -179,26 +216,41 @@ impl Jobs {
             .await
     }
 
+    /// One cached snapshot of a repository, by its id or a unique prefix
+    /// of it.
+    pub async fn snapshot(
+        &self,
+        p: &Principal,
+        repository: RepositoryId,
+        id: &str,
+    ) -> ServiceResult<CachedSnapshot> {
+        p.require(Scope::Read)?;
+        self.store.repository(repository).await?;
+        self.store
+            .find_snapshot(repository, id)
+            .await?
+            .ok_or(ServiceError::NotFound("snapshot"))
+    }
+
+    /// Checks a restore as [`Jobs::restore`] would, queuing nothing: what
+    /// the console's summary step shows before the operator confirms.
+    pub async fn check_restore(
+        &self,
+        p: &Principal,
+        request: &RestoreRequest,
+    ) -> ServiceResult<RestoreCheck> {
+        p.require(Scope::Operate)?;
+        let assigned = self.preflight(&request.clone().job()).await?;
+        if !assigned {
+            p.require(Scope::Admin)?;
+        }
+        Ok(RestoreCheck {
+            cross_host: !assigned,
+        })
+    }
+
     /// Restores a snapshot on any approved host.
     pub async fn restore(&self, p: &Principal, request: RestoreRequest) -> ServiceResult<Job> {
-        let spec = RestoreSpec {
-            snapshot_id: request.snapshot_id,
-            path: request.path,
-            includes: request.includes,
-            excludes: request.excludes,
-            target_path: request.target_path,
-            target_host_id: request.target_host.0,
-            verify: request.verify,
-            limit_download_kib: request.limit_download_kib,
-        };
-        self.submit(
-            p,
-            JobRequest::api(
-                request.target_host,
-                request.repository,
-                JobSpec::Restore(spec),
-            ),
-        )
-        .await
+        self.submit(p, request.job()).await
     }
 }

@@ -28,6 +28,7 @@ mod web_fleet;
 mod web_hosts;
 mod web_jobs;
 mod web_live;
+mod web_snapshots;
 mod wire;
 mod workers;
 
@@ -105,7 +106,20 @@ pub async fn post_form(
     path: &str,
     fields: &[(&str, &str)],
 ) -> (reqwest::StatusCode, String) {
-    let response = server
+    let response = post_response(server, cookie, path, fields).await;
+    let status = response.status();
+    (status, response.text().await.expect("body"))
+}
+
+/// A form posted from one of the server's own pages; the whole response
+/// (for its redirect).
+pub async fn post_response(
+    server: &cairn_testkit::TestServer,
+    cookie: &str,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    server
         .http()
         .post(format!("{}{path}", server.url))
         .header(reqwest::header::COOKIE, cookie)
@@ -113,7 +127,5 @@ pub async fn post_form(
         .form(fields)
         .send()
         .await
-        .expect("request");
-    let status = response.status();
-    (status, response.text().await.expect("body"))
+        .expect("request")
 }
