@@ -37,8 +37,8 @@ async function firstLink(page: Page, listPath: string, pattern: RegExp): Promise
 
 /**
  * Every page a signed-in admin can reach: the main navigation, then the
- * detail pages it leads to (a host, a job) and the ones linked from inside
- * pages (adding a host). A known page that cannot be found is an error: the
+ * detail pages it leads to (a host, a job, a snapshot and the comparison
+ * form) and the ones linked from inside pages (adding a host, a schedule). A known page that cannot be found is an error: the
  * fleet project should have made a host and a job.
  */
 export async function discoverPages(page: Page): Promise<ConsolePage[]> {
@@ -53,6 +53,12 @@ export async function discoverPages(page: Page): Promise<ConsolePage[]> {
   pages.push({ name: 'host', path: await firstLink(page, '/hosts', /^\/hosts\/\d+$/) });
   pages.push({ name: 'add-host', path: '/hosts/add' });
   pages.push({ name: 'job', path: await firstLink(page, '/jobs', /^\/jobs\/\d+$/) });
+  // A snapshot's page (its tree is listed on the host as it opens) and the
+  // comparison form it links to; the backups before made the snapshots.
+  const snapshot = await firstLink(page, '/snapshots', /^\/snapshots\/\d+\/[0-9a-f]+$/);
+  pages.push({ name: 'snapshot', path: snapshot });
+  pages.push({ name: 'compare', path: await firstLink(page, snapshot, /^\/snapshots\/diff\?/) });
+  pages.push({ name: 'new-schedule', path: '/schedules/new' });
   const seen = new Set<string>();
   return pages.filter((p) => !seen.has(p.path) && seen.add(p.path));
 }
