@@ -135,6 +135,30 @@ impl Store {
         .await
     }
 
+    /// A job's log lines from position `from` on (0 is its first line), at
+    /// most `limit` (capped at [`LOG_PAGE_MAX`]), oldest first: what a live
+    /// view missed, resumed from the last position it saw.
+    pub async fn job_log_from(
+        &self,
+        job: JobId,
+        from: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<LogLine>> {
+        let limit = i64::from(limit.min(LOG_PAGE_MAX));
+        let from = i64::try_from(from).unwrap_or(i64::MAX);
+        self.read(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT id, at, stream, level, line FROM job_logs WHERE job_id = ?1
+                 ORDER BY id LIMIT ?2 OFFSET ?3",
+            )?;
+            let lines = stmt
+                .query_map(params![job, limit, from], line_from_row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(lines.into_iter().map(|(_, l)| l).collect())
+        })
+        .await
+    }
+
     /// Deletes the logs of jobs that finished before `before`; returns how
     /// many lines went. The job rows stay.
     pub async fn delete_job_logs_before(&self, before: Millis) -> StoreResult<usize> {
@@ -181,7 +205,7 @@ pub fn append_job_log(
     job: JobId,
     lines: Vec<LogLine>,
     max_lines: u64,
-) -> impl FnOnce(&Connection) -> StoreResult<Vec<LogLine>> + Send + 'static {
+) -> impl FnOnce(&Connection) -> StoreResult<StoredLines> + Send + 'static {
     move |c| {
         let row: Option<(HostId, String)> = c
             .query_row(
@@ -193,15 +217,15 @@ pub fn append_job_log(
         match row {
             Some((owner, _)) if owner != host => {
                 tracing::warn!(%host, %job, "log lines for a job this host does not run: dropped");
-                return Ok(Vec::new());
+                return Ok(StoredLines::default());
             }
             None => {
                 tracing::warn!(%host, %job, "log lines for an unknown job: dropped");
-                return Ok(Vec::new());
+                return Ok(StoredLines::default());
             }
             Some((_, status)) if JobStatus::parse(&status).is_none_or(JobStatus::is_terminal) => {
                 tracing::warn!(%host, %job, %status, "log lines for a job that has ended: dropped");
-                return Ok(Vec::new());
+                return Ok(StoredLines::default());
             }
             Some(_) => {}
         }
@@ -237,6 +261,18 @@ pub fn append_job_log(
                 ])
                 .map_err(StoreError::from)?;
         }
-        Ok(stored)
+        Ok(StoredLines {
+            first: have,
+            lines: stored,
+        })
     }
+}
+
+/// Lines just stored, and where they stand in their job's log.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoredLines {
+    /// The position of the first of them: how many lines the job had
+    /// before (a job's lines are never removed while it runs).
+    pub first: u64,
+    pub lines: Vec<LogLine>,
 }

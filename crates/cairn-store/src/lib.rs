@@ -46,7 +46,9 @@ pub use ids::{
     ApiTokenId, AuditId, EnrollmentTokenId, HostId, JobId, RepositoryId, ScheduleId, SessionId,
     UserId,
 };
-pub use job_logs::{LOG_PAGE_DEFAULT, LOG_PAGE_MAX, LogLevel, LogLine, LogStream, append_job_log};
+pub use job_logs::{
+    LOG_PAGE_DEFAULT, LOG_PAGE_MAX, LogLevel, LogLine, LogStream, StoredLines, append_job_log,
+};
 pub use job_reports::{ProgressTaken, job_accepted, job_finished, job_progress};
 pub use jobs::{EndedJob, Job, JobEnd, JobFilter, JobSpec, JobState, JobStatus, NewJob};
 pub use maintenance::{Chore, MaintenancePlan, PlanFields};

@@ -7,13 +7,10 @@ use askama_web::WebTemplate;
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::sse::Event as Sse;
 use axum::response::{IntoResponse, Redirect, Response};
 use cairn_domain::{JobKind, JobStatus, Progress, Trigger};
-use cairn_server::jobs::Event;
 use cairn_store::{HostId, Job, JobFilter, JobId, LogLine, Page, Scope};
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::Web;
 use crate::csrf::token_matches;
@@ -224,13 +221,13 @@ pub(crate) async fn list(
 
 /// One log line as the page shows it.
 pub(crate) struct LineView {
-    at: String,
-    stream: &'static str,
-    level: &'static str,
-    text: String,
+    pub(crate) at: String,
+    pub(crate) stream: &'static str,
+    pub(crate) level: &'static str,
+    pub(crate) text: String,
 }
 
-fn line(l: &LogLine) -> LineView {
+pub(crate) fn line(l: &LogLine) -> LineView {
     LineView {
         at: time(Some(l.at)),
         stream: l.stream.as_str(),
@@ -255,6 +252,9 @@ struct JobPage {
     lines: Vec<LineView>,
     /// Log lines before the ones shown.
     earlier: u64,
+    /// The position of the first log line the page does not have: where its
+    /// live stream starts.
+    log_next: u64,
 }
 
 /// Progress in human units.
@@ -316,10 +316,11 @@ pub(crate) async fn detail(
         Ok(job) => job,
         Err(err) => return error_page(err),
     };
-    let (lines, earlier) = match web.api.jobs.log_tail(&p, JobId(id), LOG_TAIL).await {
-        Ok((lines, earlier)) => (lines.iter().map(line).collect(), earlier),
-        Err(err) => return error_page(err),
-    };
+    let (lines, earlier): (Vec<LineView>, u64) =
+        match web.api.jobs.log_tail(&p, JobId(id), LOG_TAIL).await {
+            Ok((lines, earlier)) => (lines.iter().map(line).collect(), earlier),
+            Err(err) => return error_page(err),
+        };
     let live = !job.status.is_terminal();
     JobPage {
         user: p.user.clone(),
@@ -332,6 +333,7 @@ pub(crate) async fn detail(
         created_by: job.created_by_name.clone().unwrap_or_default(),
         progress: final_progress(&job),
         job: row(&job),
+        log_next: earlier + lines.len() as u64,
         lines,
         earlier,
     }
@@ -358,69 +360,4 @@ pub(crate) async fn cancel(
         Ok(_) => Redirect::to(&format!("/jobs/{id}")).into_response(),
         Err(err) => error_page(err),
     }
-}
-
-/// What a watch event says, as JSON for the page's script (which writes
-/// text, never markup).
-fn event_json(event: &Event) -> (&'static str, serde_json::Value) {
-    match event {
-        Event::Current(job) => ("state", json!({ "status": job.status.as_str() })),
-        Event::State { to, .. } => ("state", json!({ "status": to.as_str() })),
-        Event::Progress(p) => {
-            let view = progress_view(Some(p));
-            (
-                "progress",
-                json!({
-                    "percent": p.percent,
-                    "files": view.files,
-                    "bytes": view.bytes,
-                    "current": view.current,
-                    "eta": view.eta,
-                    "speed": view.speed,
-                }),
-            )
-        }
-        Event::Log(lines) => (
-            "log",
-            json!(
-                lines
-                    .iter()
-                    .map(|l| {
-                        let v = line(l);
-                        json!({ "at": v.at, "stream": v.stream, "level": v.level, "text": v.text })
-                    })
-                    .collect::<Vec<_>>()
-            ),
-        ),
-        Event::Finished(job) => (
-            "finished",
-            json!({
-                "status": job.status.as_str(),
-                "error": job.error.clone().unwrap_or_default(),
-                "snapshot_id": job.snapshot_id.clone().unwrap_or_default(),
-            }),
-        ),
-    }
-}
-
-/// `GET /jobs/{id}/events`: the job's live events. The stream ends after the
-/// final record, at shutdown, when the session ends or when the browser
-/// goes; a browser too slow to keep up misses the oldest events (the hub's
-/// buffer is bounded) and never slows anyone else. See [`crate::live`].
-pub(crate) async fn events(
-    State(web): State<Web>,
-    SignedIn(p): SignedIn,
-    headers: HeaderMap,
-    Path(id): Path<i64>,
-) -> Response {
-    let watch = match web.api.jobs.watch(&p, JobId(id)).await {
-        Ok(watch) => watch,
-        Err(err) => return error_page(err),
-    };
-    let events = futures::stream::unfold(watch, |mut watch| async move {
-        let event = watch.next().await?;
-        let (name, data) = event_json(&event.event);
-        Some((Sse::default().event(name).data(data.to_string()), watch))
-    });
-    crate::live::serve(&web, &p, &headers, events)
 }

@@ -27,6 +27,7 @@ mod host_page;
 mod host_run;
 mod host_snapshots;
 mod hosts;
+mod job_events;
 mod jobs;
 mod live;
 mod pages;
@@ -97,7 +98,7 @@ pub fn router(api: Api) -> Router {
         .route("/jobs", get(jobs::list))
         .route("/jobs/{id}", get(jobs::detail))
         .route("/jobs/{id}/cancel", post(jobs::cancel))
-        .route("/jobs/{id}/events", get(jobs::events))
+        .route("/jobs/{id}/events", get(job_events::events))
         .route("/events/fleet", get(live::fleet))
         .route("/hosts/{id}/snapshots", get(host_snapshots::for_host))
         .route("/snapshots", get(snapshots::list))

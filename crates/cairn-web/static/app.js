@@ -71,15 +71,21 @@ function followJob(root) {
     setText("job-eta", data.eta);
     setText("job-speed", data.speed);
   });
+  // Each batch says where its first line stands in the job's log: lines
+  // the page has (sent again after a reconnect) are dropped.
+  let next = Number(root.dataset.logNext) || 0;
   source.addEventListener("log", (e) => {
     const follow = atBottom();
-    for (const line of JSON.parse(e.data)) {
+    const data = JSON.parse(e.data);
+    data.lines.forEach((line, i) => {
+      if (data.first + i < next) return;
       const row = document.createElement("div");
       row.className = "line level-" + line.level;
       row.textContent = line.at + "  " + line.text;
       log.appendChild(row);
       if (!follow) unseen += 1;
-    }
+    });
+    next = Math.max(next, data.first + data.lines.length);
     if (follow) {
       log.scrollTop = log.scrollHeight;
     } else if (unseen > 0) {

@@ -150,8 +150,12 @@ impl SessionHandle {
                     .await?
                 {
                     Some(stored) => {
-                        if !stored.is_empty() {
-                            hub.publish(job, now, Event::Log(stored));
+                        if !stored.lines.is_empty() {
+                            let event = Event::Log {
+                                first: stored.first,
+                                lines: stored.lines,
+                            };
+                            hub.publish(job, now, event);
                         }
                         true
                     }

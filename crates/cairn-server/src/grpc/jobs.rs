@@ -111,7 +111,7 @@ fn event_to_pb(e: JobEvent) -> pb::JobEvent {
             to: job_status_to_pb(to) as i32,
         }),
         Event::Progress(p) => E::Progress(progress_to_pb(e.job.0, &p)),
-        Event::Log(lines) => E::Log(pb::JobLogBatch {
+        Event::Log { lines, .. } => E::Log(pb::JobLogBatch {
             lines: lines.iter().map(line_to_pb).collect(),
         }),
         Event::Finished(job) => E::Finished(job_to_pb(&job)),

@@ -22,8 +22,9 @@ pub enum Event {
     State { from: JobStatus, to: JobStatus },
     /// The agent's progress report, as stored.
     Progress(Progress),
-    /// Log lines, as stored.
-    Log(Vec<LogLine>),
+    /// Log lines, as stored, the first at position `first` of the job's log
+    /// (so a watcher that missed some can ask for them, and drop repeats).
+    Log { first: u64, lines: Vec<LogLine> },
     /// The job's final record: the last event.
     Finished(Job),
 }

@@ -177,7 +177,7 @@ impl JobHub {
     /// Hands an event, seen at `at`, to the job's watchers, if any.
     pub fn publish(&self, job: JobId, at: Millis, event: Event) {
         // Log lines change no overview; a state or progress does.
-        if !matches!(event, Event::Log(_)) {
+        if !matches!(event, Event::Log { .. }) {
             self.pulse.beat();
         }
         let mut topics = self.lock();
@@ -368,7 +368,14 @@ mod tests {
     async fn a_closed_job_then_its_last_watcher_leaves_nothing() {
         let hub = JobHub::default();
         let mut watcher = hub.subscribe(JobId(7));
-        hub.publish(JobId(7), 0, Event::Log(Vec::new()));
+        hub.publish(
+            JobId(7),
+            0,
+            Event::Log {
+                first: 0,
+                lines: Vec::new(),
+            },
+        );
         assert!(watcher.recv().await.is_ok());
         hub.close(JobId(7));
         assert!(watcher.recv().await.is_err(), "closed with the job");

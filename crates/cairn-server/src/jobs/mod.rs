@@ -263,6 +263,20 @@ impl Jobs {
         Ok(self.store.job_log_tail(id, limit).await?)
     }
 
+    /// A job's log lines from position `from` on (0 is the first), at most
+    /// `limit`: what a live view missed while it was away.
+    pub async fn log_from(
+        &self,
+        p: &Principal,
+        id: JobId,
+        from: u64,
+        limit: u32,
+    ) -> ServiceResult<Vec<LogLine>> {
+        p.require(Scope::Read)?;
+        self.store.job(id).await?;
+        Ok(self.store.job_log_from(id, from, limit).await?)
+    }
+
     /// Cancels a job: a queued one at once; a running one by telling its
     /// agent, which stops restic and reports `cancelled`.
     pub async fn cancel(&self, p: &Principal, id: JobId, reason: &str) -> ServiceResult<Job> {

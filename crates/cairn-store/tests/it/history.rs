@@ -1,6 +1,6 @@
 //! The fleet overview's reads: backups per host and UTC day, missed firings
 //! by the day they were due, each host's last and last good backup; and the
-//! host search.
+//! host search; and where log lines stand in their job's log.
 
 use cairn_domain::{CatchUp, JobSpec, JobStatus, Trigger};
 use cairn_store::{
@@ -150,4 +150,46 @@ async fn hosts_are_found_by_part_of_their_name_or_the_start_of_their_fingerprint
     assert_eq!(find("%").await, Vec::<cairn_store::HostId>::new());
     assert_eq!(find("_").await, Vec::<cairn_store::HostId>::new());
     assert_eq!(find("").await, [db, web]);
+}
+
+#[tokio::test]
+async fn log_lines_know_their_position_and_are_read_from_one() {
+    let (store, _dir) = fresh_store().await;
+    let h = host(&store, "a").await;
+    let job = NewJob {
+        host_id: h,
+        repository_id: None,
+        trigger: Trigger::Api,
+        spec: JobSpec::Check(Default::default()),
+        created_by: None,
+    };
+    let job = store.create_job(job, 0).await.expect("job");
+    let line = |n: u32| cairn_store::LogLine {
+        at: 1,
+        stream: cairn_store::LogStream::Stdout,
+        level: cairn_store::LogLevel::Info,
+        line: format!("line {n}"),
+    };
+    let mut firsts = Vec::new();
+    for (seq, batch) in [(1, 0..3), (2, 3..5)] {
+        let effect = cairn_store::append_job_log(h, job, batch.map(line).collect(), 100);
+        let stored = store
+            .apply_agent_message_with(h, seq, 1, effect)
+            .await
+            .expect("append")
+            .expect("applied");
+        firsts.push(stored.first);
+    }
+    assert_eq!(firsts, [0, 3]);
+    let from = store.job_log_from(job, 2, 10).await.expect("read");
+    let texts: Vec<&str> = from.iter().map(|l| l.line.as_str()).collect();
+    assert_eq!(texts, ["line 2", "line 3", "line 4"]);
+    assert!(
+        store
+            .job_log_from(job, 5, 10)
+            .await
+            .expect("read")
+            .is_empty()
+    );
+    assert_eq!(store.job_log_from(job, 1, 2).await.expect("read").len(), 2);
 }

@@ -440,3 +440,91 @@ async fn the_fleet_stream_ends_at_shutdown_without_holding_it_up() {
         .expect("joined")
         .expect("the server stops cleanly");
 }
+
+/// Reads an SSE response until its text holds `want`, and returns the text.
+async fn read_text_until(response: &mut reqwest::Response, want: &str) -> String {
+    let mut seen = String::new();
+    let read = async {
+        while let Ok(Some(chunk)) = response.chunk().await {
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+            if seen.contains(want) {
+                return;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(60), read).await;
+    seen
+}
+
+#[tokio::test]
+async fn a_job_stream_resumes_its_log_where_the_page_left_off() {
+    use cairn_domain::{LogLevel, LogStream};
+    let server = TestServer::start().await;
+    let cookie = signed_in(&server, "vic", Role::Viewer).await;
+    let host = server.stored_host("db01").await;
+    let job = server
+        .stored_job(host, JobSpec::Check(Default::default()))
+        .await;
+    let lines = (0..4)
+        .map(|n| cairn_store::LogLine {
+            at: NOON,
+            stream: LogStream::Stdout,
+            level: LogLevel::Info,
+            line: format!("line {n}"),
+        })
+        .collect();
+    let effect = cairn_store::append_job_log(host, job, lines, 100);
+    let stored = server
+        .store()
+        .await
+        .apply_agent_message_with(host, 1, NOON, effect)
+        .await
+        .expect("log")
+        .expect("applied");
+    assert_eq!(stored.first, 0);
+
+    // The page says where its stream starts: after the lines it shows.
+    let (_, page) = get_page(&server, &cookie, &format!("/jobs/{}", job.0)).await;
+    assert!(
+        page.contains(&format!("/jobs/{}/events?from=4", job.0)),
+        "the stream resumes after the 4 lines shown"
+    );
+
+    let open = |extra: Option<&'static str>, query: &'static str| {
+        let mut request = server
+            .http()
+            .get(format!("{}/jobs/{}/events{query}", server.url, job.0))
+            .header(COOKIE, &cookie);
+        if let Some(last) = extra {
+            request = request.header("last-event-id", last);
+        }
+        request.send()
+    };
+    // A page rendered with one line, and its stream opened after three more.
+    let mut stream = open(None, "?from=1").await.expect("stream");
+    let text = read_text_until(&mut stream, "line 3").await;
+    assert!(text.contains("event: log"), "{text}");
+    assert!(
+        text.contains("id: 4"),
+        "the id is the position after the batch: {text}"
+    );
+    assert!(text.contains("\"first\":1"), "{text}");
+    assert!(
+        !text.contains("line 0") && text.contains("line 1"),
+        "{text}"
+    );
+    drop(stream);
+    // A reconnect says what it saw last; that wins over the URL's start.
+    let mut stream = open(Some("3"), "?from=1").await.expect("stream");
+    let text = read_text_until(&mut stream, "line 3").await;
+    assert!(text.contains("\"first\":3"), "{text}");
+    assert!(!text.contains("line 2"), "{text}");
+    drop(stream);
+    // Nothing missed: no log event, only the job's state.
+    let mut stream = open(None, "?from=4").await.expect("stream");
+    let text = read_text_until(&mut stream, "event: state").await;
+    assert!(
+        text.contains("event: state") && !text.contains("event: log"),
+        "{text}"
+    );
+}
