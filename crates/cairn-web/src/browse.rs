@@ -285,7 +285,8 @@ pub(crate) async fn render(
     };
     let mut ctl = format!(
         "cairn ctl snapshots browse --repo {} --snapshot {}",
-        repo.id.0, snap.snapshot_id
+        repo.id.0,
+        shell_word(&snap.snapshot_id)
     );
     if path != "/" {
         ctl.push_str(&format!(" --path {}", shell_word(path)));

@@ -15,6 +15,32 @@ use axum::response::{IntoResponse, Response};
 use cairn_server::auth::{Principal, Via};
 use subtle::ConstantTimeEq;
 
+/// For pages whose mere opening runs restic on a host (listing a snapshot,
+/// comparing two): when another site sent the browser here, the page asks
+/// first instead, with a link to itself (followed, it comes from this site).
+/// Only reads happen on those pages, but a foreign page should not be able
+/// to set hosts to work in an operator's name.
+pub(crate) async fn not_sent_from_elsewhere(request: Request, next: Next) -> Response {
+    let site = request
+        .headers()
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok());
+    if !matches!(site, Some("cross-site" | "same-site")) {
+        return next.run(request).await;
+    }
+    let here = request
+        .uri()
+        .path_and_query()
+        .map_or_else(|| "/".to_string(), |pq| pq.as_str().to_string());
+    crate::reply::MessagePage {
+        heading: "Open this page?".into(),
+        text: "A link from another site led here. Opening it runs restic on one of your hosts, so Cairn asks first.".into(),
+        link_href: here,
+        link_text: "Open it",
+    }
+    .into_response()
+}
+
 /// Layer 1: refuses cross-site state changes before any handler runs.
 pub(crate) async fn same_origin_only(request: Request, next: Next) -> Response {
     let safe = matches!(

@@ -18,6 +18,7 @@ use serde::Deserialize;
 
 use crate::Web;
 use crate::browse::{job_error, runner};
+use crate::command::shell_word;
 use crate::format::bytes;
 use crate::pages::csrf_of;
 use crate::reply::{error_page, status_of};
@@ -215,9 +216,13 @@ pub(crate) async fn page(
         repo_id: repo.id.0,
         repo_name: repo.name.clone(),
         choices,
+        // Typed by whoever made the link: quoted, so pasting the line can
+        // only ever run `cairn ctl`.
         ctl: format!(
-            "cairn ctl snapshots diff --repo {} {a_id} {b_id}",
-            repo.id.0
+            "cairn ctl snapshots diff --repo {} {} {}",
+            repo.id.0,
+            shell_word(&a_id),
+            shell_word(&b_id)
         ),
         a_id,
         b_id,
@@ -245,7 +250,9 @@ pub(crate) async fn page(
     page.b = Some(snapshot_row(&b, &repo.name));
     page.ctl = format!(
         "cairn ctl snapshots diff --repo {} {} {}",
-        repo.id.0, a.snapshot_id, b.snapshot_id
+        repo.id.0,
+        shell_word(&a.snapshot_id),
+        shell_word(&b.snapshot_id)
     );
     let (host, hostname) = match runner(&web, &p, &repo, b.host_id.or(a.host_id)).await {
         Ok(host) => host,

@@ -35,7 +35,7 @@ pub(crate) struct HostsQuery {
     #[serde(default)]
     q: String,
     /// Labels the hosts must carry: `key=value` or `key`, separated by
-    /// commas or spaces.
+    /// commas.
     #[serde(default)]
     labels: String,
     #[serde(default)]
@@ -43,10 +43,12 @@ pub(crate) struct HostsQuery {
 }
 
 /// Parses the label filter: `role=db, env=prod` or `backup` (any value).
+/// Items are separated by commas or new lines only: a label's value may
+/// hold spaces (`site=eu west`).
 pub(crate) fn parse_labels(text: &str) -> Result<BTreeMap<String, String>, String> {
     let mut labels = BTreeMap::new();
     for item in text
-        .split([',', ' '])
+        .split([',', '\n'])
         .map(str::trim)
         .filter(|i| !i.is_empty())
     {
@@ -248,4 +250,18 @@ pub(crate) async fn list(
         error,
     };
     (code, page).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_split_on_commas_and_keep_spaces_in_values() {
+        let labels = parse_labels("role=db, site=eu west\nbackup").expect("labels");
+        assert_eq!(labels["role"], "db");
+        assert_eq!(labels["site"], "eu west");
+        assert_eq!(labels["backup"], "");
+        assert!(parse_labels("=x").is_err());
+    }
 }

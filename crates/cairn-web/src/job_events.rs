@@ -18,6 +18,10 @@ use crate::jobs::{line, progress_view};
 use crate::reply::error_page;
 use crate::session::SignedIn;
 
+/// Pages of missed log lines a resuming stream sends at most (each up to
+/// `LOG_PAGE_MAX` lines); a job's log is capped well below that anyway.
+const MAX_RESUME_PAGES: usize = 20;
+
 /// Where the page's log stands, as its stream's URL says.
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct EventsQuery {
@@ -105,14 +109,25 @@ pub(crate) async fn events(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .or(q.from);
-    let missed = match resume {
-        Some(from) => match web.api.jobs.log_from(&p, job, from, LOG_PAGE_MAX).await {
-            Ok(lines) if !lines.is_empty() => Some(log_event(from, &lines)),
-            Ok(_) => None,
-            Err(err) => return error_page(err),
-        },
-        None => None,
-    };
+    // What the page missed, page by page: a long absence is sent whole,
+    // up to a bound past which the page is better reloaded.
+    let mut missed = Vec::new();
+    if let Some(mut from) = resume {
+        for _ in 0..MAX_RESUME_PAGES {
+            let lines = match web.api.jobs.log_from(&p, job, from, LOG_PAGE_MAX).await {
+                Ok(lines) => lines,
+                Err(err) => return error_page(err),
+            };
+            if lines.is_empty() {
+                break;
+            }
+            missed.push(log_event(from, &lines));
+            from += lines.len() as u64;
+            if lines.len() < LOG_PAGE_MAX as usize {
+                break;
+            }
+        }
+    }
     let live = futures::stream::unfold(watch, |mut watch| async move {
         let event = watch.next().await?;
         Some((sse_of(&event.event), watch))

@@ -44,6 +44,7 @@ mod snapshots;
 mod users;
 
 use axum::Router;
+use axum::middleware::from_fn;
 use axum::routing::{get, post};
 use cairn_server::Api;
 
@@ -103,15 +104,24 @@ pub fn router(api: Api) -> Router {
         .route("/hosts/{id}/snapshots", get(host_snapshots::for_host))
         .route("/snapshots", get(snapshots::list))
         .route("/snapshots/refresh", post(snapshots::refresh))
-        .route("/snapshots/diff", get(diff::page))
-        .route("/snapshots/{repo}/{snapshot}", get(browse::page))
-        .route("/snapshots/{repo}/{snapshot}/tree", get(browse::children))
+        .route(
+            "/snapshots/diff",
+            get(diff::page).layer(from_fn(csrf::not_sent_from_elsewhere)),
+        )
+        .route(
+            "/snapshots/{repo}/{snapshot}",
+            get(browse::page).layer(from_fn(csrf::not_sent_from_elsewhere)),
+        )
+        .route(
+            "/snapshots/{repo}/{snapshot}/tree",
+            get(browse::children).layer(from_fn(csrf::not_sent_from_elsewhere)),
+        )
         .route(
             "/snapshots/{repo}/{snapshot}/restore",
             post(restore::restore),
         )
         .route("/static/{name}", get(assets::asset))
-        .layer(axum::middleware::from_fn(csrf::same_origin_only))
-        .layer(axum::middleware::from_fn(headers::security_headers))
+        .layer(from_fn(csrf::same_origin_only))
+        .layer(from_fn(headers::security_headers))
         .with_state(web)
 }

@@ -35,8 +35,8 @@ pub(crate) const RECHECK: Duration = Duration::from_secs(15);
 /// overdue schedules move with time alone.
 const FLEET_REFRESH: Duration = Duration::from_secs(60);
 /// A burst of changes (a backup's progress, a host reconnecting) becomes
-/// one refresh at most this often.
-const FLEET_COALESCE: Duration = Duration::from_secs(1);
+/// one refresh at most this often: each refresh rebuilds the dashboard.
+const FLEET_COALESCE: Duration = Duration::from_secs(5);
 /// SSE comments that keep idle proxies from closing a stream.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 

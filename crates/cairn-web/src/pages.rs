@@ -121,7 +121,7 @@ fn message(
     let page = MessagePage {
         heading: heading.into(),
         text: text.into(),
-        link_href,
+        link_href: link_href.into(),
         link_text,
     };
     (status, page).into_response()

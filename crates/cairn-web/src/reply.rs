@@ -12,7 +12,7 @@ use cairn_server::ServiceError;
 pub(crate) struct MessagePage {
     pub heading: String,
     pub text: String,
-    pub link_href: &'static str,
+    pub link_href: String,
     pub link_text: &'static str,
 }
 
@@ -42,7 +42,7 @@ pub(crate) fn error_page(err: ServiceError) -> Response {
     let page = MessagePage {
         heading: "That did not work".into(),
         text: err.to_string(),
-        link_href: "/",
+        link_href: "/".into(),
         link_text: "Back",
     };
     (status_of(&err), page).into_response()

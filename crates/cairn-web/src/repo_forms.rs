@@ -136,6 +136,18 @@ fn parse_env(text: &str) -> Result<BTreeMap<String, String>, ServiceError> {
                 format!("line {} is not KEY=VALUE", n + 1),
             ));
         };
+        // A refused form comes back with its keys but not their values: sent
+        // again as it is, an empty value would erase the stored secret.
+        if value.trim().is_empty() {
+            return Err(ServiceError::invalid(
+                "env",
+                format!(
+                    "line {}: {} has no value; type it again (values are never shown) or remove the line",
+                    n + 1,
+                    key.trim()
+                ),
+            ));
+        }
         env.insert(key.trim().to_string(), value.trim().to_string());
     }
     Ok(env)

@@ -252,7 +252,7 @@ fn ctl_line(r: &RestoreRequest) -> String {
     let mut line = format!(
         "cairn ctl restore --repo {} --snapshot {} --host {} --target {}",
         r.repository.0,
-        r.snapshot_id,
+        shell_word(&r.snapshot_id),
         r.target_host.0,
         shell_word(&r.target_path)
     );

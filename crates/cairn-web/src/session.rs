@@ -58,6 +58,10 @@ pub(crate) fn session_cookie(headers: &HeaderMap, secure: bool) -> Option<String
         .filter(|v| !v.is_empty())
 }
 
+/// Sent by the page script on requests it makes on its own, not for the
+/// operator (see `static/app.js`).
+pub(crate) const BACKGROUND_HEADER: &str = "x-cairn-background";
+
 /// The client's address, as the accept loop recorded it.
 pub(crate) fn client_addr(parts: &Parts) -> Option<String> {
     parts
@@ -70,11 +74,16 @@ async fn resolve(parts: &Parts, web: &Web) -> Result<Option<Principal>, Response
     let Some(cookie) = session_cookie(&parts.headers, web.api.secure_cookies) else {
         return Ok(None);
     };
-    web.api
-        .auth
-        .session(&cookie, client_addr(parts))
-        .await
-        .map_err(error_page)
+    // A page's own refresh (the dashboard following the fleet) says so, and
+    // does not count as the operator using the session.
+    let auth = &web.api.auth;
+    let source = client_addr(parts);
+    let looked_up = if parts.headers.contains_key(BACKGROUND_HEADER) {
+        auth.session_unused(&cookie, source).await
+    } else {
+        auth.session(&cookie, source).await
+    };
+    looked_up.map_err(error_page)
 }
 
 /// A signed-in operator; anyone else is sent to the sign-in page.

@@ -119,7 +119,9 @@ function followFleet(root) {
   const refresh = () => {
     if (busy) { again = true; return; }
     busy = true;
-    htmx.ajax("GET", "/", { target: "#fleet", swap: "outerHTML" }).finally(() => {
+    // Marked as the page's own request: it does not keep the session alive.
+    const headers = { "X-Cairn-Background": "1" };
+    htmx.ajax("GET", "/", { target: "#fleet", swap: "outerHTML", headers }).finally(() => {
       busy = false;
       fleetState();
       if (again) { again = false; refresh(); }

@@ -331,6 +331,26 @@ impl Auth {
         cookie: &str,
         source: Option<String>,
     ) -> ServiceResult<Option<Principal>> {
+        self.session_as(cookie, source, true).await
+    }
+
+    /// As [`Auth::session`], without counting as use: for what a page does
+    /// on its own (a live view's refresh, a stream checking it may go on),
+    /// so a page left open still lets its session time out when idle.
+    pub async fn session_unused(
+        &self,
+        cookie: &str,
+        source: Option<String>,
+    ) -> ServiceResult<Option<Principal>> {
+        self.session_as(cookie, source, false).await
+    }
+
+    async fn session_as(
+        &self,
+        cookie: &str,
+        source: Option<String>,
+        used: bool,
+    ) -> ServiceResult<Option<Principal>> {
         let now = self.clock.now();
         let Some(session) = self
             .store
@@ -339,7 +359,7 @@ impl Auth {
         else {
             return Ok(None);
         };
-        if now - session.last_seen_at >= TOUCH_EVERY {
+        if used && now - session.last_seen_at >= TOUCH_EVERY {
             let idle_end = now + self.settings.session_idle_timeout.as_millis() as Millis;
             let hard_end = session.created_at + self.settings.session_max_age.as_millis() as Millis;
             self.store

@@ -54,15 +54,29 @@ fn log_line(line: ReportedLine, now: Millis) -> LogLine {
 /// range is stored as 0 (unknown) rather than dropping the snapshot. The
 /// host is not taken from the snapshot: the store attributes it from its own
 /// records (see `CachedSnapshot::host_id`).
+///
+/// Ids are what restic makes (hex, 8 to 64 digits): they end up in URLs and
+/// in the `cairn ctl` lines pages show, so a snapshot whose id is anything
+/// else is dropped (`None`), and a parent or tree that is not an id is left
+/// out.
 pub(crate) fn cached_snapshot(
     repository: RepositoryId,
     s: &ListedSnapshot,
     now: Millis,
-) -> CachedSnapshot {
-    CachedSnapshot {
+) -> Option<CachedSnapshot> {
+    let id = |value: &str| {
+        ((8..=64).contains(&value.len()) && value.chars().all(|c| c.is_ascii_hexdigit()))
+            .then(|| value.to_ascii_lowercase())
+    };
+    let snapshot_id = id(&s.id)?;
+    let short_id = match id(&s.short_id) {
+        Some(short) if short.len() <= 16 => short,
+        _ => snapshot_id[..8].to_string(),
+    };
+    Some(CachedSnapshot {
         repository_id: repository,
-        snapshot_id: clean_text(&s.id, 64),
-        short_id: clean_text(&s.short_id, 16),
+        snapshot_id,
+        short_id,
         time: agent_time(s.time, now).unwrap_or(0),
         hostname: clean_text(&s.hostname, 253),
         host_id: None,
@@ -73,11 +87,11 @@ pub(crate) fn cached_snapshot(
             .map(|p| clean_text(p, 4096))
             .collect(),
         tags: s.tags.iter().take(64).map(|t| clean_text(t, 256)).collect(),
-        parent: (!s.parent.is_empty()).then(|| clean_text(&s.parent, 64)),
-        tree: (!s.tree.is_empty()).then(|| clean_text(&s.tree, 64)),
+        parent: id(&s.parent),
+        tree: id(&s.tree),
         seen_at: 0,
         summary: None,
-    }
+    })
 }
 
 /// How a job ended, from the agent's report, cleaned.
@@ -295,12 +309,16 @@ impl SessionHandle {
             tracing::warn!(%host, %repository, "snapshot list for a repository this host has no job on: dropped");
             return self.record_only(seq, now).await;
         }
-        let snapshots = list
+        let listed = list.snapshots.len().min(MAX_SNAPSHOTS);
+        let snapshots: Vec<_> = list
             .snapshots
             .iter()
             .take(MAX_SNAPSHOTS)
-            .map(|s| cached_snapshot(repository, s, now))
+            .filter_map(|s| cached_snapshot(repository, s, now))
             .collect();
+        if snapshots.len() < listed {
+            tracing::warn!(%host, %repository, dropped = listed - snapshots.len(), "snapshots whose id is not a restic id: dropped");
+        }
         let effect = cairn_store::replace_snapshots(repository, list.part == 0, snapshots, now);
         Ok(store.apply_agent_message(host, seq, now, effect).await?)
     }
@@ -343,8 +361,41 @@ mod tests {
             hostname: "web01".into(),
             ..Default::default()
         };
-        let cached = cached_snapshot(RepositoryId(1), &s, NOW);
+        let cached = cached_snapshot(RepositoryId(1), &s, NOW).expect("a restic id");
         assert_eq!(cached.time, 0);
         assert_eq!(cached.host_id, None);
+        assert_eq!(
+            cached.short_id, "aaaaaaaa",
+            "a missing short id is made from the id"
+        );
+    }
+
+    #[test]
+    fn a_snapshot_whose_id_is_not_a_restic_id_is_dropped() {
+        for bad in [
+            "0badc0de;curl x|sh",
+            "../../etc",
+            "abc",
+            "",
+            &"a".repeat(65),
+        ] {
+            let s = ListedSnapshot {
+                id: bad.to_string(),
+                ..Default::default()
+            };
+            assert_eq!(cached_snapshot(RepositoryId(1), &s, NOW), None, "{bad:?}");
+        }
+        let s = ListedSnapshot {
+            id: "ABCDEF0123456789".into(),
+            short_id: "$(x)".into(),
+            parent: "not an id".into(),
+            tree: "b".repeat(64),
+            ..Default::default()
+        };
+        let cached = cached_snapshot(RepositoryId(1), &s, NOW).expect("a restic id");
+        assert_eq!(cached.snapshot_id, "abcdef0123456789");
+        assert_eq!(cached.short_id, "abcdef01");
+        assert_eq!(cached.parent, None);
+        assert_eq!(cached.tree, Some("b".repeat(64)));
     }
 }

@@ -78,6 +78,14 @@ fn check_secrets(url: &str, password: &str, env: &BTreeMap<String, String>) -> S
     }
     cairn_restic::check_repository_url(url)
         .map_err(|e| ServiceError::invalid("url", e.to_string()))?;
+    // What the console and the API show is the URL with every credential
+    // as `***`: pasted back, it would store `***` as the credential.
+    if url.contains("***") {
+        return Err(ServiceError::invalid(
+            "url",
+            "holds *** where a credential was hidden: type the URL with its real credentials, or leave it empty to keep the stored one",
+        ));
+    }
     if password.is_empty() || password.len() > 4096 || password.contains(['\n', '\r', '\0']) {
         return Err(ServiceError::invalid(
             "password",
@@ -401,6 +409,19 @@ impl Repos {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_url_with_its_credentials_masked_is_refused() {
+        let env = BTreeMap::new();
+        for masked in [
+            "rest:https://ann:***@h:8000/r",
+            "s3:https://AKIA:***@minio:9000/b",
+        ] {
+            let err = super::check_secrets(masked, "pw", &env).expect_err(masked);
+            assert!(err.to_string().contains("***"), "{err}");
+        }
+        super::check_secrets("rest:https://ann:real@h:8000/r", "pw", &env).expect("a real URL");
+    }
+
     use super::*;
 
     #[test]

