@@ -1,6 +1,8 @@
 //! The vocabularies: domain enums ↔ protobuf enums, each pair listed once.
 
-use cairn_domain::{CatchUp, JobKind, JobStatus, LogLevel, LogStream, PendingState, Trigger};
+use cairn_domain::{
+    CatchUp, JobKind, JobStatus, LogLevel, LogStream, PendingState, RestoreOverwrite, Trigger,
+};
 
 use crate::v1 as pb;
 
@@ -56,6 +58,20 @@ pairs!(log_level_to_pb, log_level_wire: LogLevel => JobLogLevel {
     Debug = Debug, Info = Info, Warn = Warn, Error = Error,
 });
 
+pairs!(overwrite_to_pb, overwrite_wire: RestoreOverwrite => RestoreOverwrite {
+    Always = Always, IfChanged = IfChanged, IfNewer = IfNewer, Never = Never,
+});
+
+/// A restore's overwrite mode: unset is `Always` (what a sender that
+/// predates the field means); `None` for a value this build does not know,
+/// which the caller refuses rather than guess at.
+pub fn overwrite_from_pb(value: i32) -> Option<RestoreOverwrite> {
+    if value == pb::RestoreOverwrite::Unspecified as i32 {
+        return Some(RestoreOverwrite::Always);
+    }
+    overwrite_wire(value)
+}
+
 /// A log line's stream; unset or unknown is the agent's own.
 pub fn log_stream_from_pb(value: i32) -> LogStream {
     log_stream_wire(value).unwrap_or(LogStream::Agent)
@@ -81,6 +97,15 @@ mod tests {
         for l in LogLevel::ALL {
             assert_eq!(log_level_from_pb(log_level_to_pb(*l) as i32), *l);
         }
+        for o in RestoreOverwrite::ALL {
+            assert_eq!(overwrite_from_pb(overwrite_to_pb(*o) as i32), Some(*o));
+        }
+        assert_eq!(overwrite_from_pb(0), Some(RestoreOverwrite::Always));
+        assert_eq!(
+            overwrite_from_pb(99),
+            None,
+            "an unknown mode is not guessed"
+        );
         assert_eq!(catch_up_from_pb(0), None, "unspecified is not a policy");
         assert_eq!(log_level_from_pb(99), LogLevel::Info);
         assert_eq!(log_stream_from_pb(0), LogStream::Agent);

@@ -4,10 +4,11 @@
 
 use cairn_domain::{
     BackupSpec, BrowseSpec, CheckSpec, DiffSpec, ForgetSpec, InitSpec, JobSpec, MaxUnused,
-    PruneSpec, ReadDataSubset, RestoreSpec, RetentionPolicy, RetentionSpan, SnapshotGrouping,
-    UnlockSpec,
+    PruneSpec, ReadDataSubset, RestoreOverwrite, RestoreSpec, RetentionPolicy, RetentionSpan,
+    SnapshotGrouping, UnlockSpec,
 };
 
+use super::kinds::{overwrite_from_pb, overwrite_to_pb};
 use crate::v1 as pb;
 use crate::v1::job_spec::Spec;
 
@@ -381,6 +382,7 @@ fn restore_from_pb(r: &pb::RestoreSpec) -> RestoreSpec {
         target_host_id,
         verify,
         limit_download_kib,
+        overwrite,
     } = r;
     RestoreSpec {
         snapshot_id: snapshot_id.clone(),
@@ -391,6 +393,9 @@ fn restore_from_pb(r: &pb::RestoreSpec) -> RestoreSpec {
         target_host_id: *target_host_id,
         verify: *verify,
         limit_download_kib: *limit_download_kib,
+        // A mode this build does not know becomes the one that loses
+        // nothing; the agent refuses such a job before it gets here.
+        overwrite: overwrite_from_pb(*overwrite).unwrap_or(RestoreOverwrite::Never),
     }
 }
 
@@ -404,6 +409,7 @@ fn restore_to_pb(r: &RestoreSpec) -> pb::RestoreSpec {
         target_host_id,
         verify,
         limit_download_kib,
+        overwrite,
     } = r;
     pb::RestoreSpec {
         snapshot_id: snapshot_id.clone(),
@@ -414,6 +420,7 @@ fn restore_to_pb(r: &RestoreSpec) -> pb::RestoreSpec {
         target_host_id: *target_host_id,
         verify: *verify,
         limit_download_kib: *limit_download_kib,
+        overwrite: overwrite_to_pb(*overwrite) as i32,
     }
 }
 
@@ -458,6 +465,12 @@ mod tests {
                 target_path: "/restore".into(),
                 ..Default::default()
             }),
+            JobSpec::Restore(RestoreSpec {
+                snapshot_id: "latest".into(),
+                target_path: "/restore".into(),
+                overwrite: RestoreOverwrite::IfNewer,
+                ..Default::default()
+            }),
             JobSpec::Init(InitSpec {
                 repository_version: 2,
             }),
@@ -477,5 +490,36 @@ mod tests {
             assert_eq!(spec_from_pb(&spec_to_pb(&spec)), Some(spec.clone()));
         }
         assert_eq!(spec_from_pb(&pb::JobSpec { spec: None }), None);
+    }
+
+    #[test]
+    fn a_restore_without_an_overwrite_mode_overwrites_and_an_unknown_one_keeps() {
+        let mode = |overwrite: i32| {
+            let wire = pb::JobSpec {
+                spec: Some(Spec::Restore(pb::RestoreSpec {
+                    snapshot_id: "latest".into(),
+                    overwrite,
+                    ..Default::default()
+                })),
+            };
+            match spec_from_pb(&wire) {
+                Some(JobSpec::Restore(r)) => r.overwrite,
+                other => panic!("not a restore: {other:?}"),
+            }
+        };
+        assert_eq!(
+            mode(0),
+            RestoreOverwrite::Always,
+            "a sender from before the field"
+        );
+        assert_eq!(
+            mode(pb::RestoreOverwrite::Never as i32),
+            RestoreOverwrite::Never
+        );
+        assert_eq!(
+            mode(99),
+            RestoreOverwrite::Never,
+            "unknown: nothing is lost"
+        );
     }
 }

@@ -19,24 +19,24 @@ fn os_version() -> String {
         .unwrap_or_default()
 }
 
-/// The restic version on PATH, or empty if restic is missing or broken.
-async fn restic_version(restic: &str) -> String {
+/// The version of the restic the agent runs (`restic`: a path, or a name
+/// looked up in PATH); `None` if it is missing, broken or says something
+/// that is not a version.
+pub(crate) async fn restic_version(restic: &str) -> Option<cairn_restic::ResticVersion> {
     let run = tokio::process::Command::new(restic)
         .arg("version")
         .kill_on_drop(true)
         .output();
     match tokio::time::timeout(Duration::from_secs(10), run).await {
         Ok(Ok(output)) if output.status.success() => {
-            cairn_restic::ResticVersion::parse(&String::from_utf8_lossy(&output.stdout))
-                .map(|v| v.to_string())
-                .unwrap_or_default()
+            cairn_restic::ResticVersion::parse(&String::from_utf8_lossy(&output.stdout)).ok()
         }
-        _ => String::new(),
+        _ => None,
     }
 }
 
-/// Gathers the host's facts.
-pub async fn collect_facts() -> pb::HostFacts {
+/// Gathers the host's facts; `restic` is the program the agent runs.
+pub async fn collect_facts(restic: &str) -> pb::HostFacts {
     let hostname = match read_trimmed("/proc/sys/kernel/hostname") {
         name if !name.is_empty() => name,
         _ => read_trimmed("/etc/hostname"),
@@ -48,6 +48,9 @@ pub async fn collect_facts() -> pb::HostFacts {
         arch: std::env::consts::ARCH.to_string(),
         kernel: read_trimmed("/proc/sys/kernel/osrelease"),
         agent_version: env!("CARGO_PKG_VERSION").to_string(),
-        restic_version: restic_version("restic").await,
+        restic_version: restic_version(restic)
+            .await
+            .map(|v| v.to_string())
+            .unwrap_or_default(),
     }
 }

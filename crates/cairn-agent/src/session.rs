@@ -259,7 +259,7 @@ impl Agent {
             body: Some(Body::Hello(pb::Hello {
                 identity_token: self.identity.token().to_string(),
                 enroll_token: self.config.enroll_token.clone().unwrap_or_default(),
-                facts: Some(collect_facts().await),
+                facts: Some(collect_facts(&self.config.restic).await),
                 last_acked_seq: self.spool.last_acked(),
                 last_seq: self.spool.last_seq(),
                 schedule_set_version: self.scheduler.version(),

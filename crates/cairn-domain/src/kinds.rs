@@ -145,6 +145,27 @@ vocabulary! {
     }
 }
 
+vocabulary! {
+    /// What a restore does with a file already at the target: restic
+    /// 0.17's `restore --overwrite`, spelled as restic spells it. restic
+    /// before 0.17 has no such flag and always overwrites, so `Always` is
+    /// the default: a spec stored or sent before the field existed means
+    /// what it always did.
+    #[derive(Default)]
+    RestoreOverwrite {
+        /// Replace a file of the same name (restic's default).
+        #[default]
+        Always = "always",
+        /// Replace it only when its content differs (restic first trusts a
+        /// matching size and modification time).
+        IfChanged = "if-changed",
+        /// Replace it only when the snapshot's copy is newer (mtime).
+        IfNewer = "if-newer",
+        /// Never replace it: keep what is there.
+        Never = "never",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,6 +180,11 @@ mod tests {
         }
         assert_eq!(JobKind::parse("Backup"), None);
         assert_eq!(CatchUp::parse(""), None);
+        for mode in RestoreOverwrite::ALL {
+            assert_eq!(RestoreOverwrite::parse(mode.as_str()), Some(*mode));
+        }
+        assert_eq!(RestoreOverwrite::default(), RestoreOverwrite::Always);
+        assert_eq!(RestoreOverwrite::parse("if_changed"), None);
     }
 
     #[test]

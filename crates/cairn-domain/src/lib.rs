@@ -15,7 +15,9 @@ mod report;
 mod results;
 mod spec;
 
-pub use kinds::{CatchUp, JobKind, JobStatus, LogLevel, LogStream, PendingState, Trigger};
+pub use kinds::{
+    CatchUp, JobKind, JobStatus, LogLevel, LogStream, PendingState, RestoreOverwrite, Trigger,
+};
 pub use report::{BackupSummary, Progress};
 pub use results::{
     BrowsePart, ChangeKind, DiffChange, DiffStats, EntryKind, SnapshotDiff, TreeEntry,

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::kinds::JobKind;
+use crate::kinds::{JobKind, RestoreOverwrite};
 
 /// One restic operation, typed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -166,6 +166,9 @@ pub struct RestoreSpec {
     pub verify: bool,
     /// KiB/s; 0 = unlimited.
     pub limit_download_kib: u32,
+    /// What to do with a file already at the target (absent in specs
+    /// stored before it existed: `Always`, what restic did then).
+    pub overwrite: RestoreOverwrite,
 }
 
 /// `restic init`.
@@ -200,4 +203,34 @@ pub struct DiffSpec {
     pub snapshot_a: String,
     pub snapshot_b: String,
     pub metadata: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_restore_stored_before_the_overwrite_field_means_always() {
+        let old = r#"{"restore":{"snapshot_id":"latest","target_path":"/r","verify":true}}"#;
+        let Ok(JobSpec::Restore(spec)) = serde_json::from_str::<JobSpec>(old) else {
+            panic!("an old restore spec decodes")
+        };
+        assert_eq!(spec.overwrite, RestoreOverwrite::Always);
+        assert!(spec.verify);
+        let never = RestoreSpec {
+            overwrite: RestoreOverwrite::Never,
+            ..spec
+        };
+        let text = serde_json::to_string(&JobSpec::Restore(never.clone())).expect("encodes");
+        assert!(text.contains(r#""overwrite":"never""#), "{text}");
+        assert_eq!(
+            serde_json::from_str::<JobSpec>(&text).ok(),
+            Some(JobSpec::Restore(never))
+        );
+        let bad = r#"{"restore":{"snapshot_id":"latest","overwrite":"sometimes"}}"#;
+        assert!(
+            serde_json::from_str::<JobSpec>(bad).is_err(),
+            "an unknown mode is refused"
+        );
+    }
 }

@@ -267,6 +267,33 @@ fn restore_limit_download_kib() {
 }
 
 #[test]
+fn restore_overwrite() {
+    // restic's default is left unsaid, so restic before 0.17 (which has no
+    // such flag) runs it as it always did.
+    let always = restore(pb::RestoreSpec {
+        overwrite: pb::RestoreOverwrite::Always as i32,
+        ..Default::default()
+    });
+    assert!(!always.iter().any(|a| a == "--overwrite"), "{always:?}");
+    assert!(
+        !restore(Default::default())
+            .iter()
+            .any(|a| a == "--overwrite")
+    );
+    for (mode, spelled) in [
+        (pb::RestoreOverwrite::IfChanged, "if-changed"),
+        (pb::RestoreOverwrite::IfNewer, "if-newer"),
+        (pb::RestoreOverwrite::Never, "never"),
+    ] {
+        let args = restore(pb::RestoreSpec {
+            overwrite: mode as i32,
+            ..Default::default()
+        });
+        assert!(has(&args, "--overwrite", Some(spelled)), "{args:?}");
+    }
+}
+
+#[test]
 fn restore_path_includes_excludes_and_target() {
     let args = restore(pb::RestoreSpec {
         path: "/etc".into(),

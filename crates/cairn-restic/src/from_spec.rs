@@ -206,6 +206,7 @@ fn restore(r: &d::RestoreSpec, restore_target: Option<&str>) -> Result<RestoreSp
         target_host_id: _,
         verify,
         limit_download_kib,
+        overwrite,
     } = r;
     let snapshot = SnapshotRef::new(snapshot_id)?;
     let mut includes = safe_all("include", includes)?;
@@ -220,6 +221,7 @@ fn restore(r: &d::RestoreSpec, restore_target: Option<&str>) -> Result<RestoreSp
         excludes: safe_all("exclude", excludes)?,
         verify: *verify,
         limit_download: nonzero(*limit_download_kib),
+        overwrite: *overwrite,
     })
 }
 

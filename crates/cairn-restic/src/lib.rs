@@ -27,7 +27,9 @@ pub use spec::{
     RestoreSpec, RetentionPolicy, SnapshotRef,
 };
 pub use url::{Backend, check_repository_url};
-pub use version::{MIN_SUPPORTED, ResticVersion, VersionError};
+pub use version::{
+    MIN_SUPPORTED, OverwriteUnsupported, RESTORE_OVERWRITE_SINCE, ResticVersion, VersionError,
+};
 
 /// Environment variables through which secrets reach restic. Secrets never go
 /// in argv (visible in `/proc/*/cmdline` to every user of the host).

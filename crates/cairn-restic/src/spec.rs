@@ -85,6 +85,10 @@ pub struct RestoreSpec {
     pub verify: bool,
     /// KiB/s (`--limit-download`).
     pub limit_download: Option<u32>,
+    /// What to do with files already there (`--overwrite`, restic 0.17+;
+    /// only passed when it is not restic's default, so older restic runs
+    /// an `Always` restore as it always did).
+    pub overwrite: cairn_domain::RestoreOverwrite,
 }
 
 /// Which snapshots to keep when forgetting.
@@ -340,6 +344,10 @@ impl Operation {
                 push_each(&mut args, "--exclude", &spec.excludes);
                 push_flag(&mut args, "--verify", spec.verify);
                 push_opt(&mut args, "--limit-download", spec.limit_download);
+                if spec.overwrite != cairn_domain::RestoreOverwrite::Always {
+                    args.push("--overwrite".into());
+                    args.push(spec.overwrite.as_str().into());
+                }
             }
             Operation::Ls { snapshot, path } => {
                 args.push("--json".into());

@@ -1,7 +1,10 @@
 //! restic's version, read from `restic version`, which prints e.g.
-//! `restic 0.14.0 compiled with go1.19.8 on linux/amd64`.
+//! `restic 0.14.0 compiled with go1.19.8 on linux/amd64`, or from what an
+//! agent reports of it (`0.14.0`).
 
 use std::fmt;
+
+use cairn_domain::RestoreOverwrite;
 
 /// The oldest restic Cairn drives (Debian 12's).
 pub const MIN_SUPPORTED: ResticVersion = ResticVersion {
@@ -9,6 +12,23 @@ pub const MIN_SUPPORTED: ResticVersion = ResticVersion {
     minor: 14,
     patch: 0,
 };
+
+/// The first restic whose `restore` takes `--overwrite`.
+pub const RESTORE_OVERWRITE_SINCE: ResticVersion = ResticVersion {
+    major: 0,
+    minor: 17,
+    patch: 0,
+};
+
+/// A restore asks for an overwrite mode this restic does not have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "restic {have} cannot restore with --overwrite {mode}: that needs restic {RESTORE_OVERWRITE_SINCE} or later (older restic always writes over files of the same name); choose always, restore into an empty directory, or upgrade restic on the host"
+)]
+pub struct OverwriteUnsupported {
+    pub have: ResticVersion,
+    pub mode: RestoreOverwrite,
+}
 
 /// A restic release.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -37,11 +57,18 @@ impl ResticVersion {
                     .collect(),
             )
         };
-        let number = output
+        let number = match output
             .split_whitespace()
             .skip_while(|word| *word != "restic")
             .nth(1)
-            .ok_or_else(err)?;
+        {
+            Some(number) => number,
+            // What an agent reports: the number alone, nothing else.
+            None => match output.split_whitespace().collect::<Vec<_>>()[..] {
+                [number] => number,
+                _ => return Err(err()),
+            },
+        };
         // Development builds print e.g. `0.18.0-dev`.
         let number = number.split(['-', '+']).next().unwrap_or(number);
         let mut parts = number.split('.').map(str::parse::<u32>);
@@ -72,6 +99,21 @@ impl ResticVersion {
                 minor: 16,
                 patch: 0,
             }
+    }
+
+    /// Whether `restore` takes `--overwrite` (restic 0.17 and later).
+    pub fn restore_has_overwrite(&self) -> bool {
+        *self >= RESTORE_OVERWRITE_SINCE
+    }
+
+    /// Whether this restic can restore with `mode`: `Always` is what every
+    /// restic does; the others need 0.17.
+    pub fn check_overwrite(&self, mode: RestoreOverwrite) -> Result<(), OverwriteUnsupported> {
+        if mode == RestoreOverwrite::Always || self.restore_has_overwrite() {
+            Ok(())
+        } else {
+            Err(OverwriteUnsupported { have: *self, mode })
+        }
     }
 }
 
@@ -104,6 +146,47 @@ mod tests {
         .expect("dev");
         assert_eq!(dev.to_string(), "0.18.1");
         assert!(dev.restore_has_json_progress());
+    }
+
+    #[test]
+    fn reads_what_an_agent_reports_and_knows_which_restic_has_overwrite() {
+        let reported = ResticVersion::parse("0.17.3").expect("reported");
+        assert_eq!(reported.to_string(), "0.17.3");
+        assert!(reported.restore_has_overwrite());
+        assert_eq!(reported.check_overwrite(RestoreOverwrite::Never), Ok(()));
+        let old = ResticVersion::parse("restic 0.14.0 compiled with go1.19.8 on linux/amd64")
+            .expect("0.14");
+        assert!(!old.restore_has_overwrite());
+        assert_eq!(old.check_overwrite(RestoreOverwrite::Always), Ok(()));
+        let err = old
+            .check_overwrite(RestoreOverwrite::IfNewer)
+            .expect_err("0.14 has no --overwrite");
+        let text = err.to_string();
+        assert!(
+            text.contains("restic 0.14.0") && text.contains("if-newer") && text.contains("0.17.0"),
+            "{text}"
+        );
+        assert!(
+            ResticVersion::parse("0.16.5")
+                .expect("0.16")
+                .check_overwrite(RestoreOverwrite::Never)
+                .is_err()
+        );
+        assert!(
+            ResticVersion::parse("0.17")
+                .expect("short")
+                .restore_has_overwrite()
+        );
+        for garbage in [
+            "restic",
+            "0.17.3 extra",
+            "seventeen",
+            "0.17.x",
+            "1.2.3.4",
+            " \n",
+        ] {
+            assert!(ResticVersion::parse(garbage).is_err(), "{garbage:?}");
+        }
     }
 
     #[test]

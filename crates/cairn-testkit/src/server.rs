@@ -183,15 +183,23 @@ impl TestServer {
     /// A host only the store knows of (it never connected): announced as
     /// `hostname` with an identity of its own, pending.
     pub async fn stored_host(&self, hostname: &str) -> cairn_store::HostId {
+        self.stored_host_with(cairn_store::HostFacts {
+            hostname: hostname.into(),
+            ..Default::default()
+        })
+        .await
+    }
+
+    /// A host only the store knows of, pending, that reported `facts` (its
+    /// identity made from its hostname).
+    pub async fn stored_host_with(&self, facts: cairn_store::HostFacts) -> cairn_store::HostId {
+        let hostname = facts.hostname.clone();
         self.store()
             .await
             .announce_host(cairn_store::Announce {
                 identity_hash: format!("stored-{hostname}").into_bytes(),
                 fingerprint: format!("fp-{hostname}"),
-                facts: cairn_store::HostFacts {
-                    hostname: hostname.into(),
-                    ..Default::default()
-                },
+                facts,
                 addr: None,
                 enroll_token_hash: None,
                 now: 0,

@@ -4,10 +4,12 @@
 
 use std::time::Duration;
 
+use cairn_domain::RestoreOverwrite;
 use cairn_proto::v1 as pb;
 use cairn_proto::v1::agent_message::Body;
 use cairn_restic::{
-    ExitKind, Operation, RepoAccess, ResticFailure, classify_exit, classify_stderr,
+    ExitKind, Operation, RESTORE_OVERWRITE_SINCE, RepoAccess, ResticFailure, classify_exit,
+    classify_stderr,
 };
 use tokio::sync::watch;
 
@@ -16,6 +18,29 @@ use super::convert::{now_ts, summary_to_pb};
 use super::scrub::Scrubber;
 
 impl Runner {
+    /// Whether this host's restic can honour a restore's overwrite mode.
+    /// Asked of restic itself, whatever the server believes: a mode it
+    /// lacks is refused, never passed as a flag restic does not know, and
+    /// never dropped (older restic would write over files the operator
+    /// asked to keep).
+    async fn check_overwrite(&self, wire: i32) -> Result<(), String> {
+        let Some(mode) = cairn_proto::convert::overwrite_from_pb(wire) else {
+            return Err(format!(
+                "unknown overwrite mode {wire} (this agent knows always, if-changed, if-newer and never)"
+            ));
+        };
+        if mode == RestoreOverwrite::Always {
+            return Ok(());
+        }
+        let Some(version) = crate::facts::restic_version(&self.restic).await else {
+            return Err(format!(
+                "cannot tell the version of restic ({:?}) on this host, so it will not restore with --overwrite {mode}: that needs restic {RESTORE_OVERWRITE_SINCE} or later",
+                self.restic
+            ));
+        };
+        version.check_overwrite(mode).map_err(|err| err.to_string())
+    }
+
     pub(super) async fn run(
         &self,
         run: pb::RunJob,
@@ -48,6 +73,9 @@ impl Runner {
         // Then where backups may read, restores write.
         let restore_target = match &spec.spec {
             Some(pb::job_spec::Spec::Restore(restore)) => {
+                if let Err(err) = self.check_overwrite(restore.overwrite).await {
+                    return failed(format!("refused: {err}"));
+                }
                 match self.policy.check_restore(&restore.target_path) {
                     Ok(target) => Some(target.display().to_string()),
                     Err(err) => return failed(format!("refused: {err}")),

@@ -329,3 +329,96 @@ async fn a_host_that_allows_no_deletion_still_runs_a_dry_run_and_refuses_the_rea
         dry.error
     );
 }
+
+/// A restic that answers `version` with `says` and otherwise writes the
+/// arguments it was given, one a line, to `args` (and restores nothing).
+fn versioned_restic(dir: &Path, says: &str) -> (String, std::path::PathBuf) {
+    let args = dir.join("args");
+    let fake = dir.join("restic-fake");
+    std::fs::write(
+        &fake,
+        format!(
+            "#!/bin/sh\nif [ \"$1\" = version ]; then printf '%s\\n' '{says}'; exit 0; fi\nprintf '%s\\n' \"$@\" > '{}'\n",
+            args.display()
+        ),
+    )
+    .expect("write");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    (fake.display().to_string(), args)
+}
+
+#[tokio::test]
+async fn an_overwrite_mode_runs_only_on_a_restic_that_knows_it() {
+    let dir = tempfile::tempdir().expect("dir");
+    let root = dir.path().join("restores");
+    std::fs::create_dir(&root).expect("mkdir");
+    let policy = Policy {
+        restore_roots: vec![root.clone()],
+        ..Policy::default()
+    };
+    let restore = |overwrite: i32| {
+        pb::job_spec::Spec::Restore(pb::RestoreSpec {
+            snapshot_id: "03bfeb45".into(),
+            target_path: root.join("here").display().to_string(),
+            overwrite,
+            ..Default::default()
+        })
+    };
+    let never = pb::RestoreOverwrite::Never as i32;
+    let run = |name: &str, says: &str, overwrite: i32| {
+        let (state, policy) = (dir.path().join(name), policy.clone());
+        let (restic, args) = versioned_restic(dir.path(), says);
+        let spec = restore(overwrite);
+        async move {
+            let _ = std::fs::remove_file(&args);
+            let done = finish(&run_job(&state, policy, &restic, spec, "/srv/repo").await);
+            (done, std::fs::read_to_string(&args).ok())
+        }
+    };
+
+    // restic 0.17 gets the flag.
+    let (done, args) = run(
+        "new",
+        "restic 0.17.3 compiled with go1.23.2 on linux/amd64",
+        never,
+    )
+    .await;
+    assert_eq!(done.outcome, pb::JobOutcome::Succeeded as i32, "{done:?}");
+    let args = args.expect("restic ran");
+    assert!(args.contains("--overwrite\nnever\n"), "{args}");
+
+    // restic 0.14 never sees it: the job is refused, naming both versions.
+    let (done, args) = run(
+        "old",
+        "restic 0.14.0 compiled with go1.19.8 on linux/amd64",
+        never,
+    )
+    .await;
+    assert!(refused(&done), "{done:?}");
+    assert!(
+        done.error.contains("restic 0.14.0") && done.error.contains("0.17.0"),
+        "{}",
+        done.error
+    );
+    assert_eq!(args, None, "restic did not run");
+    // ...while the default still restores there, without the flag.
+    let (done, args) = run("default", "restic 0.14.0 compiled", 0).await;
+    assert_eq!(done.outcome, pb::JobOutcome::Succeeded as i32, "{done:?}");
+    assert!(!args.expect("restic ran").contains("--overwrite"));
+
+    // A restic that does not say its version, and a mode this agent does
+    // not know: refused, nothing run.
+    let (done, args) = run("garbage", "who knows", never).await;
+    assert!(
+        refused(&done) && done.error.contains("cannot tell"),
+        "{done:?}"
+    );
+    assert_eq!(args, None);
+    let (done, args) = run("unknown", "restic 0.18.0 compiled", 42).await;
+    assert!(
+        refused(&done) && done.error.contains("unknown overwrite mode 42"),
+        "{done:?}"
+    );
+    assert_eq!(args, None);
+}

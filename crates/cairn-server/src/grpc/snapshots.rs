@@ -152,6 +152,13 @@ impl SnapshotService for SnapshotsGrpc {
         let target_host = host(req.target_host_id).ok_or_else(|| {
             Status::invalid_argument("invalid target_host_id: say which host restores")
         })?;
+        let overwrite =
+            cairn_proto::convert::overwrite_from_pb(req.overwrite).ok_or_else(|| {
+                Status::invalid_argument(format!(
+                    "invalid overwrite: unknown mode {} (always, if-changed, if-newer or never)",
+                    req.overwrite
+                ))
+            })?;
         let job = self
             .api
             .jobs
@@ -167,6 +174,7 @@ impl SnapshotService for SnapshotsGrpc {
                     target_path: req.target_path,
                     verify: req.verify,
                     limit_download_kib: req.limit_download_kib,
+                    overwrite,
                 },
             )
             .await?;

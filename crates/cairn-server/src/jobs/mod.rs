@@ -202,6 +202,7 @@ impl Jobs {
             JobSpec::Restore(r) => {
                 self.store.repository(request.repository).await?;
                 snapshots::check_target_path(&r.target_path)?;
+                snapshots::check_overwrite(r.overwrite, &host.facts.restic_version)?;
             }
             _ if !assigned => {
                 return Err(ServiceError::FailedPrecondition(format!(

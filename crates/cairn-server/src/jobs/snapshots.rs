@@ -2,7 +2,9 @@
 //! restic access happens on an agent, through a job; the server never opens a
 //! repository.
 
-use cairn_domain::{BrowsePart, BrowseSpec, DiffSpec, JobSpec, RestoreSpec, SnapshotDiff};
+use cairn_domain::{
+    BrowsePart, BrowseSpec, DiffSpec, JobSpec, RestoreOverwrite, RestoreSpec, SnapshotDiff,
+};
 use cairn_store::{CachedSnapshot, HostId, Job, Page, PageOf, RepositoryId, Scope, SnapshotFilter};
 
 use super::{JobRequest, Jobs};
@@ -28,6 +30,9 @@ pub struct RestoreRequest {
     pub verify: bool,
     /// Download limit in KiB/s; 0 for none.
     pub limit_download_kib: u32,
+    /// What to do with files already there; other than `Always`, it needs
+    /// restic 0.17 on the target host.
+    pub overwrite: RestoreOverwrite,
 }
 
 /// What a restore would do, checked as [`Jobs::restore`] checks it.
@@ -50,6 +55,18 @@ pub(crate) fn check_target_path(path: &str) -> ServiceResult<()> {
     Ok(())
 }
 
+/// An overwrite mode the target host's restic lacks is refused before
+/// anything is queued, when the host has reported its restic; one that has
+/// not is left to its agent, which asks its restic and refuses too.
+pub(crate) fn check_overwrite(mode: RestoreOverwrite, reported: &str) -> ServiceResult<()> {
+    let Ok(version) = cairn_restic::ResticVersion::parse(reported) else {
+        return Ok(());
+    };
+    version
+        .check_overwrite(mode)
+        .map_err(|err| ServiceError::invalid("overwrite", format!("the target host's {err}")))
+}
+
 impl RestoreRequest {
     /// The job that restores.
     fn job(self) -> JobRequest {
@@ -62,6 +79,7 @@ impl RestoreRequest {
             target_host_id: self.target_host.0,
             verify: self.verify,
             limit_download_kib: self.limit_download_kib,
+            overwrite: self.overwrite,
         };
         JobRequest::api(self.target_host, self.repository, JobSpec::Restore(spec))
     }
@@ -252,5 +270,26 @@ impl Jobs {
     /// Restores a snapshot on any approved host.
     pub async fn restore(&self, p: &Principal, request: RestoreRequest) -> ServiceResult<Job> {
         self.submit(p, request.job()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_overwrite_mode_is_refused_only_for_a_host_known_to_lack_it() {
+        let never = RestoreOverwrite::Never;
+        let err = check_overwrite(never, "0.14.0").expect_err("0.14 has no --overwrite");
+        assert!(
+            matches!(&err, ServiceError::InvalidArgument { field: "overwrite", reason }
+                if reason.contains("restic 0.14.0") && reason.contains("0.17.0")),
+            "{err}"
+        );
+        assert!(check_overwrite(RestoreOverwrite::Always, "0.14.0").is_ok());
+        assert!(check_overwrite(never, "0.17.3").is_ok());
+        // Not reported (or not a version): the agent decides.
+        assert!(check_overwrite(never, "").is_ok());
+        assert!(check_overwrite(never, "<b>who knows</b>").is_ok());
     }
 }

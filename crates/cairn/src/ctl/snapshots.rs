@@ -1,6 +1,7 @@
 //! `cairn ctl snapshots|restore`: a repository's snapshots as the server
 //! last saw them, a fresh listing from a host, and restores.
 
+use cairn_domain::RestoreOverwrite;
 use cairn_proto::v1 as pb;
 use clap::{Args, Subcommand};
 
@@ -31,9 +32,22 @@ pub(super) struct RestoreArgs {
     /// Download limit in KiB/s.
     #[arg(long = "limit-download", default_value_t = 0)]
     limit_download: u32,
+    /// What to do with files already there (restic's `--overwrite`): always,
+    /// if-changed, if-newer or never. Other than always, it needs restic 0.17
+    /// on the host.
+    #[arg(long, value_name = "MODE", default_value = "always", value_parser = overwrite_mode)]
+    overwrite: RestoreOverwrite,
     /// Follow the job to its end.
     #[arg(long)]
     wait: bool,
+}
+
+/// An overwrite mode, spelled as restic spells it.
+fn overwrite_mode(text: &str) -> Result<RestoreOverwrite, String> {
+    RestoreOverwrite::parse(text).ok_or_else(|| {
+        let modes: Vec<&str> = RestoreOverwrite::ALL.iter().map(|m| m.as_str()).collect();
+        format!("not a mode: say {}", modes.join(", "))
+    })
 }
 
 #[derive(Debug, Subcommand)]
@@ -94,6 +108,7 @@ pub(super) async fn restore(clients: &Clients, args: RestoreArgs) -> anyhow::Res
             target_path: args.target,
             verify: args.verify,
             limit_download_kib: args.limit_download,
+            overwrite: cairn_proto::convert::overwrite_to_pb(args.overwrite) as i32,
             ..Default::default()
         })
         .await

@@ -14,6 +14,7 @@ mod leases;
 mod limits;
 mod maintenance;
 mod paging;
+mod restore_overwrite;
 mod schedules;
 mod secrets;
 mod services;

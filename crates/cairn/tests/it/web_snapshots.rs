@@ -28,7 +28,7 @@ fn inert(html: &str) {
 }
 
 /// Text as the page escaped it, back to what it says.
-fn unescape(text: &str) -> String {
+pub(crate) fn unescape(text: &str) -> String {
     text.replace("&#60;", "<")
         .replace("&lt;", "<")
         .replace("&#62;", ">")
@@ -41,7 +41,7 @@ fn unescape(text: &str) -> String {
 }
 
 /// What an element with `id` holds, up to the end of its `tag`.
-fn element<'a>(html: &'a str, id: &str, tag: &str) -> &'a str {
+pub(crate) fn element<'a>(html: &'a str, id: &str, tag: &str) -> &'a str {
     let start = html
         .find(&format!("id=\"{id}\""))
         .unwrap_or_else(|| panic!("no #{id} in the page"));
@@ -53,7 +53,7 @@ fn element<'a>(html: &'a str, id: &str, tag: &str) -> &'a str {
 
 /// A form posted from the server's own page; the status, the redirect and
 /// the body.
-async fn post(
+pub(crate) async fn post(
     server: &TestServer,
     cookie: &str,
     path: &str,
@@ -287,7 +287,7 @@ async fn the_snapshot_list_filters_and_pages_in_the_url_and_renders_hostile_stri
 }
 
 /// The snapshots of `repo`, newest first, from the server's cache.
-async fn cached_ids(server: &TestServer, repo: i64) -> Vec<String> {
+pub(crate) async fn cached_ids(server: &TestServer, repo: i64) -> Vec<String> {
     server
         .store()
         .await
@@ -300,7 +300,7 @@ async fn cached_ids(server: &TestServer, repo: i64) -> Vec<String> {
         .collect()
 }
 
-async fn backed_up(fleet: &mut Fleet, repo: i64, source: &Path) {
+pub(crate) async fn backed_up(fleet: &mut Fleet, repo: i64, source: &Path) {
     let job = fleet
         .backup(repo, vec![source.display().to_string()])
         .await
@@ -314,7 +314,7 @@ async fn backed_up(fleet: &mut Fleet, repo: i64, source: &Path) {
     );
 }
 
-async fn fleet_with_repo(dir: &Path) -> (Fleet, i64) {
+pub(crate) async fn fleet_with_repo(dir: &Path) -> (Fleet, i64) {
     let mut fleet = Fleet::start().await;
     let repo = fleet
         .repository(&dir.join("repo").display().to_string(), PASSWORD)
@@ -336,7 +336,7 @@ async fn fleet_with_repo(dir: &Path) -> (Fleet, i64) {
 
 /// Runs a `cairn ctl` line as the page shows it, against this server (not
 /// blocking the runtime the server runs on).
-async fn run_ctl(server: &TestServer, token: &str, shown: &str) -> String {
+pub(crate) async fn run_ctl(server: &TestServer, token: &str, shown: &str) -> String {
     let line = unescape(shown);
     let rest = line.strip_prefix("cairn ctl ").expect("a cairn ctl line");
     let output = tokio::process::Command::new("sh")

@@ -2,6 +2,11 @@
 //! form across every folder opened), a target host and directory, then a
 //! summary the operator confirms before the job is queued. A refusal comes
 //! back on the snapshot's page with everything the operator chose.
+//!
+//! `form` reads the posted form into the service's request (and back into
+//! the operator's words); this file holds the fields and the pages.
+
+mod form;
 
 use std::collections::BTreeSet;
 
@@ -11,19 +16,18 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use cairn_server::ServiceError;
+use cairn_domain::RestoreOverwrite;
 use cairn_server::auth::{Operator, Principal};
-use cairn_server::jobs::RestoreRequest;
 use cairn_store::{CachedSnapshot, HostId, HostStatus, Repository, Scope};
 
 use crate::Web;
 use crate::browse::{TreeItems, clean_path, load, render};
 use crate::csrf::token_matches;
 use crate::pages::{csrf_of, csrf_refused};
-use crate::quote::shell_word;
 use crate::reply::{error_page, status_of};
 use crate::session::SignedIn;
 use crate::snapshots::{SnapshotRow, host_names, snapshot_row};
+use form::{ctl_line, parse, refusal, request};
 
 /// A host the files may be written to.
 pub(crate) struct HostChoice {
@@ -35,6 +39,24 @@ pub(crate) struct HostChoice {
     pub(crate) selected: bool,
 }
 
+/// What each overwrite mode does, in one line: the form's choices and the
+/// summary's words.
+fn explain(mode: RestoreOverwrite) -> &'static str {
+    match mode {
+        RestoreOverwrite::Always => "replace files of the same name",
+        RestoreOverwrite::IfChanged => "replace them only when their content differs",
+        RestoreOverwrite::IfNewer => "replace them only when the snapshot's copy is newer",
+        RestoreOverwrite::Never => "keep what is there",
+    }
+}
+
+/// One overwrite mode as the form offers it.
+pub(crate) struct OverwriteChoice {
+    pub(crate) value: &'static str,
+    pub(crate) explain: &'static str,
+    pub(crate) checked: bool,
+}
+
 /// What the operator chose, as the restore form and the summary carry it.
 #[derive(Default)]
 pub(crate) struct RestoreFields {
@@ -44,8 +66,11 @@ pub(crate) struct RestoreFields {
     pub(crate) target: String,
     pub(crate) verify: bool,
     pub(crate) limit: String,
+    /// restic's spelling of the overwrite mode; empty is `always`.
+    pub(crate) overwrite: String,
     pub(crate) error: Option<String>,
-    /// The input the error is about: `select`, `host`, `target` or `limit`.
+    /// The input the error is about: `select`, `host`, `target`, `limit`
+    /// or `overwrite`.
     pub(crate) bad: &'static str,
     /// Filled in for the page: the hosts offered, the selections made in
     /// folders the page does not show, whether all of it is ticked.
@@ -55,6 +80,22 @@ pub(crate) struct RestoreFields {
 }
 
 impl RestoreFields {
+    /// The overwrite modes, the chosen one checked (`always` when none was).
+    pub(crate) fn overwrite_choices(&self) -> Vec<OverwriteChoice> {
+        let chosen = match self.overwrite.as_str() {
+            "" => RestoreOverwrite::Always.as_str(),
+            other => other,
+        };
+        RestoreOverwrite::ALL
+            .iter()
+            .map(|mode| OverwriteChoice {
+                value: mode.as_str(),
+                explain: explain(*mode),
+                checked: mode.as_str() == chosen,
+            })
+            .collect()
+    }
+
     /// The fields ready for the snapshot's page: the hosts this operator may
     /// restore onto (an admin: every approved host; an operator: those that
     /// use the repository), the snapshot's own host chosen first.
@@ -102,173 +143,6 @@ impl RestoreFields {
     }
 }
 
-/// A posted restore form.
-struct Posted {
-    csrf: String,
-    step: String,
-    /// The directory the operator was looking at.
-    at: String,
-    fields: RestoreFields,
-}
-
-fn parse(body: &[u8]) -> Posted {
-    let mut posted = Posted {
-        csrf: String::new(),
-        step: String::new(),
-        at: "/".into(),
-        fields: RestoreFields::default(),
-    };
-    // A field repeated (the ticked paths) is why this is not `Form`.
-    for (key, value) in form_urlencoded::parse(body) {
-        let value = value.into_owned();
-        match key.as_ref() {
-            "_csrf" => posted.csrf = value,
-            "step" => posted.step = value,
-            "at" => posted.at = value,
-            "select" => {
-                posted.fields.selected.insert(value);
-            }
-            "host" => posted.fields.host = value,
-            "target" => posted.fields.target = value,
-            "verify" => posted.fields.verify = value == "yes",
-            "limit" => posted.fields.limit = value,
-            _ => {}
-        }
-    }
-    posted
-}
-
-/// restic's `--include` takes patterns; a name holding `*`, `?`, `[` or
-/// `\` must match only itself.
-fn include_pattern(path: &str) -> String {
-    let mut out = String::with_capacity(path.len());
-    for c in path.chars() {
-        if matches!(c, '*' | '?' | '[' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// The ticked paths without those inside another ticked folder.
-fn outermost(selected: &BTreeSet<String>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for path in selected {
-        let inside = out.iter().any(|o| {
-            o == "/"
-                || path
-                    .strip_prefix(o.as_str())
-                    .is_some_and(|r| r.starts_with('/'))
-        });
-        if !inside {
-            out.push(path.clone());
-        }
-    }
-    out
-}
-
-/// The request the form asks for, or which input is wrong and why.
-fn request(
-    repo: &Repository,
-    snap: &CachedSnapshot,
-    f: &RestoreFields,
-) -> Result<(RestoreRequest, Vec<String>), (&'static str, String)> {
-    let mut paths = BTreeSet::new();
-    for s in &f.selected {
-        paths.insert(clean_path(s).map_err(|reason| ("select", reason))?);
-    }
-    if paths.is_empty() {
-        return Err((
-            "select",
-            "tick at least one file or folder to restore (or everything in this snapshot)".into(),
-        ));
-    }
-    let paths = outermost(&paths);
-    let host = f
-        .host
-        .trim()
-        .parse::<i64>()
-        .map_err(|_| ("host", "pick the host that writes the files".to_string()))?;
-    let target = f.target.trim();
-    if target.is_empty() {
-        return Err((
-            "target",
-            "say where to restore to: a directory on that host, under its agent's restore roots"
-                .into(),
-        ));
-    }
-    let limit = match f.limit.trim() {
-        "" => 0,
-        l => l.parse::<u32>().map_err(|_| {
-            (
-                "limit",
-                format!("the download limit is a whole number of KiB/s, not {l:?}"),
-            )
-        })?,
-    };
-    let includes = if paths.iter().any(|p| p == "/") {
-        Vec::new()
-    } else {
-        paths.iter().map(|p| include_pattern(p)).collect()
-    };
-    let request = RestoreRequest {
-        repository: repo.id,
-        snapshot_id: snap.snapshot_id.clone(),
-        path: String::new(),
-        includes,
-        excludes: Vec::new(),
-        target_host: HostId(host),
-        target_path: target.to_string(),
-        verify: f.verify,
-        limit_download_kib: limit,
-    };
-    Ok((request, paths))
-}
-
-/// Which input a refusal from the service is about, in the operator's words.
-fn refusal(err: &ServiceError, host: i64) -> (&'static str, String) {
-    match err {
-        ServiceError::InvalidArgument { field: "target_path", reason } => {
-            ("target", format!("the target directory {reason}"))
-        }
-        ServiceError::NotFound("host") => (
-            "host",
-            format!("there is no host {host}: pick one of the approved hosts listed"),
-        ),
-        // Viewers never get this far: this is a restore onto a host the
-        // repository is not assigned to.
-        ServiceError::PermissionDenied { .. } => (
-            "host",
-            "restoring onto a host the repository is not assigned to hands that host the repository's credentials: only an admin may; pick a host that uses the repository".into(),
-        ),
-        ServiceError::FailedPrecondition(text) => ("host", text.clone()),
-        other => ("", other.to_string()),
-    }
-}
-
-/// The equivalent command line.
-fn ctl_line(r: &RestoreRequest) -> String {
-    let mut line = format!(
-        "cairn ctl restore --repo {} --snapshot {} --host {} --target {}",
-        r.repository.0,
-        shell_word(&r.snapshot_id),
-        r.target_host.0,
-        shell_word(&r.target_path)
-    );
-    for include in &r.includes {
-        line.push_str(&format!(" --include {}", shell_word(include)));
-    }
-    if r.verify {
-        line.push_str(" --verify");
-    }
-    if r.limit_download_kib > 0 {
-        line.push_str(&format!(" --limit-download {}", r.limit_download_kib));
-    }
-    line.push_str(" --wait");
-    line
-}
-
 #[derive(Template, WebTemplate)]
 #[template(path = "snapshot_restore.html")]
 struct SummaryPage {
@@ -286,6 +160,9 @@ struct SummaryPage {
     target: String,
     verify: bool,
     limit: u32,
+    /// restic's spelling of the mode, and what it does.
+    overwrite: &'static str,
+    overwrite_explain: &'static str,
     cross_host: bool,
     ctl: String,
     /// The form's fields, carried to the confirm (and back to the form).
@@ -382,6 +259,8 @@ pub(crate) async fn restore(
         target: request.target_path.clone(),
         verify: request.verify,
         limit: request.limit_download_kib,
+        overwrite: request.overwrite.as_str(),
+        overwrite_explain: explain(request.overwrite),
         cross_host: checked.cross_host,
         ctl: ctl_line(&request),
         selected: fields.selected.into_iter().collect(),
@@ -390,37 +269,4 @@ pub(crate) async fn restore(
         limit_field: fields.limit,
     }
     .into_response()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_with_pattern_characters_match_only_themselves() {
-        assert_eq!(include_pattern("/srv/a.txt"), "/srv/a.txt");
-        assert_eq!(include_pattern("/srv/star*"), r"/srv/star\*");
-        assert_eq!(include_pattern(r"/x/[a]?\b"), r"/x/\[a]\?\\b");
-    }
-
-    #[test]
-    fn a_folder_covers_what_is_inside_it() {
-        let set: BTreeSet<String> = ["/srv", "/srv/a", "/srvx", "/etc/x"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        assert_eq!(outermost(&set), vec!["/etc/x", "/srv", "/srvx"]);
-        let all: BTreeSet<String> = ["/", "/srv"].iter().map(|s| s.to_string()).collect();
-        assert_eq!(outermost(&all), vec!["/"]);
-    }
-
-    #[test]
-    fn repeated_fields_are_all_kept() {
-        let posted =
-            parse(b"_csrf=t&select=%2Fa&select=%2Fb+c&host=3&target=%2Fr&verify=yes&step=review");
-        assert_eq!(posted.fields.selected.len(), 2);
-        assert!(posted.fields.selected.contains("/b c"));
-        assert!(posted.fields.verify);
-        assert_eq!(posted.step, "review");
-    }
 }
