@@ -151,6 +151,32 @@ fn ctl_list(q: &HostsQuery) -> String {
         .to_string()
 }
 
+/// Hosts as (id, name), optionally only those with `status` (the first
+/// page: what a form offers to choose from).
+pub(crate) async fn host_names(
+    web: &Web,
+    p: &Principal,
+    status: Option<HostStatus>,
+) -> cairn_server::ServiceResult<Vec<(i64, String)>> {
+    let hosts = web
+        .api
+        .fleet
+        .list_hosts(
+            p,
+            &HostQuery {
+                status,
+                ..Default::default()
+            },
+            Page::first(Page::MAX_LIMIT),
+        )
+        .await?;
+    Ok(hosts
+        .items
+        .into_iter()
+        .map(|v| (v.host.id.0, v.host.facts.hostname))
+        .collect())
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "hosts.html")]
 struct HostsPage {

@@ -13,7 +13,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use cairn_domain::JobKind;
 use cairn_server::auth::{Operator, Principal};
-use cairn_server::fleet::HostQuery;
 use cairn_server::schedules::ScheduleFilter;
 use cairn_store::{HostId, HostStatus, JobFilter, Page, RepositoryId, Scope};
 use serde::Deserialize;
@@ -21,7 +20,7 @@ use serde::Deserialize;
 use crate::Web;
 use crate::csrf::token_matches;
 use crate::format::{iso, time};
-use crate::hosts::Hostnames;
+use crate::hosts::{Hostnames, host_names};
 use crate::pages::{CsrfForm, csrf_of, csrf_refused};
 use crate::reply::error_page;
 use crate::repo_forms::{RepoFormView, assign_command};
@@ -189,22 +188,7 @@ async fn rows(web: &Web, p: &Principal) -> cairn_server::ServiceResult<Vec<RepoR
         *scheduled.entry((s.repository_id, s.host_id)).or_default() += 1;
     }
     let approved: Vec<(i64, String)> = if p.scope() >= Scope::Admin {
-        let hosts = api
-            .fleet
-            .list_hosts(
-                p,
-                &HostQuery {
-                    status: Some(HostStatus::Approved),
-                    ..Default::default()
-                },
-                Page::first(Page::MAX_LIMIT),
-            )
-            .await?;
-        hosts
-            .items
-            .into_iter()
-            .map(|v| (v.host.id.0, v.host.facts.hostname))
-            .collect()
+        host_names(web, p, Some(HostStatus::Approved)).await?
     } else {
         Vec::new()
     };

@@ -14,7 +14,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use cairn_domain::CatchUp;
 use cairn_server::ServiceError;
 use cairn_server::auth::{Operator, Principal};
-use cairn_server::fleet::HostQuery;
 use cairn_server::schedules::zone_names;
 use cairn_store::{
     HostId, HostStatus, Page, RepositoryId, Schedule, ScheduleFields, ScheduleId, Scope,
@@ -24,6 +23,7 @@ use serde::Deserialize;
 use crate::Web;
 use crate::command::CtlCommand;
 use crate::csrf::token_matches;
+use crate::hosts::host_names;
 use crate::pages::{csrf_of, csrf_refused};
 use crate::reply::{error_page, status_of};
 use crate::schedule_preview::{PreviewView, preview};
@@ -231,30 +231,19 @@ pub(crate) async fn render_form(
     if p.scope() < Scope::Operate {
         return error_page(ServiceError::PermissionDenied { need: "operate" });
     }
-    let approved = web
-        .api
-        .fleet
-        .list_hosts(
-            p,
-            &HostQuery {
-                status: Some(HostStatus::Approved),
-                ..Default::default()
-            },
-            Page::first(Page::MAX_LIMIT),
-        )
-        .await;
+    let approved = host_names(web, p, Some(HostStatus::Approved)).await;
     let repos = web
         .api
         .repos
         .list(p, None, Page::first(Page::MAX_LIMIT))
         .await;
     let (approved, repos) = match (approved, repos) {
-        (Ok(hosts), Ok(repos)) => (hosts.items, repos.items),
+        (Ok(hosts), Ok(repos)) => (hosts, repos.items),
         (Err(err), _) | (_, Err(err)) => return error_page(err),
     };
     let names: BTreeMap<HostId, String> = approved
         .iter()
-        .map(|v| (v.host.id, v.host.facts.hostname.clone()))
+        .map(|(id, name)| (HostId(*id), name.clone()))
         .collect();
     let repos = repos
         .into_iter()

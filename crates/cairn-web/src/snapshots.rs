@@ -11,9 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use cairn_server::ServiceResult;
 use cairn_server::auth::{Operator, Principal};
-use cairn_store::{
-    CachedSnapshot, HostId, HostStatus, Page, Repository, RepositoryId, Scope, SnapshotFilter,
-};
+use cairn_store::{CachedSnapshot, HostId, Page, Repository, RepositoryId, Scope, SnapshotFilter};
 use serde::Deserialize;
 
 use crate::Web;
@@ -26,8 +24,6 @@ use crate::session::SignedIn;
 
 /// Snapshots shown per page.
 const PAGE: u32 = 50;
-/// Hosts offered in the filter and as restore targets.
-const HOSTS: u32 = 500;
 
 /// The list's filters, as the URL carries them; an empty value is no filter.
 #[derive(Debug, Default, Deserialize)]
@@ -216,31 +212,7 @@ pub(crate) async fn repositories(web: &Web, p: &Principal) -> ServiceResult<Vec<
         .items)
 }
 
-/// Hosts as (id, name), optionally only those with `status`.
-pub(crate) async fn host_names(
-    web: &Web,
-    p: &Principal,
-    status: Option<HostStatus>,
-) -> ServiceResult<Vec<(i64, String)>> {
-    let hosts = web
-        .api
-        .fleet
-        .list_hosts(
-            p,
-            &cairn_server::fleet::HostQuery {
-                status,
-                ..Default::default()
-            },
-            Page::first(HOSTS),
-        )
-        .await?;
-    Ok(hosts
-        .items
-        .into_iter()
-        .map(|v| (v.host.id.0, v.host.facts.hostname))
-        .collect())
-}
-
+pub(crate) use crate::hosts::host_names;
 pub(crate) use crate::reply::{VARY_HTMX as VARY, wants_partial};
 
 /// `GET /snapshots`: the whole page, or (for HTMX) just the table.

@@ -142,7 +142,12 @@ async fn the_dashboard_lists_the_fleet_worst_first_with_its_last_good_backup_and
 
 /// Reads an SSE response until `want` shows up (or the stream ends: `false`).
 async fn read_until(response: &mut reqwest::Response, want: &str) -> bool {
-    let mut seen = String::new();
+    read_into(response, &mut String::new(), want).await
+}
+
+/// Adds what the response sends to `seen` until it holds `want` (`true`)
+/// or the stream ends (`false`).
+async fn read_into(response: &mut reqwest::Response, seen: &mut String, want: &str) -> bool {
     while let Ok(Some(chunk)) = response.chunk().await {
         seen.push_str(&String::from_utf8_lossy(&chunk));
         if seen.contains(want) {
@@ -444,14 +449,7 @@ async fn the_fleet_stream_ends_at_shutdown_without_holding_it_up() {
 /// Reads an SSE response until its text holds `want`, and returns the text.
 async fn read_text_until(response: &mut reqwest::Response, want: &str) -> String {
     let mut seen = String::new();
-    let read = async {
-        while let Ok(Some(chunk)) = response.chunk().await {
-            seen.push_str(&String::from_utf8_lossy(&chunk));
-            if seen.contains(want) {
-                return;
-            }
-        }
-    };
+    let read = read_into(response, &mut seen, want);
     let _ = tokio::time::timeout(Duration::from_secs(60), read).await;
     seen
 }
