@@ -945,9 +945,11 @@ async fn a_stale_lock_from_a_killed_restic_is_unlocked_and_the_job_retried() {
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null()),
     );
-    eventually(Duration::from_secs(20), "a lock file", || {
+    // A lock file that is whole: restic creates the file before it writes
+    // it, and one killed in between leaves an empty file, which is no lock.
+    eventually(Duration::from_secs(60), "a written lock file", || {
         std::fs::read_dir(repo_path.join("locks"))
-            .map(|d| d.count() > 0)
+            .map(|d| d.flatten().any(|e| e.metadata().is_ok_and(|m| m.len() > 0)))
             .unwrap_or(false)
     })
     .await;
