@@ -195,3 +195,55 @@ mod tests {
         assert_eq!(back, LogLevel::Warn);
     }
 }
+
+vocabulary! {
+    /// What an alert is about; one rule per kind.
+    AlertKind {
+        /// A job failed or was lost.
+        JobFailed = "job_failed",
+        /// A host has shown no sign of life for longer than its threshold.
+        HostOffline = "host_offline",
+        /// A schedule has not succeeded within N times its interval.
+        BackupOverdue = "backup_overdue",
+        /// A repository check failed.
+        CheckFailed = "check_failed",
+        /// A host has missed schedule firings waiting.
+        MissedRuns = "missed_runs",
+        /// A repository could not be reached (network, credentials, missing).
+        RepoUnreachable = "repo_unreachable",
+        /// A backup far outside its schedule's usual size, file count or
+        /// duration.
+        Anomaly = "anomaly",
+    }
+}
+
+vocabulary! {
+    /// Where an alert stands: `firing ⇄ acknowledged → resolved`.
+    AlertState {
+        Firing = "firing",
+        Acknowledged = "acknowledged",
+        Resolved = "resolved",
+    }
+}
+
+vocabulary! {
+    /// How urgent an alert is, lowest first (so `>=` means "at least").
+    Severity {
+        Info = "info",
+        Warning = "warning",
+        Critical = "critical",
+    }
+}
+
+impl PartialOrd for Severity {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Severity {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        let rank = |s: &Severity| Severity::ALL.iter().position(|v| v == s);
+        rank(self).cmp(&rank(other))
+    }
+}

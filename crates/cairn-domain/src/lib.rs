@@ -16,7 +16,8 @@ mod results;
 mod spec;
 
 pub use kinds::{
-    CatchUp, JobKind, JobStatus, LogLevel, LogStream, PendingState, RestoreOverwrite, Trigger,
+    AlertKind, AlertState, CatchUp, JobKind, JobStatus, LogLevel, LogStream, PendingState,
+    RestoreOverwrite, Severity, Trigger,
 };
 pub use report::{BackupSummary, Progress};
 pub use results::{

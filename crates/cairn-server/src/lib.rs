@@ -25,6 +25,7 @@ mod grpc;
 pub mod health;
 pub mod jobs;
 pub mod maintenance;
+pub mod notice;
 pub mod pulse;
 pub mod repos;
 mod retention;
