@@ -75,7 +75,13 @@ pub struct JobHub {
     delivered: Arc<tokio::sync::Notify>,
     /// Beats on every change of a job's state or progress.
     pulse: crate::pulse::Pulse,
+    /// Every job's state changes and ends, for fleet-wide followers (the
+    /// alert engine, healthchecks pings); see [`JobHub::lifecycle`].
+    lifecycle: broadcast::Sender<JobEvent>,
 }
+
+/// Lifecycle events buffered for a slow fleet-wide follower.
+const LIFECYCLE_DEPTH: usize = 1024;
 
 /// Adds `part` to what came before; `None` while parts are missing. A part
 /// out of order (a replay, a gap) starts over from part 0 or is dropped.
@@ -135,7 +141,16 @@ impl JobHub {
             results: Arc::default(),
             partial: Arc::default(),
             delivered: Arc::default(),
+            lifecycle: broadcast::channel(LIFECYCLE_DEPTH).0,
         }
+    }
+
+    /// Follows every job's state changes (`Event::State`) and ends
+    /// (`Event::Finished`) from now on, whoever watches them. A follower
+    /// that falls behind is told it lagged and must re-read what it needs
+    /// from the store: this is a prompt, not a ledger.
+    pub fn lifecycle(&self) -> broadcast::Receiver<JobEvent> {
+        self.lifecycle.subscribe()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<JobId, broadcast::Sender<JobEvent>>> {
@@ -179,6 +194,14 @@ impl JobHub {
         // Log lines change no overview; a state or progress does.
         if !matches!(event, Event::Log { .. }) {
             self.pulse.beat();
+        }
+        if matches!(event, Event::State { .. } | Event::Finished(_)) {
+            // No follower is not an error.
+            let _ = self.lifecycle.send(JobEvent {
+                job,
+                at,
+                event: event.clone(),
+            });
         }
         let mut topics = self.lock();
         if let Some(tx) = topics.get(&job) {
@@ -284,6 +307,7 @@ impl JobHub {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cairn_store::JobStatus;
 
     fn part(part: u32, last: bool, names: &[&str]) -> JobResult {
         let more = !last;
@@ -300,6 +324,27 @@ mod tests {
             part,
             more,
         })
+    }
+
+    #[tokio::test]
+    async fn the_lifecycle_carries_every_jobs_state_changes_and_ends_but_not_logs() {
+        let hub = JobHub::default();
+        let mut all = hub.lifecycle();
+        let (from, to) = (JobStatus::Dispatched, JobStatus::Running);
+        hub.publish(JobId(1), 10, Event::State { from, to });
+        hub.publish(
+            JobId(2),
+            11,
+            Event::Log {
+                first: 0,
+                lines: vec![],
+            },
+        );
+        hub.publish(JobId(2), 12, Event::State { from, to });
+        let first = all.recv().await.expect("first");
+        let second = all.recv().await.expect("second");
+        assert_eq!((first.job, second.job), (JobId(1), JobId(2)));
+        assert!(all.try_recv().is_err(), "no log line is carried");
     }
 
     #[tokio::test]
