@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod alerts;
 pub mod audit;
 pub mod auth;
 pub mod clock;
@@ -62,6 +63,8 @@ pub struct Api {
     pub schedules: schedules::Schedules,
     /// Forget, prune and check cadences.
     pub maintenance: maintenance::Maintenance,
+    /// Alerts, their rules, overrides and maintenance windows.
+    pub alerts: alerts::Alerts,
     /// Whether cookies must be `Secure` (the server is reached over HTTPS).
     pub secure_cookies: bool,
     /// The URL operators reach the server at.

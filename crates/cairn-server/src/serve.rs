@@ -118,6 +118,11 @@ pub(crate) async fn serve(
         let every = config.maintenance_tick;
         move |stop| maintenance.run(every, stop)
     });
+    workers.spawn("alert engine", {
+        let alerts = api.alerts.clone();
+        let every = config.alert_evaluate_every;
+        move |stop| alerts.run(every, stop)
+    });
     workers.spawn("log retention", {
         let admin = api.admin.clone();
         |stop| admin.run_log_retention(crate::retention::SWEEP_EVERY, stop)

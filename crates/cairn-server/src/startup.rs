@@ -141,6 +141,16 @@ impl Server {
         );
         let maintenance =
             Maintenance::new(store.clone(), clock.clone(), auditor.clone(), jobs.clone());
+        // The lead wires the channels' sink here; until then notices are dropped.
+        let notices: crate::notice::Notices = std::sync::Arc::new(crate::notice::Discard);
+        let alerts = crate::alerts::Alerts::new(
+            store.clone(),
+            clock.clone(),
+            auditor.clone(),
+            fleet.clone(),
+            notices,
+            config.agent_offline_after,
+        );
         let workers = Workers::new(clock.clone(), shutdown_rx.clone());
         let api = Api {
             auth,
@@ -150,6 +160,7 @@ impl Server {
             jobs,
             schedules,
             maintenance,
+            alerts,
             secure_cookies: config.serves_https(),
             public_url: config.public_url.clone(),
             tls_fingerprint: tls.as_ref().map(|t| t.fingerprint().to_string()),
@@ -174,6 +185,13 @@ impl Server {
     }
 
     /// The service layer, for the web UI and in-process callers.
+    /// Sends the alert engine's notices to `notices` (the channels' sink;
+    /// a recorder in tests) instead of dropping them. Call before `serve`.
+    pub fn with_notices(mut self, notices: crate::notice::Notices) -> Server {
+        self.api.alerts = self.api.alerts.with_notices(notices);
+        self
+    }
+
     pub fn api(&self) -> Api {
         self.api.clone()
     }

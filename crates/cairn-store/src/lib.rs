@@ -12,6 +12,8 @@
 #![forbid(unsafe_code)]
 
 mod agent_seq;
+mod alert_inputs;
+mod alerts;
 mod audit;
 pub mod codec;
 mod enrollment;
@@ -37,6 +39,13 @@ mod users;
 mod writer;
 
 pub use agent_seq::schedules_applied;
+pub use alert_inputs::{
+    NewSilence, OUTCOME_HORIZON_MS, RecentEnd, Silence, WatchedHost, WatchedSchedule,
+};
+pub use alerts::{
+    Alert, AlertFilter, AlertKind, AlertOverride, AlertRule, AlertState, NewAlert, OverrideTarget,
+    RuleChange, Severity,
+};
 pub use audit::{ActorKind, AuditEntry, AuditFilter, AuditRecord, Outcome};
 pub use enrollment::{EnrollmentCheck, EnrollmentToken, NewEnrollmentToken};
 pub use error::{StoreError, StoreResult};

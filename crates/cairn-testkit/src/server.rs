@@ -32,6 +32,7 @@ pub struct TestServer {
     data_dir: Option<tempfile::TempDir>,
     config: ServerConfig,
     clock: Clock,
+    notices: Option<cairn_server::notice::Notices>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), StartError>>>,
 }
@@ -59,9 +60,28 @@ impl TestServer {
         (Self::start_with_clock(clock, adjust).await, hand)
     }
 
+    /// As [`TestServer::start_manual`], the alert engine telling `notices`
+    /// (a recorder) what it would send to the channels.
+    pub async fn start_manual_with_notices(
+        start: cairn_store::Millis,
+        notices: cairn_server::notice::Notices,
+        adjust: impl FnOnce(&mut ServerConfig),
+    ) -> (TestServer, ManualClock) {
+        let (clock, hand) = Clock::manual(start);
+        (Self::start_inner(clock, Some(notices), adjust).await, hand)
+    }
+
     /// As [`TestServer::start_with`], on `clock`; a restart keeps the clock.
     pub async fn start_with_clock(
         clock: Clock,
+        adjust: impl FnOnce(&mut ServerConfig),
+    ) -> TestServer {
+        Self::start_inner(clock, None, adjust).await
+    }
+
+    async fn start_inner(
+        clock: Clock,
+        notices: Option<cairn_server::notice::Notices>,
         adjust: impl FnOnce(&mut ServerConfig),
     ) -> TestServer {
         init_logging();
@@ -79,7 +99,7 @@ impl TestServer {
         config.tls = cairn_server::config::TlsMode::Plaintext;
         config.public_url = format!("http://{addr}");
         adjust(&mut config);
-        Self::launch(listener, config, clock, data_dir).await
+        Self::launch(listener, config, clock, notices, data_dir).await
     }
 
     /// Stops the server, stays down for `down`, and starts it again on the
@@ -123,19 +143,30 @@ impl TestServer {
                 Err(err) => panic!("rebind the same port {}: {err}", config.listen),
             }
         };
-        Self::launch(listener, config, self.clock.clone(), data_dir).await
+        Self::launch(
+            listener,
+            config,
+            self.clock.clone(),
+            self.notices.clone(),
+            data_dir,
+        )
+        .await
     }
 
     async fn launch(
         listener: TcpListener,
         config: ServerConfig,
         clock: Clock,
+        notices: Option<cairn_server::notice::Notices>,
         data_dir: tempfile::TempDir,
     ) -> TestServer {
         let addr = listener.local_addr().expect("local addr");
-        let server = Server::open_with_clock(config.clone(), clock.clone())
+        let mut server = Server::open_with_clock(config.clone(), clock.clone())
             .await
             .expect("open server");
+        if let Some(notices) = notices.clone() {
+            server = server.with_notices(notices);
+        }
         let api = server.api();
         let setup_link = server.setup_link().map(str::to_string);
         let tls_fingerprint = server.tls_fingerprint().map(str::to_string);
@@ -159,6 +190,7 @@ impl TestServer {
             data_dir: Some(data_dir),
             config,
             clock,
+            notices,
             shutdown: Some(tx),
             task: Some(task),
         }

@@ -125,6 +125,10 @@ config_table! {
         field maintenance_tick: Duration = "60s",
             env "CAIRN_MAINTENANCE_TICK", flag "maintenance-tick" "DURATION",
             parse parse::more_than_zero;
+        /// How often the alert engine checks its rules (it also checks whenever a job ends)
+        field alert_evaluate_every: Duration = "15s",
+            env "CAIRN_ALERT_EVALUATE_EVERY", flag "alert-evaluate-every" "DURATION",
+            parse parse::more_than_zero;
         /// Preset one-time setup token (default: a random one, logged at start while no admin exists)
         field setup_token: Secret = unset,
             env "CAIRN_SETUP_TOKEN", secret, parse parse::setup_token;

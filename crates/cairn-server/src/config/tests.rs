@@ -250,7 +250,7 @@ fn sample(name: &'static str) -> Vec<(&'static str, &'static str)> {
         "session_idle_timeout" | "session_max_age" | "login_window" | "shutdown_grace" => "3h",
         "http2_keepalive_interval" | "http2_keepalive_timeout" | "agent_heartbeat_interval" => "3h",
         "agent_offline_after" | "job_lease" | "schedule_grace" | "announce_window" => "3h",
-        "pending_session_timeout" | "maintenance_tick" => "3h",
+        "pending_session_timeout" | "maintenance_tick" | "alert_evaluate_every" => "3h",
         "setup_token" => "a-long-enough-setup-token",
         other => panic!("add a sample value for the new key `{other}`"),
     };

@@ -19,6 +19,10 @@ const LANDED: &[(&str, &str)] = &[
         "0003_backup_history_index.sql",
         "82aadf4de1fa0519fe4aeeaf4330be8835571fb29f10a2fd0ac6357f8dd527f7",
     ),
+    (
+        "0004_alerts.sql",
+        "0428f115cfcbbec6ff52e4f83311e82e4895c8176968176699182aa7a2e70f84",
+    ),
 ];
 
 #[test]

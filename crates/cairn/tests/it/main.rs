@@ -2,6 +2,7 @@
 //! port, the web UI over HTTP, the gRPC API, and the `cairn` executable.
 
 mod agents;
+mod alerts;
 mod api_truth;
 mod backups;
 mod cli;
