@@ -1,7 +1,8 @@
 //! The vocabularies: domain enums ↔ protobuf enums, each pair listed once.
 
 use cairn_domain::{
-    CatchUp, JobKind, JobStatus, LogLevel, LogStream, PendingState, RestoreOverwrite, Trigger,
+    AlertKind, AlertState, CatchUp, JobKind, JobStatus, LogLevel, LogStream, PendingState,
+    RestoreOverwrite, Severity, Trigger,
 };
 
 use crate::v1 as pb;
@@ -40,6 +41,20 @@ pairs!(job_status_to_pb, job_status_from_pb: JobStatus => JobStatus {
 
 pairs!(trigger_to_pb, trigger_from_pb: Trigger => JobTrigger {
     Manual = Manual, Api = Api, Schedule = Schedule, CatchUp = CatchUp, Maintenance = Maintenance,
+});
+
+pairs!(alert_kind_to_pb, alert_kind_from_pb: AlertKind => AlertKind {
+    JobFailed = JobFailed, HostOffline = HostOffline, BackupOverdue = BackupOverdue,
+    CheckFailed = CheckFailed, MissedRuns = MissedRuns, RepoUnreachable = RepoUnreachable,
+    Anomaly = Anomaly,
+});
+
+pairs!(alert_state_to_pb, alert_state_from_pb: AlertState => AlertState {
+    Firing = Firing, Acknowledged = Acknowledged, Resolved = Resolved,
+});
+
+pairs!(alert_severity_to_pb, alert_severity_from_pb: Severity => AlertSeverity {
+    Info = Info, Warning = Warning, Critical = Critical,
 });
 
 pairs!(catch_up_to_pb, catch_up_from_pb: CatchUp => CatchUpPolicy {

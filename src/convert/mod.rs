@@ -12,10 +12,11 @@ mod spec;
 mod time;
 
 pub use kinds::{
-    catch_up_from_pb, catch_up_to_pb, job_kind_from_pb, job_kind_to_pb, job_status_from_pb,
-    job_status_to_pb, log_level_from_pb, log_level_to_pb, log_stream_from_pb, log_stream_to_pb,
-    overwrite_from_pb, overwrite_to_pb, pending_state_from_pb, pending_state_to_pb,
-    trigger_from_pb, trigger_to_pb,
+    alert_kind_from_pb, alert_kind_to_pb, alert_severity_from_pb, alert_severity_to_pb,
+    alert_state_from_pb, alert_state_to_pb, catch_up_from_pb, catch_up_to_pb, job_kind_from_pb,
+    job_kind_to_pb, job_status_from_pb, job_status_to_pb, log_level_from_pb, log_level_to_pb,
+    log_stream_from_pb, log_stream_to_pb, overwrite_from_pb, overwrite_to_pb,
+    pending_state_from_pb, pending_state_to_pb, trigger_from_pb, trigger_to_pb,
 };
 pub use results::{
     browse_from_pb, browse_to_pb, diff_from_pb, diff_to_pb, entry_to_pb, progress_from_pb,

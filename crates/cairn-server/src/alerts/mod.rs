@@ -155,6 +155,11 @@ impl Alerts {
         }
     }
 
+    /// The time as the engine reads it.
+    pub fn now(&self) -> Millis {
+        self.clock.now()
+    }
+
     /// Alerts, newest first. Needs read.
     pub async fn list(
         &self,

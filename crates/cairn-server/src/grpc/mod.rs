@@ -4,6 +4,7 @@
 
 mod admin;
 mod agent;
+mod alerts;
 mod convert;
 mod hosts;
 mod jobs;
@@ -15,6 +16,7 @@ mod status;
 
 use cairn_proto::v1::admin_service_server::AdminServiceServer;
 use cairn_proto::v1::agent_gateway_server::AgentGatewayServer;
+use cairn_proto::v1::alert_service_server::AlertServiceServer;
 use cairn_proto::v1::host_service_server::HostServiceServer;
 use cairn_proto::v1::job_service_server::JobServiceServer;
 use cairn_proto::v1::repository_service_server::RepositoryServiceServer;
@@ -52,6 +54,9 @@ pub(crate) async fn routes(api: &Api, config: &ServerConfig) -> (axum::Router, H
     let schedules = ScheduleServiceServer::new(schedules::SchedulesGrpc::new(api.clone()))
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
+    let alerts = AlertServiceServer::new(alerts::AlertsGrpc::new(api.clone()))
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
     let agents = AgentGatewayServer::new(agent::AgentGatewayGrpc::new(api.clone()))
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
@@ -77,6 +82,7 @@ pub(crate) async fn routes(api: &Api, config: &ServerConfig) -> (axum::Router, H
         .add_service(jobs)
         .add_service(snapshots)
         .add_service(schedules)
+        .add_service(alerts)
         .add_service(agents)
         .add_service(health_service);
     // The descriptor set is compiled in; if it did not parse, the API still
@@ -103,6 +109,7 @@ const SERVICES: &[&str] = &[
     cairn_proto::v1::job_service_server::SERVICE_NAME,
     cairn_proto::v1::snapshot_service_server::SERVICE_NAME,
     cairn_proto::v1::schedule_service_server::SERVICE_NAME,
+    cairn_proto::v1::alert_service_server::SERVICE_NAME,
     cairn_proto::v1::agent_gateway_server::SERVICE_NAME,
     HEALTH,
 ];

@@ -6,6 +6,7 @@ use std::future::Future;
 
 use cairn_proto::v1 as pb;
 use cairn_proto::v1::admin_service_client::AdminServiceClient;
+use cairn_proto::v1::alert_service_client::AlertServiceClient;
 use cairn_proto::v1::host_service_client::HostServiceClient;
 use cairn_proto::v1::job_service_client::JobServiceClient;
 use cairn_proto::v1::repository_service_client::RepositoryServiceClient;
@@ -74,6 +75,10 @@ impl Clients {
 
     pub(super) fn schedules(&self) -> ScheduleServiceClient<Authed> {
         ScheduleServiceClient::with_interceptor(self.channel.clone(), self.bearer.clone())
+    }
+
+    pub(super) fn alerts(&self) -> AlertServiceClient<Authed> {
+        AlertServiceClient::with_interceptor(self.channel.clone(), self.bearer.clone())
     }
 
     pub(super) fn snapshots(&self) -> SnapshotServiceClient<Authed> {

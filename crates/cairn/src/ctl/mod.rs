@@ -2,6 +2,7 @@
 //! or a file (`--token-file`, `CAIRN_TOKEN_FILE`), never from a flag: argv is
 //! visible to every user of the machine.
 
+mod alerts;
 mod client;
 mod enroll;
 mod format;
@@ -94,6 +95,9 @@ enum CtlCommand {
     /// Manage forget, prune and check plans.
     #[command(subcommand)]
     Maintenance(maintenance::MaintenanceCommand),
+    /// See and acknowledge alerts; tune their rules and maintenance windows.
+    #[command(subcommand)]
+    Alerts(alerts::AlertsCommand),
     /// Show or change the server's run-time settings (admin).
     #[command(subcommand)]
     Settings(server::SettingsCommand),
@@ -132,5 +136,6 @@ async fn execute(args: CtlArgs) -> anyhow::Result<()> {
         CtlCommand::Restore(args) => snapshots::restore(&clients, args).await,
         CtlCommand::Schedules(command) => schedules::run(&clients, command).await,
         CtlCommand::Maintenance(command) => maintenance::run(&clients, command).await,
+        CtlCommand::Alerts(command) => alerts::run(&clients, command).await,
     }
 }

@@ -3,6 +3,7 @@
 
 mod agents;
 mod alerts;
+mod alerts_ctl;
 mod api_truth;
 mod backups;
 mod cli;
