@@ -70,6 +70,10 @@ pub(crate) struct DashboardLive {
     strip_days: u32,
     failed: JobsTable,
     running: Vec<Running>,
+    /// Alerts firing unacknowledged, newest first.
+    alerts: Vec<crate::alerts::AlertRow>,
+    /// More fire than are shown.
+    more_alerts: bool,
 }
 
 #[derive(Template, WebTemplate)]
@@ -171,7 +175,18 @@ pub(crate) async fn build(web: &Web, p: &Principal) -> cairn_server::ServiceResu
         ..Default::default()
     };
     let running = web.api.jobs.list(p, running, Page::first(JOBS)).await?;
+    let firing = cairn_store::AlertFilter {
+        states: vec![cairn_domain::AlertState::Firing],
+        ..Default::default()
+    };
+    let alerts = web.api.alerts.list(p, firing, Page::first(JOBS)).await?;
     Ok(DashboardLive {
+        alerts: alerts
+            .items
+            .iter()
+            .map(crate::alerts::AlertRow::of)
+            .collect(),
+        more_alerts: alerts.next.is_some(),
         online: hosts.iter().filter(|v| v.online).count(),
         hosts: hosts.len(),
         state: fleet_state(&fleet),

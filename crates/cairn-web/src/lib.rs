@@ -13,6 +13,8 @@
 #![forbid(unsafe_code)]
 
 mod admin_pages;
+mod alert_rules;
+mod alerts;
 mod assets;
 mod browse;
 mod command;
@@ -96,6 +98,19 @@ pub fn router(api: Api) -> Router {
             "/settings",
             get(admin_pages::settings).post(admin_pages::save_settings),
         )
+        .route("/alerts", get(alerts::list))
+        .route("/alerts/rules", get(alert_rules::page))
+        .route("/alerts/rules/{id}", post(alert_rules::update))
+        .route(
+            "/alerts/overrides/{action}",
+            post(alert_rules::override_act),
+        )
+        .route("/alerts/silences", post(alert_rules::silence))
+        .route(
+            "/alerts/silences/{id}/delete",
+            post(alert_rules::end_silence),
+        )
+        .route("/alerts/{id}/{action}", post(alerts::act))
         .route("/jobs", get(jobs::list))
         .route("/jobs/{id}", get(jobs::detail))
         .route("/jobs/{id}/cancel", post(jobs::cancel))

@@ -36,7 +36,10 @@ async fn audited(server: &TestServer, action: &str) -> usize {
         .list_audit(filter, Page::first(100))
         .await
         .expect("audit");
-    page.items.iter().filter(|r| r.entry.action == action).count()
+    page.items
+        .iter()
+        .filter(|r| r.entry.action == action)
+        .count()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,6 +4,7 @@
 mod agents;
 mod alerts;
 mod alerts_ctl;
+mod alerts_web;
 mod api_truth;
 mod backups;
 mod cli;
