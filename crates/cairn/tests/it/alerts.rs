@@ -528,3 +528,72 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
             .is_empty()
     );
 }
+
+fn hourly(name: &str) -> cairn_store::ScheduleFields {
+    cairn_store::ScheduleFields {
+        name: name.into(),
+        cron: "0 * * * *".into(),
+        timezone: "UTC".into(),
+        paths: vec!["/srv".into()],
+        excludes: Vec::new(),
+        tags: Vec::new(),
+        hooks: Vec::new(),
+        limit_upload_kib: None,
+        limit_download_kib: None,
+        catch_up: cairn_domain::CatchUp::Once,
+        enabled: true,
+    }
+}
+
+#[tokio::test]
+async fn an_overdue_schedule_fires_and_a_schedules_override_beats_its_hosts() {
+    let (server, hand, _notices) = recorded().await;
+    let cli = Principal::local_cli();
+    let h = host(&server, "ops1", NOON).await;
+    let repo = repository(&server, "r1").await;
+    let store = server.store().await;
+    store
+        .assign_repository(repo, h, NOON)
+        .await
+        .expect("assign");
+    let plain = store
+        .create_schedule(h, repo, hourly("plain"), NOON)
+        .await
+        .expect("schedule");
+    let patient = store
+        .create_schedule(h, repo, hourly("patient"), NOON)
+        .await
+        .expect("schedule");
+    let overdue = |alerts: Vec<(AlertKind, AlertState, String)>| -> Vec<String> {
+        alerts
+            .into_iter()
+            .filter(|a| a.0 == AlertKind::BackupOverdue)
+            .map(|a| a.2)
+            .collect()
+    };
+    let rules = server.api.alerts.rules(&cli).await.expect("rules");
+    let rule = rule_id(&rules, AlertKind::BackupOverdue);
+    let alerts = &server.api.alerts;
+    alerts
+        .set_override(&cli, rule, OverrideTarget::Host(h), 3.0)
+        .await
+        .expect("host");
+    alerts
+        .set_override(&cli, rule, OverrideTarget::Schedule(patient.id), 10.0)
+        .await
+        .expect("schedule");
+
+    set(&server, &hand, NOON + 150 * 60_000);
+    sweep(&server).await;
+    assert!(
+        overdue(open(&server).await).is_empty(),
+        "2.5 h: the host's factor 3 holds both"
+    );
+    set(&server, &hand, NOON + 210 * 60_000);
+    sweep(&server).await;
+    assert_eq!(
+        overdue(open(&server).await),
+        vec![format!("schedule:{}", plain.id)],
+        "3.5 h: past the host's factor, not the schedule's own 10"
+    );
+}
