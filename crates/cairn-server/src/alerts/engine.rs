@@ -164,7 +164,8 @@ impl Alerts {
                     changed = true;
                     let tell = alert.state == AlertState::Firing
                         && alert.fire_notified
-                        && rule.is_none_or(|r| r.notify_on_resolve)
+                        // A rule turned off resolves its alerts quietly.
+                        && rule.is_none_or(|r| r.enabled && r.notify_on_resolve)
                         && !quiet(alert);
                     if tell {
                         self.tell(&resolved, Transition::Resolved, now).await?;

@@ -35,6 +35,7 @@ async fn an_admin_sees_every_background_worker_running() {
             ("agent reaper", running),
             ("dispatcher", running),
             ("maintenance ticker", running),
+            ("alert engine", running),
             ("log retention", running),
         ]
     );
@@ -59,6 +60,6 @@ async fn an_admin_sees_every_background_worker_running() {
     let api = server.api.clone();
     server.stop().await.expect("stop");
     let states: Vec<_> = api.workers.status().into_iter().map(|w| w.state).collect();
-    assert_eq!(states, vec![cairn_server::WorkerState::Stopped; 4]);
+    assert_eq!(states, vec![cairn_server::WorkerState::Stopped; 5]);
     assert!(api.workers.failed().is_empty());
 }
