@@ -81,6 +81,54 @@ mod tests {
         assert_eq!(files[0].number, 1);
     }
 
+    /// 0004 rebuilds the alert tables (a CHECK cannot change in place):
+    /// rows made before it keep their ids, and every kind gets its rule.
+    #[test]
+    fn the_alert_rebuild_keeps_rows_and_ids_and_seeds_every_kind() {
+        let mut conn = rusqlite::Connection::open_in_memory().expect("db");
+        conn.pragma_update(None, "foreign_keys", "ON").expect("fk");
+        let m = migrations().expect("migrations");
+        m.to_version(&mut conn, 3).expect("to 0003");
+        conn.execute_batch(
+            "INSERT INTO hosts (id, identity_hash, fingerprint, hostname, created_at, status_changed_at)
+                 VALUES (5, x'01', 'fp', 'ops1', 0, 0);
+             INSERT INTO alert_rules (id, kind, name, created_at, updated_at) VALUES (9, 'host_offline', 'Offline', 0, 0);
+             INSERT INTO alerts (id, rule_id, kind, state, subject, host_id, message, fired_at, last_notified_at)
+                 VALUES (40, 9, 'host_offline', 'firing', 'host:5', 5, 'gone', 1, 2);",
+        )
+        .expect("rows of 0003");
+        m.to_latest(&mut conn).expect("to latest");
+        let (rule, severity): (i64, String) = conn
+            .query_row(
+                "SELECT rule_id, severity FROM alerts WHERE id = 40",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .expect("the alert survived");
+        assert_eq!(rule, 9, "still pointing at its rule");
+        assert_eq!(severity, "warning");
+        let kinds: i64 = conn
+            .query_row("SELECT count(DISTINCT kind) FROM alert_rules", [], |r| {
+                r.get(0)
+            })
+            .expect("kinds");
+        assert_eq!(kinds as usize, cairn_domain::AlertKind::ALL.len());
+        let id: i64 = conn
+            .query_row(
+                "SELECT id FROM alert_rules WHERE kind = 'host_offline'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("rule");
+        assert_eq!(id, 9, "ids kept");
+        let notified: bool = conn
+            .query_row("SELECT fire_notified FROM alerts WHERE id = 40", [], |r| {
+                r.get(0)
+            })
+            .expect("flag");
+        assert!(notified);
+    }
+
     #[test]
     fn migrations_validate() {
         migrations().expect("migrations").validate().expect("valid");
