@@ -218,3 +218,70 @@ impl Alerts {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cairn_domain::Severity;
+
+    fn rule(threshold: Option<f64>) -> AlertRule {
+        AlertRule {
+            id: 1,
+            kind: AlertKind::BackupOverdue,
+            name: "Backup overdue".into(),
+            enabled: true,
+            severity: Severity::Critical,
+            threshold,
+            repeat_every_seconds: None,
+            notify_on_resolve: true,
+            updated_at: 0,
+        }
+    }
+
+    fn on(target: OverrideTarget, threshold: f64) -> AlertOverride {
+        AlertOverride {
+            id: 1,
+            rule_id: 1,
+            kind: AlertKind::BackupOverdue,
+            target,
+            threshold,
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn a_schedules_override_beats_its_hosts_which_beats_the_rules_which_beats_the_default() {
+        let (host, schedule) = (HostId(4), ScheduleId(7));
+        let overrides = [
+            on(OverrideTarget::Host(host), 3.0),
+            on(OverrideTarget::Schedule(schedule), 10.0),
+        ];
+        let r = rule(Some(5.0));
+        let t = Thresholds {
+            rule: &r,
+            overrides: overrides.iter().collect(),
+            default: 2.0,
+        };
+        assert_eq!(t.for_target(Some(host), Some(schedule)), 10.0);
+        assert_eq!(t.for_target(Some(host), Some(ScheduleId(8))), 3.0);
+        assert_eq!(t.for_target(Some(HostId(5)), None), 5.0);
+        let r = rule(None);
+        let t = Thresholds {
+            rule: &r,
+            overrides: Vec::new(),
+            default: 2.0,
+        };
+        assert_eq!(t.for_target(Some(host), None), 2.0);
+    }
+
+    #[test]
+    fn thresholds_are_checked_per_kind() {
+        use super::super::check_threshold;
+        assert!(check_threshold(AlertKind::Anomaly, 1.0).is_err());
+        assert!(check_threshold(AlertKind::Anomaly, 1.5).is_ok());
+        assert!(check_threshold(AlertKind::MissedRuns, 2.5).is_err());
+        assert!(check_threshold(AlertKind::HostOffline, f64::INFINITY).is_err());
+        assert!(check_threshold(AlertKind::JobFailed, 3.0).is_err());
+        assert!(check_threshold(AlertKind::BackupOverdue, 0.0).is_err());
+    }
+}
