@@ -229,16 +229,8 @@ impl Alerts {
         };
         let alert = changed
             .ok_or_else(|| ServiceError::FailedPrecondition(format!("alert {id} is resolved")))?;
-        self.auditor
-            .record(
-                p,
-                action,
-                target,
-                Outcome::Success,
-                (!note.is_empty()).then_some(note),
-            )
+        self.done(p, action, target, (!note.is_empty()).then_some(note))
             .await;
-        self.fleet.hub().changed();
         Ok(alert)
     }
 
@@ -288,10 +280,7 @@ impl Alerts {
             .store
             .update_alert_rule(id, change, self.clock.now())
             .await?;
-        self.auditor
-            .record(p, "alert_rule.update", target, Outcome::Success, None)
-            .await;
-        self.fleet.hub().changed();
+        self.done(p, "alert_rule.update", target, None).await;
         Ok(rule)
     }
 
@@ -322,16 +311,13 @@ impl Alerts {
         self.store
             .set_alert_override(rule, on, threshold, self.clock.now())
             .await?;
-        self.auditor
-            .record(
-                p,
-                "alert_override.set",
-                target,
-                Outcome::Success,
-                Some(format!("threshold {threshold}")),
-            )
-            .await;
-        self.fleet.hub().changed();
+        self.done(
+            p,
+            "alert_override.set",
+            target,
+            Some(format!("threshold {threshold}")),
+        )
+        .await;
         Ok(())
     }
 
@@ -349,10 +335,7 @@ impl Alerts {
         if !self.store.clear_alert_override(rule, on).await? {
             return Err(ServiceError::NotFound("alert override"));
         }
-        self.auditor
-            .record(p, "alert_override.clear", target, Outcome::Success, None)
-            .await;
-        self.fleet.hub().changed();
+        self.done(p, "alert_override.clear", target, None).await;
         Ok(())
     }
 
@@ -391,16 +374,13 @@ impl Alerts {
             created_by: by,
         };
         let silence = self.store.create_silence(new, self.clock.now()).await?;
-        self.auditor
-            .record(
-                p,
-                "silence.create",
-                target,
-                Outcome::Success,
-                Some(format!("silence:{}", silence.id)),
-            )
-            .await;
-        self.fleet.hub().changed();
+        self.done(
+            p,
+            "silence.create",
+            target,
+            Some(format!("silence:{}", silence.id)),
+        )
+        .await;
         Ok(silence)
     }
 
@@ -411,11 +391,24 @@ impl Alerts {
             .authorize(p, Scope::Operate, "silence.delete", target.clone())
             .await?;
         self.store.delete_silence(id).await?;
+        self.done(p, "silence.delete", target, None).await;
+        Ok(())
+    }
+}
+
+impl Alerts {
+    /// A change went through: audited once, and live views told.
+    async fn done(
+        &self,
+        p: &Principal,
+        action: &str,
+        target: Option<String>,
+        detail: Option<String>,
+    ) {
         self.auditor
-            .record(p, "silence.delete", target, Outcome::Success, None)
+            .record(p, action, target, Outcome::Success, detail)
             .await;
         self.fleet.hub().changed();
-        Ok(())
     }
 }
 
