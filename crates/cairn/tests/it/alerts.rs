@@ -57,18 +57,20 @@ pub async fn recorded() -> (TestServer, cairn_server::clock::ManualClock, Arc<Re
 /// An approved host last seen at `seen`.
 pub async fn host(server: &TestServer, name: &str, seen: Millis) -> HostId {
     let host = server.stored_host(name).await;
-    server
-        .api
-        .fleet
-        .approve(&Principal::local_cli(), host, None)
-        .await
-        .expect("approve");
+    // Seen before it is approved: the engine's own sweeps never see an
+    // approved host that was never heard from.
     server
         .store()
         .await
         .touch_host(host, seen)
         .await
         .expect("touch");
+    server
+        .api
+        .fleet
+        .approve(&Principal::local_cli(), host, None)
+        .await
+        .expect("approve");
     host
 }
 
@@ -595,5 +597,29 @@ async fn an_overdue_schedule_fires_and_a_schedules_override_beats_its_hosts() {
         overdue(open(&server).await),
         vec![format!("schedule:{}", plain.id)],
         "3.5 h: past the host's factor, not the schedule's own 10"
+    );
+}
+
+#[tokio::test]
+async fn the_engine_worker_sweeps_by_itself_when_the_clock_moves() {
+    let (server, hand, notices) = recorded().await;
+    let h = host(&server, "ops1", NOON).await;
+    set(&server, &hand, NOON + 120_000);
+    // No sweep by hand: the worker wakes on the clock's move.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    while notices.seen().is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the worker never swept"
+        );
+        cairn_testkit::poll_pause().await;
+    }
+    assert_eq!(
+        notices.seen(),
+        vec![(
+            AlertKind::HostOffline,
+            Transition::Fired,
+            format!("host:{h}")
+        )]
     );
 }
