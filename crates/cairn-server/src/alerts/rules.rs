@@ -381,6 +381,22 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_check_is_its_own_kind_and_a_lost_backup_is_a_failed_job() {
+        let mut check = backup(2, 0);
+        check.kind = JobKind::Check;
+        check.schedule_id = None;
+        check.status = JobStatus::Failed;
+        let mut lost = backup(1, 0);
+        lost.status = JobStatus::Lost;
+        let found = failed_jobs(&[check, lost], &name);
+        let kinds: Vec<AlertKind> = found.iter().map(|c| c.kind).collect();
+        assert!(
+            kinds.contains(&AlertKind::CheckFailed) && kinds.contains(&AlertKind::JobFailed),
+            "{kinds:?}"
+        );
+    }
+
+    #[test]
     fn the_newest_end_decides_a_failed_job() {
         let mut failed = backup(2, 0);
         failed.status = JobStatus::Failed;
