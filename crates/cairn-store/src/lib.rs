@@ -16,6 +16,7 @@ mod audit;
 pub mod codec;
 mod enrollment;
 mod error;
+mod gauges;
 mod history;
 mod hosts;
 mod ids;
@@ -40,6 +41,7 @@ pub use agent_seq::schedules_applied;
 pub use audit::{ActorKind, AuditEntry, AuditFilter, AuditRecord, Outcome};
 pub use enrollment::{EnrollmentCheck, EnrollmentToken, NewEnrollmentToken};
 pub use error::{StoreError, StoreResult};
+pub use gauges::{Gauges, LastBackup};
 pub use history::{BackupDay, DAY_MS, LastBackups};
 pub use hosts::{Announce, Announced, Host, HostFacts, HostFilter, HostIds, HostStatus};
 pub use ids::{
