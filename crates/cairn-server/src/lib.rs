@@ -16,6 +16,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod audit_export;
 pub mod auth;
 pub mod clock;
 pub mod config;

@@ -97,6 +97,7 @@ pub(crate) async fn audit(
     let filter = AuditFilter {
         action_prefix: (!action.is_empty()).then(|| action.to_string()),
         outcome,
+        ..AuditFilter::default()
     };
     match web
         .api
@@ -231,6 +232,8 @@ pub(crate) async fn save_settings(
     let update = SettingsUpdate {
         job_log_retention_days: Some(days),
         allow_private_webhook_targets: Some(form.private_webhooks == "yes"),
+        // Set through the API and `cairn ctl settings` for now.
+        audit_retention_days: None,
     };
     match web.api.admin.update_settings(&p, update).await {
         Ok(_) => Redirect::to("/settings?saved=1").into_response(),

@@ -19,6 +19,10 @@ const LANDED: &[(&str, &str)] = &[
         "0003_backup_history_index.sql",
         "82aadf4de1fa0519fe4aeeaf4330be8835571fb29f10a2fd0ac6357f8dd527f7",
     ),
+    (
+        "0006_audit_retention.sql",
+        "b7bade0c83b6f93fc5a5faf195a42faba8b11148111c489580073db47049ccc0",
+    ),
 ];
 
 #[test]

@@ -3,6 +3,7 @@
 
 mod agents;
 mod api_truth;
+mod audit;
 mod backups;
 mod cli;
 mod cli_admin;
