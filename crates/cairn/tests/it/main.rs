@@ -26,6 +26,7 @@ mod upgrade;
 mod watch;
 mod web;
 mod web_admin;
+mod web_audit;
 mod web_config;
 mod web_fleet;
 mod web_hosts;
