@@ -10,7 +10,9 @@ use cairn_proto::v1 as pb;
 use cairn_proto::v1::admin_service_client::AdminServiceClient;
 use cairn_proto::v1::audit_service_client::AuditServiceClient;
 use cairn_proto::v1::host_service_client::HostServiceClient;
+use cairn_proto::v1::job_service_client::JobServiceClient;
 use cairn_proto::v1::repository_service_client::RepositoryServiceClient;
+use cairn_proto::v1::schedule_service_client::ScheduleServiceClient;
 use cairn_server::audit_export::{ExportFormat, ExportRow};
 use cairn_store::{AuditFilter, AuditRecord, Page, Role, Scope};
 use cairn_testkit::TestServer;
@@ -21,6 +23,7 @@ use crate::with_token;
 
 const USER_PASSWORD: &str = "a-user-password-never-logged";
 const REPO_PASSWORD: &str = "a-repo-password-never-logged";
+const NEW_REPO_PASSWORD: &str = "a-new-repo-password-never-logged";
 
 /// What the test does through the API.
 #[derive(Debug, Clone, Copy)]
@@ -32,11 +35,17 @@ enum Mutation {
     CreateEnrollmentToken,
     RevokeEnrollmentToken,
     UpdateSettings,
-    CreateRepository,
-    AssignRepository,
-    DeleteRepository,
     ApproveHost,
     LabelHost,
+    CreateRepository,
+    UpdateRepository,
+    AssignRepository,
+    SubmitBackup,
+    CancelJob,
+    CreateSchedule,
+    DeleteSchedule,
+    UnassignRepository,
+    DeleteRepository,
     RevokeHost,
     DeleteHost,
 }
@@ -67,9 +76,16 @@ const CASES: &[(Mutation, &str, Option<&str>)] = &[
         Some("enrollment_token:"),
     ),
     (Mutation::UpdateSettings, "settings.update", None),
+    (Mutation::ApproveHost, "host.approve", Some("host:")),
+    (Mutation::LabelHost, "host.label", Some("host:")),
     (
         Mutation::CreateRepository,
         "repository.create",
+        Some("repository:"),
+    ),
+    (
+        Mutation::UpdateRepository,
+        "repository.update",
         Some("repository:"),
     ),
     (
@@ -77,13 +93,28 @@ const CASES: &[(Mutation, &str, Option<&str>)] = &[
         "repository.assign",
         Some("repository:"),
     ),
+    (Mutation::SubmitBackup, "job.create", Some("job:")),
+    (Mutation::CancelJob, "job.cancel", Some("job:")),
+    (
+        Mutation::CreateSchedule,
+        "schedule.create",
+        Some("schedule:"),
+    ),
+    (
+        Mutation::DeleteSchedule,
+        "schedule.delete",
+        Some("schedule:"),
+    ),
+    (
+        Mutation::UnassignRepository,
+        "repository.unassign",
+        Some("repository:"),
+    ),
     (
         Mutation::DeleteRepository,
         "repository.delete",
         Some("repository:"),
     ),
-    (Mutation::ApproveHost, "host.approve", Some("host:")),
-    (Mutation::LabelHost, "host.label", Some("host:")),
     (Mutation::RevokeHost, "host.revoke", Some("host:")),
     (Mutation::DeleteHost, "host.delete", Some("host:")),
 ];
@@ -98,6 +129,8 @@ struct Ctx {
     enrollment_token: i64,
     repository: i64,
     host: i64,
+    job: i64,
+    schedule: i64,
     /// Every secret the cases handled, none of which may be in any row.
     secrets: Vec<String>,
 }
@@ -111,6 +144,12 @@ impl Ctx {
     }
     fn repos(&self) -> RepositoryServiceClient<Channel> {
         RepositoryServiceClient::new(self.channel.clone())
+    }
+    fn jobs(&self) -> JobServiceClient<Channel> {
+        JobServiceClient::new(self.channel.clone())
+    }
+    fn schedules(&self) -> ScheduleServiceClient<Channel> {
+        ScheduleServiceClient::new(self.channel.clone())
     }
 }
 
@@ -228,6 +267,80 @@ async fn perform(ctx: &mut Ctx, m: Mutation) {
                 .await
                 .expect("assign");
         }
+        Mutation::UpdateRepository => {
+            let r = pb::UpdateRepositoryRequest {
+                repository_id: ctx.repository,
+                password: Some(NEW_REPO_PASSWORD.into()),
+                ..Default::default()
+            };
+            ctx.repos()
+                .update_repository(with_token(r, &t))
+                .await
+                .expect("update repo");
+            ctx.secrets.push(NEW_REPO_PASSWORD.into());
+        }
+        Mutation::SubmitBackup => {
+            let r = pb::RunBackupRequest {
+                host_id: ctx.host,
+                repository_id: ctx.repository,
+                spec: Some(pb::BackupSpec {
+                    paths: vec!["/srv".into()],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            };
+            let job = ctx
+                .jobs()
+                .run_backup(with_token(r, &t))
+                .await
+                .expect("backup");
+            ctx.job = job.into_inner().job.expect("job").id;
+        }
+        Mutation::CancelJob => {
+            let r = pb::CancelJobRequest {
+                job_id: ctx.job,
+                reason: "test".into(),
+            };
+            ctx.jobs()
+                .cancel_job(with_token(r, &t))
+                .await
+                .expect("cancel");
+        }
+        Mutation::CreateSchedule => {
+            let r = pb::CreateScheduleRequest {
+                host_id: ctx.host,
+                repository_id: ctx.repository,
+                name: "nightly".into(),
+                cron: "0 3 * * *".into(),
+                paths: vec!["/srv".into()],
+                ..Default::default()
+            };
+            let made = ctx
+                .schedules()
+                .create_schedule(with_token(r, &t))
+                .await
+                .expect("schedule");
+            ctx.schedule = made.into_inner().schedule.expect("schedule").id;
+        }
+        Mutation::DeleteSchedule => {
+            let r = pb::DeleteScheduleRequest {
+                schedule_id: ctx.schedule,
+            };
+            ctx.schedules()
+                .delete_schedule(with_token(r, &t))
+                .await
+                .expect("delete schedule");
+        }
+        Mutation::UnassignRepository => {
+            let r = pb::UnassignRepositoryRequest {
+                repository_id: ctx.repository,
+                host_id: ctx.host,
+            };
+            ctx.repos()
+                .unassign_repository(with_token(r, &t))
+                .await
+                .expect("unassign");
+        }
         Mutation::DeleteRepository => {
             let r = pb::DeleteRepositoryRequest {
                 repository_id: ctx.repository,
@@ -302,6 +415,8 @@ async fn every_mutation_through_the_api_leaves_exactly_one_row_without_secrets()
         enrollment_token: 0,
         repository: 0,
         host,
+        job: 0,
+        schedule: 0,
         secrets: Vec::new(),
     };
     for (mutation, action, target) in CASES {
