@@ -738,3 +738,59 @@ async fn retention_deletes_only_old_rows_and_nothing_else_can_delete_or_update()
         .expect_err("too long");
     assert_eq!(err.code(), Code::InvalidArgument);
 }
+
+#[tokio::test]
+async fn ctl_audit_lists_and_exports_with_the_same_filters_and_refuses_bad_ones() {
+    use crate::cli_admin::{ctl, out};
+    let server = TestServer::start().await;
+    let token = server.token_for("boss", Role::Admin, Scope::Admin).await;
+    let listed = out(&ctl(
+        &server,
+        &token,
+        &["audit", "list", "--action", "api_token."],
+    )
+    .await);
+    assert!(listed.contains("api_token.create"), "{listed}");
+    assert!(!listed.contains("user.create"), "{listed}");
+    let csv = out(&ctl(&server, &token, &["audit", "export", "--format", "csv"]).await);
+    let mut rows = parse_csv(&csv);
+    rows.remove(0);
+    let stored: Vec<ExportRow> = all_rows(&server)
+        .await
+        .iter()
+        .map(ExportRow::from)
+        .collect();
+    assert_eq!(rows.len(), stored.len(), "{csv}");
+    assert_eq!(rows[0][6], stored[0].action);
+    let jsonl = out(&ctl(
+        &server,
+        &token,
+        &[
+            "audit",
+            "export",
+            "--format",
+            "jsonl",
+            "--outcome",
+            "success",
+        ],
+    )
+    .await);
+    let from_jsonl: Vec<ExportRow> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    assert_eq!(from_jsonl, stored, "the ctl's rows are the service's");
+    for (args, says) in [
+        (&["audit", "list", "--since", "yesterday"][..], "RFC 3339"),
+        (
+            &["audit", "list", "--actor-kind", "robot"][..],
+            "--actor-kind",
+        ),
+        (&["audit", "export", "--format", "xlsx"][..], "csv or jsonl"),
+    ] {
+        let output = ctl(&server, &token, args).await;
+        assert!(!output.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}
