@@ -23,6 +23,7 @@ struct SettingsPage {
     csrf: String,
     retention_days: u32,
     private_webhooks: bool,
+    audit_retention_days: u32,
     saved: bool,
     error: Option<String>,
 }
@@ -34,6 +35,7 @@ async fn settings_page(web: &Web, p: &Principal, saved: bool, error: Option<Stri
             csrf: csrf_of(p),
             retention_days: s.job_log_retention_days,
             private_webhooks: s.allow_private_webhook_targets,
+            audit_retention_days: s.audit_retention_days,
             saved,
             error,
         }
@@ -66,6 +68,9 @@ pub(crate) struct SettingsForm {
     /// A checkbox: present when ticked.
     #[serde(default)]
     private_webhooks: String,
+    /// Empty leaves the audit retention as it is.
+    #[serde(default)]
+    audit_retention_days: String,
 }
 
 /// `POST /settings`.
@@ -86,11 +91,22 @@ pub(crate) async fn save_settings(
         let page = settings_page(&web, &p, false, Some(reason)).await;
         return (StatusCode::BAD_REQUEST, page).into_response();
     };
+    let audit_days = match form.audit_retention_days.trim() {
+        "" => None,
+        text => match text.parse::<u32>() {
+            Ok(d) => Some(d),
+            Err(_) => {
+                let reason =
+                    format!("audit retention must be a whole number of days, not {text:?}");
+                let page = settings_page(&web, &p, false, Some(reason)).await;
+                return (StatusCode::BAD_REQUEST, page).into_response();
+            }
+        },
+    };
     let update = SettingsUpdate {
         job_log_retention_days: Some(days),
         allow_private_webhook_targets: Some(form.private_webhooks == "yes"),
-        // Set through the API and `cairn ctl settings` for now.
-        audit_retention_days: None,
+        audit_retention_days: audit_days,
     };
     match web.api.admin.update_settings(&p, update).await {
         Ok(_) => Redirect::to("/settings?saved=1").into_response(),

@@ -77,4 +77,39 @@ async fn the_audit_page_filters_by_every_field_renders_hostile_strings_inert_and
     assert_eq!(status, StatusCode::FORBIDDEN, "admins only");
     let (_, home) = get_page(&server, &viewer, "/").await;
     assert!(!home.contains("href=\"/audit\""), "no link for a viewer");
+
+    // The retention is a setting on the settings page, refused when out of range.
+    let (_, settings) = get_page(&server, &admin, "/settings").await;
+    assert!(settings.contains(
+        "name=\"audit_retention_days\" type=\"number\" min=\"0\" max=\"36500\" value=\"365\""
+    ));
+    assert!(settings.contains("--audit-retention-days 365"));
+    let csrf = crate::form_value(&settings, "_csrf").expect("csrf");
+    let (status, refused) = crate::post_form(
+        &server,
+        &admin,
+        "/settings",
+        &[
+            ("_csrf", csrf.as_str()),
+            ("retention_days", "30"),
+            ("audit_retention_days", "99999"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(refused.contains("audit_retention_days"), "{refused}");
+    let (status, _) = crate::post_form(
+        &server,
+        &admin,
+        "/settings",
+        &[
+            ("_csrf", csrf.as_str()),
+            ("retention_days", "30"),
+            ("audit_retention_days", "0"),
+        ],
+    )
+    .await;
+    assert!(status.is_redirection() || status.is_success());
+    let (_, saved) = get_page(&server, &admin, "/settings").await;
+    assert!(saved.contains("--audit-retention-days 0"), "kept");
 }
