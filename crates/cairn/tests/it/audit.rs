@@ -43,7 +43,10 @@ enum Mutation {
     SubmitBackup,
     CancelJob,
     CreateSchedule,
+    DisableSchedule,
     DeleteSchedule,
+    UpsertMaintenance,
+    DeleteMaintenance,
     UnassignRepository,
     DeleteRepository,
     RevokeHost,
@@ -101,9 +104,24 @@ const CASES: &[(Mutation, &str, Option<&str>)] = &[
         Some("schedule:"),
     ),
     (
+        Mutation::DisableSchedule,
+        "schedule.update",
+        Some("schedule:"),
+    ),
+    (
         Mutation::DeleteSchedule,
         "schedule.delete",
         Some("schedule:"),
+    ),
+    (
+        Mutation::UpsertMaintenance,
+        "maintenance.upsert",
+        Some("host:"),
+    ),
+    (
+        Mutation::DeleteMaintenance,
+        "maintenance.delete",
+        Some("maintenance_plan:"),
     ),
     (
         Mutation::UnassignRepository,
@@ -131,6 +149,7 @@ struct Ctx {
     host: i64,
     job: i64,
     schedule: i64,
+    plan: i64,
     /// Every secret the cases handled, none of which may be in any row.
     secrets: Vec<String>,
 }
@@ -322,6 +341,38 @@ async fn perform(ctx: &mut Ctx, m: Mutation) {
                 .expect("schedule");
             ctx.schedule = made.into_inner().schedule.expect("schedule").id;
         }
+        Mutation::DisableSchedule => {
+            let r = pb::SetScheduleEnabledRequest {
+                schedule_id: ctx.schedule,
+                enabled: false,
+            };
+            ctx.schedules()
+                .set_schedule_enabled(with_token(r, &t))
+                .await
+                .expect("disable");
+        }
+        Mutation::UpsertMaintenance => {
+            let r = pb::UpsertMaintenancePlanRequest {
+                host_id: ctx.host,
+                repository_id: ctx.repository,
+                enabled: true,
+                check_every_seconds: 86_400,
+                ..Default::default()
+            };
+            let plan = ctx
+                .schedules()
+                .upsert_maintenance_plan(with_token(r, &t))
+                .await
+                .expect("plan");
+            ctx.plan = plan.into_inner().plan.expect("plan").id;
+        }
+        Mutation::DeleteMaintenance => {
+            let r = pb::DeleteMaintenancePlanRequest { plan_id: ctx.plan };
+            ctx.schedules()
+                .delete_maintenance_plan(with_token(r, &t))
+                .await
+                .expect("delete plan");
+        }
         Mutation::DeleteSchedule => {
             let r = pb::DeleteScheduleRequest {
                 schedule_id: ctx.schedule,
@@ -417,6 +468,7 @@ async fn every_mutation_through_the_api_leaves_exactly_one_row_without_secrets()
         host,
         job: 0,
         schedule: 0,
+        plan: 0,
         secrets: Vec::new(),
     };
     for (mutation, action, target) in CASES {
