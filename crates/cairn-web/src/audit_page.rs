@@ -7,12 +7,13 @@ use askama_web::WebTemplate;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use cairn_server::audit_export::ExportFormat;
+use cairn_server::audit_export::{ExportFormat, rfc3339};
 use cairn_server::auth::{Operator, Principal};
 use cairn_store::{ActorKind, AuditFilter, Outcome, Page};
 use serde::Deserialize;
 
 use crate::Web;
+use crate::command::CtlCommand;
 use crate::format::{iso, time};
 use crate::pages::csrf_of;
 use crate::reply::error_page;
@@ -154,6 +155,8 @@ struct AuditPage {
     next: Option<String>,
     error: Option<String>,
     actor_kinds: Vec<&'static str>,
+    /// The `cairn ctl audit export` line for the same selection.
+    command: String,
 }
 
 /// `GET /audit`.
@@ -254,9 +257,11 @@ fn audit_page(
     next: Option<String>,
     error: Option<String>,
 ) -> AuditPage {
+    let command = ctl_command(&q.filter().unwrap_or_default());
     AuditPage {
         user: p.user.clone(),
         csrf: csrf_of(p),
+        command,
         rows,
         query: q.query_string(),
         filtered: q.any(),
@@ -265,4 +270,23 @@ fn audit_page(
         error,
         actor_kinds: ActorKind::ALL.iter().map(|k| k.as_str()).collect(),
     }
+}
+
+/// The export command for `filter`, from the parsed values (dates become
+/// the exact RFC 3339 instants the page used).
+fn ctl_command(f: &AuditFilter) -> String {
+    let stamp = |t: Option<i64>| t.map(rfc3339).unwrap_or_default();
+    CtlCommand::new(&["audit", "export"])
+        .flag("format", "csv", "")
+        .flag_if("actor-kind", f.actor_kind.map_or("", ActorKind::as_str))
+        .flag_if(
+            "actor-id",
+            &f.actor_id.map(|n| n.to_string()).unwrap_or_default(),
+        )
+        .flag_if("action", f.action_prefix.as_deref().unwrap_or_default())
+        .flag_if("target", f.target.as_deref().unwrap_or_default())
+        .flag_if("outcome", f.outcome.map_or("", Outcome::as_str))
+        .flag_if("since", &stamp(f.since))
+        .flag_if("until", &stamp(f.until))
+        .to_string()
 }

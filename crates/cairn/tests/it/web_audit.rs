@@ -42,6 +42,18 @@ async fn the_audit_page_filters_by_every_field_renders_hostile_strings_inert_and
         "only token actions"
     );
     assert!(page.contains("/audit/export?format=csv&amp;actor_kind=api_token"));
+    assert!(page.contains("cairn ctl audit export --format csv --actor-kind api_token"));
+    let (_, dated) = get_page(
+        &server,
+        &admin,
+        "/audit?since=2026-01-31&until=2026-02-01&action=a%20b",
+    )
+    .await;
+    assert!(
+        dated.contains("--action &#39;a b&#39; --since 2026-01-31T00:00:00.000Z --until 2026-02-02T00:00:00.000Z")
+            || dated.contains("--action &#x27;a b&#x27; --since 2026-01-31T00:00:00.000Z --until 2026-02-02T00:00:00.000Z"),
+        "the ctl line is true: {dated}"
+    );
     let (_, by_target) = get_page(&server, &admin, "/audit?target=nothing:0").await;
     assert!(by_target.contains("matches these filters"), "empty state");
     let (_, future) = get_page(&server, &admin, "/audit?since=2999-01-01").await;
