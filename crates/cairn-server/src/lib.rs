@@ -17,6 +17,7 @@
 pub mod admin;
 pub mod alerts;
 pub mod audit;
+pub mod audit_export;
 pub mod auth;
 pub mod clock;
 pub mod config;
@@ -26,6 +27,7 @@ mod grpc;
 pub mod health;
 pub mod jobs;
 pub mod maintenance;
+pub mod metrics;
 pub mod notice;
 pub mod pulse;
 pub mod repos;
@@ -74,6 +76,9 @@ pub struct Api {
     pub tls_fingerprint: Option<String>,
     /// The background workers and what became of each.
     pub workers: Workers,
+    /// The Prometheus metrics (`/metrics`); the notification code counts
+    /// its delivery attempts here.
+    pub metrics: metrics::Metrics,
     store: Store,
     shutdown: watch::Receiver<bool>,
 }

@@ -1,6 +1,10 @@
 //! Job log retention: the logs of jobs that ended more than
 //! `job_log_retention_days` ago (an admin setting) are deleted. The job rows
 //! stay, so history and audit keep every job; only its lines go.
+//!
+//! Audit retention: entries older than `audit_retention_days` (0: forever)
+//! are deleted by the same hourly sweep, and the sweep records itself in the
+//! log (as the system) whenever it deletes something.
 
 use std::time::Duration;
 
@@ -29,15 +33,46 @@ impl Admin {
         Ok(deleted)
     }
 
+    /// Deletes the audit entries older than the audit retention; returns how
+    /// many went.
+    pub async fn sweep_audit_log(&self) -> ServiceResult<usize> {
+        let days = self.current_settings().await?.audit_retention_days;
+        if days == 0 {
+            return Ok(0);
+        }
+        let cutoff = self
+            .clock()
+            .now()
+            .saturating_sub(i64::from(days).saturating_mul(DAY_MS));
+        let deleted = self.store().delete_audit_before(cutoff).await?;
+        if deleted > 0 {
+            tracing::info!(deleted, days, "audit entries past their retention deleted");
+            self.auditor()
+                .record(
+                    &crate::auth::Principal::system(),
+                    "audit.retention_sweep",
+                    None,
+                    cairn_store::Outcome::Success,
+                    Some(format!("deleted {deleted} entries older than {days} days")),
+                )
+                .await;
+        }
+        Ok(deleted)
+    }
+
+    /// One pass of both sweeps (the audit's runs even if the logs' failed).
+    async fn sweep(&self) -> ServiceResult<()> {
+        let logs = self.sweep_job_logs().await;
+        self.sweep_audit_log().await?;
+        logs.map(|_| ())
+    }
+
     /// Runs the sweep every `every` until `shutdown`.
     pub(crate) async fn run_log_retention(
         self,
         every: Duration,
         shutdown: impl std::future::Future<Output = ()>,
     ) {
-        crate::worker::run_every("job log retention sweep", every, shutdown, || {
-            self.sweep_job_logs()
-        })
-        .await;
+        crate::worker::run_every("retention sweep", every, shutdown, || self.sweep()).await;
     }
 }

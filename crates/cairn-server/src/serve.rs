@@ -80,10 +80,21 @@ pub(crate) async fn serve(
         .with_state(api.clone());
     // tonic answers unknown paths with HTTP 200 + "unimplemented"; browsers
     // and probes deserve a plain 404 (gRPC clients read a 404 as UNIMPLEMENTED).
-    let router = grpc_routes
-        .merge(probes)
-        .merge(ui)
-        .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n").into_response() });
+    let mut router = grpc_routes.merge(probes).merge(ui);
+    // With a listener of its own, /metrics moves there (and is open there).
+    if config.metrics_listen.is_none() {
+        router = router.merge(crate::metrics::metrics_router(
+            api.clone(),
+            crate::metrics::MetricsAccess::LoopbackOrRead,
+        ));
+    }
+    // The layer goes last so that it wraps the fallback too.
+    let router = router
+        .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n").into_response() })
+        .layer(axum::middleware::from_fn_with_state(
+            api.metrics.clone(),
+            crate::metrics::track_requests,
+        ));
 
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder

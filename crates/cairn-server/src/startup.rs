@@ -102,10 +102,12 @@ impl Server {
             },
         );
         let admin = Admin::new(store.clone(), clock.clone(), auditor.clone());
+        let metrics = crate::metrics::Metrics::new();
         let (fleet, dispatch_wake) = Fleet::new(
             store.clone(),
             clock.clone(),
             auditor.clone(),
+            metrics.clone(),
             FleetSettings {
                 heartbeat_interval: config.agent_heartbeat_interval,
                 offline_after: config.agent_offline_after,
@@ -165,6 +167,7 @@ impl Server {
             public_url: config.public_url.clone(),
             tls_fingerprint: tls.as_ref().map(|t| t.fingerprint().to_string()),
             workers,
+            metrics,
             store,
             shutdown: shutdown_rx,
         };
@@ -220,6 +223,26 @@ impl Server {
     /// The one-time setup link, while the server awaits its first admin.
     pub fn setup_link(&self) -> Option<&str> {
         self.setup_link.as_deref()
+    }
+
+    /// Serves `/metrics` alone, without authentication, on `listener` (bound
+    /// from `metrics_listen`) until `shutdown` resolves. Call it before
+    /// [`Server::serve`], which consumes the server.
+    pub fn serve_metrics(
+        &self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> impl Future<Output = std::io::Result<()>> + Send + 'static {
+        let router =
+            crate::metrics::metrics_router(self.api.clone(), crate::metrics::MetricsAccess::Open);
+        if let Ok(addr) = listener.local_addr() {
+            tracing::info!(address = %addr, "serving /metrics (unauthenticated)");
+        }
+        async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
     }
 
     /// Serves gRPC, `ui` and the probes on `listener` until `shutdown`

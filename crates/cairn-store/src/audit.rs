@@ -38,15 +38,23 @@ impl ActorKind {
         }
     }
 
+    /// Every kind, in the stored spelling's order of the schema.
+    pub const ALL: [ActorKind; 6] = [
+        ActorKind::User,
+        ActorKind::ApiToken,
+        ActorKind::Agent,
+        ActorKind::System,
+        ActorKind::Cli,
+        ActorKind::Anonymous,
+    ];
+
+    /// The kind a stored spelling names, if any.
+    pub fn from_name(s: &str) -> Option<ActorKind> {
+        ActorKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
     fn parse(s: &str) -> ActorKind {
-        match s {
-            "user" => ActorKind::User,
-            "api_token" => ActorKind::ApiToken,
-            "agent" => ActorKind::Agent,
-            "system" => ActorKind::System,
-            "cli" => ActorKind::Cli,
-            _ => ActorKind::Anonymous,
-        }
+        ActorKind::from_name(s).unwrap_or(ActorKind::Anonymous)
     }
 }
 
@@ -71,12 +79,16 @@ impl Outcome {
         }
     }
 
+    /// Every outcome.
+    pub const ALL: [Outcome; 3] = [Outcome::Success, Outcome::Denied, Outcome::Failed];
+
+    /// The outcome a stored spelling names, if any.
+    pub fn from_name(s: &str) -> Option<Outcome> {
+        Outcome::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+
     fn parse(s: &str) -> Outcome {
-        match s {
-            "success" => Outcome::Success,
-            "denied" => Outcome::Denied,
-            _ => Outcome::Failed,
-        }
+        Outcome::from_name(s).unwrap_or(Outcome::Failed)
     }
 }
 
@@ -103,13 +115,23 @@ pub struct AuditRecord {
     pub entry: AuditEntry,
 }
 
-/// Which entries to list.
-#[derive(Debug, Clone, Default)]
+/// Which entries to list; every filter set must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditFilter {
+    /// Only actors of this kind.
+    pub actor_kind: Option<ActorKind>,
+    /// Only the actor with this id (a user, token or host id).
+    pub actor_id: Option<i64>,
     /// Only actions that start with this, e.g. `auth.`.
     pub action_prefix: Option<String>,
+    /// Only this exact target, e.g. `host:12`.
+    pub target: Option<String>,
     /// Only this outcome.
     pub outcome: Option<Outcome>,
+    /// Only entries at or after this time.
+    pub since: Option<Millis>,
+    /// Only entries before this time.
+    pub until: Option<Millis>,
 }
 
 fn record_from_row(row: &Row<'_>) -> rusqlite::Result<AuditRecord> {
@@ -170,6 +192,11 @@ impl Store {
                  WHERE id < ?1
                    AND (?2 IS NULL OR action LIKE ?2 ESCAPE '\\')
                    AND (?3 IS NULL OR outcome = ?3)
+                   AND (?5 IS NULL OR actor_kind = ?5)
+                   AND (?6 IS NULL OR actor_id = ?6)
+                   AND (?7 IS NULL OR target = ?7)
+                   AND (?8 IS NULL OR at >= ?8)
+                   AND (?9 IS NULL OR at < ?9)
                  ORDER BY id DESC LIMIT ?4",
             )?;
             let rows = stmt
@@ -178,12 +205,34 @@ impl Store {
                         page.cursor.unwrap_or(i64::MAX),
                         prefix,
                         filter.outcome.map(Outcome::as_str),
-                        page.probe_limit()
+                        page.probe_limit(),
+                        filter.actor_kind.map(ActorKind::as_str),
+                        filter.actor_id,
+                        filter.target,
+                        filter.since,
+                        filter.until
                     ],
                     record_from_row,
                 )?
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(page.finish(rows, |r| r.id.0))
+        })
+        .await
+    }
+
+    /// The retention sweep: deletes the entries before `cutoff` (Unix ms)
+    /// and returns how many went. The schema refuses any other delete: the
+    /// cutoff it checks exists only inside this write.
+    pub async fn delete_audit_before(&self, cutoff: Millis) -> StoreResult<usize> {
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO audit_retention (id, cutoff) VALUES (1, ?1)
+                 ON CONFLICT (id) DO UPDATE SET cutoff = excluded.cutoff",
+                [cutoff],
+            )?;
+            let deleted = c.execute("DELETE FROM audit_log WHERE at < ?1", [cutoff])?;
+            c.execute("DELETE FROM audit_retention", [])?;
+            Ok(deleted)
         })
         .await
     }

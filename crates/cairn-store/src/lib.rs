@@ -18,6 +18,7 @@ mod audit;
 pub mod codec;
 mod enrollment;
 mod error;
+mod gauges;
 mod history;
 mod hosts;
 mod ids;
@@ -49,6 +50,7 @@ pub use alerts::{
 pub use audit::{ActorKind, AuditEntry, AuditFilter, AuditRecord, Outcome};
 pub use enrollment::{EnrollmentCheck, EnrollmentToken, NewEnrollmentToken};
 pub use error::{StoreError, StoreResult};
+pub use gauges::{Gauges, LastBackup};
 pub use history::{BackupDay, DAY_MS, LastBackups};
 pub use hosts::{Announce, Announced, Host, HostFacts, HostFilter, HostIds, HostStatus};
 pub use ids::{

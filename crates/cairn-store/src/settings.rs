@@ -15,6 +15,8 @@ pub enum SettingKey {
     JobLogRetentionDays,
     /// Whether webhooks may target loopback, private and link-local addresses.
     AllowPrivateWebhookTargets,
+    /// Days audit entries are kept (0: forever).
+    AuditRetentionDays,
 }
 
 impl SettingKey {
@@ -24,6 +26,7 @@ impl SettingKey {
             SettingKey::SealCheck => "seal_check",
             SettingKey::JobLogRetentionDays => "job_log_retention_days",
             SettingKey::AllowPrivateWebhookTargets => "allow_private_webhook_targets",
+            SettingKey::AuditRetentionDays => "audit_retention_days",
         }
     }
 }

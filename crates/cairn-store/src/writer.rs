@@ -26,11 +26,16 @@ type WriteOp = Box<dyn FnOnce(Option<&Connection>) -> Reply + Send>;
 /// Answers one caller with its result, or with the commit's failure.
 type Reply = Box<dyn FnOnce(Option<&StoreError>) + Send>;
 
-/// Counters that show group commit at work.
+/// Counters that show group commit at work (the metrics endpoint reads
+/// them; atomics, so the writer pays nothing for being watched).
 #[derive(Debug, Default)]
 pub struct WriterStats {
     transactions: AtomicU64,
     writes: AtomicU64,
+    /// Writes sent and not yet taken by the writer.
+    queued: AtomicU64,
+    /// Time spent in transactions (begin to commit), in microseconds.
+    commit_micros: AtomicU64,
 }
 
 impl WriterStats {
@@ -42,6 +47,17 @@ impl WriterStats {
     /// Writes applied so far.
     pub fn writes(&self) -> u64 {
         self.writes.load(Ordering::Relaxed)
+    }
+
+    /// Writes waiting for the writer right now.
+    pub fn queued(&self) -> u64 {
+        self.queued.load(Ordering::Relaxed)
+    }
+
+    /// Total time spent running and committing transactions, in seconds:
+    /// divided by [`WriterStats::transactions`], the mean commit latency.
+    pub fn commit_seconds(&self) -> f64 {
+        self.commit_micros.load(Ordering::Relaxed) as f64 / 1e6
     }
 }
 
@@ -85,7 +101,11 @@ impl Writer {
                 let _ = tx.send(answer);
             })
         });
-        self.queue.send(op).await.map_err(|_| StoreError::Closed)?;
+        self.stats.queued.fetch_add(1, Ordering::Relaxed);
+        if self.queue.send(op).await.is_err() {
+            self.stats.queued.fetch_sub(1, Ordering::Relaxed);
+            return Err(StoreError::Closed);
+        }
         rx.await.map_err(|_| StoreError::Closed)?
     }
 }
@@ -135,6 +155,10 @@ async fn run(
         stats
             .writes
             .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        stats
+            .queued
+            .fetch_sub(batch.len() as u64, Ordering::Relaxed);
+        let began = std::time::Instant::now();
 
         let outcome = conn
             .call_raw(move |c| {
@@ -149,6 +173,8 @@ async fn run(
                 (replies, tx.commit().map_err(StoreError::from))
             })
             .await;
+        let took = u64::try_from(began.elapsed().as_micros()).unwrap_or(u64::MAX);
+        stats.commit_micros.fetch_add(took, Ordering::Relaxed);
         // If the connection thread is gone, the ops and their reply senders
         // were dropped with it, and each caller sees `Closed`.
         if let Ok((replies, committed)) = outcome {

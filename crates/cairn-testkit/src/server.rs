@@ -29,6 +29,8 @@ pub struct TestServer {
     pub setup_link: Option<String>,
     /// The service layer, for arranging state directly.
     pub api: Api,
+    /// Where `/metrics` is served alone, when `metrics_listen` is set.
+    pub metrics_addr: Option<SocketAddr>,
     data_dir: Option<tempfile::TempDir>,
     config: ServerConfig,
     clock: Clock,
@@ -171,6 +173,15 @@ impl TestServer {
         let setup_link = server.setup_link().map(str::to_string);
         let tls_fingerprint = server.tls_fingerprint().map(str::to_string);
         let ui = cairn_web::router(server.api());
+        let mut metrics_addr = None;
+        if let Some(wanted) = config.metrics_listen {
+            let listener = TcpListener::bind(wanted).await.expect("bind metrics");
+            metrics_addr = Some(listener.local_addr().expect("metrics addr"));
+            let stopping = server.api();
+            tokio::spawn(server.serve_metrics(listener, async move {
+                stopping.shutting_down().await;
+            }));
+        }
         let (tx, rx) = oneshot::channel();
         let task = tokio::spawn(server.serve(listener, ui, async {
             let _ = rx.await;
@@ -187,6 +198,7 @@ impl TestServer {
             addr,
             setup_link,
             api,
+            metrics_addr,
             data_dir: Some(data_dir),
             config,
             clock,

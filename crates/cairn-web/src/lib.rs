@@ -16,6 +16,7 @@ mod admin_pages;
 mod alert_rules;
 mod alerts;
 mod assets;
+mod audit_page;
 mod browse;
 mod command;
 mod csrf;
@@ -93,7 +94,8 @@ pub fn router(api: Api) -> Router {
         .route("/schedules/{id}/{action}", post(schedule_forms::act))
         .route("/users", get(users::list).post(users::create))
         .route("/users/{id}", post(users::update))
-        .route("/audit", get(admin_pages::audit))
+        .route("/audit", get(audit_page::audit))
+        .route("/audit/export", get(audit_page::export))
         .route(
             "/settings",
             get(admin_pages::settings).post(admin_pages::save_settings),

@@ -13,11 +13,7 @@ use crate::reply::error_page;
 /// The cookie's name: `__Host-` prefixed over HTTPS, which makes browsers
 /// insist on `Secure`, `Path=/` and no `Domain` (no subdomain can set it).
 pub(crate) fn cookie_name(secure: bool) -> &'static str {
-    if secure {
-        "__Host-cairn_session"
-    } else {
-        "cairn_session"
-    }
+    cairn_server::auth::session_cookie_name(secure)
 }
 
 /// The `Set-Cookie` value that hands a session to the browser. It is a
@@ -46,16 +42,7 @@ pub(crate) fn clear_cookie(secure: bool) -> HeaderValue {
 
 /// The session cookie's value, if the request carries one.
 pub(crate) fn session_cookie(headers: &HeaderMap, secure: bool) -> Option<String> {
-    let name = cookie_name(secure);
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
-        .filter(|v| !v.is_empty())
+    cairn_server::auth::session_cookie(headers, secure)
 }
 
 /// Sent by the page script on requests it makes on its own, not for the

@@ -53,7 +53,27 @@ async fn serve(config: ServerConfig) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
     let ui = cairn_web::router(server.api());
+    let metrics = match server.config().metrics_listen {
+        Some(addr) => {
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on {addr} for metrics: {e}"))?;
+            let stopping = server.api();
+            Some(tokio::spawn(server.serve_metrics(listener, async move {
+                stopping.shutting_down().await;
+            })))
+        }
+        None => None,
+    };
     server.serve(listener, ui, shutdown_signal()).await?;
+    if let Some(metrics) = metrics {
+        // It stops when the server begins shutting down.
+        match metrics.await {
+            Ok(Err(err)) => tracing::warn!(error = %err, "the metrics listener failed"),
+            Err(err) => tracing::warn!(error = %err, "the metrics listener panicked"),
+            Ok(Ok(())) => {}
+        }
+    }
     Ok(())
 }
 

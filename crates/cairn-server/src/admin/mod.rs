@@ -62,6 +62,10 @@ impl Admin {
         &self.store
     }
 
+    pub(crate) fn auditor(&self) -> &Auditor {
+        &self.auditor
+    }
+
     pub(crate) fn clock(&self) -> &Clock {
         &self.clock
     }

@@ -11,6 +11,8 @@ use crate::error::{ServiceError, ServiceResult};
 pub struct Settings {
     pub job_log_retention_days: u32,
     pub allow_private_webhook_targets: bool,
+    /// Days audit entries are kept; 0 keeps them forever.
+    pub audit_retention_days: u32,
 }
 
 impl Default for Settings {
@@ -18,6 +20,7 @@ impl Default for Settings {
         Settings {
             job_log_retention_days: 30,
             allow_private_webhook_targets: false,
+            audit_retention_days: 365,
         }
     }
 }
@@ -27,6 +30,8 @@ impl Default for Settings {
 pub struct SettingsUpdate {
     pub job_log_retention_days: Option<u32>,
     pub allow_private_webhook_targets: Option<bool>,
+    /// 0 keeps audit entries forever.
+    pub audit_retention_days: Option<u32>,
 }
 
 impl Admin {
@@ -58,6 +63,33 @@ impl Admin {
         Ok(self.store.list_audit(filter, page).await?)
     }
 
+    /// The audit log as a file (CSV or JSON lines), newest first, at most
+    /// [`MAX_EXPORT_ROWS`](crate::audit_export::MAX_EXPORT_ROWS) rows; admins
+    /// only, like [`Admin::audit_log`].
+    pub async fn audit_export(
+        &self,
+        p: &Principal,
+        filter: AuditFilter,
+        format: crate::audit_export::ExportFormat,
+    ) -> ServiceResult<String> {
+        let mut out = format.head();
+        let mut cursor = None;
+        let mut written = 0;
+        loop {
+            let page = self
+                .audit_log(p, filter.clone(), Page::after(500, cursor))
+                .await?;
+            for record in &page.items {
+                out.push_str(&format.line(&crate::audit_export::ExportRow::from(record)));
+                written += 1;
+            }
+            cursor = page.next;
+            if cursor.is_none() || written >= crate::audit_export::MAX_EXPORT_ROWS {
+                return Ok(out);
+            }
+        }
+    }
+
     /// The current settings.
     pub async fn settings(&self, p: &Principal) -> ServiceResult<Settings> {
         self.auditor
@@ -77,6 +109,9 @@ impl Admin {
                     SettingKey::AllowPrivateWebhookTargets,
                     d.allow_private_webhook_targets,
                 )
+                .await?,
+            audit_retention_days: self
+                .read_setting(SettingKey::AuditRetentionDays, d.audit_retention_days)
                 .await?,
         })
     }
@@ -98,6 +133,14 @@ impl Admin {
                 "must be 1 to 3650",
             ));
         }
+        if let Some(d) = update.audit_retention_days
+            && d > 36_500
+        {
+            return Err(ServiceError::invalid(
+                "audit_retention_days",
+                "must be 0 (keep forever) to 36500",
+            ));
+        }
         let now = self.clock.now();
         let mut changed = Vec::new();
         let writes = [
@@ -108,6 +151,10 @@ impl Admin {
             (
                 SettingKey::AllowPrivateWebhookTargets,
                 update.allow_private_webhook_targets.map(|v| v.to_string()),
+            ),
+            (
+                SettingKey::AuditRetentionDays,
+                update.audit_retention_days.map(|v| v.to_string()),
             ),
         ];
         for (key, value) in writes {

@@ -83,6 +83,30 @@ pub struct Principal {
     pub source: Option<String>,
 }
 
+/// The session cookie's name: `__Host-` prefixed over HTTPS, which makes
+/// browsers insist on `Secure`, `Path=/` and no `Domain`.
+pub fn session_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        "__Host-cairn_session"
+    } else {
+        "cairn_session"
+    }
+}
+
+/// The value of the session cookie in a request's `Cookie` headers, if any.
+pub fn session_cookie(headers: &http::HeaderMap, secure: bool) -> Option<String> {
+    let name = session_cookie_name(secure);
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+        .filter(|v| !v.is_empty())
+}
+
 /// The permission a role grants, as a scope.
 pub fn role_scope(role: Role) -> Scope {
     match role {

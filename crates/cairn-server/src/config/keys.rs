@@ -23,6 +23,9 @@ config_table! {
         /// Address for gRPC, the web UI, /healthz and /readyz (one port)
         field listen: SocketAddr = "127.0.0.1:8080",
             env "CAIRN_LISTEN", flag "listen" "ADDR", parse parse::socket_addr;
+        /// Address for /metrics alone, unauthenticated (unset: /metrics is on listen, open to loopback, else needs read scope)
+        field metrics_listen: SocketAddr = unset,
+            env "CAIRN_METRICS_LISTEN", flag "metrics-listen" "ADDR", parse parse::socket_addr;
         /// Directory for the database and the sealing key
         field data_dir: PathBuf = "./cairn-data",
             env "CAIRN_DATA_DIR", flag "data-dir" "DIR", parse parse::non_empty_path;

@@ -232,6 +232,7 @@ fn example_config_and_flags_match_the_key_table() {
 fn sample(name: &'static str) -> Vec<(&'static str, &'static str)> {
     let value = match name {
         "listen" => "127.0.0.1:9000",
+        "metrics_listen" => "127.0.0.1:9464",
         "data_dir" => "/srv/cairn",
         "tls_cert" | "tls_key" => {
             return vec![

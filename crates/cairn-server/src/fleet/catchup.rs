@@ -120,7 +120,11 @@ impl Fleet {
             .create_scheduled_job(schedule.id, fire_at, Trigger::CatchUp, spec, now)
             .await?
         {
-            Some(job) => Ok(Some(job)),
+            Some(job) => {
+                self.audit_scheduled_job(job, schedule.id, fire_at, "caught up")
+                    .await;
+                Ok(Some(job))
+            }
             None => Ok(self.store.job_for_firing(schedule.id, fire_at).await?),
         }
     }

@@ -86,9 +86,35 @@ impl Fleet {
             .await?
         {
             tracing::info!(%host, schedule = %id, %job, "schedule fired: job created");
+            self.audit_scheduled_job(job, id, fire_at, "fired").await;
             self.store.settle_firing(id, fire_at, job, now).await?;
             self.request_dispatch(host);
         }
         Ok(())
+    }
+}
+
+impl Fleet {
+    /// Records a job a schedule made (a firing, or a catch-up of a missed
+    /// one): the system dispatched it, on the schedule's behalf.
+    pub(super) async fn audit_scheduled_job(
+        &self,
+        job: cairn_store::JobId,
+        schedule: cairn_store::ScheduleId,
+        fire_at: Millis,
+        how: &str,
+    ) {
+        self.auditor
+            .record(
+                &crate::auth::Principal::system(),
+                "job.create",
+                Some(format!("job:{job}")),
+                cairn_store::Outcome::Success,
+                Some(format!(
+                    "schedule:{schedule} {how} for {}",
+                    crate::audit_export::rfc3339(fire_at)
+                )),
+            )
+            .await;
     }
 }

@@ -135,6 +135,7 @@ impl Fleet {
         store: Store,
         clock: Clock,
         auditor: Auditor,
+        metrics: crate::metrics::Metrics,
         settings: FleetSettings,
     ) -> (Self, DispatchWakes) {
         let dispatch = DispatchWakes::default();
@@ -147,7 +148,7 @@ impl Fleet {
             registry: Arc::new(registry::Registry::with_pulse(pulse.clone())),
             settings,
             dispatch,
-            hub: crate::jobs::JobHub::with_pulse(settings.max_message_size, pulse),
+            hub: crate::jobs::JobHub::with_pulse(settings.max_message_size, pulse, metrics),
             announces: Arc::new(announce::AnnounceLimiter::new(
                 settings.announce_window,
                 settings.max_announces_per_address,

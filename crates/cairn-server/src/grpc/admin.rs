@@ -33,6 +33,7 @@ fn settings_to_pb(s: crate::admin::Settings) -> pb::Settings {
     pb::Settings {
         job_log_retention_days: s.job_log_retention_days,
         allow_private_webhook_targets: s.allow_private_webhook_targets,
+        audit_retention_days: s.audit_retention_days,
     }
 }
 
@@ -241,6 +242,7 @@ impl AdminService for AdminGrpc {
         let update = SettingsUpdate {
             job_log_retention_days: req.job_log_retention_days,
             allow_private_webhook_targets: req.allow_private_webhook_targets,
+            audit_retention_days: req.audit_retention_days,
         };
         let settings = self.api.admin.update_settings(&p, update).await?;
         Ok(Response::new(pb::UpdateSettingsResponse {

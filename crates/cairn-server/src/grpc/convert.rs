@@ -4,7 +4,9 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cairn_proto::v1 as pb;
-use cairn_store::{ApiToken, Page, Role, Scope, User};
+use cairn_store::{
+    ActorKind, ApiToken, AuditFilter, AuditRecord, Outcome, Page, Role, Scope, User,
+};
 
 pub(crate) use cairn_proto::convert::timestamp;
 
@@ -97,6 +99,89 @@ pub(crate) fn page_to_pb(next: Option<i64>) -> pb::PageResponse {
             .map(|cursor| URL_SAFE_NO_PAD.encode(format!("v1:{cursor}")))
             .unwrap_or_default(),
     }
+}
+
+/// An audit record as the API shows it.
+pub(crate) fn audit_to_pb(r: &AuditRecord) -> pb::AuditEvent {
+    let e = &r.entry;
+    pb::AuditEvent {
+        id: r.id.0,
+        time: Some(timestamp(r.at)),
+        actor: Some(pb::AuditActor {
+            kind: actor_kind_to_pb(e.actor_kind) as i32,
+            id: e.actor_id.unwrap_or(0),
+            name: e.actor_name.clone(),
+        }),
+        source_address: e.source_addr.clone().unwrap_or_default(),
+        action: e.action.clone(),
+        target: e.target.clone().unwrap_or_default(),
+        outcome: outcome_to_pb(e.outcome) as i32,
+        detail: e.detail.clone().unwrap_or_default(),
+    }
+}
+
+fn actor_kind_to_pb(kind: ActorKind) -> pb::ActorKind {
+    match kind {
+        ActorKind::User => pb::ActorKind::User,
+        ActorKind::ApiToken => pb::ActorKind::ApiToken,
+        ActorKind::Agent => pb::ActorKind::Agent,
+        ActorKind::System => pb::ActorKind::System,
+        ActorKind::Cli => pb::ActorKind::Cli,
+        ActorKind::Anonymous => pb::ActorKind::Anonymous,
+    }
+}
+
+fn outcome_to_pb(outcome: Outcome) -> pb::AuditOutcome {
+    match outcome {
+        Outcome::Success => pb::AuditOutcome::Success,
+        Outcome::Denied => pb::AuditOutcome::Denied,
+        Outcome::Failed => pb::AuditOutcome::Failed,
+    }
+}
+
+/// The filter of a `ListAuditEvents` request; unknown enum values and bad
+/// times are refused by name, never read as "no filter".
+pub(crate) fn audit_filter_from_pb(
+    r: &pb::ListAuditEventsRequest,
+) -> Result<AuditFilter, ServiceError> {
+    let actor_kind = match pb::ActorKind::try_from(r.actor_kind) {
+        Ok(pb::ActorKind::Unspecified) => None,
+        Ok(pb::ActorKind::User) => Some(ActorKind::User),
+        Ok(pb::ActorKind::ApiToken) => Some(ActorKind::ApiToken),
+        Ok(pb::ActorKind::Agent) => Some(ActorKind::Agent),
+        Ok(pb::ActorKind::System) => Some(ActorKind::System),
+        Ok(pb::ActorKind::Cli) => Some(ActorKind::Cli),
+        Ok(pb::ActorKind::Anonymous) => Some(ActorKind::Anonymous),
+        Err(_) => {
+            return Err(ServiceError::invalid(
+                "actor_kind",
+                "not a known actor kind",
+            ));
+        }
+    };
+    let outcome = match pb::AuditOutcome::try_from(r.outcome) {
+        Ok(pb::AuditOutcome::Unspecified) => None,
+        Ok(pb::AuditOutcome::Success) => Some(Outcome::Success),
+        Ok(pb::AuditOutcome::Denied) => Some(Outcome::Denied),
+        Ok(pb::AuditOutcome::Failed) => Some(Outcome::Failed),
+        Err(_) => return Err(ServiceError::invalid("outcome", "not a known outcome")),
+    };
+    let time = |field: &'static str, t: &Option<prost_types::Timestamp>| match t {
+        None => Ok(None),
+        Some(t) => cairn_proto::convert::millis(t)
+            .map(Some)
+            .ok_or_else(|| ServiceError::invalid(field, "not a valid time")),
+    };
+    let text = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    Ok(AuditFilter {
+        actor_kind,
+        actor_id: (r.actor_id != 0).then_some(r.actor_id),
+        action_prefix: text(&r.action_prefix),
+        target: text(&r.target),
+        outcome,
+        since: time("since", &r.since)?,
+        until: time("until", &r.until)?,
+    })
 }
 
 #[cfg(test)]

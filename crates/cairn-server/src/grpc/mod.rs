@@ -5,6 +5,7 @@
 mod admin;
 mod agent;
 mod alerts;
+mod audit;
 mod convert;
 mod hosts;
 mod jobs;
@@ -17,6 +18,7 @@ mod status;
 use cairn_proto::v1::admin_service_server::AdminServiceServer;
 use cairn_proto::v1::agent_gateway_server::AgentGatewayServer;
 use cairn_proto::v1::alert_service_server::AlertServiceServer;
+use cairn_proto::v1::audit_service_server::AuditServiceServer;
 use cairn_proto::v1::host_service_server::HostServiceServer;
 use cairn_proto::v1::job_service_server::JobServiceServer;
 use cairn_proto::v1::repository_service_server::RepositoryServiceServer;
@@ -39,6 +41,9 @@ pub(crate) async fn routes(api: &Api, config: &ServerConfig) -> (axum::Router, H
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
 
+    let audit = AuditServiceServer::new(audit::AuditGrpc::new(api.clone()))
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
     let hosts = HostServiceServer::new(hosts::HostsGrpc::new(api.clone()))
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
@@ -77,6 +82,7 @@ pub(crate) async fn routes(api: &Api, config: &ServerConfig) -> (axum::Router, H
         )
     };
     let mut routes = Routes::new(admin)
+        .add_service(audit)
         .add_service(hosts)
         .add_service(repos)
         .add_service(jobs)
@@ -104,6 +110,7 @@ pub(crate) struct Health(HealthReporter);
 /// Every service served, by its full gRPC name, for health.
 const SERVICES: &[&str] = &[
     cairn_proto::v1::admin_service_server::SERVICE_NAME,
+    cairn_proto::v1::audit_service_server::SERVICE_NAME,
     cairn_proto::v1::host_service_server::SERVICE_NAME,
     cairn_proto::v1::repository_service_server::SERVICE_NAME,
     cairn_proto::v1::job_service_server::SERVICE_NAME,

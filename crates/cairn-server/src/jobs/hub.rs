@@ -78,6 +78,8 @@ pub struct JobHub {
     /// Every job's state changes and ends, for fleet-wide followers (the
     /// alert engine, healthchecks pings); see [`JobHub::lifecycle`].
     lifecycle: broadcast::Sender<JobEvent>,
+    /// Counts each job's end (kind, status, duration, bytes added).
+    metrics: crate::metrics::Metrics,
 }
 
 /// Lifecycle events buffered for a slow fleet-wide follower.
@@ -129,13 +131,22 @@ impl JobHub {
     /// A hub whose joined answers fit a message of `max_message_size` bytes
     /// (a quarter is left for the envelope and the rest of the answer).
     pub(crate) fn with_message_limit(max_message_size: usize) -> JobHub {
-        JobHub::with_pulse(max_message_size, crate::pulse::Pulse::default())
+        JobHub::with_pulse(
+            max_message_size,
+            crate::pulse::Pulse::default(),
+            crate::metrics::Metrics::default(),
+        )
     }
 
     /// As [`JobHub::with_message_limit`], beating `pulse` on every change.
-    pub(crate) fn with_pulse(max_message_size: usize, pulse: crate::pulse::Pulse) -> JobHub {
+    pub(crate) fn with_pulse(
+        max_message_size: usize,
+        pulse: crate::pulse::Pulse,
+        metrics: crate::metrics::Metrics,
+    ) -> JobHub {
         JobHub {
             pulse,
+            metrics,
             answer_limit: MAX_ASSEMBLED.min(max_message_size / 4 * 3),
             topics: Arc::default(),
             results: Arc::default(),
@@ -217,6 +228,7 @@ impl JobHub {
     /// one way a job's end is told, whoever ended it (its agent, the lease,
     /// a cancel while queued).
     pub fn finished(&self, job: &cairn_store::Job, at: Millis) {
+        self.metrics.job_finished(job);
         self.publish(job.id, at, Event::Finished(job.clone()));
         self.close(job.id);
     }

@@ -61,6 +61,7 @@ async fn filters_by_action_prefix_and_outcome_newest_first() {
             AuditFilter {
                 action_prefix: Some("auth.".into()),
                 outcome: None,
+                ..AuditFilter::default()
             },
             Page::first(10),
         )
@@ -79,6 +80,7 @@ async fn filters_by_action_prefix_and_outcome_newest_first() {
             AuditFilter {
                 action_prefix: None,
                 outcome: Some(Outcome::Denied),
+                ..AuditFilter::default()
             },
             Page::first(10),
         )

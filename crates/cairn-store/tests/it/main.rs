@@ -1,6 +1,7 @@
 //! The store's integration tests, in one binary so they link once.
 
 mod audit;
+mod gauges;
 mod history;
 mod leases;
 mod migrations;

@@ -7,6 +7,7 @@ use std::future::Future;
 use cairn_proto::v1 as pb;
 use cairn_proto::v1::admin_service_client::AdminServiceClient;
 use cairn_proto::v1::alert_service_client::AlertServiceClient;
+use cairn_proto::v1::audit_service_client::AuditServiceClient;
 use cairn_proto::v1::host_service_client::HostServiceClient;
 use cairn_proto::v1::job_service_client::JobServiceClient;
 use cairn_proto::v1::repository_service_client::RepositoryServiceClient;
@@ -59,6 +60,10 @@ pub(super) struct Clients {
 impl Clients {
     pub(super) fn admin(&self) -> AdminServiceClient<Authed> {
         AdminServiceClient::with_interceptor(self.channel.clone(), self.bearer.clone())
+    }
+
+    pub(super) fn audit(&self) -> AuditServiceClient<Authed> {
+        AuditServiceClient::with_interceptor(self.channel.clone(), self.bearer.clone())
     }
 
     pub(super) fn hosts(&self) -> HostServiceClient<Authed> {

@@ -3,6 +3,7 @@
 //! visible to every user of the machine.
 
 mod alerts;
+mod audit;
 mod client;
 mod enroll;
 mod format;
@@ -101,6 +102,9 @@ enum CtlCommand {
     /// Show or change the server's run-time settings (admin).
     #[command(subcommand)]
     Settings(server::SettingsCommand),
+    /// Read and export the audit log (admin).
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
     /// The server's health: its database and background workers (admin).
     /// Exits non-zero when it is degraded.
     Status,
@@ -128,6 +132,7 @@ async fn execute(args: CtlArgs) -> anyhow::Result<()> {
         CtlCommand::Repos(command) => repos::run(&clients, command).await,
         CtlCommand::Settings(command) => server::settings(&clients, command).await,
         CtlCommand::Status => server::status(&clients).await,
+        CtlCommand::Audit(command) => audit::run(&clients, command).await,
         CtlCommand::Init(target) => jobs::init(&clients, target).await,
         CtlCommand::Check(args) => jobs::check(&clients, args).await,
         CtlCommand::Backup(args) => jobs::backup(&clients, args).await,

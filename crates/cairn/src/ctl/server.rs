@@ -18,6 +18,9 @@ pub(super) enum SettingsCommand {
         /// Whether webhooks may target loopback, private and link-local addresses.
         #[arg(long)]
         allow_private_webhook_targets: Option<bool>,
+        /// Days audit entries are kept (0: forever).
+        #[arg(long)]
+        audit_retention_days: Option<u32>,
     },
 }
 
@@ -28,6 +31,7 @@ fn print_settings(settings: Option<pb::Settings>) {
         "allow_private_webhook_targets = {}",
         s.allow_private_webhook_targets
     );
+    println!("audit_retention_days = {}", s.audit_retention_days);
 }
 
 pub(super) async fn settings(clients: &Clients, command: SettingsCommand) -> anyhow::Result<()> {
@@ -44,11 +48,13 @@ pub(super) async fn settings(clients: &Clients, command: SettingsCommand) -> any
         SettingsCommand::Set {
             job_log_retention_days,
             allow_private_webhook_targets,
+            audit_retention_days,
         } => {
             admin
                 .update_settings(pb::UpdateSettingsRequest {
                     job_log_retention_days,
                     allow_private_webhook_targets,
+                    audit_retention_days,
                 })
                 .await
                 .map_err(call_error)?

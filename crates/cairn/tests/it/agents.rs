@@ -260,6 +260,7 @@ async fn revocation_closes_the_stream_at_once_and_is_never_undone() {
             AuditFilter {
                 action_prefix: Some("host.".into()),
                 outcome: None,
+                ..AuditFilter::default()
             },
             Page::first(100),
         )
@@ -351,6 +352,7 @@ async fn a_second_live_stream_with_the_same_identity_is_refused() {
             AuditFilter {
                 action_prefix: Some("host.duplicate".into()),
                 outcome: None,
+                ..AuditFilter::default()
             },
             Page::first(10),
         )

@@ -9,7 +9,7 @@ use cairn_testkit::TestServer;
 
 use crate::cli::cairn;
 
-async fn ctl(server: &TestServer, token: &str, args: &[&str]) -> Output {
+pub(crate) async fn ctl(server: &TestServer, token: &str, args: &[&str]) -> Output {
     let mut command = cairn();
     command
         .args(["ctl", "--server", &server.url])
@@ -20,7 +20,7 @@ async fn ctl(server: &TestServer, token: &str, args: &[&str]) -> Output {
         .expect("ctl ran")
 }
 
-fn out(output: &Output) -> String {
+pub(crate) fn out(output: &Output) -> String {
     assert!(
         output.status.success(),
         "{}",

@@ -258,6 +258,26 @@ async fn one_firing_makes_one_job_however_often_it_is_reported() {
         .into_inner()
         .jobs;
     assert_eq!(jobs.len(), 1, "one job for one firing: {jobs:?}");
+    // The system dispatched it, on the schedule's behalf: audited once.
+    let audited = server
+        .store()
+        .await
+        .list_audit(
+            cairn_store::AuditFilter {
+                action_prefix: Some("job.create".into()),
+                actor_kind: Some(cairn_store::ActorKind::System),
+                ..Default::default()
+            },
+            cairn_store::Page::first(50),
+        )
+        .await
+        .expect("audit")
+        .items;
+    assert_eq!(audited.len(), 1, "{audited:#?}");
+    assert_eq!(
+        audited[0].entry.target.as_deref(),
+        Some(format!("job:{}", jobs[0].id).as_str())
+    );
 }
 
 #[tokio::test]
