@@ -26,6 +26,7 @@ pub mod health;
 pub mod jobs;
 pub mod maintenance;
 pub mod notice;
+pub mod notifications;
 pub mod pulse;
 pub mod repos;
 mod retention;
@@ -62,6 +63,8 @@ pub struct Api {
     pub schedules: schedules::Schedules,
     /// Forget, prune and check cadences.
     pub maintenance: maintenance::Maintenance,
+    /// Notification channels, their deliveries, and the alert notice sink.
+    pub notifications: notifications::Notifications,
     /// Whether cookies must be `Secure` (the server is reached over HTTPS).
     pub secure_cookies: bool,
     /// The URL operators reach the server at.

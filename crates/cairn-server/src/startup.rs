@@ -18,6 +18,7 @@ use crate::config::{ServerConfig, TlsMode};
 use crate::fleet::{Fleet, FleetSettings};
 use crate::jobs::Jobs;
 use crate::maintenance::Maintenance;
+use crate::notifications::Notifications;
 use crate::repos::Repos;
 use crate::schedules::Schedules;
 use crate::worker::Workers;
@@ -141,6 +142,19 @@ impl Server {
         );
         let maintenance =
             Maintenance::new(store.clone(), clock.clone(), auditor.clone(), jobs.clone());
+        let notifications = Notifications::new(
+            store.clone(),
+            clock.clone(),
+            auditor.clone(),
+            sealer.clone(),
+            cairn_notify::Sender {
+                policy: cairn_notify::Policy {
+                    allow_private: config.allow_private_notification_targets,
+                },
+                smtp_roots: Vec::new(),
+            },
+            config.public_url.clone(),
+        );
         let workers = Workers::new(clock.clone(), shutdown_rx.clone());
         let api = Api {
             auth,
@@ -150,6 +164,7 @@ impl Server {
             jobs,
             schedules,
             maintenance,
+            notifications,
             secure_cookies: config.serves_https(),
             public_url: config.public_url.clone(),
             tls_fingerprint: tls.as_ref().map(|t| t.fingerprint().to_string()),

@@ -19,6 +19,10 @@ const LANDED: &[(&str, &str)] = &[
         "0003_backup_history_index.sql",
         "82aadf4de1fa0519fe4aeeaf4330be8835571fb29f10a2fd0ac6357f8dd527f7",
     ),
+    (
+        "0005_notifications.sql",
+        "7605369adf66084bbe0f43a8031db8ef3b35172b7acfabecf3962f9e64d5d42e",
+    ),
 ];
 
 #[test]
