@@ -1,0 +1,3 @@
+-- Placeholder on the notifications branch only: 0004 belongs to the alert
+-- engine's branch, and migrations are numbered without gaps. The merge keeps
+-- the alert engine's 0004 and drops this file.
