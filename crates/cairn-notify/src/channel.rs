@@ -182,10 +182,16 @@ impl fmt::Debug for Secrets {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Secrets")
             .field("header_names", &self.headers.keys().collect::<Vec<_>>())
-            .field("signing_secret", &self.signing_secret.as_ref().map(|_| "<redacted>"))
+            .field(
+                "signing_secret",
+                &self.signing_secret.as_ref().map(|_| "<redacted>"),
+            )
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
-            .field("webhook_url", &self.webhook_url.as_ref().map(|_| "<redacted>"))
+            .field(
+                "webhook_url",
+                &self.webhook_url.as_ref().map(|_| "<redacted>"),
+            )
             .field("ping_schedules", &self.ping_urls.keys().collect::<Vec<_>>())
             .finish()
     }

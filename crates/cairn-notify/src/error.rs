@@ -12,7 +12,9 @@ pub enum Refused {
         reason: &'static str,
     },
     /// A name resolves to a refused address.
-    #[error("{name} resolves to {address}, which is {reason}; set allow_private_notification_targets to allow it")]
+    #[error(
+        "{name} resolves to {address}, which is {reason}; set allow_private_notification_targets to allow it"
+    )]
     NameNotPublic {
         name: String,
         address: String,
@@ -51,7 +53,9 @@ pub enum SendError {
     #[error("{0}")]
     Config(String),
     /// The receiving end answered a redirect, which is never followed.
-    #[error("{destination} answered {status} redirecting to {location}; redirects are not followed{why}")]
+    #[error(
+        "{destination} answered {status} redirecting to {location}; redirects are not followed{why}"
+    )]
     Redirect {
         destination: String,
         status: u16,

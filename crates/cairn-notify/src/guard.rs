@@ -149,7 +149,8 @@ impl Policy {
     /// through: it is checked again at every send.
     pub async fn check_url(&self, text: &str) -> Result<url::Url, Refused> {
         let url = self.parse_url(text)?;
-        if let (Some(url::Host::Domain(name)), Some(port)) = (url.host(), url.port_or_known_default())
+        if let (Some(url::Host::Domain(name)), Some(port)) =
+            (url.host(), url.port_or_known_default())
         {
             match self.resolve(name, port).await {
                 Ok(_) | Err(Refused::Unresolved { .. }) => {}
@@ -261,7 +262,12 @@ mod tests {
 
     #[test]
     fn only_http_urls_with_a_host_are_destinations() {
-        for url in ["ftp://example.com/", "file:///etc/passwd", "not a url", "http://"] {
+        for url in [
+            "ftp://example.com/",
+            "file:///etc/passwd",
+            "not a url",
+            "http://",
+        ] {
             assert!(STRICT.parse_url(url).is_err(), "{url}");
         }
     }

@@ -138,8 +138,8 @@ mod tests {
 
     #[test]
     fn shown_urls_hide_their_path_and_query() {
-        let url = url::Url::parse("https://hooks.slack.com/services/T0/B0/secret?x=1")
-            .expect("a URL");
+        let url =
+            url::Url::parse("https://hooks.slack.com/services/T0/B0/secret?x=1").expect("a URL");
         assert_eq!(shown(&url), "https://hooks.slack.com/…");
         let url = url::Url::parse("http://127.0.0.1:8025").expect("a URL");
         assert_eq!(shown(&url), "http://127.0.0.1:8025/");

@@ -189,7 +189,11 @@ mod tests {
         assert_eq!(hook["event"], "alert.fired");
         assert_eq!(hook["severity"], "critical");
         assert_eq!(hook["title"], "[CRITICAL] Cairn: job_failed on web-1");
-        assert!(slack_body(&notice)["text"].as_str().is_some_and(|t| t.starts_with("*[CRITICAL]")));
+        assert!(
+            slack_body(&notice)["text"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("*[CRITICAL]"))
+        );
         assert_eq!(discord_body(&notice)["embeds"][0]["color"], 0xd0_3b_3b);
         assert_eq!(ntfy_body(&notice, "ops", 4)["priority"], 4);
         assert!(ntfy_body(&notice, "ops", 0).get("priority").is_none());

@@ -57,10 +57,15 @@ impl Sender {
             Settings::Webhook { url: u } => {
                 url("url", u).await?;
                 for (name, value) in &secrets.headers {
-                    http::HeaderName::from_bytes(name.as_bytes())
-                        .map_err(|_| invalid("headers", format!("{name:?} is not a header name")))?;
-                    http::HeaderValue::from_str(value)
-                        .map_err(|_| invalid("headers", format!("the value of {name} is not a header value")))?;
+                    http::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                        invalid("headers", format!("{name:?} is not a header name"))
+                    })?;
+                    http::HeaderValue::from_str(value).map_err(|_| {
+                        invalid(
+                            "headers",
+                            format!("the value of {name} is not a header value"),
+                        )
+                    })?;
                 }
             }
             Settings::Smtp {
@@ -74,7 +79,11 @@ impl Sender {
                 if host.trim().is_empty() {
                     return Err(invalid("host", "must not be empty"));
                 }
-                let port = if *port == 0 { tls.default_port() } else { *port };
+                let port = if *port == 0 {
+                    tls.default_port()
+                } else {
+                    *port
+                };
                 self.policy
                     .check_host(host, port)
                     .await
@@ -89,7 +98,11 @@ impl Sender {
                 topic,
                 priority,
             } => {
-                let server = if server_url.is_empty() { NTFY_DEFAULT } else { server_url };
+                let server = if server_url.is_empty() {
+                    NTFY_DEFAULT
+                } else {
+                    server_url
+                };
                 url("server_url", server).await?;
                 if topic.trim().is_empty() || topic.contains(['/', '?', '#', ' ']) {
                     return Err(invalid("topic", "must be one word without / ? # or spaces"));
@@ -139,7 +152,11 @@ impl Sender {
                 schedule_id,
                 phase,
                 text,
-            } => return self.ping(settings, secrets, *schedule_id, *phase, text).await,
+            } => {
+                return self
+                    .ping(settings, secrets, *schedule_id, *phase, text)
+                    .await;
+            }
         };
         let (url, headers, body) = match settings {
             Settings::Webhook { url } => {
@@ -163,19 +180,31 @@ impl Sender {
                 username,
                 from,
                 to,
-            } => return self.mail(notice, host, *port, *tls, username, secrets, from, to).await,
+            } => {
+                return self
+                    .mail(notice, host, *port, *tls, username, secrets, from, to)
+                    .await;
+            }
             Settings::Ntfy {
                 server_url,
                 topic,
                 priority,
             } => {
-                let server = if server_url.is_empty() { NTFY_DEFAULT } else { server_url };
+                let server = if server_url.is_empty() {
+                    NTFY_DEFAULT
+                } else {
+                    server_url
+                };
                 let headers = secrets
                     .token
                     .iter()
                     .map(|t| ("Authorization".to_string(), format!("Bearer {t}")))
                     .collect();
-                (server.to_string(), headers, json(message::ntfy_body(notice, topic, *priority)))
+                (
+                    server.to_string(),
+                    headers,
+                    json(message::ntfy_body(notice, topic, *priority)),
+                )
             }
             Settings::Gotify {
                 server_url,
@@ -240,7 +269,15 @@ impl Sender {
             password: secrets.password.as_deref(),
             extra_roots: &self.smtp_roots,
         };
-        smtp::send(self.policy, server, from, to, &notice.title(), notice.text()).await?;
+        smtp::send(
+            self.policy,
+            server,
+            from,
+            to,
+            &notice.title(),
+            notice.text(),
+        )
+        .await?;
         Ok(format!("accepted by {host}:{port}"))
     }
 
@@ -253,7 +290,9 @@ impl Sender {
         text: &str,
     ) -> Result<String, SendError> {
         if !matches!(settings, Settings::Healthchecks { .. }) {
-            return Err(SendError::Config("only a healthchecks channel takes pings".into()));
+            return Err(SendError::Config(
+                "only a healthchecks channel takes pings".into(),
+            ));
         }
         // A test (schedule 0) logs to every stored check.
         let urls: Vec<&String> = if schedule_id == 0 {

@@ -44,8 +44,8 @@ pub use error::{StoreError, StoreResult};
 pub use history::{BackupDay, DAY_MS, LastBackups};
 pub use hosts::{Announce, Announced, Host, HostFacts, HostFilter, HostIds, HostStatus};
 pub use ids::{
-    ApiTokenId, AuditId, ChannelId, DeliveryId, EnrollmentTokenId, HostId, JobId, RepositoryId, ScheduleId, SessionId,
-    UserId,
+    ApiTokenId, AuditId, ChannelId, DeliveryId, EnrollmentTokenId, HostId, JobId, RepositoryId,
+    ScheduleId, SessionId, UserId,
 };
 pub use job_logs::{
     LOG_PAGE_DEFAULT, LOG_PAGE_MAX, LogLevel, LogLine, LogStream, StoredLines, append_job_log,
@@ -54,9 +54,7 @@ pub use job_reports::{ProgressTaken, job_accepted, job_finished, job_progress};
 pub use jobs::{EndedJob, Job, JobEnd, JobFilter, JobSpec, JobState, JobStatus, NewJob};
 pub use maintenance::{Chore, MaintenancePlan, PlanFields};
 pub use migrations::{MIGRATIONS_DIR, latest_version};
-pub use notifications::{
-    Attempt, AttemptOutcome, Channel, ChannelFields, Delivery, NewDelivery,
-};
+pub use notifications::{Attempt, AttemptOutcome, Channel, ChannelFields, Delivery, NewDelivery};
 pub use open::Store;
 pub use page::{Page, PageOf};
 pub use pending::{PendingRun, PendingState};

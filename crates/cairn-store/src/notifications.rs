@@ -192,7 +192,15 @@ impl Store {
             c.execute(
                 "UPDATE notification_channels SET name = ?2, config = ?3, route = ?4, enabled = ?5,
                         secret_sealed = ?6, updated_at = ?7 WHERE id = ?1",
-                params![id, fields.name, fields.config, fields.route, fields.enabled, sealed, now],
+                params![
+                    id,
+                    fields.name,
+                    fields.config,
+                    fields.route,
+                    fields.enabled,
+                    sealed,
+                    now
+                ],
             )
             .map_err(StoreError::about("notification channel"))?;
             channel_in(c, id)

@@ -149,7 +149,8 @@ impl Notifications {
 
     async fn view(&self, channel: Channel) -> ServiceResult<ChannelView> {
         let secrets = self.secrets(channel.id).await?;
-        let settings: Settings = serde_json::from_str(&channel.config).map_err(corrupt("config"))?;
+        let settings: Settings =
+            serde_json::from_str(&channel.config).map_err(corrupt("config"))?;
         let route: Route = serde_json::from_str(&channel.route).map_err(corrupt("route"))?;
         Ok(ChannelView {
             id: channel.id,
@@ -263,7 +264,9 @@ impl Notifications {
         let this = self.clone();
         let channel = self
             .store
-            .update_channel(id, fields, self.clock.now(), move |_| this.seal(id, &secrets))
+            .update_channel(id, fields, self.clock.now(), move |_| {
+                this.seal(id, &secrets)
+            })
             .await?;
         self.auditor
             .record(p, "channel.update", target, Outcome::Success, None)
@@ -304,7 +307,11 @@ impl Notifications {
                 phase: cairn_notify::PingPhase::Log,
                 text: format!("Test from Cairn by {}", p.user.username),
             },
-            _ => Outgoing::Notice(outbox::test_notice(self.clock.now(), &p.user.username, self.link("/notifications"))),
+            _ => Outgoing::Notice(outbox::test_notice(
+                self.clock.now(),
+                &p.user.username,
+                self.link("/notifications"),
+            )),
         };
         let outcome = self.attempt(&view, None, &out, None).await?;
         let (result, detail) = match outcome.ok {

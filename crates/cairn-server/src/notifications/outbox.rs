@@ -64,7 +64,9 @@ pub(super) fn test_notice(now: Millis, by: &str, link: Option<String>) -> Notice
         severity: Severity::Info,
         subject: "test".into(),
         host: None,
-        message: format!("A test notification from Cairn, sent by {by}. If you read this, the channel works."),
+        message: format!(
+            "A test notification from Cairn, sent by {by}. If you read this, the channel works."
+        ),
         fired_at: None,
         at: now,
         link,
@@ -190,7 +192,9 @@ impl Notifications {
     }
 
     async fn deliver_one(&self, delivery: &Delivery) -> ServiceResult<()> {
-        let view = self.view(self.store.channel(delivery.channel_id).await?).await?;
+        let view = self
+            .view(self.store.channel(delivery.channel_id).await?)
+            .await?;
         let backoff = self.backoff;
         let tried = delivery.attempts + 1;
         let now = self.clock.now();
@@ -219,11 +223,17 @@ impl Notifications {
         if !view.enabled {
             return self.drop_disabled(&view, delivery.id, now).await;
         }
-        self.attempt(&view, Some(delivery), &out, Some(&then)).await?;
+        self.attempt(&view, Some(delivery), &out, Some(&then))
+            .await?;
         Ok(())
     }
 
-    async fn drop_disabled(&self, view: &ChannelView, id: DeliveryId, now: Millis) -> ServiceResult<()> {
+    async fn drop_disabled(
+        &self,
+        view: &ChannelView,
+        id: DeliveryId,
+        now: Millis,
+    ) -> ServiceResult<()> {
         self.record_outcome(AttemptOutcome {
             channel_id: view.id,
             delivery_id: Some(id),
@@ -251,7 +261,9 @@ impl Notifications {
                 }
             };
             let wait = next.map(|at| {
-                Duration::from_millis(u64::try_from(at.saturating_sub(self.clock.now())).unwrap_or(0))
+                Duration::from_millis(
+                    u64::try_from(at.saturating_sub(self.clock.now())).unwrap_or(0),
+                )
             });
             let sleep = async {
                 match wait {
@@ -291,7 +303,10 @@ mod tests {
     #[test]
     fn backoff_doubles_from_30s_to_an_hour_and_stops_after_8() {
         let b = Backoff::default();
-        let waits: Vec<u64> = (1..=8).filter_map(|n| b.after(n)).map(|d| d.as_secs()).collect();
+        let waits: Vec<u64> = (1..=8)
+            .filter_map(|n| b.after(n))
+            .map(|d| d.as_secs())
+            .collect();
         assert_eq!(waits, [30, 60, 120, 240, 480, 960, 1920]);
         assert_eq!(b.after(8), None);
         let long = Backoff { attempts: 20, ..b };

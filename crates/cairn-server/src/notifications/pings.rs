@@ -87,7 +87,10 @@ impl Notifications {
                     }
                 }
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    tracing::warn!(missed, "the ping follower fell behind; some pings were not sent");
+                    tracing::warn!(
+                        missed,
+                        "the ping follower fell behind; some pings were not sent"
+                    );
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
             }

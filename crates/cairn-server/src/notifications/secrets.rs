@@ -78,7 +78,11 @@ mod tests {
     fn empty_fields_keep_and_empty_entries_remove() {
         let stored = Secrets {
             password: Some("old".into()),
-            headers: [("A".to_string(), "1".to_string()), ("B".to_string(), "2".to_string())].into(),
+            headers: [
+                ("A".to_string(), "1".to_string()),
+                ("B".to_string(), "2".to_string()),
+            ]
+            .into(),
             ..Secrets::default()
         };
         let update = Secrets {

@@ -13,6 +13,7 @@ mod isolation;
 mod leases;
 mod limits;
 mod maintenance;
+mod notify;
 mod paging;
 mod restore_overwrite;
 mod schedules;
