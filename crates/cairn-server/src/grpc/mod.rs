@@ -8,6 +8,7 @@ mod convert;
 mod hosts;
 mod jobs;
 pub(crate) mod legacy;
+mod notifications;
 mod repos;
 mod schedules;
 mod snapshots;
@@ -17,6 +18,7 @@ use cairn_proto::v1::admin_service_server::AdminServiceServer;
 use cairn_proto::v1::agent_gateway_server::AgentGatewayServer;
 use cairn_proto::v1::host_service_server::HostServiceServer;
 use cairn_proto::v1::job_service_server::JobServiceServer;
+use cairn_proto::v1::notification_service_server::NotificationServiceServer;
 use cairn_proto::v1::repository_service_server::RepositoryServiceServer;
 use cairn_proto::v1::schedule_service_server::ScheduleServiceServer;
 use cairn_proto::v1::snapshot_service_server::SnapshotServiceServer;
@@ -52,6 +54,10 @@ pub(crate) async fn routes(api: &Api, config: &ServerConfig) -> (axum::Router, H
     let schedules = ScheduleServiceServer::new(schedules::SchedulesGrpc::new(api.clone()))
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
+    let notifications =
+        NotificationServiceServer::new(notifications::NotificationsGrpc::new(api.clone()))
+            .max_decoding_message_size(limit)
+            .max_encoding_message_size(limit);
     let agents = AgentGatewayServer::new(agent::AgentGatewayGrpc::new(api.clone()))
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
@@ -77,6 +83,7 @@ pub(crate) async fn routes(api: &Api, config: &ServerConfig) -> (axum::Router, H
         .add_service(jobs)
         .add_service(snapshots)
         .add_service(schedules)
+        .add_service(notifications)
         .add_service(agents)
         .add_service(health_service);
     // The descriptor set is compiled in; if it did not parse, the API still
@@ -103,6 +110,7 @@ const SERVICES: &[&str] = &[
     cairn_proto::v1::job_service_server::SERVICE_NAME,
     cairn_proto::v1::snapshot_service_server::SERVICE_NAME,
     cairn_proto::v1::schedule_service_server::SERVICE_NAME,
+    cairn_proto::v1::notification_service_server::SERVICE_NAME,
     cairn_proto::v1::agent_gateway_server::SERVICE_NAME,
     HEALTH,
 ];
