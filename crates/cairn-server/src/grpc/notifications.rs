@@ -42,14 +42,20 @@ fn route_from_pb(route: pb::ChannelRoute) -> Result<Route, Status> {
         .map(|k| {
             AlertKind::parse(k).ok_or_else(|| {
                 let known: Vec<&str> = AlertKind::ALL.iter().map(|k| k.as_str()).collect();
-                invalid("route.alert_kinds", format!("unknown alert kind {k:?}; known: {}", known.join(", ")))
+                invalid(
+                    "route.alert_kinds",
+                    format!("unknown alert kind {k:?}; known: {}", known.join(", ")),
+                )
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
     let min_severity = match route.min_severity.as_str() {
         "" => Severity::Info,
         s => Severity::parse(s).ok_or_else(|| {
-            invalid("route.min_severity", format!("{s:?} is not info, warning or critical"))
+            invalid(
+                "route.min_severity",
+                format!("{s:?} is not info, warning or critical"),
+            )
         })?,
     };
     Ok(Route {
@@ -306,7 +312,11 @@ impl NotificationService for NotificationsGrpc {
         let p = authenticate(&self.api, &request).await?;
         let req = request.into_inner();
         let (settings, secrets) = config_from_pb(req.config)?;
-        let route = req.route.map(route_from_pb).transpose()?.unwrap_or_default();
+        let route = req
+            .route
+            .map(route_from_pb)
+            .transpose()?
+            .unwrap_or_default();
         let new = NewChannel {
             name: req.name,
             enabled: !req.disabled,
@@ -369,7 +379,11 @@ impl NotificationService for NotificationsGrpc {
         let outcome = self.api.notifications.test(&p, id).await?;
         Ok(Response::new(pb::TestChannelResponse {
             ok: outcome.ok,
-            error: if outcome.ok { String::new() } else { outcome.detail },
+            error: if outcome.ok {
+                String::new()
+            } else {
+                outcome.detail
+            },
         }))
     }
 
@@ -381,7 +395,11 @@ impl NotificationService for NotificationsGrpc {
         let req = request.into_inner();
         let channel = (req.channel_id != 0).then_some(ChannelId(req.channel_id));
         let limit = if req.limit == 0 { 50 } else { req.limit };
-        let deliveries = self.api.notifications.deliveries(&p, channel, limit).await?;
+        let deliveries = self
+            .api
+            .notifications
+            .deliveries(&p, channel, limit)
+            .await?;
         Ok(Response::new(pb::ListDeliveriesResponse {
             deliveries: deliveries.iter().map(delivery_to_pb).collect(),
         }))

@@ -8,6 +8,7 @@ use cairn_proto::v1 as pb;
 use cairn_proto::v1::admin_service_client::AdminServiceClient;
 use cairn_proto::v1::host_service_client::HostServiceClient;
 use cairn_proto::v1::job_service_client::JobServiceClient;
+use cairn_proto::v1::notification_service_client::NotificationServiceClient;
 use cairn_proto::v1::repository_service_client::RepositoryServiceClient;
 use cairn_proto::v1::schedule_service_client::ScheduleServiceClient;
 use cairn_proto::v1::snapshot_service_client::SnapshotServiceClient;
@@ -70,6 +71,10 @@ impl Clients {
 
     pub(super) fn jobs(&self) -> JobServiceClient<Authed> {
         JobServiceClient::with_interceptor(self.channel.clone(), self.bearer.clone())
+    }
+
+    pub(super) fn notifications(&self) -> NotificationServiceClient<Authed> {
+        NotificationServiceClient::with_interceptor(self.channel.clone(), self.bearer.clone())
     }
 
     pub(super) fn schedules(&self) -> ScheduleServiceClient<Authed> {

@@ -8,6 +8,7 @@ mod format;
 mod hosts;
 mod jobs;
 mod maintenance;
+mod notifications;
 mod repos;
 mod schedules;
 mod server;
@@ -94,6 +95,9 @@ enum CtlCommand {
     /// Manage forget, prune and check plans.
     #[command(subcommand)]
     Maintenance(maintenance::MaintenanceCommand),
+    /// Manage notification channels, test them, see their deliveries.
+    #[command(subcommand)]
+    Notifications(notifications::NotificationsCommand),
     /// Show or change the server's run-time settings (admin).
     #[command(subcommand)]
     Settings(server::SettingsCommand),
@@ -132,5 +136,6 @@ async fn execute(args: CtlArgs) -> anyhow::Result<()> {
         CtlCommand::Restore(args) => snapshots::restore(&clients, args).await,
         CtlCommand::Schedules(command) => schedules::run(&clients, command).await,
         CtlCommand::Maintenance(command) => maintenance::run(&clients, command).await,
+        CtlCommand::Notifications(command) => notifications::run(&clients, command).await,
     }
 }

@@ -14,6 +14,7 @@ mod leases;
 mod limits;
 mod maintenance;
 mod notify;
+mod notify_ctl;
 mod paging;
 mod restore_overwrite;
 mod schedules;
