@@ -30,6 +30,8 @@ mod hosts;
 mod job_events;
 mod jobs;
 mod live;
+mod notification_forms;
+mod notifications;
 mod pages;
 mod quote;
 mod reply;
@@ -95,6 +97,21 @@ pub fn router(api: Api) -> Router {
         .route(
             "/settings",
             get(admin_pages::settings).post(admin_pages::save_settings),
+        )
+        .route("/notifications", get(notifications::page))
+        .route(
+            "/notifications/new",
+            get(notification_forms::new_form).post(notification_forms::create),
+        )
+        .route("/notifications/{id}", post(notification_forms::update))
+        .route(
+            "/notifications/{id}/edit",
+            get(notification_forms::edit_form),
+        )
+        .route("/notifications/{id}/test", post(notifications::test))
+        .route(
+            "/notifications/{id}/delete",
+            post(notification_forms::delete),
         )
         .route("/jobs", get(jobs::list))
         .route("/jobs/{id}", get(jobs::detail))

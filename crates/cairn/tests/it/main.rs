@@ -15,6 +15,7 @@ mod limits;
 mod maintenance;
 mod notify;
 mod notify_ctl;
+mod notify_web;
 mod paging;
 mod restore_overwrite;
 mod schedules;
