@@ -78,3 +78,16 @@ pub enum SendError {
     #[error("SMTP {server}: {reason}")]
     Smtp { server: String, reason: String },
 }
+
+/// `err`'s causes, each after ": " (what a reqwest or lettre error says
+/// only in its sources).
+pub(crate) fn causes(err: &dyn std::error::Error) -> String {
+    let mut out = String::new();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    out
+}

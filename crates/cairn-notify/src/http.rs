@@ -123,12 +123,7 @@ fn error_chain(err: &reqwest::Error) -> String {
     } else {
         "request failed".to_string()
     };
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        out.push_str(": ");
-        out.push_str(&cause.to_string());
-        source = cause.source();
-    }
+    out.push_str(&crate::error::causes(err));
     out
 }
 

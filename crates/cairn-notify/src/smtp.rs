@@ -107,12 +107,5 @@ pub(crate) async fn send(
 }
 
 fn smtp_reason(err: &lettre::transport::smtp::Error) -> String {
-    let mut out = err.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        out.push_str(": ");
-        out.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    out
+    format!("{err}{}", crate::error::causes(err))
 }
