@@ -24,8 +24,9 @@ use crate::pages::{csrf_of, csrf_refused};
 use crate::reply::error_page;
 use crate::session::SignedIn;
 
-/// Every field of every kind's form; a kind reads its own.
-#[derive(Debug, Default, Clone, Deserialize)]
+/// Every field of every kind's form; a kind reads its own. No `Debug`: it
+/// holds secrets as typed.
+#[derive(Default, Clone, Deserialize)]
 pub(crate) struct ChannelForm {
     #[serde(default)]
     _csrf: String,

@@ -34,6 +34,8 @@ async fn an_admin_sees_every_background_worker_running() {
         [
             ("agent reaper", running),
             ("dispatcher", running),
+            ("notification deliveries", running),
+            ("healthchecks pings", running),
             ("maintenance ticker", running),
             ("log retention", running),
         ]
@@ -59,6 +61,6 @@ async fn an_admin_sees_every_background_worker_running() {
     let api = server.api.clone();
     server.stop().await.expect("stop");
     let states: Vec<_> = api.workers.status().into_iter().map(|w| w.state).collect();
-    assert_eq!(states, vec![cairn_server::WorkerState::Stopped; 4]);
+    assert_eq!(states, vec![cairn_server::WorkerState::Stopped; 6]);
     assert!(api.workers.failed().is_empty());
 }
