@@ -29,6 +29,7 @@ pub mod jobs;
 pub mod maintenance;
 pub mod metrics;
 pub mod notice;
+pub mod notifications;
 pub mod pulse;
 pub mod repos;
 mod retention;
@@ -67,6 +68,8 @@ pub struct Api {
     pub maintenance: maintenance::Maintenance,
     /// Alerts, their rules, overrides and maintenance windows.
     pub alerts: alerts::Alerts,
+    /// Notification channels, their deliveries, and the alert notice sink.
+    pub notifications: notifications::Notifications,
     /// Whether cookies must be `Secure` (the server is reached over HTTPS).
     pub secure_cookies: bool,
     /// The URL operators reach the server at.

@@ -124,6 +124,15 @@ pub(crate) async fn serve(
         let jobs = api.jobs.clone();
         |stop| jobs.run_dispatcher(dispatch_wake, stop)
     });
+    workers.spawn("notification deliveries", {
+        let notifications = api.notifications.clone();
+        |stop| notifications.run(stop)
+    });
+    workers.spawn("healthchecks pings", {
+        let notifications = api.notifications.clone();
+        let events = api.jobs.hub().lifecycle();
+        |stop| notifications.follow_jobs(events, stop)
+    });
     workers.spawn("maintenance ticker", {
         let maintenance = api.maintenance.clone();
         let every = config.maintenance_tick;

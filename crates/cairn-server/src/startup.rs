@@ -18,6 +18,7 @@ use crate::config::{ServerConfig, TlsMode};
 use crate::fleet::{Fleet, FleetSettings};
 use crate::jobs::Jobs;
 use crate::maintenance::Maintenance;
+use crate::notifications::Notifications;
 use crate::repos::Repos;
 use crate::schedules::Schedules;
 use crate::worker::Workers;
@@ -143,8 +144,22 @@ impl Server {
         );
         let maintenance =
             Maintenance::new(store.clone(), clock.clone(), auditor.clone(), jobs.clone());
-        // The lead wires the channels' sink here; until then notices are dropped.
-        let notices: crate::notice::Notices = std::sync::Arc::new(crate::notice::Discard);
+        let notifications = Notifications::new(
+            store.clone(),
+            clock.clone(),
+            auditor.clone(),
+            sealer.clone(),
+            cairn_notify::Sender {
+                policy: cairn_notify::Policy {
+                    allow_private: config.allow_private_notification_targets,
+                },
+                smtp_roots: Vec::new(),
+            },
+            config.public_url.clone(),
+            metrics.clone(),
+        );
+        // The alert engine tells the channels; they route and deliver.
+        let notices: crate::notice::Notices = std::sync::Arc::new(notifications.clone());
         let alerts = crate::alerts::Alerts::new(
             store.clone(),
             clock.clone(),
@@ -163,6 +178,7 @@ impl Server {
             schedules,
             maintenance,
             alerts,
+            notifications,
             secure_cookies: config.serves_https(),
             public_url: config.public_url.clone(),
             tls_fingerprint: tls.as_ref().map(|t| t.fingerprint().to_string()),

@@ -47,6 +47,10 @@ id_type!(
     ScheduleId,
     /// A job.
     JobId,
+    /// A notification channel.
+    ChannelId,
+    /// One queued notification delivery (the outbox).
+    DeliveryId,
     /// An audit log entry.
     AuditId,
 );

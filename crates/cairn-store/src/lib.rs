@@ -27,6 +27,7 @@ mod job_reports;
 mod jobs;
 mod maintenance;
 mod migrations;
+mod notifications;
 mod open;
 mod page;
 mod pending;
@@ -54,8 +55,8 @@ pub use gauges::{Gauges, LastBackup};
 pub use history::{BackupDay, DAY_MS, LastBackups};
 pub use hosts::{Announce, Announced, Host, HostFacts, HostFilter, HostIds, HostStatus};
 pub use ids::{
-    ApiTokenId, AuditId, EnrollmentTokenId, HostId, JobId, RepositoryId, ScheduleId, SessionId,
-    UserId,
+    ApiTokenId, AuditId, ChannelId, DeliveryId, EnrollmentTokenId, HostId, JobId, RepositoryId,
+    ScheduleId, SessionId, UserId,
 };
 pub use job_logs::{
     LOG_PAGE_DEFAULT, LOG_PAGE_MAX, LogLevel, LogLine, LogStream, StoredLines, append_job_log,
@@ -64,6 +65,7 @@ pub use job_reports::{ProgressTaken, job_accepted, job_finished, job_progress};
 pub use jobs::{EndedJob, Job, JobEnd, JobFilter, JobSpec, JobState, JobStatus, NewJob};
 pub use maintenance::{Chore, MaintenancePlan, PlanFields};
 pub use migrations::{MIGRATIONS_DIR, latest_version};
+pub use notifications::{Attempt, AttemptOutcome, Channel, ChannelFields, Delivery, NewDelivery};
 pub use open::Store;
 pub use page::{Page, PageOf};
 pub use pending::{PendingRun, PendingState};

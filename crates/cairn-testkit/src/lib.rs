@@ -12,6 +12,7 @@ pub mod fleet;
 pub mod gateway;
 pub mod jobs;
 mod process;
+pub mod receivers;
 pub mod rest;
 mod server;
 mod wait;

@@ -33,6 +33,8 @@ mod hosts;
 mod job_events;
 mod jobs;
 mod live;
+mod notification_forms;
+mod notifications;
 mod pages;
 mod quote;
 mod reply;
@@ -113,6 +115,21 @@ pub fn router(api: Api) -> Router {
             post(alert_rules::end_silence),
         )
         .route("/alerts/{id}/{action}", post(alerts::act))
+        .route("/notifications", get(notifications::page))
+        .route(
+            "/notifications/new",
+            get(notification_forms::new_form).post(notification_forms::create),
+        )
+        .route("/notifications/{id}", post(notification_forms::update))
+        .route(
+            "/notifications/{id}/edit",
+            get(notification_forms::edit_form),
+        )
+        .route("/notifications/{id}/test", post(notifications::test))
+        .route(
+            "/notifications/{id}/delete",
+            post(notification_forms::delete),
+        )
         .route("/jobs", get(jobs::list))
         .route("/jobs/{id}", get(jobs::detail))
         .route("/jobs/{id}/cancel", post(jobs::cancel))

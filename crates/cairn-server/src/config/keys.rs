@@ -132,6 +132,10 @@ config_table! {
         field alert_evaluate_every: Duration = "15s",
             env "CAIRN_ALERT_EVALUATE_EVERY", flag "alert-evaluate-every" "DURATION",
             parse parse::more_than_zero;
+        /// Let notification channels send to loopback, private, link-local, CGNAT and metadata addresses (refused by default: SSRF guard)
+        field allow_private_notification_targets: bool = "false",
+            env "CAIRN_ALLOW_PRIVATE_NOTIFICATION_TARGETS", switch "allow-private-notification-targets" "BOOL",
+            parse parse::boolean;
         /// Preset one-time setup token (default: a random one, logged at start while no admin exists)
         field setup_token: Secret = unset,
             env "CAIRN_SETUP_TOKEN", secret, parse parse::setup_token;

@@ -240,7 +240,7 @@ fn sample(name: &'static str) -> Vec<(&'static str, &'static str)> {
                 ("tls_key", "/etc/cairn/k.pem"),
             ];
         }
-        "plaintext" => "true",
+        "plaintext" | "allow_private_notification_targets" => "true",
         "public_url" => "https://cairn.example.com",
         "log_format" => "json",
         "log_level" => "cairn_server=debug,info",

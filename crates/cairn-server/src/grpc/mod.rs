@@ -10,6 +10,7 @@ mod convert;
 mod hosts;
 mod jobs;
 pub(crate) mod legacy;
+mod notifications;
 mod repos;
 mod schedules;
 mod snapshots;
@@ -21,6 +22,7 @@ use cairn_proto::v1::alert_service_server::AlertServiceServer;
 use cairn_proto::v1::audit_service_server::AuditServiceServer;
 use cairn_proto::v1::host_service_server::HostServiceServer;
 use cairn_proto::v1::job_service_server::JobServiceServer;
+use cairn_proto::v1::notification_service_server::NotificationServiceServer;
 use cairn_proto::v1::repository_service_server::RepositoryServiceServer;
 use cairn_proto::v1::schedule_service_server::ScheduleServiceServer;
 use cairn_proto::v1::snapshot_service_server::SnapshotServiceServer;
@@ -62,6 +64,10 @@ pub(crate) async fn routes(api: &Api, config: &ServerConfig) -> (axum::Router, H
     let alerts = AlertServiceServer::new(alerts::AlertsGrpc::new(api.clone()))
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
+    let notifications =
+        NotificationServiceServer::new(notifications::NotificationsGrpc::new(api.clone()))
+            .max_decoding_message_size(limit)
+            .max_encoding_message_size(limit);
     let agents = AgentGatewayServer::new(agent::AgentGatewayGrpc::new(api.clone()))
         .max_decoding_message_size(limit)
         .max_encoding_message_size(limit);
@@ -89,6 +95,7 @@ pub(crate) async fn routes(api: &Api, config: &ServerConfig) -> (axum::Router, H
         .add_service(snapshots)
         .add_service(schedules)
         .add_service(alerts)
+        .add_service(notifications)
         .add_service(agents)
         .add_service(health_service);
     // The descriptor set is compiled in; if it did not parse, the API still
@@ -117,6 +124,7 @@ const SERVICES: &[&str] = &[
     cairn_proto::v1::snapshot_service_server::SERVICE_NAME,
     cairn_proto::v1::schedule_service_server::SERVICE_NAME,
     cairn_proto::v1::alert_service_server::SERVICE_NAME,
+    cairn_proto::v1::notification_service_server::SERVICE_NAME,
     cairn_proto::v1::agent_gateway_server::SERVICE_NAME,
     HEALTH,
 ];

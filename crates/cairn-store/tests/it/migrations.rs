@@ -22,6 +22,12 @@ const LANDED: &[(&str, &str)] = &[
     (
         "0004_alerts.sql",
         "0428f115cfcbbec6ff52e4f83311e82e4895c8176968176699182aa7a2e70f84",
+    ),
+    (
+        "0005_notifications.sql",
+        "7605369adf66084bbe0f43a8031db8ef3b35172b7acfabecf3962f9e64d5d42e",
+    ),
+    (
         "0006_audit_retention.sql",
         "b7bade0c83b6f93fc5a5faf195a42faba8b11148111c489580073db47049ccc0",
     ),

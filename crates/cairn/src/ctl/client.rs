@@ -10,6 +10,7 @@ use cairn_proto::v1::alert_service_client::AlertServiceClient;
 use cairn_proto::v1::audit_service_client::AuditServiceClient;
 use cairn_proto::v1::host_service_client::HostServiceClient;
 use cairn_proto::v1::job_service_client::JobServiceClient;
+use cairn_proto::v1::notification_service_client::NotificationServiceClient;
 use cairn_proto::v1::repository_service_client::RepositoryServiceClient;
 use cairn_proto::v1::schedule_service_client::ScheduleServiceClient;
 use cairn_proto::v1::snapshot_service_client::SnapshotServiceClient;
@@ -76,6 +77,10 @@ impl Clients {
 
     pub(super) fn jobs(&self) -> JobServiceClient<Authed> {
         JobServiceClient::with_interceptor(self.channel.clone(), self.bearer.clone())
+    }
+
+    pub(super) fn notifications(&self) -> NotificationServiceClient<Authed> {
+        NotificationServiceClient::with_interceptor(self.channel.clone(), self.bearer.clone())
     }
 
     pub(super) fn schedules(&self) -> ScheduleServiceClient<Authed> {

@@ -10,6 +10,7 @@ mod format;
 mod hosts;
 mod jobs;
 mod maintenance;
+mod notifications;
 mod repos;
 mod schedules;
 mod server;
@@ -99,6 +100,9 @@ enum CtlCommand {
     /// See and acknowledge alerts; tune their rules and maintenance windows.
     #[command(subcommand)]
     Alerts(alerts::AlertsCommand),
+    /// Manage notification channels, test them, see their deliveries.
+    #[command(subcommand)]
+    Notifications(notifications::NotificationsCommand),
     /// Show or change the server's run-time settings (admin).
     #[command(subcommand)]
     Settings(server::SettingsCommand),
@@ -142,5 +146,6 @@ async fn execute(args: CtlArgs) -> anyhow::Result<()> {
         CtlCommand::Schedules(command) => schedules::run(&clients, command).await,
         CtlCommand::Maintenance(command) => maintenance::run(&clients, command).await,
         CtlCommand::Alerts(command) => alerts::run(&clients, command).await,
+        CtlCommand::Notifications(command) => notifications::run(&clients, command).await,
     }
 }

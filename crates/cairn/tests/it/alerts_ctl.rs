@@ -29,6 +29,8 @@ async fn audited(server: &TestServer, action: &str) -> usize {
     let filter = AuditFilter {
         action_prefix: Some(action.into()),
         outcome: Some(Outcome::Success),
+
+        ..AuditFilter::default()
     };
     let page = server
         .store()

@@ -39,6 +39,7 @@ async fn a_v1alpha_reflection_client_lists_every_service_and_health_knows_each()
         "cairn.v1.JobService",
         "cairn.v1.SnapshotService",
         "cairn.v1.ScheduleService",
+        "cairn.v1.NotificationService",
         "cairn.v1.AgentGateway",
     ] {
         assert!(

@@ -34,6 +34,8 @@ async fn an_admin_sees_every_background_worker_running() {
         [
             ("agent reaper", running),
             ("dispatcher", running),
+            ("notification deliveries", running),
+            ("healthchecks pings", running),
             ("maintenance ticker", running),
             ("alert engine", running),
             ("log retention", running),
@@ -60,6 +62,6 @@ async fn an_admin_sees_every_background_worker_running() {
     let api = server.api.clone();
     server.stop().await.expect("stop");
     let states: Vec<_> = api.workers.status().into_iter().map(|w| w.state).collect();
-    assert_eq!(states, vec![cairn_server::WorkerState::Stopped; 5]);
+    assert_eq!(states, vec![cairn_server::WorkerState::Stopped; 7]);
     assert!(api.workers.failed().is_empty());
 }
