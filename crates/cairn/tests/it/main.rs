@@ -4,6 +4,7 @@
 mod agents;
 mod alerts;
 mod alerts_ctl;
+mod alerts_e2e;
 mod alerts_web;
 mod api_truth;
 mod audit;
