@@ -152,6 +152,21 @@ impl Settings {
             Settings::Healthchecks { .. } => Kind::Healthchecks,
         }
     }
+
+    /// Where its stored secrets are sent, when that is a setting and not
+    /// itself a secret: moving it must not carry the secrets along (an
+    /// admin could otherwise point a channel at their own host and read
+    /// the token it sends).
+    pub fn destination(&self) -> Option<String> {
+        match self {
+            Settings::Webhook { url } => Some(url.clone()),
+            Settings::Smtp { host, port, .. } => Some(format!("{host}:{port}")),
+            Settings::Ntfy { server_url, .. } | Settings::Gotify { server_url, .. } => {
+                Some(server_url.clone())
+            }
+            Settings::Slack {} | Settings::Discord {} | Settings::Healthchecks { .. } => None,
+        }
+    }
 }
 
 /// A channel's secrets, sealed at rest as one JSON document. Only the fields

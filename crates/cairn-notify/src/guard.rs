@@ -69,7 +69,11 @@ fn v6_reason(ip: Ipv6Addr) -> Option<&'static str> {
         _ if ip.is_unspecified() => "an unspecified address",
         // IPv4-compatible (::a.b.c.d, deprecated): judged as the IPv4 address.
         [0, 0, 0, 0, 0, 0, hi, lo] => return v4_reason(embedded_v4(hi, lo)),
+        // SIIT (::ffff:0:a.b.c.d): the IPv4 address behind a translator.
+        [0, 0, 0, 0, 0xffff, 0, hi, lo] => return v4_reason(embedded_v4(hi, lo)),
         [0x64, 0xff9b, 1, ..] => "a local-use NAT64 address",
+        // Teredo tunnels to whatever IPv4 host its server relays to.
+        [0x2001, 0, ..] => "a Teredo tunnel address",
         [s, ..] if s & 0xfe00 == 0xfc00 => "a unique-local (private) address",
         [s, ..] if s & 0xffc0 == 0xfe80 => "a link-local address",
         [s, ..] if s & 0xffc0 == 0xfec0 => "a site-local (private) address",
@@ -207,6 +211,7 @@ mod tests {
             "http://[::127.0.0.1]/",
             "http://[64:ff9b::7f00:1]/",
             "http://[2002:7f00:1::]/",
+            "http://[::ffff:0:127.0.0.1]/",
         ] {
             let why = refusal(spelling);
             assert!(why.contains("loopback"), "{spelling}: {why}");

@@ -10,6 +10,8 @@ use crate::guard::Policy;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a whole request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// The most of an error answer's body read.
+const BODY_READ: usize = 4096;
 /// How much of an error answer's body is kept (it is shown to operators).
 const BODY_SHOWN: usize = 200;
 
@@ -97,7 +99,18 @@ pub(crate) async fn post(policy: Policy, post: Post<'_>) -> Result<u16, SendErro
             why,
         });
     }
-    let text = answer.text().await.unwrap_or_default();
+    // The start of the answer is all we show: never read more of it (a
+    // hostile receiver could stream without end until the timeout).
+    let mut answer = answer;
+    let mut head = Vec::new();
+    while head.len() < BODY_READ {
+        match answer.chunk().await {
+            Ok(Some(chunk)) => head.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    head.truncate(BODY_READ);
+    let text = String::from_utf8_lossy(&head);
     let text: String = text
         .chars()
         .filter(|c| !c.is_control())

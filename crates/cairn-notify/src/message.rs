@@ -117,7 +117,16 @@ pub fn webhook_body(notice: &Notice) -> Value {
 /// A Slack-compatible incoming webhook's body (Mattermost and Rocket.Chat
 /// take the same `text`).
 pub fn slack_body(notice: &Notice) -> Value {
-    json!({ "text": format!("*{}*\n{}", notice.title(), notice.text()) })
+    let text = format!("*{}*\n{}", notice.title(), notice.text());
+    json!({ "text": slack_escaped(&text) })
+}
+
+/// Slack's three control characters escaped, so agent-supplied text (a
+/// hostname, a job's error) cannot ping `<!channel>` or hide a link.
+fn slack_escaped(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// A Discord-compatible webhook's body: one embed, coloured by severity.
@@ -130,6 +139,8 @@ pub fn discord_body(notice: &Notice) -> Value {
     };
     json!({
         "username": "Cairn",
+        // Agent-supplied text must not ping anyone (`@everyone`, roles).
+        "allowed_mentions": { "parse": [] },
         "embeds": [{
             "title": notice.title(),
             "description": notice.text(),
@@ -198,6 +209,26 @@ mod tests {
         assert_eq!(ntfy_body(&notice, "ops", 4)["priority"], 4);
         assert!(ntfy_body(&notice, "ops", 0).get("priority").is_none());
         assert_eq!(gotify_body(&notice, 8)["priority"], 8);
+    }
+
+    #[test]
+    fn agent_text_cannot_ping_or_hide_links_in_chat() {
+        let mut notice = sample();
+        notice.message = "failed on <!channel> <https://evil.example|your bank> & more".into();
+        let slack = slack_body(&notice)["text"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        assert!(
+            !slack.contains("<!channel>") && !slack.contains("<https://"),
+            "{slack}"
+        );
+        assert!(
+            slack.contains("&lt;!channel&gt;") && slack.contains("&amp; more"),
+            "{slack}"
+        );
+        let discord = discord_body(&notice);
+        assert_eq!(discord["allowed_mentions"]["parse"], serde_json::json!([]));
     }
 
     #[test]

@@ -92,6 +92,12 @@ impl Sender {
                 if !username.is_empty() && secrets.password.is_none() {
                     return Err(invalid("password", "a username needs a password"));
                 }
+                if !username.is_empty() && *tls == SmtpTls::None {
+                    return Err(invalid(
+                        "tls",
+                        "a password is never sent without TLS: use starttls or implicit",
+                    ));
+                }
             }
             Settings::Ntfy {
                 server_url,

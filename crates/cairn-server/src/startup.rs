@@ -102,7 +102,12 @@ impl Server {
                 login_window: config.login_window,
             },
         );
-        let admin = Admin::new(store.clone(), clock.clone(), auditor.clone());
+        let admin = Admin::new(
+            store.clone(),
+            clock.clone(),
+            auditor.clone(),
+            config.allow_private_notification_targets,
+        );
         let metrics = crate::metrics::Metrics::new();
         let (fleet, dispatch_wake) = Fleet::new(
             store.clone(),

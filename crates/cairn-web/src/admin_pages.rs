@@ -65,9 +65,6 @@ pub(crate) struct SettingsForm {
     _csrf: String,
     #[serde(default)]
     retention_days: String,
-    /// A checkbox: present when ticked.
-    #[serde(default)]
-    private_webhooks: String,
     /// Empty leaves the audit retention as it is.
     #[serde(default)]
     audit_retention_days: String,
@@ -105,7 +102,7 @@ pub(crate) async fn save_settings(
     };
     let update = SettingsUpdate {
         job_log_retention_days: Some(days),
-        allow_private_webhook_targets: Some(form.private_webhooks == "yes"),
+        allow_private_webhook_targets: None,
         audit_retention_days: audit_days,
     };
     match web.api.admin.update_settings(&p, update).await {

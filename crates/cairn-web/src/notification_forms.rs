@@ -401,7 +401,13 @@ fn show(
 
 /// `GET /notifications/new?kind=…`.
 pub(crate) async fn new_form(SignedIn(p): SignedIn, Query(q): Query<NewQuery>) -> Response {
-    let Some(kind) = Kind::parse(&q.kind) else {
+    // A bare `/notifications/new` (typed, bookmarked) offers the commonest
+    // kind; the channels page links each kind.
+    let asked = match q.kind.trim() {
+        "" => "webhook",
+        kind => kind,
+    };
+    let Some(kind) = Kind::parse(asked) else {
         return error_page(ServiceError::invalid(
             "kind",
             format!("unknown channel kind {:?}", q.kind),

@@ -59,6 +59,8 @@ export async function discoverPages(page: Page): Promise<ConsolePage[]> {
   pages.push({ name: 'snapshot', path: snapshot });
   pages.push({ name: 'compare', path: await firstLink(page, snapshot, /^\/snapshots\/diff\?/) });
   pages.push({ name: 'new-schedule', path: '/schedules/new' });
+  pages.push({ name: 'alert-rules', path: '/alerts/rules' });
+  pages.push({ name: 'new-channel', path: '/notifications/new' });
   const seen = new Set<string>();
   return pages.filter((p) => !seen.has(p.path) && seen.add(p.path));
 }

@@ -55,6 +55,9 @@ pub struct Admin {
     store: Store,
     clock: Clock,
     auditor: Auditor,
+    /// The server configuration's `allow_private_notification_targets`,
+    /// shown among the settings but never changed at run time.
+    private_targets: bool,
 }
 
 impl Admin {
@@ -70,11 +73,12 @@ impl Admin {
         &self.clock
     }
 
-    pub(crate) fn new(store: Store, clock: Clock, auditor: Auditor) -> Self {
+    pub(crate) fn new(store: Store, clock: Clock, auditor: Auditor, private_targets: bool) -> Self {
         Self {
             store,
             clock,
             auditor,
+            private_targets,
         }
     }
 

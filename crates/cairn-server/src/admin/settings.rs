@@ -104,12 +104,7 @@ impl Admin {
             job_log_retention_days: self
                 .read_setting(SettingKey::JobLogRetentionDays, d.job_log_retention_days)
                 .await?,
-            allow_private_webhook_targets: self
-                .read_setting(
-                    SettingKey::AllowPrivateWebhookTargets,
-                    d.allow_private_webhook_targets,
-                )
-                .await?,
+            allow_private_webhook_targets: self.private_targets,
             audit_retention_days: self
                 .read_setting(SettingKey::AuditRetentionDays, d.audit_retention_days)
                 .await?,
@@ -141,16 +136,23 @@ impl Admin {
                 "must be 0 (keep forever) to 36500",
             ));
         }
+        if update
+            .allow_private_webhook_targets
+            .is_some_and(|v| v != self.private_targets)
+        {
+            // The SSRF guard is opened only by whoever runs the server.
+            return Err(ServiceError::invalid(
+                "allow_private_webhook_targets",
+                "is server configuration (allow_private_notification_targets), \
+                 not a run-time setting",
+            ));
+        }
         let now = self.clock.now();
         let mut changed = Vec::new();
         let writes = [
             (
                 SettingKey::JobLogRetentionDays,
                 update.job_log_retention_days.map(|v| v.to_string()),
-            ),
-            (
-                SettingKey::AllowPrivateWebhookTargets,
-                update.allow_private_webhook_targets.map(|v| v.to_string()),
             ),
             (
                 SettingKey::AuditRetentionDays,

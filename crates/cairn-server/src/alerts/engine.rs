@@ -93,6 +93,7 @@ impl Alerts {
                     &hosts,
                     &|h| self.fleet.is_online(h),
                     &|h| t.for_target(Some(h), None),
+                    self.started_at,
                     now,
                 ),
                 AlertKind::MissedRuns => {
@@ -165,8 +166,9 @@ impl Alerts {
                     let tell = alert.state == AlertState::Firing
                         && alert.fire_notified
                         // A rule turned off resolves its alerts quietly.
-                        && rule.is_none_or(|r| r.enabled && r.notify_on_resolve)
-                        && !quiet(alert);
+                        // A window mutes news, not the end of news already
+                        // told: a receiver keeps an incident open until then.
+                        && rule.is_none_or(|r| r.enabled && r.notify_on_resolve);
                     if tell {
                         self.tell(&resolved, Transition::Resolved, now).await?;
                     }
@@ -181,7 +183,7 @@ impl Alerts {
                 self.tell(alert, Transition::Fired, now).await?;
             } else if let Some(every) = rule.and_then(|r| r.repeat_every_seconds) {
                 let last = alert.last_notified_at.unwrap_or(alert.fired_at);
-                if now >= last.saturating_add(every as Millis * 1000) {
+                if now >= last.saturating_add((every as Millis).saturating_mul(1000)) {
                     self.tell(alert, Transition::StillFiring, now).await?;
                 }
             }

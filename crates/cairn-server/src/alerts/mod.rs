@@ -15,7 +15,7 @@ use cairn_store::{
     Alert, AlertFilter, AlertOverride, AlertRule, HostId, NewSilence, Outcome, OverrideTarget,
     Page, PageOf, RuleChange, Scope, Silence, Store,
 };
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 use crate::audit::Auditor;
 use crate::auth::{Principal, Via};
@@ -36,6 +36,10 @@ pub struct Alerts {
     fleet: Fleet,
     notices: Notices,
     offline_after: Duration,
+    /// When this server started: no host counts as silent for longer than
+    /// the server has been up to hear it (agents need a moment to dial back
+    /// after a restart; without this every host would fire and resolve).
+    started_at: Millis,
     /// One sweep at a time (the worker's tick and a job's end may coincide).
     sweep: Arc<tokio::sync::Mutex<()>>,
 }
@@ -109,6 +113,7 @@ impl Alerts {
         notices: Notices,
         offline_after: Duration,
     ) -> Self {
+        let started_at = clock.now();
         Self {
             store,
             clock,
@@ -116,6 +121,7 @@ impl Alerts {
             fleet,
             notices,
             offline_after,
+            started_at,
             sweep: Arc::default(),
         }
     }
@@ -149,6 +155,9 @@ impl Alerts {
                 },
                 () = &mut shutdown => return,
             }
+            // One sweep reads every job's end: those that came meanwhile
+            // (a burst across a big fleet) need no sweep of their own.
+            while let Ok(_) | Err(TryRecvError::Lagged(_)) = ends.try_recv() {}
             if let Err(err) = self.evaluate().await {
                 tracing::warn!(error = %err, "alert sweep failed");
             }
@@ -210,6 +219,9 @@ impl Alerts {
             .authorize(p, Scope::Operate, action, target.clone())
             .await?;
         let note = note_ok(note)?;
+        // Not while a sweep runs: it read the alert as firing and could
+        // still remind or resolve aloud after the acknowledgement.
+        let _no_sweep = self.sweep.lock().await;
         let alert = self.store.alert(id).await?;
         if alert.state == AlertState::Resolved {
             return Err(ServiceError::FailedPrecondition(format!(

@@ -151,11 +151,13 @@ pub fn unreachable_repos(
     out
 }
 
-/// Host offline: silent longer than its threshold (seconds).
+/// Host offline: silent longer than its threshold (seconds), counting from
+/// `listening_since` at the earliest (when the server started).
 pub fn offline_hosts(
     hosts: &[WatchedHost],
     online: &dyn Fn(HostId) -> bool,
     threshold: &dyn Fn(HostId) -> f64,
+    listening_since: Millis,
     now: Millis,
 ) -> Vec<Condition> {
     hosts
@@ -164,7 +166,8 @@ pub fn offline_hosts(
         .filter_map(|h| {
             let seen = h.last_seen_at?;
             let silent_ms = now.saturating_sub(seen);
-            (silent_ms as f64 > threshold(h.id) * 1000.0).then(|| Condition {
+            let unheard_ms = now.saturating_sub(seen.max(listening_since));
+            (unheard_ms as f64 > threshold(h.id) * 1000.0).then(|| Condition {
                 kind: AlertKind::HostOffline,
                 subject: format!("host:{}", h.id),
                 host_id: Some(h.id),
@@ -314,6 +317,22 @@ pub fn anomalies(
 mod tests {
     use super::*;
     use cairn_domain::BackupSummary;
+
+    #[test]
+    fn after_a_restart_a_host_is_silent_only_from_when_the_server_listened() {
+        let hosts = [WatchedHost {
+            id: HostId(1),
+            hostname: "web-1".into(),
+            last_seen_at: Some(0),
+            missed_runs: 0,
+        }];
+        let start = 3_600_000; // the server came back an hour later
+        let check = |now| offline_hosts(&hosts, &|_| false, &|_| 90.0, start, now);
+        assert!(check(start + 60_000).is_empty(), "it may still dial back");
+        let fired = check(start + 91_000);
+        assert_eq!(fired.len(), 1);
+        assert!(fired[0].message.contains("3691 s"), "{}", fired[0].message);
+    }
 
     fn backup(id: i64, files: u64) -> RecentEnd {
         RecentEnd {

@@ -32,10 +32,6 @@ pub(crate) async fn track_requests(
     let response = next.run(req).await;
     let seconds = began.elapsed().as_secs_f64();
     if grpc {
-        let method = match matched {
-            Some(_) => path.as_str(),
-            None => "unmatched",
-        };
         // An error from a unary call travels trailers-only, so its status
         // is in the head; a success's status comes in the trailers, after
         // this point, and is OK unless the body fails later (streams).
@@ -45,6 +41,13 @@ pub(crate) async fn track_requests(
             .and_then(|v| v.to_str().ok())
             .unwrap_or("0")
             .to_string();
+        // A method no service has (UNIMPLEMENTED, 12) is never its own
+        // label: junk paths must not fill the label set.
+        let method = match matched {
+            Some(_) if code != "12" => path.as_str(),
+            Some(_) => "unknown",
+            None => "unmatched",
+        };
         metrics.grpc_request(method, &code, seconds);
     } else {
         let route = matched.unwrap_or_else(|| "unmatched".to_string());

@@ -242,7 +242,7 @@ impl Notifications {
             check_name(name)?;
         }
         let current = self.view(self.store.channel(id).await?).await?;
-        let settings = update.settings.unwrap_or(current.settings);
+        let settings = update.settings.unwrap_or_else(|| current.settings.clone());
         if settings.kind() != current.kind {
             return Err(ServiceError::invalid(
                 "kind",
@@ -253,8 +253,38 @@ impl Notifications {
                 ),
             ));
         }
-        let secrets = secrets::merge(self.secrets(id).await?, update.secrets);
+        // Secrets go only where they were given for: a channel moved to
+        // another destination keeps none of them unless given again.
+        let moved = settings.destination() != current.settings.destination();
+        let stored = match moved {
+            false => self.secrets(id).await?,
+            true => Secrets::default(),
+        };
+        let secrets = secrets::merge(stored, update.secrets);
         self.validate(&settings, &secrets).await?;
+        let mut changed = Vec::new();
+        if update
+            .name
+            .as_deref()
+            .is_some_and(|n| n.trim() != current.name)
+        {
+            changed.push("name".to_string());
+        }
+        if moved {
+            changed.push("destination (stored secrets dropped unless given again)".into());
+        } else if settings != current.settings {
+            changed.push("settings".into());
+        }
+        if update.route.as_ref().is_some_and(|r| *r != current.route) {
+            changed.push("route".into());
+        }
+        if update.enabled.is_some_and(|e| e != current.enabled) {
+            changed.push(format!("enabled={}", update.enabled.unwrap_or_default()));
+        }
+        let detail = match changed.is_empty() {
+            true => "nothing but secrets, if any".to_string(),
+            false => format!("changed: {}", changed.join(", ")),
+        };
         let fields = ChannelFields {
             name: update
                 .name
@@ -273,7 +303,7 @@ impl Notifications {
             })
             .await?;
         self.auditor
-            .record(p, "channel.update", target, Outcome::Success, None)
+            .record(p, "channel.update", target, Outcome::Success, Some(detail))
             .await;
         self.view(channel).await
     }

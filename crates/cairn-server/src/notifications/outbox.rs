@@ -122,16 +122,17 @@ impl Notifications {
     /// here.
     pub(super) async fn record_outcome(
         &self,
-        kind: Kind,
+        kind: impl Into<Option<Kind>>,
         outcome: AttemptOutcome,
     ) -> ServiceResult<()> {
+        let kind = kind.into().map_or("unknown", Kind::as_str);
         // A short fixed word per outcome: metric labels must stay few.
         let word = match (outcome.ok, outcome.then) {
             (true, _) => "delivered",
             (false, Some(("failed", _))) => "gave_up",
             (false, _) => "failed",
         };
-        self.metrics.notification_attempt(kind.as_str(), word);
+        self.metrics.notification_attempt(kind, word);
         if !outcome.ok {
             tracing::warn!(channel = %outcome.channel_id, reason = %outcome.detail, "a notification was not delivered");
         }
@@ -199,7 +200,25 @@ impl Notifications {
                 break;
             }
             for delivery in &due {
-                self.deliver_one(delivery).await?;
+                if let Err(err) = self.deliver_one(delivery).await {
+                    // One that cannot even be tried (its channel or secrets
+                    // unreadable) fails alone instead of heading the queue
+                    // for ever.
+                    let now = self.clock.now();
+                    self.record_outcome(
+                        None,
+                        AttemptOutcome {
+                            channel_id: delivery.channel_id,
+                            delivery_id: Some(delivery.id),
+                            at: now,
+                            ok: false,
+                            detail: format!("could not be tried: {err}"),
+                            duration_ms: 0,
+                            then: Some(("failed", now)),
+                        },
+                    )
+                    .await?;
+                }
             }
         }
         Ok(self.store.next_delivery_due().await?)

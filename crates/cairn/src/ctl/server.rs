@@ -15,9 +15,6 @@ pub(super) enum SettingsCommand {
         /// Days job logs are kept.
         #[arg(long)]
         job_log_retention_days: Option<u32>,
-        /// Whether webhooks may target loopback, private and link-local addresses.
-        #[arg(long)]
-        allow_private_webhook_targets: Option<bool>,
         /// Days audit entries are kept (0: forever).
         #[arg(long)]
         audit_retention_days: Option<u32>,
@@ -28,7 +25,7 @@ fn print_settings(settings: Option<pb::Settings>) {
     let s = settings.unwrap_or_default();
     println!("job_log_retention_days = {}", s.job_log_retention_days);
     println!(
-        "allow_private_webhook_targets = {}",
+        "allow_private_webhook_targets = {} (server configuration: allow_private_notification_targets)",
         s.allow_private_webhook_targets
     );
     println!("audit_retention_days = {}", s.audit_retention_days);
@@ -47,13 +44,13 @@ pub(super) async fn settings(clients: &Clients, command: SettingsCommand) -> any
         }
         SettingsCommand::Set {
             job_log_retention_days,
-            allow_private_webhook_targets,
             audit_retention_days,
         } => {
             admin
                 .update_settings(pb::UpdateSettingsRequest {
                     job_log_retention_days,
-                    allow_private_webhook_targets,
+                    // Server configuration, not a run-time setting.
+                    allow_private_webhook_targets: None,
                     audit_retention_days,
                 })
                 .await

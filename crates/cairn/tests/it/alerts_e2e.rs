@@ -2,7 +2,9 @@
 //! restic backup that fails, the alert engine fires, and the mail arrives at
 //! a real SMTP server (aiosmtpd) while the webhook arrives at a real HTTP
 //! receiver with a valid signature. The backup is fixed, and the alert
-//! resolves and says so through both channels.
+//! resolves and says so through both channels. And real backups, usual
+//! ones then a ransomware-like burst of changed files, raise an anomaly
+//! only for the burst.
 
 use std::time::Duration;
 
@@ -164,5 +166,71 @@ async fn a_failing_backup_mails_and_signs_a_webhook_and_its_fix_resolves_through
         1,
         "the failure was told once"
     );
+    fleet.agent.stop().await.expect("stop");
+}
+
+/// Writes `count` files into `dir`, each saying `round` (so a rewrite is a
+/// change restic sees: new content, new size, new mtime).
+fn write_files(dir: &std::path::Path, prefix: &str, count: usize, round: usize) {
+    std::fs::create_dir_all(dir).expect("dir");
+    for i in 0..count {
+        let body = format!("round {round} of file {i}{}", "!".repeat(round));
+        std::fs::write(dir.join(format!("{prefix}-{i}.txt")), body).expect("file");
+    }
+}
+
+async fn anomalies(fleet: &Fleet) -> Vec<cairn_store::Alert> {
+    let filter = AlertFilter {
+        kind: Some(AlertKind::Anomaly),
+        ..AlertFilter::default()
+    };
+    fleet
+        .server
+        .api
+        .alerts
+        .list(&Principal::local_cli(), filter, Page::first(50))
+        .await
+        .expect("alerts")
+        .items
+}
+
+#[tokio::test]
+async fn real_backups_changing_fifty_times_the_usual_files_raise_an_anomaly_and_usual_ones_do_not()
+{
+    let mut fleet = fleet().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let repo = fleet
+        .repository(&dir.path().join("repo").display().to_string(), "pw-e2e")
+        .await;
+    assert_eq!(
+        fleet.maintenance(repo, init()).await.status,
+        pb::JobStatus::Succeeded as i32
+    );
+    let source = dir.path().join("source");
+    let paths = vec![source.display().to_string()];
+    // Usual: the same 12 files change every run (the first run adds them).
+    for round in 0..6 {
+        write_files(&source, "usual", 12, round);
+        let job = fleet.backup(repo, paths.clone()).await.expect("submit");
+        let done = fleet.finish(job.id).await;
+        assert_eq!(done.status, pb::JobStatus::Succeeded as i32, "{done:?}");
+    }
+    // Every job's end starts a sweep; one more, to be sure the last ran.
+    fleet.server.api.alerts.evaluate().await.expect("sweep");
+    assert!(
+        anomalies(&fleet).await.is_empty(),
+        "usual runs raise nothing"
+    );
+
+    // A burst, ransomware-like: 50 times the usual changed files.
+    write_files(&source, "burst", 12 * 50, 0);
+    let job = fleet.backup(repo, paths).await.expect("submit");
+    let done = fleet.finish(job.id).await;
+    assert_eq!(done.status, pb::JobStatus::Succeeded as i32, "{done:?}");
+    fleet.server.api.alerts.evaluate().await.expect("sweep");
+    let found = anomalies(&fleet).await;
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].state, AlertState::Firing);
+    assert!(found[0].message.contains("files"), "{}", found[0].message);
     fleet.agent.stop().await.expect("stop");
 }

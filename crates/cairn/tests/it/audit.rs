@@ -789,6 +789,30 @@ async fn retention_deletes_only_old_rows_and_nothing_else_can_delete_or_update()
         .await
         .expect_err("too long");
     assert_eq!(err.code(), Code::InvalidArgument);
+
+    // Whether notifications may reach private addresses is the server's
+    // configuration: shown, never opened at run time.
+    let r = pb::UpdateSettingsRequest {
+        allow_private_webhook_targets: Some(true),
+        ..Default::default()
+    };
+    let err = AdminServiceClient::new(server.channel().await)
+        .update_settings(with_token(r, &token))
+        .await
+        .expect_err("not a run-time setting");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(
+        err.message().contains("allow_private_notification_targets"),
+        "{err:?}"
+    );
+    let shown = AdminServiceClient::new(server.channel().await)
+        .get_settings(with_token(pb::GetSettingsRequest {}, &token))
+        .await
+        .expect("settings")
+        .into_inner()
+        .settings
+        .expect("settings");
+    assert!(!shown.allow_private_webhook_targets);
 }
 
 #[tokio::test]

@@ -692,3 +692,63 @@ async fn notify_healthchecks_pings_start_success_and_fail_per_schedule() {
     let body = String::from_utf8_lossy(&receiver.received()[0].body).to_string();
     assert!(body.contains("web-1"), "{body}");
 }
+
+#[tokio::test]
+async fn notify_a_channel_moved_elsewhere_keeps_no_secret_unless_given_again() {
+    let server = private_server().await;
+    let receiver = HttpReceiver::start().await;
+    let api = &server.api.notifications;
+    let mut hook = webhook("moving", &receiver.url("/old"));
+    hook.secrets.signing_secret = Some("moving-signing-key".into());
+    hook.secrets.headers = [("Authorization".to_string(), "Bearer keep-me".to_string())].into();
+    let made = api.create(&admin(), hook).await.expect("created");
+
+    // Renamed only: the secrets stay.
+    let renamed = ChannelUpdate {
+        name: Some("renamed".into()),
+        ..ChannelUpdate::default()
+    };
+    let view = api
+        .update(&admin(), made.id, renamed)
+        .await
+        .expect("renamed");
+    assert!(view.secrets.has_signing_secret, "{view:?}");
+    assert_eq!(view.secrets.header_names, ["Authorization"]);
+
+    // Pointed at another URL: nothing stored goes along.
+    let moved = ChannelUpdate {
+        settings: Some(Settings::Webhook {
+            url: receiver.url("/new"),
+        }),
+        ..ChannelUpdate::default()
+    };
+    let view = api.update(&admin(), made.id, moved).await.expect("moved");
+    assert!(!view.secrets.has_signing_secret, "{view:?}");
+    assert!(view.secrets.header_names.is_empty(), "{view:?}");
+    let outcome = api.test(&admin(), made.id).await.expect("tested");
+    assert!(outcome.ok, "{outcome:?}");
+    let got = receiver.received();
+    let sent = got.last().expect("a request");
+    assert_eq!(sent.path, "/new");
+    assert_eq!(
+        sent.header("authorization"),
+        None,
+        "the token stayed behind"
+    );
+    assert_eq!(sent.header("x-cairn-signature"), None);
+
+    let rows = server
+        .store()
+        .await
+        .list_audit(
+            AuditFilter {
+                action_prefix: Some("channel.update".into()),
+                ..AuditFilter::default()
+            },
+            Page::first(10),
+        )
+        .await
+        .expect("audit");
+    let detail = rows.items[0].entry.detail.clone().unwrap_or_default();
+    assert!(detail.contains("destination"), "{detail}");
+}
