@@ -149,15 +149,27 @@ pub struct SmtpReceiver {
 }
 
 impl SmtpReceiver {
-    /// Starts aiosmtpd and waits until it accepts connections.
+    /// Starts aiosmtpd and waits until it greets as an SMTP server. The
+    /// port is picked free just before, so another process may take it in
+    /// between: then aiosmtpd exits (or someone else answers without an
+    /// SMTP greeting) and it starts again on another port.
     pub async fn start() -> SmtpReceiver {
+        for _ in 0..5 {
+            if let Some(started) = SmtpReceiver::try_start().await {
+                return started;
+            }
+        }
+        panic!("aiosmtpd did not start on any of 5 free ports");
+    }
+
+    async fn try_start() -> Option<SmtpReceiver> {
         let dir = tempfile::tempdir().expect("a maildir");
         let maildir = dir.path().join("mail");
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
-        let child = ChildGuard::spawn(
+        let mut child = ChildGuard::spawn(
             "aiosmtpd (install python3-aiosmtpd: scripts/install-deps)",
             Command::new(python())
                 .args(["-m", "aiosmtpd", "-n", "-l"])
@@ -168,20 +180,22 @@ impl SmtpReceiver {
                 .stderr(Stdio::null()),
         );
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
+        loop {
+            if smtp_greets(port).await {
+                return Some(SmtpReceiver {
+                    port,
+                    dir,
+                    _child: child,
+                });
+            }
+            if !child.running() {
+                return None;
+            }
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "aiosmtpd did not listen on {port}"
             );
             crate::poll_pause().await;
-        }
-        SmtpReceiver {
-            port,
-            dir,
-            _child: child,
         }
     }
 
@@ -200,4 +214,15 @@ impl SmtpReceiver {
         }
         out
     }
+}
+
+/// Whether an SMTP server greets (`220 …`) on the loopback `port`.
+async fn smtp_greets(port: u16) -> bool {
+    use tokio::io::AsyncReadExt;
+    let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
+        return false;
+    };
+    let mut greeting = [0u8; 4];
+    let read = tokio::time::timeout(Duration::from_secs(30), stream.read_exact(&mut greeting));
+    matches!(read.await, Ok(Ok(_))) && &greeting[..3] == b"220"
 }
