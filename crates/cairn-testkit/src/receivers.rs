@@ -154,15 +154,20 @@ impl SmtpReceiver {
     /// between: then aiosmtpd exits (or someone else answers without an
     /// SMTP greeting) and it starts again on another port.
     pub async fn start() -> SmtpReceiver {
+        SmtpReceiver::start_with(SmtpTlsMode::Plain).await
+    }
+
+    /// As [`SmtpReceiver::start`], securing connections as `tls` says.
+    pub async fn start_with(tls: SmtpTlsMode) -> SmtpReceiver {
         for _ in 0..5 {
-            if let Some(started) = SmtpReceiver::try_start().await {
+            if let Some(started) = SmtpReceiver::try_start(&tls).await {
                 return started;
             }
         }
         panic!("aiosmtpd did not start on any of 5 free ports");
     }
 
-    async fn try_start() -> Option<SmtpReceiver> {
+    async fn try_start(tls: &SmtpTlsMode) -> Option<SmtpReceiver> {
         let dir = tempfile::tempdir().expect("a maildir");
         let maildir = dir.path().join("mail");
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -174,6 +179,7 @@ impl SmtpReceiver {
             Command::new(python())
                 .args(["-m", "aiosmtpd", "-n", "-l"])
                 .arg(format!("127.0.0.1:{port}"))
+                .args(tls.args())
                 .args(["-c", "aiosmtpd.handlers.Mailbox"])
                 .arg(&maildir)
                 .stdout(Stdio::null())
@@ -181,7 +187,18 @@ impl SmtpReceiver {
         );
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         loop {
-            if smtp_greets(port).await {
+            // Under implicit TLS the greeting is encrypted: a connection
+            // accepted by a live aiosmtpd is all that can be seen.
+            let up = match tls {
+                SmtpTlsMode::Implicit { .. } => {
+                    tokio::net::TcpStream::connect(("127.0.0.1", port))
+                        .await
+                        .is_ok()
+                        && child.running()
+                }
+                _ => smtp_greets(port).await,
+            };
+            if up {
                 return Some(SmtpReceiver {
                     port,
                     dir,
@@ -213,6 +230,36 @@ impl SmtpReceiver {
             }
         }
         out
+    }
+}
+
+/// How the SMTP receiver secures connections (certificate and key files in
+/// PEM).
+#[derive(Debug, Clone)]
+pub enum SmtpTlsMode {
+    Plain,
+    /// STARTTLS offered and required before a mail is taken.
+    StartTls {
+        cert: std::path::PathBuf,
+        key: std::path::PathBuf,
+    },
+    /// TLS from the first byte (SMTPS).
+    Implicit {
+        cert: std::path::PathBuf,
+        key: std::path::PathBuf,
+    },
+}
+
+impl SmtpTlsMode {
+    fn args(&self) -> Vec<std::ffi::OsString> {
+        let pair = |a: &str, b: &str, cert: &std::path::Path, key: &std::path::Path| {
+            vec![a.into(), cert.into(), b.into(), key.into()]
+        };
+        match self {
+            SmtpTlsMode::Plain => Vec::new(),
+            SmtpTlsMode::StartTls { cert, key } => pair("--tlscert", "--tlskey", cert, key),
+            SmtpTlsMode::Implicit { cert, key } => pair("--smtpscert", "--smtpskey", cert, key),
+        }
     }
 }
 

@@ -36,10 +36,10 @@ async fn fleet() -> Fleet {
     Fleet::assemble(server, token, agent, host_id, state).await
 }
 
-/// The job-failed alerts of the fleet's host, in any state.
-async fn job_alerts(fleet: &Fleet) -> Vec<cairn_store::Alert> {
+/// The fleet's alerts of `kind`, in any state.
+async fn alerts_of(fleet: &Fleet, kind: AlertKind) -> Vec<cairn_store::Alert> {
     let filter = AlertFilter {
-        kind: Some(AlertKind::JobFailed),
+        kind: Some(kind),
         ..AlertFilter::default()
     };
     fleet
@@ -139,7 +139,7 @@ async fn a_failing_backup_mails_and_signs_a_webhook_and_its_fix_resolves_through
                 .any(|m| m.contains("Subject: [CRITICAL] Cairn: job_failed"))
     })
     .await;
-    let alerts = job_alerts(&fleet).await;
+    let alerts = alerts_of(&fleet, AlertKind::JobFailed).await;
     assert_eq!(alerts.len(), 1, "one alert for one failure: {alerts:?}");
     assert_eq!(alerts[0].state, AlertState::Firing);
     let fired = &signed_events(&receiver, "alert.fired")[0];
@@ -158,7 +158,7 @@ async fn a_failing_backup_mails_and_signs_a_webhook_and_its_fix_resolves_through
             && smtp.messages().iter().any(|m| m.contains("RESOLVED"))
     })
     .await;
-    let alerts = job_alerts(&fleet).await;
+    let alerts = alerts_of(&fleet, AlertKind::JobFailed).await;
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     assert_eq!(alerts[0].state, AlertState::Resolved);
     assert_eq!(
@@ -177,21 +177,6 @@ fn write_files(dir: &std::path::Path, prefix: &str, count: usize, round: usize) 
         let body = format!("round {round} of file {i}{}", "!".repeat(round));
         std::fs::write(dir.join(format!("{prefix}-{i}.txt")), body).expect("file");
     }
-}
-
-async fn anomalies(fleet: &Fleet) -> Vec<cairn_store::Alert> {
-    let filter = AlertFilter {
-        kind: Some(AlertKind::Anomaly),
-        ..AlertFilter::default()
-    };
-    fleet
-        .server
-        .api
-        .alerts
-        .list(&Principal::local_cli(), filter, Page::first(50))
-        .await
-        .expect("alerts")
-        .items
 }
 
 #[tokio::test]
@@ -218,7 +203,7 @@ async fn real_backups_changing_fifty_times_the_usual_files_raise_an_anomaly_and_
     // Every job's end starts a sweep; one more, to be sure the last ran.
     fleet.server.api.alerts.evaluate().await.expect("sweep");
     assert!(
-        anomalies(&fleet).await.is_empty(),
+        alerts_of(&fleet, AlertKind::Anomaly).await.is_empty(),
         "usual runs raise nothing"
     );
 
@@ -228,7 +213,7 @@ async fn real_backups_changing_fifty_times_the_usual_files_raise_an_anomaly_and_
     let done = fleet.finish(job.id).await;
     assert_eq!(done.status, pb::JobStatus::Succeeded as i32, "{done:?}");
     fleet.server.api.alerts.evaluate().await.expect("sweep");
-    let found = anomalies(&fleet).await;
+    let found = alerts_of(&fleet, AlertKind::Anomaly).await;
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0].state, AlertState::Firing);
     assert!(found[0].message.contains("files"), "{}", found[0].message);

@@ -752,3 +752,94 @@ async fn notify_a_channel_moved_elsewhere_keeps_no_secret_unless_given_again() {
     let detail = rows.items[0].entry.detail.clone().unwrap_or_default();
     assert!(detail.contains("destination"), "{detail}");
 }
+
+/// A private CA and a certificate it issued for 127.0.0.1, written to `dir`:
+/// (the CA's PEM, the certificate's path, its key's path).
+fn smtp_certificate(dir: &std::path::Path) -> (Vec<u8>, std::path::PathBuf, std::path::PathBuf) {
+    let ca_key = rcgen::KeyPair::generate().expect("ca key");
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("ca params");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "Test mail CA");
+    let ca_cert = ca_params.self_signed(&ca_key).expect("ca cert");
+    let issuer = rcgen::Issuer::from_params(&ca_params, &ca_key);
+    let leaf_key = rcgen::KeyPair::generate().expect("leaf key");
+    let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .expect("leaf params")
+        .signed_by(&leaf_key, &issuer)
+        .expect("leaf cert");
+    let (cert, key) = (dir.join("mail.pem"), dir.join("mail.key"));
+    std::fs::write(&cert, leaf.pem()).expect("write cert");
+    std::fs::write(&key, leaf_key.serialize_pem()).expect("write key");
+    (ca_cert.pem().into_bytes(), cert, key)
+}
+
+#[tokio::test]
+async fn notify_email_goes_over_starttls_and_implicit_tls_to_a_real_smtp_server() {
+    use cairn_testkit::receivers::SmtpTlsMode;
+    let dir = tempfile::tempdir().expect("dir");
+    let (ca, cert, key) = smtp_certificate(dir.path());
+    let notice = cairn_notify::Outgoing::Notice(cairn_notify::Notice {
+        event: "alert.fired".into(),
+        alert_id: Some(7),
+        kind: Some("job_failed".into()),
+        severity: Severity::Critical,
+        subject: "host:1".into(),
+        host: Some("web-1".into()),
+        message: "the backup of web-1 failed".into(),
+        fired_at: Some(1_000),
+        at: 1_000,
+        link: None,
+    });
+    let modes = [
+        (
+            SmtpTls::Starttls,
+            SmtpTlsMode::StartTls {
+                cert: cert.clone(),
+                key: key.clone(),
+            },
+        ),
+        (SmtpTls::Implicit, SmtpTlsMode::Implicit { cert, key }),
+    ];
+    for (tls, mode) in modes {
+        let smtp = SmtpReceiver::start_with(mode).await;
+        let settings = Settings::Smtp {
+            host: "127.0.0.1".into(),
+            port: smtp.port,
+            tls,
+            username: String::new(),
+            from: "Cairn <cairn@example.com>".into(),
+            to: vec!["ops@example.com".into()],
+        };
+        // Without the private CA, the relay's certificate is not trusted.
+        let untrusting = cairn_notify::Sender {
+            policy: cairn_notify::Policy {
+                allow_private: true,
+            },
+            smtp_roots: Vec::new(),
+        };
+        let refused = untrusting
+            .send(&settings, &Secrets::default(), &notice, 1)
+            .await;
+        assert!(refused.is_err(), "{tls:?}: an unknown CA is refused");
+        let trusting = cairn_notify::Sender {
+            policy: cairn_notify::Policy {
+                allow_private: true,
+            },
+            smtp_roots: vec![ca.clone()],
+        };
+        trusting
+            .send(&settings, &Secrets::default(), &notice, 1)
+            .await
+            .unwrap_or_else(|e| panic!("{tls:?}: {e}"));
+        eventually(WAIT, "the mail arrives over TLS", || {
+            !smtp.messages().is_empty()
+        })
+        .await;
+        assert!(
+            smtp.messages()[0].contains("Subject: [CRITICAL] Cairn: job_failed on web-1"),
+            "{tls:?}"
+        );
+    }
+}
