@@ -2,6 +2,9 @@
 //! `job_log_retention_days` ago (an admin setting) are deleted. The job rows
 //! stay, so history and audit keep every job; only its lines go.
 //!
+//! Notification records (deliveries that ended, and every attempt) follow
+//! the job log retention: they are a log of what was sent.
+//!
 //! Audit retention: entries older than `audit_retention_days` (0: forever)
 //! are deleted by the same hourly sweep, and the sweep records itself in the
 //! log (as the system) whenever it deletes something.
@@ -60,11 +63,32 @@ impl Admin {
         Ok(deleted)
     }
 
-    /// One pass of both sweeps (the audit's runs even if the logs' failed).
+    /// Deletes notification deliveries that ended, and their attempts,
+    /// once older than the job log retention (they are a delivery log);
+    /// pending ones stay. Returns how many rows went.
+    pub async fn sweep_notifications(&self) -> ServiceResult<usize> {
+        let days = self.current_settings().await?.job_log_retention_days;
+        let cutoff = self
+            .clock()
+            .now()
+            .saturating_sub(i64::from(days).saturating_mul(DAY_MS));
+        let deleted = self.store().delete_notifications_before(cutoff).await?;
+        if deleted > 0 {
+            tracing::info!(
+                deleted,
+                days,
+                "notification records past their retention deleted"
+            );
+        }
+        Ok(deleted)
+    }
+
+    /// One pass of every sweep (each runs even if one before it failed).
     async fn sweep(&self) -> ServiceResult<()> {
         let logs = self.sweep_job_logs().await;
+        let notifications = self.sweep_notifications().await;
         self.sweep_audit_log().await?;
-        logs.map(|_| ())
+        logs.and(notifications).map(|_| ())
     }
 
     /// Runs the sweep every `every` until `shutdown`.

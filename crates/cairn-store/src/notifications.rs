@@ -292,6 +292,26 @@ impl Store {
         .await
     }
 
+    /// Deletes the deliveries that ended (delivered or failed) before
+    /// `before`, with their attempts, and test sends' attempts as old;
+    /// pending ones stay whatever their age. Returns how many rows went.
+    pub async fn delete_notifications_before(&self, before: Millis) -> StoreResult<usize> {
+        self.write(move |c| {
+            let attempts = c.execute(
+                "DELETE FROM notification_attempts WHERE at < ?1 AND (delivery_id IS NULL
+                   OR delivery_id IN (SELECT id FROM notification_deliveries
+                                      WHERE state <> 'pending' AND updated_at < ?1))",
+                params![before],
+            )?;
+            let deliveries = c.execute(
+                "DELETE FROM notification_deliveries WHERE state <> 'pending' AND updated_at < ?1",
+                params![before],
+            )?;
+            Ok(attempts + deliveries)
+        })
+        .await
+    }
+
     /// Records one attempt: the attempt row, the delivery's new state, and
     /// the channel's last sent / last error, in one transaction.
     pub async fn record_attempt(&self, outcome: AttemptOutcome) -> StoreResult<()> {

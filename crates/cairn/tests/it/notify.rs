@@ -843,3 +843,47 @@ async fn notify_email_goes_over_starttls_and_implicit_tls_to_a_real_smtp_server(
         );
     }
 }
+
+#[tokio::test]
+async fn notify_ended_deliveries_and_their_attempts_go_with_the_job_log_retention() {
+    let (server, hand) = TestServer::start_manual(1_800_000_000_000, |c| {
+        c.allow_private_notification_targets = true;
+    })
+    .await;
+    let receiver = HttpReceiver::start().await;
+    let api = &server.api.notifications;
+    let channel = api
+        .create(&admin(), webhook("kept a while", &receiver.url("/hook")))
+        .await
+        .expect("created");
+    api.test(&admin(), channel.id).await.expect("tested");
+    api.route(notice(
+        AlertKind::JobFailed,
+        Severity::Critical,
+        Transition::Fired,
+    ))
+    .await
+    .expect("routed");
+    until("the delivery is made", || async {
+        api.deliveries(&admin(), None, 5)
+            .await
+            .is_ok_and(|d| d.first().is_some_and(|d| d.delivery.state == "delivered"))
+    })
+    .await;
+    // Within the retention (30 days by default) nothing goes.
+    hand.advance(Duration::from_secs(29 * 86_400));
+    assert_eq!(
+        server.api.admin.sweep_notifications().await.expect("sweep"),
+        0
+    );
+    hand.advance(Duration::from_secs(2 * 86_400));
+    let gone = server.api.admin.sweep_notifications().await.expect("sweep");
+    assert_eq!(gone, 3, "the delivery, its attempt and the test's attempt");
+    let left = api.deliveries(&admin(), None, 5).await.expect("deliveries");
+    assert!(left.is_empty(), "{left:?}");
+    let view = api
+        .get(&admin(), channel.id)
+        .await
+        .expect("the channel stays");
+    assert!(view.last_sent_at.is_some());
+}
