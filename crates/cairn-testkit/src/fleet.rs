@@ -137,7 +137,12 @@ pub struct Fleet {
 impl Fleet {
     /// A fresh server, an admin token and one approved agent.
     pub async fn start() -> Fleet {
-        let server = TestServer::start().await;
+        Fleet::start_with(|_| {}).await
+    }
+
+    /// As [`Fleet::start`], with the server's configuration adjusted first.
+    pub async fn start_with(adjust: impl FnOnce(&mut cairn_server::ServerConfig)) -> Fleet {
+        let server = TestServer::start_with(adjust).await;
         let token = server.token_for("ops", Role::Admin, Scope::Admin).await;
         let state = tempfile::tempdir().expect("state");
         let mut agent = RunningAgent::start(agents::with_restore_root(&server.url, state.path()));

@@ -13,11 +13,10 @@ use cairn_notify::{Route, Secrets, Settings, SmtpTls};
 use cairn_proto::v1 as pb;
 use cairn_server::auth::Principal;
 use cairn_server::notifications::NewChannel;
-use cairn_store::{AlertFilter, Page, Role, Scope};
-use cairn_testkit::agents::{self, RunningAgent};
-use cairn_testkit::fleet::{Fleet, approve};
+use cairn_store::{AlertFilter, Page};
+use cairn_testkit::eventually;
+use cairn_testkit::fleet::Fleet;
 use cairn_testkit::receivers::{HttpReceiver, Received, SmtpReceiver};
-use cairn_testkit::{TestServer, eventually};
 
 const WAIT: Duration = Duration::from_secs(120);
 const SIGNING_KEY: &str = "e2e-signing-key";
@@ -28,12 +27,7 @@ fn init() -> pb::run_maintenance_request::Spec {
 
 /// A server that may send to the loopback receivers, with one approved agent.
 async fn fleet() -> Fleet {
-    let server = TestServer::start_with(|c| c.allow_private_notification_targets = true).await;
-    let token = server.token_for("ops", Role::Admin, Scope::Admin).await;
-    let state = tempfile::tempdir().expect("state");
-    let mut agent = RunningAgent::start(agents::with_restore_root(&server.url, state.path()));
-    let host_id = approve(&server, &token, &mut agent).await;
-    Fleet::assemble(server, token, agent, host_id, state).await
+    Fleet::start_with(|c| c.allow_private_notification_targets = true).await
 }
 
 /// The fleet's alerts of `kind`, in any state.

@@ -79,6 +79,14 @@ async fn private_server() -> TestServer {
     TestServer::start_with(|c| c.allow_private_notification_targets = true).await
 }
 
+/// As [`private_server`], on a manual clock the test moves.
+async fn manual_private_server() -> (TestServer, cairn_server::clock::ManualClock) {
+    TestServer::start_manual(1_800_000_000_000, |c| {
+        c.allow_private_notification_targets = true;
+    })
+    .await
+}
+
 fn invalid_reason(result: ServiceResult<impl std::fmt::Debug>) -> String {
     match result {
         Err(ServiceError::InvalidArgument { reason, .. }) => reason,
@@ -426,10 +434,7 @@ async fn notify_chat_kinds_arrive_in_their_shapes() {
 
 #[tokio::test]
 async fn notify_retries_back_off_on_the_clock_and_every_attempt_is_recorded() {
-    let (server, hand) = TestServer::start_manual(1_800_000_000_000, |c| {
-        c.allow_private_notification_targets = true;
-    })
-    .await;
+    let (server, hand) = manual_private_server().await;
     let receiver = HttpReceiver::start().await;
     receiver.script([Answer::Status(500), Answer::Status(503)]);
     let api = &server.api.notifications;
@@ -846,10 +851,7 @@ async fn notify_email_goes_over_starttls_and_implicit_tls_to_a_real_smtp_server(
 
 #[tokio::test]
 async fn notify_ended_deliveries_and_their_attempts_go_with_the_job_log_retention() {
-    let (server, hand) = TestServer::start_manual(1_800_000_000_000, |c| {
-        c.allow_private_notification_targets = true;
-    })
-    .await;
+    let (server, hand) = manual_private_server().await;
     let receiver = HttpReceiver::start().await;
     let api = &server.api.notifications;
     let channel = api
