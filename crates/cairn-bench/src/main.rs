@@ -1,0 +1,194 @@
+//! `cairn-bench`: Cairn's benchmark suite (DESIGN §17, issue #12). Every
+//! figure is printed beside a reference run in the same job, as a ratio,
+//! because the machines it runs on are shared and noisy.
+//!
+//! `make bench` runs the whole suite; `make bench-quick` a smaller one in a
+//! few minutes. Neither is part of `make test`: benchmarks never gate CI.
+
+mod b0_calibration;
+mod fixture;
+mod report;
+mod sys;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use clap::Parser;
+
+use report::Results;
+
+/// Cairn's benchmarks: each row beside a reference run in the same job.
+#[derive(Debug, Parser)]
+#[command(name = "cairn-bench")]
+struct Args {
+    /// The smaller suite (a few minutes) instead of the full one.
+    #[arg(long)]
+    quick: bool,
+    /// Run only these benchmarks (`B0,B1,…`).
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// The `cairn` binary to measure (default: beside this one).
+    #[arg(long)]
+    cairn: Option<PathBuf>,
+    /// The restic binary (default: `restic` in PATH).
+    #[arg(long, default_value = "restic")]
+    restic: PathBuf,
+    /// Scratch directory (emptied first; default target/bench/work).
+    #[arg(long)]
+    work: Option<PathBuf>,
+    /// Write the results table into this book chapter, between its
+    /// `<!-- bench:begin -->` and `<!-- bench:end -->` markers.
+    #[arg(long)]
+    book: Option<PathBuf>,
+}
+
+/// What every benchmark gets.
+#[derive(Debug)]
+pub struct Ctx {
+    /// The smaller suite.
+    pub quick: bool,
+    /// The `cairn` binary under test.
+    pub cairn: PathBuf,
+    /// The restic binary.
+    pub restic: PathBuf,
+    /// Scratch space on a real disk.
+    pub work: PathBuf,
+}
+
+impl Ctx {
+    /// `full` in the full suite, `quick` in the quick one.
+    pub fn scale<T>(&self, full: T, quick: T) -> T {
+        if self.quick { quick } else { full }
+    }
+}
+
+type Bench = for<'a> fn(
+    &'a Ctx,
+    &'a mut Results,
+) -> std::pin::Pin<Box<dyn Future<Output = anyhow::Result<()>> + 'a>>;
+
+/// The suite, in the order it runs.
+fn suite() -> Vec<(&'static str, &'static str, Bench)> {
+    vec![(
+        "B0",
+        "calibration: fdatasync, loopback round trip, raw SQLite inserts",
+        |ctx, results| Box::pin(b0_calibration::run(ctx, results)),
+    )]
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs the suite; `Ok(false)` when a benchmark could not run.
+async fn run(args: Args) -> anyhow::Result<bool> {
+    let cairn = match args.cairn {
+        Some(path) => path,
+        None => std::env::current_exe()
+            .context("locating this binary")?
+            .with_file_name("cairn"),
+    };
+    anyhow::ensure!(
+        cairn.is_file(),
+        "no cairn binary at {} (build it, or pass --cairn)",
+        cairn.display()
+    );
+    let work = args
+        .work
+        .unwrap_or_else(|| PathBuf::from("target/bench/work"));
+    if work.exists() {
+        std::fs::remove_dir_all(&work).with_context(|| format!("emptying {}", work.display()))?;
+    }
+    std::fs::create_dir_all(&work).with_context(|| format!("making {}", work.display()))?;
+    let ctx = Ctx {
+        quick: args.quick,
+        cairn: std::fs::canonicalize(&cairn)?,
+        restic: args.restic,
+        work: std::fs::canonicalize(&work)?,
+    };
+    let machine = sys::machine();
+    let mode = if ctx.quick { "quick" } else { "full" };
+    println!("cairn-bench ({mode} suite) on {machine}");
+    println!("measuring {}", ctx.cairn.display());
+    let mut results = Results::default();
+    let started = Instant::now();
+    for (name, title, bench) in suite() {
+        if !args.only.is_empty() && !args.only.iter().any(|o| o.eq_ignore_ascii_case(name)) {
+            continue;
+        }
+        println!("\n{name}: {title}");
+        let began = Instant::now();
+        if let Err(err) = bench(&ctx, &mut results).await {
+            println!("  {name} did not finish: {err:#}");
+            results
+                .failures
+                .push((name.to_string(), format!("{err:#}")));
+        }
+        println!("  ({:.0} s)", began.elapsed().as_secs_f64());
+    }
+    println!("\n{}", results.terminal());
+    for remark in &results.remarks {
+        println!("note: {remark}");
+    }
+    println!("whole run: {:.0} s", started.elapsed().as_secs_f64());
+    let markdown = format!(
+        "Measured {} with `make bench{}` on {machine}.\n\n{}{}",
+        today(),
+        if ctx.quick { "-quick" } else { "" },
+        results.markdown(),
+        results
+            .remarks
+            .iter()
+            .map(|r| format!("\n- {r}"))
+            .collect::<String>()
+    );
+    let out = PathBuf::from("target/bench/results.md");
+    std::fs::write(&out, &markdown).with_context(|| format!("writing {}", out.display()))?;
+    println!("results written to {}", out.display());
+    if let Some(book) = args.book {
+        write_into_book(&book, &markdown)?;
+        println!("and into {}", book.display());
+    }
+    Ok(results.failures.is_empty())
+}
+
+/// Replaces what lies between the chapter's markers with `table`.
+fn write_into_book(chapter: &std::path::Path, table: &str) -> anyhow::Result<()> {
+    const BEGIN: &str = "<!-- bench:begin -->";
+    const END: &str = "<!-- bench:end -->";
+    let text = std::fs::read_to_string(chapter)
+        .with_context(|| format!("reading {}", chapter.display()))?;
+    let (head, rest) = text
+        .split_once(BEGIN)
+        .with_context(|| format!("{} has no {BEGIN} marker", chapter.display()))?;
+    let (_, tail) = rest
+        .split_once(END)
+        .with_context(|| format!("{} has no {END} marker", chapter.display()))?;
+    let updated = format!("{head}{BEGIN}\n{table}\n{END}{tail}");
+    std::fs::write(chapter, updated).with_context(|| format!("writing {}", chapter.display()))
+}
+
+/// Today's date, UTC, as YYYY-MM-DD.
+fn today() -> String {
+    chrono::Utc::now().format("%Y-%m-%d").to_string()
+}
