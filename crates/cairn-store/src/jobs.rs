@@ -8,6 +8,7 @@
 
 use cairn_domain::{BackupSummary, JobKind, Progress, Trigger};
 pub use cairn_domain::{JobSpec, JobStatus};
+use rusqlite::types::Value;
 use rusqlite::{Connection, Row, params};
 
 use crate::codec::{column, encode, spelling};
@@ -78,6 +79,50 @@ pub struct JobFilter {
     pub active_only: bool,
     /// Only jobs started this way.
     pub trigger: Option<Trigger>,
+}
+
+/// The SQL of a filter: only the conditions it sets, so the planner can use
+/// the index each one has (a `?N IS NULL OR column = ?N` for every filter
+/// left none usable, and a fleet's 100,000 jobs were scanned for a page of
+/// running ones: benchmark B4). The values bind in order after the cursor.
+fn job_conditions(filter: &JobFilter) -> (String, Vec<Value>) {
+    let mut sql = String::new();
+    let mut values = Vec::new();
+    let mut equal = |column: &str, value: Value| {
+        sql.push_str(&format!(" AND {column} = ?"));
+        values.push(value);
+    };
+    if let Some(host) = filter.host {
+        equal("host_id", Value::Integer(host.0));
+    }
+    if let Some(repository) = filter.repository {
+        equal("repository_id", Value::Integer(repository.0));
+    }
+    if let Some(status) = filter.status {
+        equal("status", Value::Text(status.as_str().into()));
+    }
+    if let Some(schedule) = filter.schedule {
+        equal("schedule_id", Value::Integer(schedule.0));
+    }
+    if let Some(kind) = filter.kind {
+        equal("kind", Value::Text(kind.as_str().into()));
+    }
+    if let Some(trigger) = filter.trigger {
+        equal("trigger", Value::Text(trigger.as_str().into()));
+    }
+    if filter.active_only {
+        sql.push_str(" AND status IN ('queued', 'dispatched', 'running')");
+    }
+    (sql, values)
+}
+
+/// Whether a filter selects a small set with an index of its own.
+fn narrow(filter: &JobFilter) -> bool {
+    filter.host.is_some()
+        || filter.repository.is_some()
+        || filter.schedule.is_some()
+        || filter.active_only
+        || filter.status.is_some_and(|s| !s.is_terminal())
 }
 
 const JOB_COLUMNS: &str = "id, kind, status, host_id, repository_id, trigger, spec, created_by, created_at,
@@ -201,29 +246,19 @@ impl Store {
     /// Jobs, newest first.
     pub async fn list_jobs(&self, filter: JobFilter, page: Page) -> StoreResult<PageOf<Job>> {
         self.read(move |c| {
-            let mut stmt = c.prepare(&format!(
-                "SELECT {JOB_COLUMNS} FROM jobs WHERE id < ?1 AND (?2 IS NULL OR host_id = ?2)
-                   AND (?3 IS NULL OR repository_id = ?3) AND (?4 IS NULL OR status = ?4)
-                   AND (?6 IS NULL OR schedule_id = ?6) AND (?7 IS NULL OR kind = ?7)
-                   AND (?8 = 0 OR status IN ('queued', 'dispatched', 'running'))
-                   AND (?9 IS NULL OR trigger = ?9)
-                 ORDER BY id DESC LIMIT ?5"
+            let (conditions, mut values) = job_conditions(&filter);
+            values.insert(0, Value::Integer(page.cursor.unwrap_or(i64::MAX)));
+            values.push(Value::Integer(page.probe_limit()));
+            // A filter that selects few jobs (one host's, the running ones)
+            // reads them by its index and sorts them: `+id` keeps the planner
+            // from walking the whole table newest first instead, hoping to
+            // meet them early (22 ms for no running job at 100,000 jobs).
+            let order = if narrow(&filter) { "+id" } else { "id" };
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {JOB_COLUMNS} FROM jobs WHERE id < ?{conditions} ORDER BY {order} DESC LIMIT ?"
             ))?;
             let rows = stmt
-                .query_map(
-                    params![
-                        page.cursor.unwrap_or(i64::MAX),
-                        filter.host,
-                        filter.repository,
-                        filter.status.map(JobStatus::as_str),
-                        page.probe_limit(),
-                        filter.schedule,
-                        filter.kind.map(JobKind::as_str),
-                        filter.active_only,
-                        filter.trigger.map(Trigger::as_str),
-                    ],
-                    job_from_row,
-                )?
+                .query_map(rusqlite::params_from_iter(values), job_from_row)?
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(page.finish(rows, |j| j.id.0))
         })

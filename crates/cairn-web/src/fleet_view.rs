@@ -127,15 +127,34 @@ fn day_cell(day: i64, found: Option<&BackupDay>) -> DayCell {
     }
 }
 
-/// The fleet table: hosts that belong to the fleet (not rejected or
-/// revoked), worst first, then by name.
-pub(crate) fn fleet_rows(hosts: &[HostView], facts: &FleetFacts<'_>) -> Vec<FleetRow> {
-    let today = facts.history.today;
-    let first = today - i64::from(STRIP_DAYS) + 1;
-    let mut rows: Vec<FleetRow> = hosts
+/// The hosts that belong to the fleet (not rejected or revoked), worst
+/// first, then by name: cheap for every host, as it needs no day cells.
+pub(crate) fn rank_hosts<'h>(
+    hosts: &'h [HostView],
+    facts: &FleetFacts<'_>,
+) -> Vec<(Problem, &'h HostView)> {
+    let mut ranked: Vec<(Problem, &HostView)> = hosts
         .iter()
         .filter(|v| matches!(v.host.status, HostStatus::Pending | HostStatus::Approved))
         .map(|view| {
+            let history = facts.history.hosts.get(&view.host.id);
+            (problem(view, history, facts), view)
+        })
+        .collect();
+    ranked.sort_by(|(pa, a), (pb, b)| {
+        (*pa, &a.host.facts.hostname, a.host.id).cmp(&(*pb, &b.host.facts.hostname, b.host.id))
+    });
+    ranked
+}
+
+/// The fleet table's rows for `ranked` hosts (see [`rank_hosts`]), in that
+/// order, with their strips from `facts.history`.
+pub(crate) fn fleet_rows(ranked: &[(Problem, &HostView)], facts: &FleetFacts<'_>) -> Vec<FleetRow> {
+    let today = facts.history.today;
+    let first = today - i64::from(STRIP_DAYS) + 1;
+    ranked
+        .iter()
+        .map(|&(problem, view)| {
             let history = facts.history.hosts.get(&view.host.id);
             let by_day: BTreeMap<i64, &BackupDay> = history
                 .map(|h| h.days.iter().map(|d| (d.day, d)).collect())
@@ -154,23 +173,21 @@ pub(crate) fn fleet_rows(hosts: &[HostView], facts: &FleetFacts<'_>) -> Vec<Flee
             FleetRow {
                 id: view.host.id.0,
                 hostname: view.host.facts.hostname.clone(),
-                problem: problem(view, history, facts),
+                problem,
                 last_good: time(last_good),
                 last_good_iso: last_good.map(iso).unwrap_or_default(),
                 days,
                 summary,
             }
         })
-        .collect();
-    rows.sort_by(|a, b| (a.problem, &a.hostname, a.id).cmp(&(b.problem, &b.hostname, b.id)));
-    rows
+        .collect()
 }
 
 /// The fleet's state as the favicon shows it: `bad` when a host fails, is
 /// overdue or offline; `warn` when runs were missed or a host waits;
 /// otherwise `ok`.
-pub(crate) fn fleet_state(rows: &[FleetRow]) -> &'static str {
-    match rows.iter().map(|r| r.problem).min() {
+pub(crate) fn fleet_state(ranked: &[(Problem, &HostView)]) -> &'static str {
+    match ranked.iter().map(|(problem, _)| *problem).min() {
         Some(Problem::Failing | Problem::Overdue | Problem::Offline) => "bad",
         Some(Problem::Missed | Problem::Pending) => "warn",
         _ => "ok",

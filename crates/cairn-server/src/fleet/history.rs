@@ -31,14 +31,28 @@ pub struct FleetHistory {
     pub hosts: BTreeMap<HostId, BackupHistory>,
 }
 
+impl FleetHistory {
+    fn add_days(&mut self, days: Vec<BackupDay>) {
+        for day in days {
+            self.hosts.entry(day.host).or_default().days.push(day);
+        }
+    }
+}
+
 /// The longest history one call returns.
 pub const MAX_HISTORY_DAYS: u32 = 366;
 
 impl Fleet {
-    /// Every host's backups over the last `days` UTC days (today included),
-    /// and its last good backup whenever it was. A host with neither is
-    /// absent.
-    pub async fn backup_history(&self, p: &Principal, days: u32) -> ServiceResult<FleetHistory> {
+    /// Every host's last backup and last good backup whenever they were,
+    /// and the backups of the `days_of` hosts (every host when `None`) over
+    /// the last `days` UTC days, today included. A host with neither is
+    /// absent. A page showing some hosts of many asks for theirs only.
+    pub async fn backup_history(
+        &self,
+        p: &Principal,
+        days: u32,
+        days_of: Option<&[HostId]>,
+    ) -> ServiceResult<FleetHistory> {
         p.require(Scope::Read)?;
         if !(1..=MAX_HISTORY_DAYS).contains(&days) {
             return Err(ServiceError::invalid(
@@ -54,12 +68,40 @@ impl Fleet {
             entry.last = last.last;
             entry.last_good = last.good;
         }
-        for day in self.store.backup_days(since).await? {
-            history.entry(day.host).or_default().days.push(day);
-        }
-        Ok(FleetHistory {
+        let mut fleet = FleetHistory {
             today,
             hosts: history,
-        })
+        };
+        let days = match days_of {
+            None => self.store.backup_days(since).await?,
+            Some([]) => Vec::new(),
+            Some(hosts) => self.store.backup_days_of(since, hosts).await?,
+        };
+        fleet.add_days(days);
+        Ok(fleet)
+    }
+
+    /// Adds to `history` the backup days of `hosts` over the same days: for
+    /// a page that ranked every host by [`Fleet::backup_history`] without
+    /// days, then shows some of them.
+    pub async fn add_backup_days(
+        &self,
+        p: &Principal,
+        history: &mut FleetHistory,
+        days: u32,
+        hosts: &[HostId],
+    ) -> ServiceResult<()> {
+        p.require(Scope::Read)?;
+        if !(1..=MAX_HISTORY_DAYS).contains(&days) {
+            return Err(ServiceError::invalid(
+                "days",
+                format!("between 1 and {MAX_HISTORY_DAYS}"),
+            ));
+        }
+        let since = (history.today - i64::from(days) + 1) * DAY_MS;
+        if !hosts.is_empty() {
+            history.add_days(self.store.backup_days_of(since, hosts).await?);
+        }
+        Ok(())
     }
 }

@@ -102,6 +102,27 @@ async fn backups_are_counted_per_host_and_utc_day_with_missed_firings() {
             (b, day + 1, 0, 0, 2),
         ]
     );
+    // One host's days alone: the same rows, read by seeking its own.
+    let of_b = store
+        .backup_days_of(day * DAY_MS, &[b])
+        .await
+        .expect("b's days");
+    assert_eq!(
+        of_b.iter().map(of).collect::<Vec<_>>(),
+        [(b, day + 1, 0, 0, 2)]
+    );
+    let of_a = store
+        .backup_days_of(day * DAY_MS, &[a])
+        .await
+        .expect("a's days");
+    assert_eq!(of_a.len(), 2);
+    assert!(
+        store
+            .backup_days_of(day * DAY_MS, &[])
+            .await
+            .expect("none")
+            .is_empty()
+    );
 
     let last = store.last_backups().await.expect("last");
     assert_eq!(

@@ -31,6 +31,10 @@ const LANDED: &[(&str, &str)] = &[
         "0006_audit_retention.sql",
         "b7bade0c83b6f93fc5a5faf195a42faba8b11148111c489580073db47049ccc0",
     ),
+    (
+        "0007_host_backup_lookup_index.sql",
+        "54dbb2a564898583406471130fa3c04c65987e623862f788f0997769c859e440",
+    ),
 ];
 
 #[test]

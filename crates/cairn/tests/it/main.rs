@@ -35,6 +35,7 @@ mod web;
 mod web_admin;
 mod web_audit;
 mod web_config;
+mod web_dashboard_scale;
 mod web_fleet;
 mod web_hosts;
 mod web_jobs;

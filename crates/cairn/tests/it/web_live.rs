@@ -20,7 +20,7 @@ use crate::{form_value, get_page, post_form, signed_in};
 /// Noon on a day well inside 2026, UTC.
 const NOON: Millis = 20_500 * DAY_MS + DAY_MS / 2;
 
-async fn approve(server: &TestServer, host: HostId) {
+pub(crate) async fn approve(server: &TestServer, host: HostId) {
     server
         .api
         .fleet
@@ -31,7 +31,13 @@ async fn approve(server: &TestServer, host: HostId) {
 
 /// A backup of `host` that ended as `status` at `at`, as its agent would
 /// have reported it (message `seq`).
-async fn backup_ended(server: &TestServer, host: HostId, seq: u64, status: JobStatus, at: Millis) {
+pub(crate) async fn backup_ended(
+    server: &TestServer,
+    host: HostId,
+    seq: u64,
+    status: JobStatus,
+    at: Millis,
+) {
     let job = server
         .stored_job(host, JobSpec::Backup(BackupSpec::default()))
         .await;
@@ -53,7 +59,7 @@ async fn backup_ended(server: &TestServer, host: HostId, seq: u64, status: JobSt
 }
 
 /// The text of the fleet table.
-fn fleet_table(page: &str) -> &str {
+pub(crate) fn fleet_table(page: &str) -> &str {
     let start = page.find("id=\"fleet-table\"").expect("the fleet table");
     let end = page[start..].find("</table>").expect("its end") + start;
     &page[start..end]
