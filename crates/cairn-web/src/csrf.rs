@@ -47,21 +47,27 @@ pub(crate) async fn same_origin_only(request: Request, next: Next) -> Response {
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     );
-    if !safe && !is_same_origin(request.headers()) {
+    let authority = request.uri().authority().map(|a| a.as_str().to_string());
+    if !safe && !is_same_origin(request.headers(), authority.as_deref()) {
         tracing::warn!(path = %request.uri().path(), "refused a cross-site request");
         return (StatusCode::FORBIDDEN, "cross-site request refused\n").into_response();
     }
     next.run(request).await
 }
 
-fn is_same_origin(headers: &HeaderMap) -> bool {
+/// `authority` is the request URI's: over HTTP/2 the host comes as the
+/// `:authority` pseudo-header, and no `Host` header is sent.
+fn is_same_origin(headers: &HeaderMap, authority: Option<&str>) -> bool {
     if let Some(site) = headers.get("sec-fetch-site") {
         return matches!(site.to_str(), Ok("same-origin" | "none"));
     }
     match headers.get(header::ORIGIN) {
         None => true,
         Some(origin) => {
-            let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+            let host = headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .or(authority);
             let origin_host = origin.to_str().ok().and_then(|o| {
                 o.strip_prefix("https://")
                     .or_else(|| o.strip_prefix("http://"))
@@ -103,34 +109,42 @@ mod tests {
 
     #[test]
     fn fetch_metadata_decides_when_present() {
-        assert!(is_same_origin(&headers(&[(
-            "sec-fetch-site",
-            "same-origin"
-        )])));
-        assert!(!is_same_origin(&headers(&[(
-            "sec-fetch-site",
-            "cross-site"
-        )])));
-        assert!(!is_same_origin(&headers(&[(
-            "sec-fetch-site",
-            "same-site"
-        )])));
+        assert!(is_same_origin(
+            &headers(&[("sec-fetch-site", "same-origin")]),
+            None
+        ));
+        assert!(!is_same_origin(
+            &headers(&[("sec-fetch-site", "cross-site")]),
+            None
+        ));
+        assert!(!is_same_origin(
+            &headers(&[("sec-fetch-site", "same-site")]),
+            None
+        ));
+    }
+
+    #[test]
+    fn over_http2_the_origin_is_matched_against_the_authority() {
+        let origin = headers(&[("origin", "https://cairn:8443")]);
+        assert!(is_same_origin(&origin, Some("cairn:8443")));
+        assert!(!is_same_origin(&origin, Some("evil.example")));
+        assert!(!is_same_origin(&origin, None));
     }
 
     #[test]
     fn origin_must_match_host() {
-        assert!(is_same_origin(&headers(&[
-            ("origin", "http://cairn:8080"),
-            ("host", "cairn:8080")
-        ])));
-        assert!(!is_same_origin(&headers(&[
-            ("origin", "https://evil.example"),
-            ("host", "cairn:8080")
-        ])));
-        assert!(!is_same_origin(&headers(&[
-            ("origin", "null"),
-            ("host", "cairn:8080")
-        ])));
-        assert!(is_same_origin(&headers(&[("host", "cairn:8080")])));
+        assert!(is_same_origin(
+            &headers(&[("origin", "http://cairn:8080"), ("host", "cairn:8080")]),
+            None
+        ));
+        assert!(!is_same_origin(
+            &headers(&[("origin", "https://evil.example"), ("host", "cairn:8080")]),
+            None
+        ));
+        assert!(!is_same_origin(
+            &headers(&[("origin", "null"), ("host", "cairn:8080")]),
+            None
+        ));
+        assert!(is_same_origin(&headers(&[("host", "cairn:8080")]), None));
     }
 }

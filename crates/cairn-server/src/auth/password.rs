@@ -1,5 +1,8 @@
 //! Passwords: argon2id (the crate's defaults: 19 MiB, 2 passes), verified on
-//! the blocking pool so a burst of logins cannot stall the runtime.
+//! the blocking pool so a burst of logins cannot stall the runtime, and at
+//! most one per core at a time: each hash takes 19 MiB, and a burst of 300
+//! sign-ins (benchmark B3) left the server at 1 GB RSS; a flood of sign-ins
+//! from rotating addresses could have taken all the memory there is.
 
 use std::sync::OnceLock;
 
@@ -51,17 +54,39 @@ pub fn validate_password(password: &str) -> ServiceResult<()> {
     Ok(())
 }
 
+/// Hashes (or verifications) running at once: one per core, at least one.
+fn hashing_slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+    SLOTS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        tokio::sync::Semaphore::new(cores.clamp(1, 8))
+    })
+}
+
+/// Runs one argon2 computation on the blocking pool once a slot is free.
+async fn argon2_work<T: Send + 'static>(
+    what: &str,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> ServiceResult<T> {
+    let _slot = hashing_slots()
+        .acquire()
+        .await
+        .map_err(|e| ServiceError::Internal(format!("{what}: {e}")))?;
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ServiceError::Internal(format!("{what} task: {e}")))
+}
+
 /// Hashes a password into a PHC string.
 pub(crate) async fn hash_password(password: String) -> ServiceResult<String> {
-    tokio::task::spawn_blocking(move || {
+    argon2_work("hashing", move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
             .hash_password(password.as_bytes(), &salt)
             .map(|hash| hash.to_string())
             .map_err(|e| ServiceError::Internal(format!("hashing a password: {e}")))
     })
-    .await
-    .map_err(|e| ServiceError::Internal(format!("hashing task: {e}")))?
+    .await?
 }
 
 /// Verifies a password against a PHC string. With no stored hash (unknown
@@ -74,7 +99,7 @@ pub(crate) async fn verify_password(
     if password.len() > MAX_PASSWORD_BYTES {
         return Ok(false);
     }
-    tokio::task::spawn_blocking(move || {
+    argon2_work("verifying", move || {
         let known = stored.is_some();
         let phc = stored.unwrap_or_else(|| dummy_hash().to_string());
         let Ok(parsed) = PasswordHash::new(&phc) else {
@@ -87,7 +112,6 @@ pub(crate) async fn verify_password(
         known && matches
     })
     .await
-    .map_err(|e| ServiceError::Internal(format!("verifying task: {e}")))
 }
 
 fn dummy_hash() -> &'static str {
@@ -104,6 +128,26 @@ fn dummy_hash() -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn no_more_hashes_run_at_once_than_there_are_slots() {
+        let slots = hashing_slots();
+        // Every slot taken: a verification waits for one.
+        let held = slots
+            .acquire_many(u32::try_from(slots.available_permits()).expect("few slots"))
+            .await
+            .expect("all slots");
+        let waiting = tokio::spawn(verify_password("some password here".into(), None));
+        for _ in 0..100 {
+            tokio::task::yield_now().await;
+        }
+        assert!(!waiting.is_finished(), "it waits for a slot");
+        drop(held);
+        assert!(
+            !waiting.await.expect("task").expect("verify"),
+            "unknown user"
+        );
+    }
 
     #[tokio::test]
     async fn hash_then_verify() {
