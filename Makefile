@@ -6,7 +6,7 @@ CARGO ?= cargo
 DEMO_DIR ?= ./cairn-data
 DEMO_LISTEN ?= 127.0.0.1:8080
 
-.PHONY: all build test test-repeat fmt fmt-check lint unit browser deps demo docs docs-watch clean help
+.PHONY: all build test test-repeat fmt fmt-check lint unit browser deps demo docs docs-watch clean help bench bench-quick
 
 all: build
 
@@ -18,6 +18,8 @@ help:
 	@echo "make build  - build the cairn binary"
 	@echo "make fmt    - format the code"
 	@echo "make docs   - build the book into docs/book/book (make docs-watch serves it)"
+	@echo "make bench  - the benchmark suite on a release build, each row beside a reference; writes the book's table"
+	@echo "make bench-quick - a smaller benchmark suite, a few minutes (BENCH_ONLY=B0,B4 for some)"
 
 deps:
 	@scripts/install-deps
@@ -49,6 +51,20 @@ test: deps fmt-check lint unit browser
 # show up here, not in CI.
 test-repeat:
 	@scripts/test-repeat
+
+# Benchmarks: never part of `make test` (they do not gate CI). They measure
+# the release build, which is what ships; `make bench` writes its table into
+# the book's performance chapter. BENCH_ONLY=B0,B6 runs some of them.
+BENCH_ONLY ?=
+BENCH_FLAGS = $(if $(BENCH_ONLY),--only $(BENCH_ONLY))
+
+bench: deps
+	$(CARGO) build --release -p cairn -p cairn-bench
+	target/release/cairn-bench $(BENCH_FLAGS) --book docs/book/src/performance.md
+
+bench-quick: deps
+	$(CARGO) build --release -p cairn -p cairn-bench
+	target/release/cairn-bench --quick $(BENCH_FLAGS)
 
 demo: build
 	@echo "Starting the Cairn demo on http://$(DEMO_LISTEN) with everything in $(DEMO_DIR). Ctrl-C stops it."

@@ -1,7 +1,7 @@
 //! A real `cairn server` as a child process, the way an operator runs it:
 //! TLS with its self-signed certificate (pinned by the clients), its own
-//! data directory, an admin account and an API token made with
-//! `cairn admin` before it starts. Its memory and CPU are its own, which is
+//! data directory, and an admin account made with `cairn admin` before it
+//! starts. Its memory and CPU are its own, which is
 //! why the benchmarks run it out of process.
 
 use std::net::SocketAddr;
@@ -56,7 +56,7 @@ pub struct BenchServer {
 }
 
 impl BenchServer {
-    /// Makes the data directory, the certificate, the admin and a token,
+    /// Makes the data directory, the certificate, and the admin,
     /// starts the server and waits until `/readyz` answers.
     pub async fn start(ctx: &Ctx, options: ServerOptions) -> anyhow::Result<BenchServer> {
         let (data_dir, scratch) = match &options.data_dir {
@@ -83,7 +83,7 @@ impl BenchServer {
                     .context("making the server's certificate")?;
             Some(identity.fingerprint().to_string())
         };
-        let token = admin_token(&ctx.cairn, &data_dir)?;
+        let token = create_admin(&ctx.cairn, &data_dir)?;
         let scheme = if options.plaintext { "http" } else { "https" };
         let mut server = BenchServer {
             child: None,
@@ -182,64 +182,45 @@ impl BenchServer {
         }
     }
 
-    /// How agents and clients trust the server: the pinned certificate.
-    pub fn trust(&self) -> cairn_tls::Trust {
-        match &self.fingerprint {
-            Some(fp) => match cairn_tls::parse_fingerprint(fp) {
-                Ok(bytes) => cairn_tls::Trust::Pinned(bytes),
-                Err(_) => cairn_tls::Trust::System,
-            },
-            None => cairn_tls::Trust::System,
-        }
-    }
-
-    /// An HTTP client that trusts the pinned certificate.
+    /// An HTTP client that trusts the pinned certificate, with a timeout
+    /// for whole requests (not for streams: see [`pinned_client`]).
     pub fn http(&self) -> anyhow::Result<reqwest::Client> {
-        let builder = reqwest::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .redirect(reqwest::redirect::Policy::none());
-        let builder = if self.fingerprint.is_some() {
-            let (config, _) =
-                cairn_tls::client_config(&self.trust()).context("TLS client config")?;
-            builder.use_preconfigured_tls((*config).clone())
-        } else {
-            builder
-        };
-        builder.build().context("building the HTTP client")
+        pinned_client(self.fingerprint.as_deref(), Some(Duration::from_secs(60)))
     }
 
-    /// A gRPC channel to the API, over the pinned TLS.
+    /// A gRPC channel of its own (its own connection) to the server, over
+    /// the pinned TLS.
     pub async fn channel(&self) -> anyhow::Result<Channel> {
         let endpoint = Endpoint::from_shared(self.url.clone())?
             .connect_timeout(Duration::from_secs(10))
             .tcp_nodelay(true);
-        let channel = if self.fingerprint.is_some() {
-            let (config, _) =
-                cairn_tls::client_config(&self.trust()).context("TLS client config")?;
-            endpoint
-                .connect_with_connector(cairn_tls::connector(config))
-                .await?
-        } else {
-            endpoint.connect().await?
-        };
-        Ok(channel)
+        match &self.fingerprint {
+            Some(fingerprint) => {
+                let pin = cairn_tls::parse_fingerprint(fingerprint)?;
+                let (config, _) = cairn_tls::client_config(&cairn_tls::Trust::Pinned(pin))
+                    .context("TLS client config")?;
+                Ok(endpoint
+                    .connect_with_connector(cairn_tls::connector(config))
+                    .await?)
+            }
+            None => Ok(endpoint.connect().await?),
+        }
+    }
+
+    /// What adds the admin token to a call.
+    pub fn bearer(&self) -> anyhow::Result<Bearer> {
+        let value: MetadataValue<tonic::metadata::Ascii> = format!("Bearer {}", self.token)
+            .parse()
+            .context("token header")?;
+        Ok(Bearer(value))
     }
 
     /// A gRPC channel whose calls carry the admin token.
     pub async fn api(&self) -> anyhow::Result<Authed> {
-        let value: MetadataValue<tonic::metadata::Ascii> = format!("Bearer {}", self.token)
-            .parse()
-            .context("token header")?;
         Ok(InterceptedService::new(
             self.channel().await?,
-            Bearer(value),
+            self.bearer()?,
         ))
-    }
-}
-
-impl Drop for BenchServer {
-    fn drop(&mut self) {
-        self.kill9();
     }
 }
 
@@ -262,14 +243,40 @@ impl tonic::service::Interceptor for Bearer {
     }
 }
 
+impl Drop for BenchServer {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// An HTTP client of its own (its own connection) trusting only the
+/// certificate with `fingerprint` (any when `None`, for plain HTTP).
+pub fn pinned_client(
+    fingerprint: Option<&str>,
+    timeout: Option<Duration>,
+) -> anyhow::Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
+    if let Some(timeout) = timeout {
+        builder = builder.timeout(timeout);
+    }
+    if let Some(fingerprint) = fingerprint {
+        let pin = cairn_tls::parse_fingerprint(fingerprint).context("the server's fingerprint")?;
+        let (config, _) = cairn_tls::client_config(&cairn_tls::Trust::Pinned(pin))
+            .context("TLS client config")?;
+        builder = builder.use_preconfigured_tls((*config).clone());
+    }
+    builder.build().context("building the HTTP client")
+}
+
 /// A loopback address with a free port (bound, then released).
 pub fn free_addr() -> anyhow::Result<SocketAddr> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
     Ok(listener.local_addr()?)
 }
 
-/// `cairn admin create-user` and `create-token` on the data directory.
-fn admin_token(cairn: &Path, data_dir: &Path) -> anyhow::Result<String> {
+/// `cairn admin create-user` and `create-token` on the data directory;
+/// returns the admin-scoped token.
+fn create_admin(cairn: &Path, data_dir: &Path) -> anyhow::Result<String> {
     let password_file = data_dir.join("bench-admin-password");
     std::fs::write(&password_file, ADMIN_PASSWORD).context("writing the admin password file")?;
     let admin = |args: &[&str]| -> anyhow::Result<String> {

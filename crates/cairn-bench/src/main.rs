@@ -6,8 +6,14 @@
 //! few minutes. Neither is part of `make test`: benchmarks never gate CI.
 
 mod b0_calibration;
+mod b3_fanout;
+mod b4_pages;
+mod b6_footprint;
 mod fixture;
 mod report;
+mod seed;
+mod sim;
+mod sse;
 mod sys;
 
 use std::path::PathBuf;
@@ -71,11 +77,28 @@ type Bench = for<'a> fn(
 
 /// The suite, in the order it runs.
 fn suite() -> Vec<(&'static str, &'static str, Bench)> {
-    vec![(
-        "B0",
-        "calibration: fdatasync, loopback round trip, raw SQLite inserts",
-        |ctx, results| Box::pin(b0_calibration::run(ctx, results)),
-    )]
+    vec![
+        (
+            "B0",
+            "calibration: fdatasync, loopback round trip, raw SQLite inserts",
+            |ctx, results| Box::pin(b0_calibration::run(ctx, results)),
+        ),
+        (
+            "B3",
+            "live fan-out: 1,000 and 5,000 subscribers of one job's progress, SSE and gRPC, with stalled ones",
+            |ctx, results| Box::pin(b3_fanout::run(ctx, results)),
+        ),
+        (
+            "B4",
+            "pages: the dashboard and paged lists of a seeded fleet, 20 clients at once",
+            |ctx, results| Box::pin(b4_pages::run(ctx, results)),
+        ),
+        (
+            "B6",
+            "footprint: start → ready (empty and large database), idle RSS and CPU, binary size",
+            |ctx, results| Box::pin(b6_footprint::run(ctx, results)),
+        ),
+    ]
 }
 
 fn main() -> ExitCode {

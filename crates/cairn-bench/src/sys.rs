@@ -14,13 +14,6 @@ pub fn rss_kib(pid: u32) -> anyhow::Result<u64> {
     status_field(&status, "VmRSS:").with_context(|| format!("no VmRSS for process {pid}"))
 }
 
-/// Peak resident memory of a process, in KiB (`VmHWM`).
-pub fn peak_rss_kib(pid: u32) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .with_context(|| format!("reading /proc/{pid}/status"))?;
-    status_field(&status, "VmHWM:").with_context(|| format!("no VmHWM for process {pid}"))
-}
-
 fn status_field(status: &str, name: &str) -> Option<u64> {
     status
         .lines()
@@ -131,7 +124,6 @@ mod tests {
     fn reads_its_own_memory_and_cpu() {
         let pid = std::process::id();
         assert!(rss_kib(pid).expect("rss") > 100);
-        assert!(peak_rss_kib(pid).expect("hwm") >= rss_kib(pid).expect("rss") / 2);
         cpu_time(pid).expect("cpu");
         assert!(machine().contains("RAM"), "{}", machine());
     }

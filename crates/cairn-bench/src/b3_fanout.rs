@@ -1,0 +1,275 @@
+//! B3, live fan-out: one running job whose agent reports progress 10 times
+//! a second, followed by 1,000 and 5,000 subscribers at once: browsers on
+//! the job page's SSE stream (each browser its own HTTP/2 connection with
+//! its session, holding the 4 streams a session may), and scripts on gRPC
+//! `WatchJob` (each its own connection). Then the same 1,000 with stalled
+//! subscribers beside them, which open the stream and never read it.
+//!
+//! Latency is from the agent stamping a report to a subscriber reading it:
+//! agent → server → store → hub → every subscriber. Reference: bare axum
+//! SSE over a broadcast channel, over TLS, under the same subscribers.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use cairn_proto::v1 as pb;
+use cairn_proto::v1::job_service_client::JobServiceClient;
+use futures::StreamExt as _;
+
+use crate::Ctx;
+use crate::fixture::{ADMIN, ADMIN_PASSWORD, BenchServer, ServerOptions, pinned_client};
+use crate::report::{Goal, Results, Row, Summary};
+use crate::sse::{self, ReferenceSse};
+
+/// Reports a second from the job's agent, and from the reference.
+const RATE: u32 = 10;
+/// Streams one session may hold (the console's limit).
+const STREAMS_PER_BROWSER: usize = 4;
+
+pub async fn run(ctx: &Ctx, results: &mut Results) -> anyhow::Result<()> {
+    let counts: Vec<usize> = ctx.scale(vec![1_000, 5_000], vec![1_000]);
+    let window = ctx.scale(Duration::from_secs(15), Duration::from_secs(6));
+    let wanted = counts.iter().max().copied().unwrap_or(0) as u64 * 2 + 2_000;
+    let limit = crate::sys::raise_open_files(wanted);
+    if limit < wanted {
+        results.remark(format!(
+            "B3 open-file limit {limit}, below the {wanted} wanted: larger runs may fail"
+        ));
+    }
+    let server = BenchServer::start(ctx, ServerOptions::default()).await?;
+    let (job, _source) = crate::sim::progress_source(&server, &ctx.work, RATE).await?;
+    let reference = ReferenceSse::start(&ctx.work.join("b3-reference"), RATE).await?;
+    let mut healthy_1000 = None;
+    for &n in &counts {
+        let cairn = sse_fan_out(&server, job, n, 0, window).await?;
+        let bare = reference_fan_out(&reference, n, window).await?;
+        let goal = if n <= 1_000 { 50.0 } else { 150.0 };
+        if n == 1_000 {
+            healthy_1000 = Some(cairn.clone());
+        }
+        results.push(
+            Row::new(
+                "B3",
+                format!("SSE, {n} subscribers, {RATE} events/s"),
+                "ms",
+                summary(&cairn)?,
+            )
+            .reference("bare axum SSE", summary(&bare)?)
+            .goal(Goal::AtMost(goal))
+            .note(format!("{} events read", cairn.len())),
+        );
+    }
+    // Stalled subscribers beside 1,000 healthy ones.
+    let stalled = 100;
+    let with_stalled = sse_fan_out(&server, job, 1_000, stalled, window).await?;
+    let healthy = match healthy_1000 {
+        Some(h) => h,
+        None => sse_fan_out(&server, job, 1_000, 0, window).await?,
+    };
+    results.push(
+        Row::new(
+            "B3",
+            format!("SSE, 1,000 healthy beside {stalled} stalled"),
+            "ms",
+            summary(&with_stalled)?,
+        )
+        .reference("the same 1,000, none stalled", summary(&healthy)?)
+        .goal(Goal::AtMost(50.0)),
+    );
+    let bare = reference_fan_out(&reference, 1_000, window).await?;
+    for &n in &counts {
+        let watched = grpc_fan_out(&server, job, n, window).await?;
+        results.push(
+            Row::new(
+                "B3",
+                format!("gRPC WatchJob, {n} subscribers"),
+                "ms",
+                summary(&watched)?,
+            )
+            .reference("bare axum SSE, 1,000", summary(&bare)?)
+            .goal(Goal::AtMost(if n <= 1_000 { 50.0 } else { 150.0 })),
+        );
+    }
+    let rss = crate::sys::rss_kib(server.pid()?)?;
+    results.remark(format!(
+        "B3 server RSS after the fan-out runs: {} MiB",
+        rss / 1024
+    ));
+    Ok(())
+}
+
+fn summary(samples: &[f64]) -> anyhow::Result<Summary> {
+    Summary::of(samples).context("no events were read")
+}
+
+/// `healthy` subscribers (and `stalled` ones that never read) on the job's
+/// SSE stream, `STREAMS_PER_BROWSER` per signed-in browser; the healthy
+/// ones' latencies over `window`.
+async fn sse_fan_out(
+    server: &BenchServer,
+    job: i64,
+    healthy: usize,
+    stalled: usize,
+    window: Duration,
+) -> anyhow::Result<Vec<f64>> {
+    let browsers = (healthy + stalled).div_ceil(STREAMS_PER_BROWSER);
+    let signed_in = futures::stream::iter(0..browsers)
+        .map(|_| sign_in(server))
+        .buffer_unordered(8)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let url = format!("{}/jobs/{job}/events", server.url);
+    let mut opened = Vec::new();
+    for (i, (client, cookie)) in signed_in.iter().enumerate() {
+        for s in 0..STREAMS_PER_BROWSER {
+            let index = i * STREAMS_PER_BROWSER + s;
+            if index >= healthy + stalled {
+                break;
+            }
+            opened.push((
+                index < healthy,
+                client.get(&url).header("cookie", cookie.as_str()).send(),
+            ));
+        }
+    }
+    let mut responses = Vec::new();
+    for (is_healthy, request) in opened {
+        responses.push((is_healthy, request.await.context("opening a job stream")?));
+    }
+    let from = Instant::now() + Duration::from_secs(1);
+    let until = from + window;
+    let mut readers = Vec::new();
+    let mut held = Vec::new();
+    for (is_healthy, response) in responses {
+        if is_healthy {
+            readers.push(tokio::spawn(sse::subscribe(response, from, until)));
+        } else {
+            // A stalled browser: the stream is open and never read.
+            held.push(response);
+        }
+    }
+    let mut samples = Vec::new();
+    for reader in readers {
+        samples.extend(reader.await.context("a subscriber")??);
+    }
+    drop(held);
+    Ok(samples)
+}
+
+/// `n` subscribers of the reference, grouped into browsers the same way.
+async fn reference_fan_out(
+    reference: &ReferenceSse,
+    n: usize,
+    window: Duration,
+) -> anyhow::Result<Vec<f64>> {
+    let url = format!("{}/events", reference.url);
+    let mut responses = Vec::new();
+    let mut client = None;
+    for index in 0..n {
+        if index % STREAMS_PER_BROWSER == 0 {
+            client = Some(pinned_client(Some(&reference.fingerprint), None)?);
+        }
+        let Some(client) = &client else { continue };
+        responses.push(
+            client
+                .get(&url)
+                .send()
+                .await
+                .context("opening a reference stream")?,
+        );
+    }
+    let from = Instant::now() + Duration::from_secs(1);
+    let until = from + window;
+    let readers: Vec<_> = responses
+        .into_iter()
+        .map(|r| tokio::spawn(sse::subscribe(r, from, until)))
+        .collect();
+    let mut samples = Vec::new();
+    for reader in readers {
+        samples.extend(reader.await.context("a reference subscriber")??);
+    }
+    Ok(samples)
+}
+
+/// A browser of its own: a client (its own connection) and a session.
+async fn sign_in(server: &BenchServer) -> anyhow::Result<(reqwest::Client, String)> {
+    let client = pinned_client(server.fingerprint.as_deref(), None)?;
+    let response = client
+        .post(format!("{}/login", server.url))
+        .form(&[("username", ADMIN), ("password", ADMIN_PASSWORD)])
+        .send()
+        .await?;
+    let cookie = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .find(|v| v.contains("cairn_session="))
+        .map(str::to_string);
+    match cookie {
+        Some(cookie) => Ok((client, cookie)),
+        None => bail!(
+            "signing in gave {} and no session cookie",
+            response.status()
+        ),
+    }
+}
+
+/// `n` scripts following the job over gRPC, each on its own connection.
+async fn grpc_fan_out(
+    server: &BenchServer,
+    job: i64,
+    n: usize,
+    window: Duration,
+) -> anyhow::Result<Vec<f64>> {
+    let bearer = server.bearer()?;
+    let mut streams = Vec::new();
+    for _ in 0..n {
+        let mut client =
+            JobServiceClient::with_interceptor(server.channel().await?, bearer.clone());
+        let stream = client
+            .watch_job(pb::WatchJobRequest { job_id: job })
+            .await
+            .context("WatchJob")?
+            .into_inner();
+        streams.push(stream);
+    }
+    let from = Instant::now() + Duration::from_secs(1);
+    let until = from + window;
+    let readers: Vec<_> = streams
+        .into_iter()
+        .map(|mut stream| {
+            tokio::spawn(async move {
+                let mut samples = Vec::new();
+                loop {
+                    let event = tokio::select! {
+                        event = stream.message() => event,
+                        () = tokio::time::sleep_until(until.into()) => return anyhow::Ok(samples),
+                    };
+                    let Some(event) = event.context("a WatchJob stream")? else {
+                        bail!("a WatchJob stream ended early");
+                    };
+                    let received = sse::now_micros();
+                    let now = Instant::now();
+                    if let Some(pb::job_event::Event::Progress(progress)) = event.event
+                        && now >= from
+                        && let Some(sent) = progress
+                            .current_files
+                            .first()
+                            .and_then(|f| sse::stamp_of(f))
+                    {
+                        samples.push(received.saturating_sub(sent) as f64 / 1e3);
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut samples = Vec::new();
+    for reader in readers {
+        samples.extend(reader.await.context("a WatchJob reader")??);
+    }
+    Ok(samples)
+}
