@@ -12,7 +12,10 @@ pub mod v1 {
     tonic::include_proto!("cairn.v1");
 }
 
+mod bearer;
 pub mod convert;
+
+pub use bearer::Bearer;
 
 /// The encoded descriptor set of every Cairn proto file, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("cairn_descriptor");

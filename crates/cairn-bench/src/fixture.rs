@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use tonic::metadata::MetadataValue;
+use cairn_proto::Bearer;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
@@ -209,10 +209,7 @@ impl BenchServer {
 
     /// What adds the admin token to a call.
     pub fn bearer(&self) -> anyhow::Result<Bearer> {
-        let value: MetadataValue<tonic::metadata::Ascii> = format!("Bearer {}", self.token)
-            .parse()
-            .context("token header")?;
-        Ok(Bearer(value))
+        Bearer::new(&self.token).context("the token cannot be a header")
     }
 
     /// A gRPC channel whose calls carry the admin token.
@@ -226,22 +223,6 @@ impl BenchServer {
 
 /// A channel whose every call carries the bearer token.
 pub type Authed = InterceptedService<Channel, Bearer>;
-
-/// Adds `authorization: Bearer …` to every call.
-#[derive(Debug, Clone)]
-pub struct Bearer(MetadataValue<tonic::metadata::Ascii>);
-
-impl tonic::service::Interceptor for Bearer {
-    fn call(
-        &mut self,
-        mut request: tonic::Request<()>,
-    ) -> Result<tonic::Request<()>, tonic::Status> {
-        request
-            .metadata_mut()
-            .insert("authorization", self.0.clone());
-        Ok(request)
-    }
-}
 
 impl Drop for BenchServer {
     fn drop(&mut self) {

@@ -4,6 +4,7 @@
 
 use std::future::Future;
 
+use cairn_proto::Bearer;
 use cairn_proto::v1 as pb;
 use cairn_proto::v1::admin_service_client::AdminServiceClient;
 use cairn_proto::v1::alert_service_client::AlertServiceClient;
@@ -14,7 +15,6 @@ use cairn_proto::v1::notification_service_client::NotificationServiceClient;
 use cairn_proto::v1::repository_service_client::RepositoryServiceClient;
 use cairn_proto::v1::schedule_service_client::ScheduleServiceClient;
 use cairn_proto::v1::snapshot_service_client::SnapshotServiceClient;
-use tonic::metadata::MetadataValue;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
@@ -23,22 +23,6 @@ use crate::read_secret;
 
 /// A channel whose every call carries the bearer token.
 pub(super) type Authed = InterceptedService<Channel, Bearer>;
-
-/// Adds `authorization: Bearer …` to every call.
-#[derive(Clone)]
-pub(super) struct Bearer(MetadataValue<tonic::metadata::Ascii>);
-
-impl tonic::service::Interceptor for Bearer {
-    fn call(
-        &mut self,
-        mut request: tonic::Request<()>,
-    ) -> Result<tonic::Request<()>, tonic::Status> {
-        request
-            .metadata_mut()
-            .insert("authorization", self.0.clone());
-        Ok(request)
-    }
-}
 
 fn token(args: &CtlArgs) -> anyhow::Result<String> {
     let token = match &args.token_file {
@@ -120,8 +104,8 @@ pub(super) async fn connect(args: &CtlArgs) -> anyhow::Result<Clients> {
             args.server
         );
     }
-    let bearer = MetadataValue::try_from(format!("Bearer {}", token(args)?))
-        .map_err(|_| anyhow::anyhow!("the API token holds characters a header cannot carry"))?;
+    let bearer = Bearer::new(&token(args)?)
+        .ok_or_else(|| anyhow::anyhow!("the API token holds characters a header cannot carry"))?;
     let endpoint = Endpoint::from_shared(args.server.clone())
         .map_err(|e| anyhow::anyhow!("invalid --server {:?}: {e}", args.server))?
         .connect_timeout(std::time::Duration::from_secs(10));
@@ -152,7 +136,7 @@ pub(super) async fn connect(args: &CtlArgs) -> anyhow::Result<Clients> {
     };
     Ok(Clients {
         channel: connected,
-        bearer: Bearer(bearer),
+        bearer,
     })
 }
 
