@@ -1,8 +1,8 @@
 //! Passwords: argon2id (the crate's defaults: 19 MiB, 2 passes), verified on
 //! the blocking pool so a burst of logins cannot stall the runtime, and at
-//! most one per core at a time: each hash takes 19 MiB, and a burst of 300
-//! sign-ins (benchmark B3) left the server at 1 GB RSS; a flood of sign-ins
-//! from rotating addresses could have taken all the memory there is.
+//! most one per core at a time: each hash takes 19 MiB, so without a bound a
+//! flood of sign-ins from rotating addresses (which the per-address limiter
+//! does not stop) could take as much memory as it sends requests at once.
 
 use std::sync::OnceLock;
 
