@@ -180,11 +180,7 @@ pub(crate) async fn build(web: &Web, p: &Principal) -> cairn_server::ServiceResu
         });
     }
     // Every host ranked by its last backups; the strips only of those shown.
-    let mut history = web
-        .api
-        .fleet
-        .backup_history(p, STRIP_DAYS, Some(&[]))
-        .await?;
+    let mut history = web.api.fleet.backup_history(p).await?;
     let ranked = rank_hosts(
         &hosts,
         &FleetFacts {

@@ -31,59 +31,30 @@ pub struct FleetHistory {
     pub hosts: BTreeMap<HostId, BackupHistory>,
 }
 
-impl FleetHistory {
-    fn add_days(&mut self, days: Vec<BackupDay>) {
-        for day in days {
-            self.hosts.entry(day.host).or_default().days.push(day);
-        }
-    }
-}
-
 /// The longest history one call returns.
 pub const MAX_HISTORY_DAYS: u32 = 366;
 
 impl Fleet {
-    /// Every host's last backup and last good backup whenever they were,
-    /// and the backups of the `days_of` hosts (every host when `None`) over
-    /// the last `days` UTC days, today included. A host with neither is
-    /// absent. A page showing some hosts of many asks for theirs only.
-    pub async fn backup_history(
-        &self,
-        p: &Principal,
-        days: u32,
-        days_of: Option<&[HostId]>,
-    ) -> ServiceResult<FleetHistory> {
+    /// Every host's last backup and last good backup, whenever they were
+    /// (a host with neither is absent), with no days yet: a page ranks the
+    /// fleet by these, then adds the days of the hosts it shows with
+    /// [`Fleet::add_backup_days`].
+    pub async fn backup_history(&self, p: &Principal) -> ServiceResult<FleetHistory> {
         p.require(Scope::Read)?;
-        if !(1..=MAX_HISTORY_DAYS).contains(&days) {
-            return Err(ServiceError::invalid(
-                "days",
-                format!("between 1 and {MAX_HISTORY_DAYS}"),
-            ));
-        }
-        let today = self.clock.now().div_euclid(DAY_MS);
-        let since = (today - i64::from(days) + 1) * DAY_MS;
-        let mut history: BTreeMap<HostId, BackupHistory> = BTreeMap::new();
+        let mut hosts: BTreeMap<HostId, BackupHistory> = BTreeMap::new();
         for (host, last) in self.store.last_backups().await? {
-            let entry = history.entry(host).or_default();
+            let entry = hosts.entry(host).or_default();
             entry.last = last.last;
             entry.last_good = last.good;
         }
-        let mut fleet = FleetHistory {
-            today,
-            hosts: history,
-        };
-        let days = match days_of {
-            None => self.store.backup_days(since).await?,
-            Some([]) => Vec::new(),
-            Some(hosts) => self.store.backup_days_of(since, hosts).await?,
-        };
-        fleet.add_days(days);
-        Ok(fleet)
+        Ok(FleetHistory {
+            today: self.clock.now().div_euclid(DAY_MS),
+            hosts,
+        })
     }
 
-    /// Adds to `history` the backup days of `hosts` over the same days: for
-    /// a page that ranked every host by [`Fleet::backup_history`] without
-    /// days, then shows some of them.
+    /// Adds to `history` the backups of `hosts` per UTC day over the last
+    /// `days` days up to its `today`, today included.
     pub async fn add_backup_days(
         &self,
         p: &Principal,
@@ -99,8 +70,11 @@ impl Fleet {
             ));
         }
         let since = (history.today - i64::from(days) + 1) * DAY_MS;
-        if !hosts.is_empty() {
-            history.add_days(self.store.backup_days_of(since, hosts).await?);
+        if hosts.is_empty() {
+            return Ok(());
+        }
+        for day in self.store.backup_days_of(since, hosts).await? {
+            history.hosts.entry(day.host).or_default().days.push(day);
         }
         Ok(())
     }
