@@ -70,12 +70,11 @@ impl Identity {
             .open(&path)
         {
             Ok(mut file) => {
-                let mut bytes = [0u8; 32];
-                rand::rng().fill_bytes(&mut bytes);
-                let token = STANDARD.encode(bytes);
-                file.write_all(token.as_bytes()).map_err(io_err(&path))?;
+                let identity = Identity::generate();
+                file.write_all(identity.token.as_bytes())
+                    .map_err(io_err(&path))?;
                 file.sync_all().map_err(io_err(&path))?;
-                return Ok((Identity::from_token(token), true));
+                return Ok((identity, true));
             }
             Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {}
             Err(err) => return Err(io_err(&path)(err)),
@@ -97,6 +96,15 @@ impl Identity {
             return Err(IdentityError::Malformed { path });
         }
         Ok((Identity::from_token(token), false))
+    }
+
+    /// A new identity, in memory only: 32 random bytes, base64. An agent
+    /// keeps its identity with [`Identity::load_or_create`]; this is for
+    /// what simulates many agents at once.
+    pub fn generate() -> Identity {
+        let mut bytes = [0u8; 32];
+        rand::rng().fill_bytes(&mut bytes);
+        Identity::from_token(STANDARD.encode(bytes))
     }
 
     fn from_token(token: String) -> Identity {
@@ -135,6 +143,20 @@ mod tests {
         assert!(!created);
         assert_eq!(first, again);
         assert!(!format!("{first:?}").contains(first.token()));
+    }
+
+    #[test]
+    fn generated_identities_are_distinct_and_well_formed() {
+        let (one, two) = (Identity::generate(), Identity::generate());
+        assert_ne!(one, two);
+        for identity in [&one, &two] {
+            let bytes = STANDARD.decode(identity.token()).expect("base64");
+            assert_eq!(bytes.len(), 32);
+            assert_eq!(
+                identity.fingerprint(),
+                cairn_seal::identity_fingerprint(identity.token())
+            );
+        }
     }
 
     #[test]

@@ -5,13 +5,22 @@
 //! `make bench` runs the whole suite; `make bench-quick` a smaller one in a
 //! few minutes. Neither is part of `make test`: benchmarks never gate CI.
 
+mod agent;
+mod api;
 mod b0_calibration;
+mod b1_agents;
 mod b3_fanout;
 mod b4_pages;
 mod b6_footprint;
+mod b7_overhead;
+mod b8_latency;
+mod b9_agent;
+mod dataset;
 mod fixture;
+mod reference_gateway;
 mod report;
 mod seed;
+mod shim;
 mod sim;
 mod sse;
 mod sys;
@@ -48,6 +57,13 @@ struct Args {
     /// `<!-- bench:begin -->` and `<!-- bench:end -->` markers.
     #[arg(long)]
     book: Option<PathBuf>,
+    /// Internal: serve B1's reference gateway with the certificate in this
+    /// directory (the benchmark starts this binary so).
+    #[arg(long, hide = true, requires = "listen")]
+    reference_gateway: Option<PathBuf>,
+    /// Internal: where the reference gateway listens.
+    #[arg(long, hide = true)]
+    listen: Option<std::net::SocketAddr>,
 }
 
 /// What every benchmark gets.
@@ -84,6 +100,11 @@ fn suite() -> Vec<(&'static str, &'static str, Bench)> {
             |ctx, results| Box::pin(b0_calibration::run(ctx, results)),
         ),
         (
+            "B1",
+            "agents held: 2,500 → 5,000 → 10,000 agents, memory, idle CPU, command push, reconnect after kill -9",
+            |ctx, results| Box::pin(b1_agents::run(ctx, results)),
+        ),
+        (
             "B3",
             "live fan-out: 1,000 and 5,000 subscribers of one job's progress, SSE and gRPC, with stalled ones",
             |ctx, results| Box::pin(b3_fanout::run(ctx, results)),
@@ -98,10 +119,24 @@ fn suite() -> Vec<(&'static str, &'static str, Bench)> {
             "footprint: start → ready (empty and large database), idle RSS and CPU, binary size",
             |ctx, results| Box::pin(b6_footprint::run(ctx, results)),
         ),
+        (
+            "B7",
+            "wrapper overhead: a fixed dataset backed up through the agent and by hand, interleaved",
+            |ctx, results| Box::pin(b7_overhead::run(ctx, results)),
+        ),
+        (
+            "B8",
+            "control-plane latency: run now → restic spawned → first progress at a subscriber, a real agent and restic",
+            |ctx, results| Box::pin(b8_latency::run(ctx, results)),
+        ),
     ]
 }
 
 fn main() -> ExitCode {
+    // An agent started this binary as its restic (B8's timing shim).
+    if let Some(code) = shim::run_if_shim() {
+        return code;
+    }
     let args = Args::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -113,6 +148,15 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let (Some(dir), Some(listen)) = (&args.reference_gateway, args.listen) {
+        return match runtime.block_on(reference_gateway::serve(dir, listen)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("error: {err:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     match runtime.block_on(run(args)) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
@@ -155,8 +199,24 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     println!("measuring {}", ctx.cairn.display());
     let mut results = Results::default();
     let started = Instant::now();
+    let chosen =
+        |name: &str| args.only.is_empty() || args.only.iter().any(|o| o.eq_ignore_ascii_case(name));
+    // B9's idle agent is watched while the others run (see b9_agent.rs).
+    let idle = if chosen("B9") {
+        println!("\nB9: an idle agent, watched while the other benchmarks run");
+        match b9_agent::Idle::start(&ctx).await {
+            Ok(idle) => Some(idle),
+            Err(err) => {
+                println!("  B9 did not start: {err:#}");
+                results.failures.push(("B9".into(), format!("{err:#}")));
+                None
+            }
+        }
+    } else {
+        None
+    };
     for (name, title, bench) in suite() {
-        if !args.only.is_empty() && !args.only.iter().any(|o| o.eq_ignore_ascii_case(name)) {
+        if !chosen(name) {
             continue;
         }
         println!("\n{name}: {title}");
@@ -166,6 +226,15 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             results
                 .failures
                 .push((name.to_string(), format!("{err:#}")));
+        }
+        println!("  ({:.0} s)", began.elapsed().as_secs_f64());
+    }
+    if let Some(idle) = idle {
+        println!("\nB9: agent footprint, idle and during a backup, beside restic");
+        let began = Instant::now();
+        if let Err(err) = b9_agent::finish(&ctx, &mut results, idle).await {
+            println!("  B9 did not finish: {err:#}");
+            results.failures.push(("B9".into(), format!("{err:#}")));
         }
         println!("  ({:.0} s)", began.elapsed().as_secs_f64());
     }
@@ -186,6 +255,9 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             .collect::<String>()
     );
     let out = PathBuf::from("target/bench/results.md");
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("making {}", dir.display()))?;
+    }
     std::fs::write(&out, &markdown).with_context(|| format!("writing {}", out.display()))?;
     println!("results written to {}", out.display());
     if let Some(book) = args.book {

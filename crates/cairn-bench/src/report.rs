@@ -56,18 +56,22 @@ impl Summary {
 pub enum Goal {
     /// The headline (p99, or the single value) is at most this.
     AtMost(f64),
+    /// The headline is at least this (a rate, a share).
+    AtLeast(f64),
 }
 
 impl Goal {
     fn met(&self, summary: &Summary) -> bool {
         match self {
             Goal::AtMost(limit) => summary.headline() <= *limit,
+            Goal::AtLeast(floor) => summary.headline() >= *floor,
         }
     }
 
     fn text(&self, unit: &str) -> String {
         match self {
             Goal::AtMost(limit) => format!("≤ {} {unit}", number(*limit)),
+            Goal::AtLeast(floor) => format!("≥ {} {unit}", number(*floor)),
         }
     }
 }
@@ -311,6 +315,15 @@ mod tests {
         assert_eq!(row.verdict(), "met");
         let slow = Row::new("B6", "size", "MB", Summary::single(30.0)).goal(Goal::AtMost(15.0));
         assert_eq!(slow.verdict(), "MISSED");
+        let rate = |value| Row::new("B2", "rows", "rows/s", Summary::single(value));
+        assert_eq!(
+            rate(25_000.0).goal(Goal::AtLeast(20_000.0)).verdict(),
+            "met"
+        );
+        assert_eq!(
+            rate(9_000.0).goal(Goal::AtLeast(20_000.0)).verdict(),
+            "MISSED"
+        );
         let table = Results {
             rows: vec![row, slow],
             ..Results::default()

@@ -1,11 +1,19 @@
-//! A simulated agent on the real wire: its own identity (`cairn_agent`'s),
-//! its own TLS connection pinned to the server's certificate, the gateway's
-//! `Session` stream, `Hello` with an enrollment token, and on `RunJob` what
-//! a backup reports: `JobAccepted`, then restic-shaped `JobProgress` at a set
-//! rate, each stamped with its send time in its current file name, until the
-//! agent is dropped. It runs no restic: the benchmarks measure the server.
+//! Simulated agents on the real wire, as many as a benchmark wants in one
+//! process. Each has its own identity (`cairn_agent`'s format), its own TCP
+//! and TLS connection pinned to the server's certificate (one TLS
+//! configuration shared, as a fleet shares its trust), the gateway's
+//! `Session` stream with `Hello` and an enrollment token, heartbeats at the
+//! interval the server's `Welcome` asks, and, when its session is lost, the
+//! real agent's reconnect: `cairn_agent::Backoff` with its default base and
+//! cap, full jitter. It runs no restic: the benchmarks measure the server.
+//!
+//! What an agent does with a job is its [`OnJob`]; what the benchmark reads
+//! (who is online, when each came back, when each job arrived) is the
+//! fleet's shared [`Tally`].
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use cairn_proto::v1 as pb;
@@ -14,11 +22,109 @@ use cairn_proto::v1::agent_message::Body;
 use cairn_proto::v1::server_message::Body as ServerBody;
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::{Channel, Endpoint};
 
 use crate::fixture::BenchServer;
 use crate::sse::{now_micros, stamped_file};
 
-/// A connected, approved simulated agent; dropping it ends its session.
+/// How simulated agents reach a server: its URL and the one pinned TLS
+/// configuration they all use.
+#[derive(Debug, Clone)]
+pub struct Dialer {
+    url: String,
+    tls: Option<Arc<rustls::ClientConfig>>,
+}
+
+impl Dialer {
+    /// For the server at `url`, pinned to `fingerprint` (plain HTTP when
+    /// `None`).
+    pub fn new(url: &str, fingerprint: Option<&str>) -> anyhow::Result<Dialer> {
+        let tls = match fingerprint {
+            Some(fingerprint) => {
+                let pin = cairn_tls::parse_fingerprint(fingerprint)?;
+                let (config, _) = cairn_tls::client_config(&cairn_tls::Trust::Pinned(pin))
+                    .context("TLS client config")?;
+                Some(config)
+            }
+            None => None,
+        };
+        Ok(Dialer {
+            url: url.to_string(),
+            tls,
+        })
+    }
+
+    /// For a benchmark's `cairn server`.
+    pub fn to(server: &BenchServer) -> anyhow::Result<Dialer> {
+        Dialer::new(&server.url, server.fingerprint.as_deref())
+    }
+
+    /// A connection of its own.
+    async fn channel(&self) -> anyhow::Result<Channel> {
+        let endpoint = Endpoint::from_shared(self.url.clone())?
+            .connect_timeout(Duration::from_secs(20))
+            .tcp_nodelay(true);
+        Ok(match &self.tls {
+            Some(config) => {
+                endpoint
+                    .connect_with_connector(cairn_tls::connector(config.clone()))
+                    .await?
+            }
+            None => endpoint.connect().await?,
+        })
+    }
+}
+
+/// What a simulated agent does with a job it is sent.
+#[derive(Debug, Clone, Copy)]
+pub enum OnJob {
+    /// Accepts it, then reports restic-shaped progress `rate` times a second
+    /// (each report stamped with its send time) until the agent is dropped.
+    Report {
+        /// Reports a second.
+        rate: u32,
+    },
+    /// Accepts it and reports it finished at once.
+    Finish,
+}
+
+/// What the agents of one fleet share, for the benchmark to read.
+#[derive(Debug, Default)]
+pub struct Tally {
+    /// Agents whose session is approved and open now.
+    pub online: AtomicUsize,
+    /// When each approved `Welcome` arrived (cleared by the benchmark).
+    pub welcomed: Mutex<Vec<Instant>>,
+    /// Each `RunJob` as it arrived: the job id and the time in µs.
+    pub receipts: Mutex<Vec<(i64, u64)>>,
+    /// Sessions that could not be opened or ended with an error.
+    pub failures: AtomicUsize,
+}
+
+impl Tally {
+    /// Takes the welcomes so far.
+    pub fn take_welcomed(&self) -> Vec<Instant> {
+        self.welcomed
+            .lock()
+            .map(|mut w| std::mem::take(&mut *w))
+            .unwrap_or_default()
+    }
+
+    /// Takes the receipts so far.
+    pub fn take_receipts(&self) -> Vec<(i64, u64)> {
+        self.receipts
+            .lock()
+            .map(|mut r| std::mem::take(&mut *r))
+            .unwrap_or_default()
+    }
+
+    /// Agents online now.
+    pub fn online(&self) -> usize {
+        self.online.load(Ordering::Relaxed)
+    }
+}
+
+/// One running simulated agent; dropping it ends it.
 #[derive(Debug)]
 pub struct SimAgent {
     /// The host the server knows it as.
@@ -33,27 +139,191 @@ impl Drop for SimAgent {
 }
 
 impl SimAgent {
-    /// Enrolls with `enroll_token` under `hostname` (its identity kept in
-    /// `state_dir`) and waits until approved; a job it is sent then reports
-    /// progress `rate` times a second.
+    /// Starts an agent named `hostname` that enrolls with `enroll_token`, and
+    /// waits (up to `deadline`) until the server approves it.
     pub async fn start(
-        server: &BenchServer,
-        state_dir: &std::path::Path,
+        dialer: &Dialer,
         hostname: &str,
         enroll_token: &str,
-        rate: u32,
+        on_job: OnJob,
+        tally: &Arc<Tally>,
+        deadline: Duration,
     ) -> anyhow::Result<SimAgent> {
-        let (identity, _) =
-            cairn_agent::Identity::load_or_create(state_dir).context("agent identity")?;
-        let mut client = AgentGatewayClient::new(server.channel().await?);
-        let (tx, rx) = mpsc::channel::<pb::AgentMessage>(256);
-        let hello = pb::AgentMessage {
+        let (approved_tx, approved) = oneshot::channel();
+        let agent = Agent {
+            dialer: dialer.clone(),
+            identity: cairn_agent::Identity::generate(),
+            hostname: hostname.to_string(),
+            enroll_token: enroll_token.to_string(),
+            on_job,
+            tally: tally.clone(),
+        };
+        let task = tokio::spawn(agent.live(approved_tx));
+        let host_id = match tokio::time::timeout(deadline, approved).await {
+            Ok(Ok(Ok(host))) => host,
+            Ok(Ok(Err(refused))) => {
+                bail!("the server did not approve {hostname}: {refused}")
+            }
+            Ok(Err(_)) => bail!("{hostname} ended before its welcome"),
+            Err(_) => bail!("{hostname} had no welcome within {deadline:?}"),
+        };
+        Ok(SimAgent { host_id, task })
+    }
+}
+
+/// One simulated agent's fixed parts.
+struct Agent {
+    dialer: Dialer,
+    identity: cairn_agent::Identity,
+    hostname: String,
+    enroll_token: String,
+    on_job: OnJob,
+    tally: Arc<Tally>,
+}
+
+/// How one session ended.
+enum Ended {
+    /// Refused by the server: the agent stops (and says why).
+    Refused(String),
+    /// Lost (the server went away, or never answered); `approved` when it
+    /// had been welcomed, which resets the backoff as the real agent does.
+    Lost { approved: bool },
+}
+
+type Approval = oneshot::Sender<Result<i64, String>>;
+
+impl Agent {
+    /// Sessions, one after another, with the real agent's backoff between.
+    async fn live(self, approved: Approval) {
+        let defaults = cairn_agent::AgentConfig::new(String::new(), std::path::PathBuf::new());
+        let mut backoff = cairn_agent::Backoff::new(defaults.backoff_base, defaults.backoff_cap);
+        let mut approved = Some(approved);
+        // The seq counter lives as long as the agent, across sessions, as
+        // the real one's does in its state dir.
+        let mut seq = 0u64;
+        loop {
+            match self.session(&mut approved, &mut seq).await {
+                Ended::Refused(reason) => {
+                    if let Some(tx) = approved.take() {
+                        let _ = tx.send(Err(reason));
+                    }
+                    return;
+                }
+                Ended::Lost { approved: true } => backoff.reset(),
+                Ended::Lost { approved: false } => {
+                    self.tally.failures.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            tokio::time::sleep(backoff.next_delay()).await;
+        }
+    }
+
+    async fn session(&self, approved_tx: &mut Option<Approval>, seq: &mut u64) -> Ended {
+        let lost = Ended::Lost { approved: false };
+        let Ok(channel) = self.dialer.channel().await else {
+            return lost;
+        };
+        let (tx, rx) = mpsc::channel::<pb::AgentMessage>(64);
+        if tx.send(self.hello()).await.is_err() {
+            return lost;
+        }
+        let Ok(inbound) = AgentGatewayClient::new(channel)
+            .session(ReceiverStream::new(rx))
+            .await
+        else {
+            return lost;
+        };
+        let mut inbound = inbound.into_inner();
+        let mut next = || {
+            *seq += 1;
+            *seq
+        };
+        let mut online = Online::new(&self.tally);
+        let mut reporting: Option<i64> = None;
+        let rate = match self.on_job {
+            OnJob::Report { rate } => rate.max(1),
+            OnJob::Finish => 1,
+        };
+        let mut tick = tokio::time::interval(Duration::from_secs(1) / rate);
+        let mut beat = tokio::time::interval(Duration::from_secs(30));
+        loop {
+            let send = tokio::select! {
+                message = inbound.message() => {
+                    let body = match message {
+                        Ok(Some(pb::ServerMessage { body: Some(body) })) => body,
+                        Ok(Some(_)) => continue,
+                        Ok(None) | Err(_) => return online.lost(),
+                    };
+                    match body {
+                        ServerBody::Welcome(welcome) => {
+                            match pb::WelcomeStatus::try_from(welcome.status) {
+                                Ok(pb::WelcomeStatus::Approved) => {
+                                    online.approved();
+                                    if let Some(tx) = approved_tx.take() {
+                                        let _ = tx.send(Ok(welcome.host_id));
+                                    }
+                                    let every = welcome.heartbeat_interval_seconds.max(1);
+                                    beat = tokio::time::interval(Duration::from_secs(every.into()));
+                                    beat.reset();
+                                }
+                                _ => {
+                                    let reason = format!("{:?}: {}", welcome.status, welcome.reason);
+                                    return Ended::Refused(reason);
+                                }
+                            }
+                            continue;
+                        }
+                        ServerBody::RunJob(job) => {
+                            if let Ok(mut receipts) = self.tally.receipts.lock() {
+                                receipts.push((job.job_id, now_micros()));
+                            }
+                            let accepted = pb::AgentMessage {
+                                seq: next(),
+                                body: Some(Body::JobAccepted(pb::JobAccepted {
+                                    job_id: job.job_id,
+                                    accepted_at: Some(now()),
+                                })),
+                            };
+                            if tx.send(accepted).await.is_err() {
+                                return online.lost();
+                            }
+                            match self.on_job {
+                                OnJob::Report { .. } => {
+                                    reporting = Some(job.job_id);
+                                    continue;
+                                }
+                                OnJob::Finish => finished(next(), job.job_id),
+                            }
+                        }
+                        _ => continue,
+                    }
+                }
+                _ = tick.tick(), if reporting.is_some() => {
+                    let Some(job_id) = reporting else { continue };
+                    pb::AgentMessage { seq: next(), body: Some(Body::JobProgress(progress(job_id))) }
+                }
+                _ = beat.tick(), if online.is_approved() => pb::AgentMessage {
+                    seq: 0,
+                    body: Some(Body::Heartbeat(pb::Heartbeat {
+                        sent_at: Some(now()),
+                        running_job_ids: reporting.into_iter().collect(),
+                    })),
+                },
+            };
+            if tx.send(send).await.is_err() {
+                return online.lost();
+            }
+        }
+    }
+
+    fn hello(&self) -> pb::AgentMessage {
+        pb::AgentMessage {
             seq: 0,
             body: Some(Body::Hello(pb::Hello {
-                identity_token: identity.token().to_string(),
-                enroll_token: enroll_token.to_string(),
+                identity_token: self.identity.token().to_string(),
+                enroll_token: self.enroll_token.clone(),
                 facts: Some(pb::HostFacts {
-                    hostname: hostname.to_string(),
+                    hostname: self.hostname.clone(),
                     os: "linux".into(),
                     os_version: "Debian 12".into(),
                     arch: "x86_64".into(),
@@ -63,99 +333,83 @@ impl SimAgent {
                 }),
                 ..Default::default()
             })),
-        };
-        tx.send(hello).await.context("queueing Hello")?;
-        let mut inbound = client
-            .session(ReceiverStream::new(rx))
-            .await
-            .context("opening the session")?
-            .into_inner();
-        let (approved_tx, approved) = oneshot::channel::<Result<i64, String>>();
-        let task = tokio::spawn(async move {
-            let mut approved_tx = Some(approved_tx);
-            let mut seq = 0u64;
-            let mut next = || {
-                seq += 1;
-                seq
-            };
-            let mut reporting: Option<i64> = None;
-            let mut tick = tokio::time::interval(Duration::from_secs(1) / rate.max(1));
-            let mut beat = tokio::time::interval(Duration::from_secs(5));
-            loop {
-                tokio::select! {
-                    message = inbound.message() => {
-                        let body = match message {
-                            Ok(Some(pb::ServerMessage { body: Some(body) })) => body,
-                            Ok(Some(_)) => continue,
-                            Ok(None) | Err(_) => return,
-                        };
-                        match body {
-                            ServerBody::Welcome(welcome) => {
-                                let status = pb::WelcomeStatus::try_from(welcome.status);
-                                let answer = match status {
-                                    Ok(pb::WelcomeStatus::Approved) => Ok(welcome.host_id),
-                                    _ => Err(format!("{:?}: {}", welcome.status, welcome.reason)),
-                                };
-                                if let Some(tx) = approved_tx.take() {
-                                    let _ = tx.send(answer);
-                                }
-                            }
-                            ServerBody::RunJob(job) => {
-                                let accepted = Body::JobAccepted(pb::JobAccepted {
-                                    job_id: job.job_id,
-                                    accepted_at: Some(prost_types::Timestamp::from(std::time::SystemTime::now())),
-                                });
-                                if tx.send(pb::AgentMessage { seq: next(), body: Some(accepted) }).await.is_err() {
-                                    return;
-                                }
-                                reporting = Some(job.job_id);
-                            }
-                            _ => {}
-                        }
-                    }
-                    _ = tick.tick(), if reporting.is_some() => {
-                        let Some(job_id) = reporting else { continue };
-                        let progress = Body::JobProgress(progress(job_id));
-                        if tx.send(pb::AgentMessage { seq: next(), body: Some(progress) }).await.is_err() {
-                            return;
-                        }
-                    }
-                    _ = beat.tick() => {
-                        let heartbeat = Body::Heartbeat(pb::Heartbeat {
-                            sent_at: Some(prost_types::Timestamp::from(std::time::SystemTime::now())),
-                            running_job_ids: reporting.into_iter().collect(),
-                        });
-                        if tx.send(pb::AgentMessage { seq: 0, body: Some(heartbeat) }).await.is_err() {
-                            return;
-                        }
-                    }
-                }
+        }
+    }
+}
+
+/// Counts an approved session in the tally's `online` for as long as it
+/// lasts, however the session ends.
+struct Online<'a> {
+    tally: &'a Tally,
+    approved: bool,
+}
+
+impl<'a> Online<'a> {
+    fn new(tally: &'a Tally) -> Online<'a> {
+        Online {
+            tally,
+            approved: false,
+        }
+    }
+
+    fn approved(&mut self) {
+        if !self.approved {
+            self.approved = true;
+            self.tally.online.fetch_add(1, Ordering::Relaxed);
+            if let Ok(mut welcomed) = self.tally.welcomed.lock() {
+                welcomed.push(Instant::now());
             }
-        });
-        let host_id = match tokio::time::timeout(Duration::from_secs(60), approved).await {
-            Ok(Ok(Ok(host))) => host,
-            Ok(Ok(Err(refused))) => {
-                bail!("the server did not approve the simulated agent: {refused}")
-            }
-            Ok(Err(_)) => bail!("the simulated agent's session ended before its welcome"),
-            Err(_) => bail!("no welcome within 60 s"),
-        };
-        Ok(SimAgent { host_id, task })
+        }
+    }
+
+    fn is_approved(&self) -> bool {
+        self.approved
+    }
+
+    fn lost(&self) -> Ended {
+        Ended::Lost {
+            approved: self.approved,
+        }
+    }
+}
+
+impl Drop for Online<'_> {
+    fn drop(&mut self) {
+        if self.approved {
+            self.tally.online.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+fn now() -> prost_types::Timestamp {
+    prost_types::Timestamp::from(std::time::SystemTime::now())
+}
+
+/// A job reported done at once, successfully.
+fn finished(seq: u64, job_id: i64) -> pb::AgentMessage {
+    pb::AgentMessage {
+        seq,
+        body: Some(Body::JobFinished(pb::JobFinished {
+            job_id,
+            outcome: pb::JobOutcome::Succeeded.into(),
+            exit_code: Some(0),
+            finished_at: Some(now()),
+            ..Default::default()
+        })),
     }
 }
 
 /// A restic-shaped progress report, stamped with the time it is made.
 fn progress(job_id: i64) -> pb::JobProgress {
-    let now = now_micros();
     pb::JobProgress {
         job_id,
-        time: Some(prost_types::Timestamp::from(std::time::SystemTime::now())),
+        time: Some(now()),
         percent: 42.0,
         files_done: 7_702,
         files_total: 18_234,
         bytes_done: 1_043_216_384,
         bytes_total: 4_503_216_384,
-        current_files: vec![stamped_file(now)],
+        current_files: vec![stamped_file(now_micros())],
         seconds_elapsed: 12,
         seconds_remaining: 40,
         error_count: 0,
@@ -169,63 +423,21 @@ pub async fn progress_source(
     work: &std::path::Path,
     rate: u32,
 ) -> anyhow::Result<(i64, SimAgent)> {
-    use cairn_proto::v1::admin_service_client::AdminServiceClient;
+    use crate::api::{assigned_repository, enrollment_token, run_backup};
     use cairn_proto::v1::job_service_client::JobServiceClient;
-    use cairn_proto::v1::repository_service_client::RepositoryServiceClient;
-    let api = server.api().await?;
-    let enroll = AdminServiceClient::new(api.clone())
-        .create_enrollment_token(pb::CreateEnrollmentTokenRequest {
-            name: "bench".into(),
-            ttl_seconds: 3_600,
-            max_uses: 0,
-            labels: Default::default(),
-        })
-        .await
-        .context("creating an enrollment token")?
-        .into_inner()
-        .secret;
+    let enroll = enrollment_token(server, &[]).await?;
+    let tally = Arc::new(Tally::default());
     let agent = SimAgent::start(
-        server,
-        &work.join("sim-source"),
+        &Dialer::to(server)?,
         "bench-source",
         &enroll,
-        rate,
+        OnJob::Report { rate },
+        &tally,
+        Duration::from_secs(60),
     )
     .await?;
-    let mut repos = RepositoryServiceClient::new(api.clone());
-    let repository = repos
-        .create_repository(pb::CreateRepositoryRequest {
-            name: "bench".into(),
-            url: work.join("sim-repository").to_string_lossy().into_owned(),
-            password: "bench-repository-password".into(),
-            env: Default::default(),
-        })
-        .await
-        .context("creating a repository")?
-        .into_inner()
-        .repository
-        .context("no repository returned")?;
-    repos
-        .assign_repository(pb::AssignRepositoryRequest {
-            repository_id: repository.id,
-            host_id: agent.host_id,
-        })
-        .await
-        .context("assigning the repository")?;
-    let job = JobServiceClient::new(api)
-        .run_backup(pb::RunBackupRequest {
-            schedule_id: 0,
-            host_id: agent.host_id,
-            repository_id: repository.id,
-            spec: Some(pb::BackupSpec {
-                paths: vec!["/srv".into()],
-                ..Default::default()
-            }),
-        })
-        .await
-        .context("queueing the backup")?
-        .into_inner()
-        .job
-        .context("no job returned")?;
-    Ok((job.id, agent))
+    let repository = assigned_repository(server, work, "sim-repository", &[agent.host_id]).await?;
+    let mut jobs = JobServiceClient::new(server.api().await?);
+    let job = run_backup(&mut jobs, agent.host_id, repository, "/srv").await?;
+    Ok((job, agent))
 }

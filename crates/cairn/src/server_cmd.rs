@@ -6,7 +6,6 @@ use std::process::ExitCode;
 
 use cairn_server::config::{self, ConfigError, LogFormat};
 use cairn_server::{Server, ServerConfig};
-use tokio::net::TcpListener;
 
 use crate::EXIT_USAGE;
 use crate::server_flags::ServerArgs;
@@ -49,14 +48,12 @@ pub(crate) async fn run(args: ServerArgs) -> ExitCode {
 async fn serve(config: ServerConfig) -> anyhow::Result<()> {
     let listen = config.listen;
     let server = Server::open(config).await?;
-    let listener = TcpListener::bind(listen)
-        .await
+    let listener = cairn_server::listen(listen)
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
     let ui = cairn_web::router(server.api());
     let metrics = match server.config().metrics_listen {
         Some(addr) => {
-            let listener = TcpListener::bind(addr)
-                .await
+            let listener = cairn_server::listen(addr)
                 .map_err(|e| anyhow::anyhow!("cannot listen on {addr} for metrics: {e}"))?;
             let stopping = server.api();
             Some(tokio::spawn(server.serve_metrics(listener, async move {
