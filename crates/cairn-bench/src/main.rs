@@ -9,6 +9,7 @@ mod agent;
 mod api;
 mod b0_calibration;
 mod b1_agents;
+mod b2_ingest;
 mod b3_fanout;
 mod b4_pages;
 mod b6_footprint;
@@ -18,6 +19,7 @@ mod b9_agent;
 mod dataset;
 mod fixture;
 mod reference_gateway;
+mod reference_pipeline;
 mod report;
 mod seed;
 mod shim;
@@ -103,6 +105,11 @@ fn suite() -> Vec<(&'static str, &'static str, Bench)> {
             "B1",
             "agents held: 2,500 → 5,000 → 10,000 agents, memory, idle CPU, command push, reconnect after kill -9",
             |ctx, results| Box::pin(b1_agents::run(ctx, results)),
+        ),
+        (
+            "B2",
+            "ingest: 1,000 jobs' progress and log lines, sustained, then a 100,000 reports/s burst",
+            |ctx, results| Box::pin(b2_ingest::run(ctx, results)),
         ),
         (
             "B3",

@@ -1,9 +1,10 @@
-//! B1's reference: the least a server holding agent streams can be. A bare
-//! tonic `AgentGateway` that answers every `Hello` with an approved
-//! `Welcome`, keeps each stream's sender in a map, reads and drops what
-//! agents send, and pushes a `RunJob` when `POST /push/{host}/{job}` asks.
-//! No store, no auth, no audit: what is left is tonic, hyper, rustls and
-//! tokio. It serves over the same TLS (a self-signed certificate the
+//! B1's and B2's reference: the least a server holding agent streams can
+//! be. A bare tonic `AgentGateway` that answers every `Hello` with an
+//! approved `Welcome`, keeps each stream's sender in a map, hands what
+//! agents report to a bare persisting pipeline (`reference_pipeline.rs`,
+//! B2's reference), and pushes a `RunJob` when `POST /push/{host}/{job}`
+//! asks. No store, no auth, no audit: what is left is tonic, hyper, rustls
+//! and tokio. It serves over the same TLS (a self-signed certificate the
 //! simulated agents pin), from the same accept backlog, and runs as its own
 //! process (this binary, started with `--reference-gateway`) so its memory
 //! and CPU are read the same way as the server's.
@@ -19,7 +20,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use axum::extract::{Path as UrlPath, State};
 use axum::http::StatusCode;
-use axum::routing::post;
+use axum::routing::{get, post};
 use cairn_proto::v1 as pb;
 use cairn_proto::v1::agent_gateway_server::{AgentGateway, AgentGatewayServer};
 use cairn_proto::v1::agent_message::Body;
@@ -30,6 +31,8 @@ use hyper_util::service::TowerToHyperService;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
+
+use crate::reference_pipeline::Pipeline;
 
 /// The heartbeat interval it asks for: Cairn's default, so both servers
 /// hear the same traffic.
@@ -44,10 +47,12 @@ fn names() -> Vec<String> {
 
 type Sender = mpsc::Sender<Result<pb::ServerMessage, Status>>;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 struct Gateway {
     next_host: Arc<AtomicI64>,
     streams: Arc<Mutex<HashMap<i64, Sender>>>,
+    /// Where reports go (B2's reference).
+    pipeline: Pipeline,
 }
 
 #[tonic::async_trait]
@@ -83,8 +88,11 @@ impl AgentGateway for Gateway {
             streams.insert(host_id, tx);
         }
         let streams = self.streams.clone();
+        let pipeline = self.pipeline.clone();
         tokio::spawn(async move {
-            while let Ok(Some(_)) = inbound.message().await {}
+            while let Ok(Some(message)) = inbound.message().await {
+                pipeline.take(message).await;
+            }
             if let Ok(mut streams) = streams.lock() {
                 streams.remove(&host_id);
             }
@@ -123,9 +131,27 @@ pub async fn serve(dir: &Path, listen: SocketAddr) -> anyhow::Result<()> {
     let (identity, _) = cairn_tls::ServerIdentity::load_or_create_self_signed(dir, &names())
         .context("loading the reference's certificate")?;
     let acceptor = identity.acceptor()?;
-    let gateway = Gateway::default();
+    let gateway = Gateway {
+        next_host: Arc::default(),
+        streams: Arc::default(),
+        pipeline: Pipeline::start(&dir.join("reference.db"))?,
+    };
     let pushes = axum::Router::new()
         .route("/push/{host}/{job}", post(push))
+        .route(
+            "/rows",
+            get(|State(g): State<Gateway>| async move { g.pipeline.rows().to_string() }),
+        )
+        .route(
+            "/latencies",
+            get(|State(g): State<Gateway>| async move {
+                g.pipeline
+                    .latencies()
+                    .iter()
+                    .map(|(at, took)| format!("{at} {took}\n"))
+                    .collect::<String>()
+            }),
+        )
         .with_state(gateway.clone());
     let router = tonic::service::Routes::new(AgentGatewayServer::new(gateway))
         .prepare()
@@ -246,6 +272,35 @@ impl ReferenceGateway {
             response.status()
         );
         Ok(())
+    }
+
+    /// Rows its pipeline committed so far.
+    pub async fn rows(&self) -> anyhow::Result<u64> {
+        let text = self.get("rows").await?;
+        text.trim().parse().context("the reference's row count")
+    }
+
+    /// Its pipeline's sampled commits so far: when (µs), and how long after
+    /// the report was stamped (ms).
+    pub async fn latencies(&self) -> anyhow::Result<Vec<(u64, f64)>> {
+        let text = self.get("latencies").await?;
+        Ok(text
+            .lines()
+            .filter_map(|l| {
+                let (at, took) = l.split_once(' ')?;
+                Some((at.parse().ok()?, took.parse::<u64>().ok()? as f64 / 1000.0))
+            })
+            .collect())
+    }
+
+    async fn get(&self, path: &str) -> anyhow::Result<String> {
+        let response = self.http.get(format!("{}/{path}", self.url)).send().await?;
+        anyhow::ensure!(
+            response.status().is_success(),
+            "/{path} answered {}",
+            response.status()
+        );
+        Ok(response.text().await?)
     }
 
     /// Its process id.

@@ -11,7 +11,7 @@
 //! (who is online, when each came back, when each job arrived) is the
 //! fleet's shared [`Tally`].
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -79,10 +79,15 @@ impl Dialer {
 #[derive(Debug, Clone, Copy)]
 pub enum OnJob {
     /// Accepts it, then reports restic-shaped progress `rate` times a second
-    /// (each report stamped with its send time) until the agent is dropped.
+    /// (each report stamped with its send time; [`Tally::burst`] times as
+    /// many while a burst is on), and `logs` log lines a second, sent as a
+    /// burst every `LOG_BURST_EVERY` as restic's verbose output comes,
+    /// until the agent is dropped.
     Report {
         /// Reports a second.
         rate: u32,
+        /// Log lines a second.
+        logs: u32,
     },
     /// Accepts it and reports it finished at once.
     Finish,
@@ -99,6 +104,13 @@ pub struct Tally {
     pub receipts: Mutex<Vec<(i64, u64)>>,
     /// Sessions that could not be opened or ended with an error.
     pub failures: AtomicUsize,
+    /// Reports (progress and logs) the agents' streams took so far: when
+    /// the server pushes back, sending waits, and this falls behind what
+    /// the agents meant to send.
+    pub sent: AtomicU64,
+    /// Progress reports per tick (0 reads as 1): the benchmark raises it
+    /// for a burst.
+    pub burst: AtomicU32,
 }
 
 impl Tally {
@@ -171,6 +183,9 @@ impl SimAgent {
     }
 }
 
+/// How often a reporting agent sends its log lines, as one message.
+const LOG_BURST_EVERY: Duration = Duration::from_secs(5);
+
 /// One simulated agent's fixed parts.
 struct Agent {
     dialer: Dialer,
@@ -240,14 +255,17 @@ impl Agent {
         };
         let mut online = Online::new(&self.tally);
         let mut reporting: Option<i64> = None;
-        let rate = match self.on_job {
-            OnJob::Report { rate } => rate.max(1),
-            OnJob::Finish => 1,
+        let (rate, logs) = match self.on_job {
+            OnJob::Report { rate, logs } => (rate.max(1), logs),
+            OnJob::Finish => (1, 0),
         };
         let mut tick = tokio::time::interval(Duration::from_secs(1) / rate);
+        let mut log_burst = tokio::time::interval(LOG_BURST_EVERY);
+        log_burst.reset();
+        let burst_lines = logs.saturating_mul(LOG_BURST_EVERY.as_secs() as u32);
         let mut beat = tokio::time::interval(Duration::from_secs(30));
         loop {
-            let send = tokio::select! {
+            let send: Vec<pb::AgentMessage> = tokio::select! {
                 message = inbound.message() => {
                     let body = match message {
                         Ok(Some(pb::ServerMessage { body: Some(body) })) => body,
@@ -292,7 +310,7 @@ impl Agent {
                                     reporting = Some(job.job_id);
                                     continue;
                                 }
-                                OnJob::Finish => finished(next(), job.job_id),
+                                OnJob::Finish => vec![finished(next(), job.job_id)],
                             }
                         }
                         _ => continue,
@@ -300,18 +318,28 @@ impl Agent {
                 }
                 _ = tick.tick(), if reporting.is_some() => {
                     let Some(job_id) = reporting else { continue };
-                    pb::AgentMessage { seq: next(), body: Some(Body::JobProgress(progress(job_id))) }
+                    let burst = self.tally.burst.load(Ordering::Relaxed).max(1);
+                    (0..burst)
+                        .map(|_| pb::AgentMessage { seq: next(), body: Some(Body::JobProgress(progress(job_id))) })
+                        .collect()
                 }
-                _ = beat.tick(), if online.is_approved() => pb::AgentMessage {
+                _ = log_burst.tick(), if reporting.is_some() && burst_lines > 0 => {
+                    let Some(job_id) = reporting else { continue };
+                    vec![pb::AgentMessage { seq: next(), body: Some(Body::JobLog(log_lines(job_id, burst_lines))) }]
+                }
+                _ = beat.tick(), if online.is_approved() => vec![pb::AgentMessage {
                     seq: 0,
                     body: Some(Body::Heartbeat(pb::Heartbeat {
                         sent_at: Some(now()),
                         running_job_ids: reporting.into_iter().collect(),
                     })),
-                },
+                }],
             };
-            if tx.send(send).await.is_err() {
-                return online.lost();
+            for message in send {
+                if tx.send(message).await.is_err() {
+                    return online.lost();
+                }
+                self.tally.sent.fetch_add(1, Ordering::Relaxed);
             }
         }
     }
@@ -399,6 +427,24 @@ fn finished(seq: u64, job_id: i64) -> pb::AgentMessage {
     }
 }
 
+/// `lines` lines of restic-shaped verbose output.
+fn log_lines(job_id: i64, lines: u32) -> pb::JobLog {
+    pb::JobLog {
+        job_id,
+        lines: (0..lines)
+            .map(|n| pb::JobLogLine {
+                time: Some(now()),
+                stream: pb::JobLogStream::Stdout.into(),
+                level: pb::JobLogLevel::Info.into(),
+                text: format!(
+                    "new       /srv/data/projects/archive/2026/q{}/report-{n:05}.pdf, saved in 0.012s (41.203 KiB added)",
+                    n % 4 + 1
+                ),
+            })
+            .collect(),
+    }
+}
+
 /// A restic-shaped progress report, stamped with the time it is made.
 fn progress(job_id: i64) -> pb::JobProgress {
     pb::JobProgress {
@@ -431,7 +477,7 @@ pub async fn progress_source(
         &Dialer::to(server)?,
         "bench-source",
         &enroll,
-        OnJob::Report { rate },
+        OnJob::Report { rate, logs: 0 },
         &tally,
         Duration::from_secs(60),
     )

@@ -358,6 +358,16 @@ fn observe(meter: &Meter, state: &Arc<Mutex<Scraped>>) {
         .build();
     let s = state.clone();
     meter
+        .u64_observable_counter("cairn_store_writes")
+        .with_description("Writes the store's writer applied; over cairn_store_commits_total, how many each commit carried")
+        .with_callback(move |o| {
+            if let Some(w) = read(&s, |s| s.writer.clone()) {
+                o.observe(w.writes(), &[]);
+            }
+        })
+        .build();
+    let s = state.clone();
+    meter
         .f64_observable_counter("cairn_store_commit_seconds")
         .with_description("Time spent in group-commit transactions; over cairn_store_commits_total, the mean commit latency")
         .with_callback(move |o| {

@@ -175,6 +175,7 @@ async fn after_a_real_backup_metrics_parse_and_carry_the_job_counters_and_histog
         "gRPC calls are counted by method: {text}"
     );
     assert!(value_of(&metrics, "cairn_store_commits_total", &[]).is_some_and(|n| n > 0.0));
+    assert!(value_of(&metrics, "cairn_store_writes_total", &[]).is_some_and(|n| n > 0.0));
 
     // Every family served is in the book, and raw paths never become labels.
     for family in families(&text) {
