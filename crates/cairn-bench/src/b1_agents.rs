@@ -7,26 +7,28 @@
 //! handshakes) is timed. The same generator runs against the reference, a
 //! bare tonic stream server (`reference_gateway.rs`), in the same job.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use cairn_proto::v1::job_service_client::JobServiceClient;
-use futures::StreamExt as _;
 
 use crate::Ctx;
 use crate::api;
 use crate::fixture::{Authed, BenchServer, ServerOptions};
 use crate::reference_gateway::ReferenceGateway;
 use crate::report::{Goal, Results, Row, Summary};
-use crate::sim::{Dialer, OnJob, SimAgent, Tally};
+use crate::sim::{self, Dialer, OnJob, SimAgent, Tally};
 use crate::sse::now_micros;
 
 /// Agents started at once while the fleet grows (the reconnect storm is
 /// the test of everyone at once).
 const STARTING_AT_ONCE: usize = 200;
-/// How long a step may take to have every agent welcomed.
-const GROW_DEADLINE: Duration = Duration::from_secs(600);
+/// Cairn's default heartbeat interval (and the reference's).
+const HEARTBEAT: Duration = Duration::from_secs(15);
+/// After a step has grown, before it is measured.
+const SETTLE: Duration = Duration::from_secs(5);
 /// How long the storm's agents are waited for.
 const STORM_DEADLINE: Duration = Duration::from_secs(120);
 /// The storm's goal: this share back within this long.
@@ -157,7 +159,7 @@ pub async fn run(ctx: &Ctx, results: &mut Results) -> anyhow::Result<()> {
     let cairn = {
         let server = BenchServer::start(ctx, ServerOptions::default()).await?;
         let enroll = api::enrollment_token(&server, &[]).await?;
-        let dialer = Dialer::to(&server)?;
+        let dialer = server.dialer()?;
         let jobs = JobServiceClient::new(server.api().await?);
         let target = Target::Cairn {
             server,
@@ -188,7 +190,7 @@ pub async fn run(ctx: &Ctx, results: &mut Results) -> anyhow::Result<()> {
                 Summary::single(ours.cpu_percent),
             )
             .reference(REFERENCE, Summary::single(theirs.cpu_percent))
-            .note("over 10 s, heartbeats every 15 s"),
+            .note("over one heartbeat interval, 15 s"),
         );
         if let (Some(ours_push), Some(theirs_push)) =
             (Summary::of(&ours.push_ms), Summary::of(&theirs.push_ms))
@@ -254,12 +256,27 @@ async fn hold(
     for &count in steps {
         let began = Instant::now();
         let grown_from = agents.len();
-        grow(&mut agents, count, dialer, enroll, &tally).await?;
+        let range = agents.len()..count;
+        agents.extend(
+            sim::fleet(
+                dialer,
+                "b1-host",
+                range,
+                enroll,
+                OnJob::Finish,
+                &tally,
+                STARTING_AT_ONCE,
+            )
+            .await?,
+        );
         println!(
             "  {name}: {count} agents online ({:.0} s to grow)",
             began.elapsed().as_secs_f64()
         );
-        let cpu_percent = crate::sys::cpu_percent_over(pid, Duration::from_secs(10)).await?;
+        // Idle is after enrollment's writes are done; the window is one
+        // heartbeat interval, so every agent's heartbeat falls in it once.
+        tokio::time::sleep(SETTLE).await;
+        let cpu_percent = crate::sys::cpu_percent_over(pid, HEARTBEAT).await?;
         let kib = crate::sys::rss_kib(pid)?.saturating_sub(idle_kib);
         // Hosts this step added (so none is pushed to twice), spread out.
         let added = &agents[grown_from..];
@@ -288,9 +305,14 @@ async fn hold(
     tally.take_welcomed();
     let restarted = target.spawn()?;
     let everyone = wait_for(|| tally.online() >= count, STORM_DEADLINE).await;
-    let welcomed = tally.take_welcomed();
-    held.back = welcomed
-        .iter()
+    // Each agent's first welcome after the restart (one welcomed twice,
+    // after a session that did not last, counts once).
+    let mut first: HashMap<usize, Instant> = HashMap::new();
+    for (agent, at) in tally.take_welcomed() {
+        first.entry(agent).or_insert(at);
+    }
+    held.back = first
+        .values()
         .map(|at| at.saturating_duration_since(restarted).as_secs_f64())
         .collect();
     held.back_in_time = held
@@ -309,39 +331,6 @@ async fn hold(
     drop(agents);
     target.kill9();
     Ok(held)
-}
-
-/// Starts agents until `count` are online, `STARTING_AT_ONCE` at a time.
-async fn grow(
-    agents: &mut Vec<SimAgent>,
-    count: usize,
-    dialer: &Dialer,
-    enroll: &str,
-    tally: &Arc<Tally>,
-) -> anyhow::Result<()> {
-    let first = agents.len();
-    let started = futures::stream::iter(first..count)
-        .map(|n| {
-            let hostname = format!("b1-host-{n:05}");
-            async move {
-                SimAgent::start(
-                    dialer,
-                    &hostname,
-                    enroll,
-                    OnJob::Finish,
-                    tally,
-                    GROW_DEADLINE,
-                )
-                .await
-            }
-        })
-        .buffer_unordered(STARTING_AT_ONCE)
-        .collect::<Vec<_>>()
-        .await;
-    for agent in started {
-        agents.push(agent?);
-    }
-    Ok(())
 }
 
 /// Polls `done` every 20 ms until it holds, or fails after `deadline`.

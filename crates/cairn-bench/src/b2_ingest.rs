@@ -23,14 +23,13 @@ use std::time::Duration;
 use anyhow::Context as _;
 use cairn_proto::v1 as pb;
 use cairn_proto::v1::job_service_client::JobServiceClient;
-use futures::StreamExt as _;
 
 use crate::Ctx;
 use crate::api;
 use crate::fixture::{BenchServer, ServerOptions};
 use crate::reference_gateway::ReferenceGateway;
 use crate::report::{Goal, Results, Row, Summary};
-use crate::sim::{Dialer, OnJob, SimAgent, Tally};
+use crate::sim::{self, Dialer, OnJob, SimAgent, Tally};
 use crate::sse::{now_micros, stamp_of};
 
 /// Progress reports a second per job.
@@ -66,16 +65,8 @@ impl Ingested {
     /// RSS: the median over the sustained window, and the peak from the
     /// burst's start to the end of the drain.
     fn rss(&self) -> (f64, f64) {
-        let during = |from: u64, to: u64| -> Vec<f64> {
-            self.rss_mib
-                .iter()
-                .filter(|(at, _)| (from..=to).contains(at))
-                .map(|(_, v)| *v)
-                .collect()
-        };
-        let steady =
-            Summary::of(&during(self.sustained.0, self.sustained.1)).map_or(0.0, |s| s.p50);
-        let peak = during(self.burst.0, u64::MAX)
+        let steady = Summary::of(&between(&self.rss_mib, self.sustained)).map_or(0.0, |s| s.p50);
+        let peak = between(&self.rss_mib, (self.burst.0, u64::MAX))
             .into_iter()
             .fold(0.0, f64::max);
         (steady, peak)
@@ -93,8 +84,10 @@ fn between(timed: &[(u64, f64)], (from, to): (u64, u64)) -> Vec<f64> {
 
 pub async fn run(ctx: &Ctx, results: &mut Results) -> anyhow::Result<()> {
     let agents = ctx.scale(1_000, 200);
-    let window = ctx.scale(Duration::from_secs(120), Duration::from_secs(20));
-    let burst = ctx.scale(Duration::from_secs(20), Duration::from_secs(10));
+    let window = ctx
+        .ingest_window
+        .unwrap_or_else(|| ctx.scale(Duration::from_secs(45), Duration::from_secs(20)));
+    let burst = ctx.scale(Duration::from_secs(15), Duration::from_secs(10));
     crate::sys::raise_open_files(agents as u64 * 2 + 4_096);
 
     // The reference.
@@ -115,7 +108,7 @@ pub async fn run(ctx: &Ctx, results: &mut Results) -> anyhow::Result<()> {
     let server = BenchServer::start(ctx, ServerOptions::default()).await?;
     let enroll = api::enrollment_token(&server, &[]).await?;
     let tally = Arc::new(Tally::default());
-    let fleet = grow(&Dialer::to(&server)?, &enroll, agents, &tally).await?;
+    let fleet = grow(&server.dialer()?, &enroll, agents, &tally).await?;
     let hosts: Vec<i64> = fleet.iter().map(|a| a.host_id).collect();
     let repository = api::assigned_repository(&server, &ctx.work, "b2", &hosts).await?;
     let mut jobs = JobServiceClient::new(server.api().await?);
@@ -129,7 +122,11 @@ pub async fn run(ctx: &Ctx, results: &mut Results) -> anyhow::Result<()> {
         watchers.push(watch(&server, job, seen.clone()).await?);
     }
     let db = server.data_dir.join("cairn.db");
-    let rows = || async { Ok(store_writes(&server).await? + log_lines(&db)?) };
+    let rows = || async {
+        let db = db.clone();
+        let lines = tokio::task::spawn_blocking(move || log_lines(&db)).await??;
+        Ok(store_writes(&server).await? + lines)
+    };
     let ours = measure(server.pid()?, &tally, window, burst, rows).await?;
     for watcher in &watchers {
         watcher.abort();
@@ -219,26 +216,7 @@ async fn grow(
         rate: RATE,
         logs: LOGS,
     };
-    futures::stream::iter(0..count)
-        .map(|n| {
-            let hostname = format!("b2-host-{n:05}");
-            async move {
-                SimAgent::start(
-                    dialer,
-                    &hostname,
-                    enroll,
-                    on_job,
-                    tally,
-                    Duration::from_secs(600),
-                )
-                .await
-            }
-        })
-        .buffer_unordered(200)
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect()
+    sim::fleet(dialer, "b2-host", 0..count, enroll, on_job, tally, 200).await
 }
 
 /// The sustained window, then the burst, then the drain; the server's RSS
@@ -272,13 +250,19 @@ where
         }
     });
     let seconds = |from: u64, to: u64| (to.saturating_sub(from) as f64 / 1e6).max(1e-3);
-    let (r0, t0) = (rows().await?, now_micros());
+    // Each count is stamped at the middle of the time it took to read.
+    let read = || async {
+        let before = now_micros();
+        let count = rows().await?;
+        anyhow::Ok((count, before + now_micros().saturating_sub(before) / 2))
+    };
+    let (r0, t0) = read().await?;
     tokio::time::sleep(window).await;
-    let (r1, t1) = (rows().await?, now_micros());
+    let (r1, t1) = read().await?;
     let sent0 = tally.sent.load(Ordering::Relaxed);
     tally.burst.store(BURST, Ordering::Relaxed);
     tokio::time::sleep(burst).await;
-    let (r2, t2) = (rows().await?, now_micros());
+    let (r2, t2) = read().await?;
     let sent1 = tally.sent.load(Ordering::Relaxed);
     tally.burst.store(1, Ordering::Relaxed);
     tokio::time::sleep(DRAIN).await;
@@ -336,11 +320,13 @@ async fn store_writes(server: &BenchServer) -> anyhow::Result<f64> {
         .context("no cairn_store_writes_total in /metrics")
 }
 
-/// Log lines stored so far, read from the server's database.
+/// Log lines stored so far, read from the server's database: the last
+/// line's id (ids only grow, and nothing is deleted during the run), so
+/// the read is one index seek, not a count of millions of rows.
 fn log_lines(db: &std::path::Path) -> anyhow::Result<f64> {
     let conn =
         rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
             .with_context(|| format!("opening {}", db.display()))?;
-    let lines: i64 = conn.query_row("SELECT count(*) FROM job_logs", [], |r| r.get(0))?;
-    Ok(lines as f64)
+    let last: Option<i64> = conn.query_row("SELECT max(id) FROM job_logs", [], |r| r.get(0))?;
+    Ok(last.unwrap_or(0) as f64)
 }

@@ -9,6 +9,7 @@
 //! agent → server → store → hub → every subscriber. Reference: bare axum
 //! SSE over a broadcast channel, over TLS, under the same subscribers.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
@@ -19,6 +20,7 @@ use futures::StreamExt as _;
 use crate::Ctx;
 use crate::fixture::{ADMIN, ADMIN_PASSWORD, BenchServer, ServerOptions, pinned_client};
 use crate::report::{Goal, Results, Row, Summary};
+use crate::sim::{OnJob, SimAgent, Tally};
 use crate::sse::{self, ReferenceSse};
 
 /// Reports a second from the job's agent, and from the reference.
@@ -37,7 +39,7 @@ pub async fn run(ctx: &Ctx, results: &mut Results) -> anyhow::Result<()> {
         ));
     }
     let server = BenchServer::start(ctx, ServerOptions::default()).await?;
-    let (job, _source) = crate::sim::progress_source(&server, &ctx.work, RATE).await?;
+    let (job, _source) = progress_source(&server, &ctx.work, RATE).await?;
     let reference = ReferenceSse::start(&ctx.work.join("b3-reference"), RATE).await?;
     let mut healthy_1000 = None;
     // The reference at each count, for the SSE and the gRPC rows alike.
@@ -275,4 +277,30 @@ async fn grpc_fan_out(
         samples.extend(reader.await.context("a WatchJob reader")??);
     }
     Ok(samples)
+}
+
+/// One approved simulated agent with a backup job running, reporting
+/// progress `rate` times a second: the source B3's subscribers follow.
+async fn progress_source(
+    server: &BenchServer,
+    work: &std::path::Path,
+    rate: u32,
+) -> anyhow::Result<(i64, SimAgent)> {
+    use crate::api::{assigned_repository, enrollment_token, run_backup};
+    use cairn_proto::v1::job_service_client::JobServiceClient;
+    let enroll = enrollment_token(server, &[]).await?;
+    let tally = Arc::new(Tally::default());
+    let agent = SimAgent::start(
+        &server.dialer()?,
+        "bench-source",
+        &enroll,
+        OnJob::Report { rate, logs: 0 },
+        &tally,
+        Duration::from_secs(60),
+    )
+    .await?;
+    let repository = assigned_repository(server, work, "sim-repository", &[agent.host_id]).await?;
+    let mut jobs = JobServiceClient::new(server.api().await?);
+    let job = run_backup(&mut jobs, agent.host_id, repository, "/srv").await?;
+    Ok((job, agent))
 }

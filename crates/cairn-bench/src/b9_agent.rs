@@ -19,10 +19,12 @@ use crate::api::{self, REPOSITORY_PASSWORD};
 use crate::dataset;
 use crate::fixture::{BenchServer, ServerOptions};
 use crate::report::{Goal, Results, Row, Summary};
-use crate::sys::{children, cpu_time, rss_kib};
+use crate::sys::{children, children_cpu_time, cpu_time, rss_kib};
 
 /// How often the idle agent's RSS is read.
 const IDLE_SAMPLE_EVERY: Duration = Duration::from_secs(5);
+/// How long the backup may take.
+const BACKUP_DEADLINE: Duration = Duration::from_secs(600);
 /// How often the agent and restic are read during the backup.
 const BUSY_SAMPLE_EVERY: Duration = Duration::from_millis(100);
 
@@ -138,26 +140,35 @@ pub async fn finish(ctx: &Ctx, results: &mut Results, idle: Idle) -> anyhow::Res
     let path = idle.data.to_string_lossy().into_owned();
     let job = api::run_backup(&mut jobs, idle.agent.host_id, repository, &path).await?;
     let cpu_before = cpu_time(pid)?;
+    let children_before = children_cpu_time(pid)?;
     let began = Instant::now();
     let follow = tokio::spawn(async move { api::follow(&mut jobs, job).await });
     let (mut agent_mib, mut restic_mib) = (Vec::new(), Vec::new());
-    let mut restic_cpu = Duration::ZERO;
     let mut every = tokio::time::interval(BUSY_SAMPLE_EVERY);
     while !follow.is_finished() {
         every.tick().await;
+        if began.elapsed() > BACKUP_DEADLINE {
+            follow.abort();
+            anyhow::bail!("B9's backup did not end within {BACKUP_DEADLINE:?}");
+        }
         if let Ok(kib) = rss_kib(pid) {
             agent_mib.push(kib as f64 / 1024.0);
         }
-        for child in children(pid) {
-            if let (Ok(kib), Ok(cpu)) = (rss_kib(child), cpu_time(child)) {
-                restic_mib.push(kib as f64 / 1024.0);
-                restic_cpu = restic_cpu.max(cpu);
-            }
+        // The largest restic at each moment (the backup, then the snapshot
+        // listing the agent runs after it).
+        let restic = children(pid)
+            .into_iter()
+            .filter_map(|child| rss_kib(child).ok())
+            .max();
+        if let Some(kib) = restic {
+            restic_mib.push(kib as f64 / 1024.0);
         }
     }
     let took = began.elapsed().as_secs_f64();
     let agent_cpu = cpu_time(pid)?.saturating_sub(cpu_before);
     let followed = follow.await.context("following the backup")??;
+    // Every restic the job ran, counted by the kernel once each was reaped.
+    let restic_cpu = children_cpu_time(pid)?.saturating_sub(children_before);
     anyhow::ensure!(
         followed.job.status() == cairn_proto::v1::JobStatus::Succeeded,
         "B9's backup ended {:?}: {}",

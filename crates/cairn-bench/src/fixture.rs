@@ -12,9 +12,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use cairn_proto::Bearer;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use crate::Ctx;
+use crate::dialer::Dialer;
 
 /// The admin the benchmarks sign in as.
 pub const ADMIN: &str = "bench";
@@ -188,23 +189,15 @@ impl BenchServer {
         pinned_client(self.fingerprint.as_deref(), Some(Duration::from_secs(60)))
     }
 
+    /// How clients reach it: its URL and its pinned certificate.
+    pub fn dialer(&self) -> anyhow::Result<Dialer> {
+        Dialer::new(&self.url, self.fingerprint.as_deref())
+    }
+
     /// A gRPC channel of its own (its own connection) to the server, over
     /// the pinned TLS.
     pub async fn channel(&self) -> anyhow::Result<Channel> {
-        let endpoint = Endpoint::from_shared(self.url.clone())?
-            .connect_timeout(Duration::from_secs(10))
-            .tcp_nodelay(true);
-        match &self.fingerprint {
-            Some(fingerprint) => {
-                let pin = cairn_tls::parse_fingerprint(fingerprint)?;
-                let (config, _) = cairn_tls::client_config(&cairn_tls::Trust::Pinned(pin))
-                    .context("TLS client config")?;
-                Ok(endpoint
-                    .connect_with_connector(cairn_tls::connector(config))
-                    .await?)
-            }
-            None => Ok(endpoint.connect().await?),
-        }
+        self.dialer()?.channel().await
     }
 
     /// What adds the admin token to a call.

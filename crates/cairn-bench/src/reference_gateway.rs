@@ -184,7 +184,7 @@ pub async fn serve(dir: &Path, listen: SocketAddr) -> anyhow::Result<()> {
 pub struct ReferenceGateway {
     child: Option<Child>,
     dir: PathBuf,
-    /// `https://127.0.0.1:port`.
+    /// `https://127.0.0.2:port`.
     pub url: String,
     /// Its certificate's fingerprint, for the agents to pin.
     pub fingerprint: String,
@@ -199,9 +199,10 @@ impl ReferenceGateway {
         let (identity, _) = cairn_tls::ServerIdentity::load_or_create_self_signed(dir, &names())
             .context("making the reference's certificate")?;
         let fingerprint = identity.fingerprint().to_string();
-        // Its own loopback address: the ports a fleet used on Cairn's are
-        // still in TIME_WAIT, and connections to another address may reuse
-        // them.
+        // Its own loopback address: one fleet's connections (and their
+        // TIME_WAIT after a kill) tie up local ports only towards the address
+        // they went to, so the two fleets run one after the other do not
+        // run out of ephemeral ports between them.
         let addr = std::net::TcpListener::bind((ADDRESS, 0))
             .and_then(|l| l.local_addr())
             .context("finding a free port")?;

@@ -130,8 +130,11 @@ fn write(
             }
             tx.commit()
         })();
-        if committed.is_err() {
-            return;
+        if let Err(err) = committed {
+            // The reference's figures would be wrong from here on: stop it
+            // loudly, and the benchmark reports it gone.
+            eprintln!("reference pipeline: a commit failed: {err}");
+            std::process::exit(1);
         }
         let now = now_micros();
         rows.fetch_add(batch.len() as u64, Ordering::Relaxed);

@@ -56,7 +56,8 @@ impl Summary {
 pub enum Goal {
     /// The headline (p99, or the single value) is at most this.
     AtMost(f64),
-    /// The headline is at least this (a rate, a share).
+    /// The headline is at least this: for single values (a rate, a share),
+    /// since a distribution's headline is its p99, its high end.
     AtLeast(f64),
 }
 

@@ -1,4 +1,4 @@
-//! The restic timing shim: B8 and B9 point an agent's `--restic` at a
+//! The restic timing shim: B8 points an agent's `--restic` at a
 //! symlink named `restic` to this binary, in a directory that also holds
 //! `shim.conf` (the real restic's path, then the log's). Started so, it
 //! notes when it was spawned, runs the real restic with the same arguments

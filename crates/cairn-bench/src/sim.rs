@@ -15,65 +15,17 @@ use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use cairn_proto::v1 as pb;
 use cairn_proto::v1::agent_gateway_client::AgentGatewayClient;
 use cairn_proto::v1::agent_message::Body;
 use cairn_proto::v1::server_message::Body as ServerBody;
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::transport::{Channel, Endpoint};
 
-use crate::fixture::BenchServer;
-use crate::sse::{now_micros, stamped_file};
-
-/// How simulated agents reach a server: its URL and the one pinned TLS
-/// configuration they all use.
-#[derive(Debug, Clone)]
-pub struct Dialer {
-    url: String,
-    tls: Option<Arc<rustls::ClientConfig>>,
-}
-
-impl Dialer {
-    /// For the server at `url`, pinned to `fingerprint` (plain HTTP when
-    /// `None`).
-    pub fn new(url: &str, fingerprint: Option<&str>) -> anyhow::Result<Dialer> {
-        let tls = match fingerprint {
-            Some(fingerprint) => {
-                let pin = cairn_tls::parse_fingerprint(fingerprint)?;
-                let (config, _) = cairn_tls::client_config(&cairn_tls::Trust::Pinned(pin))
-                    .context("TLS client config")?;
-                Some(config)
-            }
-            None => None,
-        };
-        Ok(Dialer {
-            url: url.to_string(),
-            tls,
-        })
-    }
-
-    /// For a benchmark's `cairn server`.
-    pub fn to(server: &BenchServer) -> anyhow::Result<Dialer> {
-        Dialer::new(&server.url, server.fingerprint.as_deref())
-    }
-
-    /// A connection of its own.
-    async fn channel(&self) -> anyhow::Result<Channel> {
-        let endpoint = Endpoint::from_shared(self.url.clone())?
-            .connect_timeout(Duration::from_secs(20))
-            .tcp_nodelay(true);
-        Ok(match &self.tls {
-            Some(config) => {
-                endpoint
-                    .connect_with_connector(cairn_tls::connector(config.clone()))
-                    .await?
-            }
-            None => endpoint.connect().await?,
-        })
-    }
-}
+pub use crate::dialer::Dialer;
+use crate::said::{finished, log_lines, now, progress};
+use crate::sse::now_micros;
 
 /// What a simulated agent does with a job it is sent.
 #[derive(Debug, Clone, Copy)]
@@ -98,12 +50,13 @@ pub enum OnJob {
 pub struct Tally {
     /// Agents whose session is approved and open now.
     pub online: AtomicUsize,
-    /// When each approved `Welcome` arrived (cleared by the benchmark).
-    pub welcomed: Mutex<Vec<Instant>>,
+    /// Which agent (its number in this fleet) was welcomed when (cleared
+    /// by the benchmark).
+    pub welcomed: Mutex<Vec<(usize, Instant)>>,
+    /// Agents started so far: the next one's number.
+    started: AtomicUsize,
     /// Each `RunJob` as it arrived: the job id and the time in µs.
     pub receipts: Mutex<Vec<(i64, u64)>>,
-    /// Sessions that could not be opened or ended with an error.
-    pub failures: AtomicUsize,
     /// Reports (progress and logs) the agents' streams took so far: when
     /// the server pushes back, sending waits, and this falls behind what
     /// the agents meant to send.
@@ -115,7 +68,7 @@ pub struct Tally {
 
 impl Tally {
     /// Takes the welcomes so far.
-    pub fn take_welcomed(&self) -> Vec<Instant> {
+    pub fn take_welcomed(&self) -> Vec<(usize, Instant)> {
         self.welcomed
             .lock()
             .map(|mut w| std::mem::take(&mut *w))
@@ -163,6 +116,7 @@ impl SimAgent {
     ) -> anyhow::Result<SimAgent> {
         let (approved_tx, approved) = oneshot::channel();
         let agent = Agent {
+            number: tally.started.fetch_add(1, Ordering::Relaxed),
             dialer: dialer.clone(),
             identity: cairn_agent::Identity::generate(),
             hostname: hostname.to_string(),
@@ -183,11 +137,49 @@ impl SimAgent {
     }
 }
 
+/// Starts agents `first..count` (named `prefix-NNNNN`), `at_once` at a
+/// time, each waited for until welcomed; the first that is not welcomed
+/// within `deadline` ends it with an error.
+pub async fn fleet(
+    dialer: &Dialer,
+    prefix: &str,
+    range: std::ops::Range<usize>,
+    enroll_token: &str,
+    on_job: OnJob,
+    tally: &Arc<Tally>,
+    at_once: usize,
+) -> anyhow::Result<Vec<SimAgent>> {
+    use futures::{StreamExt as _, TryStreamExt as _};
+    futures::stream::iter(range)
+        .map(|n| {
+            let hostname = format!("{prefix}-{n:05}");
+            async move {
+                SimAgent::start(
+                    dialer,
+                    &hostname,
+                    enroll_token,
+                    on_job,
+                    tally,
+                    FLEET_DEADLINE,
+                )
+                .await
+            }
+        })
+        .buffer_unordered(at_once)
+        .try_collect()
+        .await
+}
+
+/// How long a fleet's agent may take to be welcomed.
+const FLEET_DEADLINE: Duration = Duration::from_secs(300);
+
 /// How often a reporting agent sends its log lines, as one message.
 const LOG_BURST_EVERY: Duration = Duration::from_secs(5);
 
 /// One simulated agent's fixed parts.
 struct Agent {
+    /// Its number in the fleet, for the tally.
+    number: usize,
     dialer: Dialer,
     identity: cairn_agent::Identity,
     hostname: String,
@@ -225,9 +217,7 @@ impl Agent {
                     return;
                 }
                 Ended::Lost { approved: true } => backoff.reset(),
-                Ended::Lost { approved: false } => {
-                    self.tally.failures.fetch_add(1, Ordering::Relaxed);
-                }
+                Ended::Lost { approved: false } => {}
             }
             tokio::time::sleep(backoff.next_delay()).await;
         }
@@ -253,15 +243,17 @@ impl Agent {
             *seq += 1;
             *seq
         };
-        let mut online = Online::new(&self.tally);
+        let mut online = Online::new(&self.tally, self.number);
         let mut reporting: Option<i64> = None;
         let (rate, logs) = match self.on_job {
             OnJob::Report { rate, logs } => (rate.max(1), logs),
             OnJob::Finish => (1, 0),
         };
-        let mut tick = tokio::time::interval(Duration::from_secs(1) / rate);
-        let mut log_burst = tokio::time::interval(LOG_BURST_EVERY);
-        log_burst.reset();
+        // A late tick is delayed, not made up: ticks are not polled before
+        // a job arrives, and a burst of catch-up reports would be load no
+        // agent makes (and would hide the server pushing back).
+        let mut tick = delayed_interval(Duration::from_secs(1) / rate);
+        let mut log_burst = delayed_interval(LOG_BURST_EVERY);
         let burst_lines = logs.saturating_mul(LOG_BURST_EVERY.as_secs() as u32);
         let mut beat = tokio::time::interval(Duration::from_secs(30));
         loop {
@@ -308,6 +300,8 @@ impl Agent {
                             match self.on_job {
                                 OnJob::Report { .. } => {
                                     reporting = Some(job.job_id);
+                                    tick.reset();
+                                    log_burst.reset();
                                     continue;
                                 }
                                 OnJob::Finish => vec![finished(next(), job.job_id)],
@@ -369,13 +363,15 @@ impl Agent {
 /// lasts, however the session ends.
 struct Online<'a> {
     tally: &'a Tally,
+    agent: usize,
     approved: bool,
 }
 
 impl<'a> Online<'a> {
-    fn new(tally: &'a Tally) -> Online<'a> {
+    fn new(tally: &'a Tally, agent: usize) -> Online<'a> {
         Online {
             tally,
+            agent,
             approved: false,
         }
     }
@@ -385,7 +381,7 @@ impl<'a> Online<'a> {
             self.approved = true;
             self.tally.online.fetch_add(1, Ordering::Relaxed);
             if let Ok(mut welcomed) = self.tally.welcomed.lock() {
-                welcomed.push(Instant::now());
+                welcomed.push((self.agent, Instant::now()));
             }
         }
     }
@@ -409,81 +405,8 @@ impl Drop for Online<'_> {
     }
 }
 
-fn now() -> prost_types::Timestamp {
-    prost_types::Timestamp::from(std::time::SystemTime::now())
-}
-
-/// A job reported done at once, successfully.
-fn finished(seq: u64, job_id: i64) -> pb::AgentMessage {
-    pb::AgentMessage {
-        seq,
-        body: Some(Body::JobFinished(pb::JobFinished {
-            job_id,
-            outcome: pb::JobOutcome::Succeeded.into(),
-            exit_code: Some(0),
-            finished_at: Some(now()),
-            ..Default::default()
-        })),
-    }
-}
-
-/// `lines` lines of restic-shaped verbose output.
-fn log_lines(job_id: i64, lines: u32) -> pb::JobLog {
-    pb::JobLog {
-        job_id,
-        lines: (0..lines)
-            .map(|n| pb::JobLogLine {
-                time: Some(now()),
-                stream: pb::JobLogStream::Stdout.into(),
-                level: pb::JobLogLevel::Info.into(),
-                text: format!(
-                    "new       /srv/data/projects/archive/2026/q{}/report-{n:05}.pdf, saved in 0.012s (41.203 KiB added)",
-                    n % 4 + 1
-                ),
-            })
-            .collect(),
-    }
-}
-
-/// A restic-shaped progress report, stamped with the time it is made.
-fn progress(job_id: i64) -> pb::JobProgress {
-    pb::JobProgress {
-        job_id,
-        time: Some(now()),
-        percent: 42.0,
-        files_done: 7_702,
-        files_total: 18_234,
-        bytes_done: 1_043_216_384,
-        bytes_total: 4_503_216_384,
-        current_files: vec![stamped_file(now_micros())],
-        seconds_elapsed: 12,
-        seconds_remaining: 40,
-        error_count: 0,
-    }
-}
-
-/// One approved simulated agent with a backup job running, reporting
-/// progress `rate` times a second: the source B3's subscribers follow.
-pub async fn progress_source(
-    server: &BenchServer,
-    work: &std::path::Path,
-    rate: u32,
-) -> anyhow::Result<(i64, SimAgent)> {
-    use crate::api::{assigned_repository, enrollment_token, run_backup};
-    use cairn_proto::v1::job_service_client::JobServiceClient;
-    let enroll = enrollment_token(server, &[]).await?;
-    let tally = Arc::new(Tally::default());
-    let agent = SimAgent::start(
-        &Dialer::to(server)?,
-        "bench-source",
-        &enroll,
-        OnJob::Report { rate, logs: 0 },
-        &tally,
-        Duration::from_secs(60),
-    )
-    .await?;
-    let repository = assigned_repository(server, work, "sim-repository", &[agent.host_id]).await?;
-    let mut jobs = JobServiceClient::new(server.api().await?);
-    let job = run_backup(&mut jobs, agent.host_id, repository, "/srv").await?;
-    Ok((job, agent))
+fn delayed_interval(period: Duration) -> tokio::time::Interval {
+    let mut interval = tokio::time::interval(period);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    interval
 }

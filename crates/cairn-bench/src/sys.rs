@@ -24,23 +24,35 @@ fn status_field(status: &str, name: &str) -> Option<u64> {
 
 /// CPU time (user + system) a process has used so far.
 pub fn cpu_time(pid: u32) -> anyhow::Result<Duration> {
+    stat_seconds(pid, 14, 15)
+}
+
+/// CPU time (user + system) of a process's children that have ended and
+/// been waited for (`cutime` + `cstime`).
+pub fn children_cpu_time(pid: u32) -> anyhow::Result<Duration> {
+    stat_seconds(pid, 16, 17)
+}
+
+/// The sum of two clock-tick fields of `/proc/PID/stat` (numbered as in
+/// proc(5)), as a duration.
+fn stat_seconds(pid: u32, first: usize, second: usize) -> anyhow::Result<Duration> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .with_context(|| format!("reading /proc/{pid}/stat"))?;
-    // The command name (field 2) is in parentheses and may hold spaces.
+    // The command name (field 2) is in parentheses and may hold spaces;
+    // the state, field 3, follows it.
     let after_name = stat
         .rsplit_once(')')
         .map(|(_, rest)| rest)
         .context("malformed /proc stat")?;
     let fields: Vec<&str> = after_name.split_whitespace().collect();
-    // After the name: state is field 3, utime 14, stime 15.
-    let ticks = |index: usize| -> anyhow::Result<u64> {
+    let ticks = |index: usize| -> anyhow::Result<i64> {
         fields
             .get(index - 3)
             .context("short /proc stat")?
-            .parse::<u64>()
+            .parse::<i64>()
             .context("malformed /proc stat tick count")
     };
-    let total = ticks(14)? + ticks(15)?;
+    let total = (ticks(first)? + ticks(second)?).max(0);
     Ok(Duration::from_secs_f64(
         total as f64 / clock_ticks_per_second(),
     ))

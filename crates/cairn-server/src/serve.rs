@@ -37,19 +37,23 @@ use crate::startup::StartError;
 pub struct ClientAddr(pub std::net::SocketAddr);
 
 /// The accept queue asked of the kernel (which caps it at
-/// `net.core.somaxconn`, 4096 by default). std's listeners ask for 128: when
+/// `net.core.somaxconn`: 4096 by default since Linux 5.4, 128 before).
+/// std's listeners ask for 128: when
 /// a server restarts, thousands of agents reconnect within seconds, and every
 /// SYN past a full queue is dropped, so those agents fall into TCP's
 /// SYN-retry backoff (1 s, 3 s, 7 s, 15 s…) on top of their own jitter.
 pub const ACCEPT_BACKLOG: u32 = 4_096;
 
-/// Binds a TCP listener on `addr` with [`ACCEPT_BACKLOG`] (and
-/// `SO_REUSEADDR`, as std does, so a restart need not wait out `TIME_WAIT`).
+/// Binds a TCP listener on `addr` with [`ACCEPT_BACKLOG`] (and, on Unix,
+/// `SO_REUSEADDR`, as std does, so a restart need not wait out `TIME_WAIT`;
+/// on Windows it would let another process take the port). Call it within a
+/// Tokio runtime.
 pub fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
     let socket = match addr {
         SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
         SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
     };
+    #[cfg(unix)]
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
     socket.listen(ACCEPT_BACKLOG)
@@ -276,15 +280,23 @@ mod tests {
 
     /// A reconnect storm, in small: far more connections than std's 128
     /// arrive before the server accepts any, and every one completes its
-    /// handshake at once instead of waiting on SYN retries. (The kernel caps
-    /// the queue at `net.core.somaxconn`; the test asks no more than it.)
+    /// handshake at once instead of waiting on SYN retries. (300 is well
+    /// past 128 and well inside the 1,024 descriptors a test may have.)
     #[tokio::test]
     async fn connections_past_std_backlog_are_queued_not_dropped() {
+        const WANTED: usize = 300;
         let somaxconn = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
             .ok()
             .and_then(|s| s.trim().parse::<usize>().ok())
             .unwrap_or(4_096);
-        let wanted = somaxconn.min(600);
+        if somaxconn < WANTED {
+            // The kernel caps the queue below what the test needs to show.
+            eprintln!(
+                "SKIPPED: net.core.somaxconn is {somaxconn}, below the {WANTED} this test queues"
+            );
+            return;
+        }
+        let wanted = WANTED;
         let listener = listen("127.0.0.1:0".parse().expect("an address")).expect("listening");
         let addr = listener.local_addr().expect("its address");
         let mut connects = JoinSet::new();

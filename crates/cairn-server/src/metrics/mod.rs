@@ -359,7 +359,7 @@ fn observe(meter: &Meter, state: &Arc<Mutex<Scraped>>) {
     let s = state.clone();
     meter
         .u64_observable_counter("cairn_store_writes")
-        .with_description("Writes the store's writer applied; over cairn_store_commits_total, how many each commit carried")
+        .with_description("Writes the store's writer ran, each in a group-commit transaction; over cairn_store_commits_total, how many each commit carried")
         .with_callback(move |o| {
             if let Some(w) = read(&s, |s| s.writer.clone()) {
                 o.observe(w.writes(), &[]);
