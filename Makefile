@@ -56,7 +56,9 @@ test-repeat:
 # the release build, which is what ships; `make bench` writes its table into
 # the book's performance chapter. BENCH_ONLY=B0,B6 runs some of them.
 BENCH_ONLY ?=
-BENCH_FLAGS = $(if $(BENCH_ONLY),--only $(BENCH_ONLY))
+# Any other cairn-bench flags (BENCH_ARGS=--ingest-seconds=300).
+BENCH_ARGS ?=
+BENCH_FLAGS = $(if $(BENCH_ONLY),--only $(BENCH_ONLY)) $(BENCH_ARGS)
 
 bench: deps
 	$(CARGO) build --release -p cairn -p cairn-bench
