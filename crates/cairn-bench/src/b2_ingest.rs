@@ -26,9 +26,11 @@ use cairn_proto::v1::job_service_client::JobServiceClient;
 
 use crate::Ctx;
 use crate::api;
+use crate::b4_pages;
 use crate::fixture::{BenchServer, ServerOptions};
 use crate::reference_gateway::ReferenceGateway;
 use crate::report::{Goal, Results, Row, Summary};
+use crate::seed;
 use crate::sim::{self, Dialer, OnJob, SimAgent, Tally};
 use crate::sse::{now_micros, stamp_of};
 
@@ -104,8 +106,19 @@ pub async fn run(ctx: &Ctx, results: &mut Results) -> anyhow::Result<()> {
     drop(fleet);
     drop(gateway);
 
-    // Cairn.
-    let server = BenchServer::start(ctx, ServerOptions::default()).await?;
+    // Cairn, on B4's seeded history, so its dashboard can be read under
+    // this load afterwards.
+    let data_dir = ctx.work.join("b2-server");
+    let (seeded_hosts, per_host) = (ctx.scale(1_000, 200), ctx.scale(100, 30));
+    seed::fleet_history(&data_dir, seeded_hosts, per_host).await?;
+    let server = BenchServer::start(
+        ctx,
+        ServerOptions {
+            data_dir: Some(data_dir),
+            ..Default::default()
+        },
+    )
+    .await?;
     let enroll = api::enrollment_token(&server, &[]).await?;
     let tally = Arc::new(Tally::default());
     let fleet = grow(&server.dialer()?, &enroll, agents, &tally).await?;
@@ -131,7 +144,13 @@ pub async fn run(ctx: &Ctx, results: &mut Results) -> anyhow::Result<()> {
     for watcher in &watchers {
         watcher.abort();
     }
+    // B4 under this load: the dashboard while every agent still reports,
+    // then the same dashboard once they are gone.
+    let pages = ctx.scale(Duration::from_secs(15), Duration::from_secs(5));
+    let loaded = b4_pages::over_http(&server, "/", pages).await?;
     drop(fleet);
+    wait_for_offline(&server).await?;
+    let quiet = b4_pages::over_http(&server, "/", pages).await?;
     let our_latency = seen.lock().map(|s| s.clone()).unwrap_or_default();
 
     let shape = format!("{agents} jobs × ({RATE} reports + {LOGS} log lines)/s");
@@ -189,6 +208,26 @@ pub async fn run(ctx: &Ctx, results: &mut Results) -> anyhow::Result<()> {
                 .note("from the agent's stamp: includes the wait at the agent"),
         );
     }
+    if let (Some(loaded_ms), Some(quiet_ms)) = (
+        Summary::of(&loaded.latencies),
+        Summary::of(&quiet.latencies),
+    ) {
+        results.push(
+            Row::new(
+                "B4",
+                format!(
+                    "dashboard under B2's load ({} hosts, {seeded_hosts} with {per_host} jobs each, {} clients)",
+                    seeded_hosts + agents,
+                    b4_pages::CLIENTS
+                ),
+                "ms",
+                loaded_ms,
+            )
+            .reference("the same dashboard, the fleet gone", quiet_ms)
+            .goal(Goal::AtMost(50.0))
+            .note(format!("{:.0} req/s", loaded.rate)),
+        );
+    }
     let ((steady, peak), (their_steady, their_peak)) = (ours.rss(), theirs.rss());
     results.push(
         Row::new(
@@ -203,6 +242,32 @@ pub async fn run(ctx: &Ctx, results: &mut Results) -> anyhow::Result<()> {
         )),
     );
     Ok(())
+}
+
+/// Waits until the server has seen every agent go (generously: a lost
+/// session is noticed at once, a dropped one within keepalive).
+async fn wait_for_offline(server: &BenchServer) -> anyhow::Result<()> {
+    use cairn_proto::v1::host_service_client::HostServiceClient;
+    let mut hosts = HostServiceClient::new(server.api().await?);
+    let began = std::time::Instant::now();
+    loop {
+        let online = hosts
+            .list_hosts(pb::ListHostsRequest {
+                online: Some(true),
+                ..Default::default()
+            })
+            .await
+            .context("listing hosts")?
+            .into_inner();
+        if online.hosts.is_empty() {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            began.elapsed() < Duration::from_secs(120),
+            "hosts still online 120 s after their agents stopped"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// Agents reporting as `OnJob::Report` asks, 200 starting at once.

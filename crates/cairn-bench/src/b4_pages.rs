@@ -16,7 +16,7 @@ use crate::report::{Goal, Results, Row, Summary};
 use crate::seed;
 
 /// Clients fetching at once.
-const CLIENTS: usize = 20;
+pub const CLIENTS: usize = 20;
 
 /// The pages measured: path, what it is, its goal in ms (p99).
 const PAGES: [(&str, &str, f64); 3] = [
@@ -51,30 +51,9 @@ pub async fn run(ctx: &Ctx, results: &mut Results) -> anyhow::Result<()> {
         },
     )
     .await?;
-    let http = server.http()?;
-    let cookie = sign_in_over_http(&http, &server.url).await?;
     let mut served = Vec::new();
     for (path, _, _) in PAGES {
-        let url = format!("{}{path}", server.url);
-        let client = http.clone();
-        let cookie = cookie.clone();
-        served.push(
-            hammer(window, move || {
-                let client = client.clone();
-                let url = url.clone();
-                let cookie = cookie.clone();
-                async move {
-                    let response = client.get(&url).header("cookie", cookie).send().await?;
-                    let status = response.status();
-                    let body = response.bytes().await?;
-                    if !status.is_success() {
-                        bail!("GET {url}: {status}");
-                    }
-                    Ok(body.len())
-                }
-            })
-            .await?,
-        );
+        served.push(over_http(&server, path, window).await?);
     }
     server.kill9();
     drop(server);
@@ -128,10 +107,40 @@ pub async fn run(ctx: &Ctx, results: &mut Results) -> anyhow::Result<()> {
 }
 
 /// What one page's run measured.
-struct Hammered {
-    latencies: Vec<f64>,
-    rate: f64,
-    bytes: usize,
+pub struct Hammered {
+    /// Each fetch's time, in ms.
+    pub latencies: Vec<f64>,
+    /// Fetches a second, all clients together.
+    pub rate: f64,
+    /// The page's size.
+    pub bytes: usize,
+}
+
+/// `CLIENTS` signed-in clients fetching `path` from `server` over HTTPS
+/// for `window` (B4, and B2's dashboard under load).
+pub async fn over_http(
+    server: &BenchServer,
+    path: &str,
+    window: Duration,
+) -> anyhow::Result<Hammered> {
+    let http = server.http()?;
+    let cookie = sign_in_over_http(&http, &server.url).await?;
+    let url = format!("{}{path}", server.url);
+    hammer(window, move || {
+        let client = http.clone();
+        let url = url.clone();
+        let cookie = cookie.clone();
+        async move {
+            let response = client.get(&url).header("cookie", cookie).send().await?;
+            let status = response.status();
+            let body = response.bytes().await?;
+            if !status.is_success() {
+                bail!("GET {url}: {status}");
+            }
+            Ok(body.len())
+        }
+    })
+    .await
 }
 
 /// `CLIENTS` loops fetching with `fetch` for `window`; latencies in ms.
