@@ -64,22 +64,19 @@ impl BenchAgent {
         if let Some(fingerprint) = &server.fingerprint {
             command.arg("--server-fingerprint").arg(fingerprint);
         }
-        let mut child = command
+        let child = command
             .spawn()
             .with_context(|| format!("starting {} agent", cairn.display()))?;
-        let host_id = match online_host(server, name, &mut child).await {
-            Ok(host) => host,
-            Err(err) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(err.context(format!("see {}", log.display())));
-            }
-        };
-        Ok(BenchAgent {
+        // Owned by the value from here, so a failure below stops it.
+        let mut agent = BenchAgent {
             child: Some(child),
-            host_id,
+            host_id: 0,
             log,
-        })
+        };
+        agent.host_id = online_host(server, name, &mut agent)
+            .await
+            .with_context(|| format!("see {}", agent.log.display()))?;
+        Ok(agent)
     }
 
     /// The agent's process id.
@@ -93,19 +90,22 @@ impl BenchAgent {
 
 impl Drop for BenchAgent {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        crate::fixture::kill9(&mut self.child);
     }
 }
 
 /// Waits until the host enrolled with the `bench = name` label is online.
-async fn online_host(server: &BenchServer, name: &str, child: &mut Child) -> anyhow::Result<i64> {
+async fn online_host(
+    server: &BenchServer,
+    name: &str,
+    agent: &mut BenchAgent,
+) -> anyhow::Result<i64> {
     let mut hosts = HostServiceClient::new(server.api().await?);
     let began = Instant::now();
     loop {
-        if let Some(status) = child.try_wait().context("waiting on the agent")? {
+        if let Some(child) = agent.child.as_mut()
+            && let Some(status) = child.try_wait().context("waiting on the agent")?
+        {
             bail!("the agent exited with {status}");
         }
         let listed = hosts

@@ -177,10 +177,7 @@ impl BenchServer {
 
     /// `kill -9`, and waits for the process to be gone.
     pub fn kill9(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        kill9(&mut self.child);
     }
 
     /// An HTTP client that trusts the pinned certificate, with a timeout
@@ -220,6 +217,15 @@ pub type Authed = InterceptedService<Channel, Bearer>;
 impl Drop for BenchServer {
     fn drop(&mut self) {
         self.kill9();
+    }
+}
+
+/// `kill -9` on a child process the benchmark started, if it still runs,
+/// and waits until it is gone (its pid and port free again).
+pub fn kill9(child: &mut Option<Child>) {
+    if let Some(mut child) = child.take() {
+        let _ = child.kill();
+        let _ = child.wait();
     }
 }
 

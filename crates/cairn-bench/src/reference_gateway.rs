@@ -314,10 +314,7 @@ impl ReferenceGateway {
 
     /// `kill -9`, and waits for the process to be gone.
     pub fn kill9(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        crate::fixture::kill9(&mut self.child);
     }
 }
 
