@@ -88,7 +88,7 @@ pub async fn run(ctx: &Ctx, results: &mut Results) -> anyhow::Result<()> {
     let agents = ctx.scale(1_000, 200);
     let window = ctx
         .ingest_window
-        .unwrap_or_else(|| ctx.scale(Duration::from_secs(45), Duration::from_secs(20)));
+        .unwrap_or_else(|| ctx.scale(Duration::from_secs(30), Duration::from_secs(20)));
     let burst = ctx.scale(Duration::from_secs(15), Duration::from_secs(10));
     crate::sys::raise_open_files(agents as u64 * 2 + 4_096);
 
@@ -146,7 +146,7 @@ pub async fn run(ctx: &Ctx, results: &mut Results) -> anyhow::Result<()> {
     }
     // B4 under this load: the dashboard while every agent still reports,
     // then the same dashboard once they are gone.
-    let pages = ctx.scale(Duration::from_secs(15), Duration::from_secs(5));
+    let pages = ctx.scale(Duration::from_secs(10), Duration::from_secs(5));
     let loaded = b4_pages::over_http(&server, "/", pages).await?;
     drop(fleet);
     wait_for_offline(&server).await?;

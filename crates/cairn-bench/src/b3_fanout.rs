@@ -3,7 +3,9 @@
 //! the job page's SSE stream (each browser its own HTTP/2 connection with
 //! its session, holding the 4 streams a session may), and scripts on gRPC
 //! `WatchJob` (each its own connection). Then the same 1,000 with stalled
-//! subscribers beside them, which open the stream and never read it.
+//! subscribers beside them, which open the stream and never read it: the
+//! healthy ones' latency must not move, and the server must drop the
+//! stalled ones.
 //!
 //! Latency is from the agent stamping a report to a subscriber reading it:
 //! agent → server → store → hub → every subscriber. Reference: bare axum
@@ -18,7 +20,9 @@ use cairn_proto::v1::job_service_client::JobServiceClient;
 use futures::StreamExt as _;
 
 use crate::Ctx;
-use crate::fixture::{ADMIN, ADMIN_PASSWORD, BenchServer, ServerOptions, pinned_client};
+use crate::fixture::{
+    ADMIN, ADMIN_PASSWORD, BenchServer, ServerOptions, pinned_client, small_window_client,
+};
 use crate::report::{Goal, Results, Row, Summary};
 use crate::sim::{OnJob, SimAgent, Tally};
 use crate::sse::{self, ReferenceSse};
@@ -27,10 +31,15 @@ use crate::sse::{self, ReferenceSse};
 const RATE: u32 = 10;
 /// Streams one session may hold (the console's limit).
 const STREAMS_PER_BROWSER: usize = 4;
+/// The HTTP/2 stream window of a stalling browser: a few events' worth.
+const STALLING_WINDOW: u32 = 4_096;
+/// From opening the streams to checking the stalled ones were dropped: the
+/// server lets a reader hold an event for 30 s and looks every 5 s.
+const STALLED_DROP_DEADLINE: Duration = Duration::from_secs(45);
 
 pub async fn run(ctx: &Ctx, results: &mut Results) -> anyhow::Result<()> {
     let counts: Vec<usize> = ctx.scale(vec![1_000, 5_000], vec![1_000]);
-    let window = ctx.scale(Duration::from_secs(15), Duration::from_secs(6));
+    let window = ctx.scale(Duration::from_secs(10), Duration::from_secs(6));
     let wanted = counts.iter().max().copied().unwrap_or(0) as u64 * 2 + 2_000;
     let limit = crate::sys::raise_open_files(wanted);
     if limit < wanted {
@@ -45,7 +54,7 @@ pub async fn run(ctx: &Ctx, results: &mut Results) -> anyhow::Result<()> {
     // The reference at each count, for the SSE and the gRPC rows alike.
     let mut references = Vec::new();
     for &n in &counts {
-        let cairn = sse_fan_out(&server, job, n, 0, window).await?;
+        let cairn = sse_fan_out(&server, job, n, 0, window).await?.healthy;
         let bare = reference_fan_out(&reference, n, window).await?;
         let bare = summary(&bare)?;
         references.push((n, bare));
@@ -67,20 +76,34 @@ pub async fn run(ctx: &Ctx, results: &mut Results) -> anyhow::Result<()> {
     }
     // Stalled subscribers beside 1,000 healthy ones.
     let stalled = 100;
-    let with_stalled = sse_fan_out(&server, job, 1_000, stalled, window).await?;
+    let run = sse_fan_out(&server, job, 1_000, stalled, window).await?;
     let healthy = match healthy_1000 {
         Some(h) => h,
-        None => sse_fan_out(&server, job, 1_000, 0, window).await?,
+        None => sse_fan_out(&server, job, 1_000, 0, window).await?.healthy,
     };
     results.push(
         Row::new(
             "B3",
             format!("SSE, 1,000 healthy beside {stalled} stalled"),
             "ms",
-            summary(&with_stalled)?,
+            summary(&run.healthy)?,
         )
         .reference("the same 1,000, none stalled", summary(&healthy)?)
         .goal(Goal::AtMost(50.0)),
+    );
+    let dropped = run.stalled_dropped as f64 * 100.0 / stalled as f64;
+    results.push(
+        Row::new(
+            "B3",
+            format!(
+                "stalled subscribers dropped within {} s",
+                STALLED_DROP_DEADLINE.as_secs()
+            ),
+            "%",
+            Summary::single(dropped),
+        )
+        .goal(Goal::AtLeast(100.0))
+        .note("the server closes a connection whose reader holds an event unsent for 30 s"),
     );
     for &(n, bare) in &references {
         let watched = grpc_fan_out(&server, job, n, window).await?;
@@ -107,20 +130,32 @@ fn summary(samples: &[f64]) -> anyhow::Result<Summary> {
     Summary::of(samples).context("no events were read")
 }
 
+/// What one fan-out saw.
+struct FanOut {
+    /// The healthy subscribers' latencies.
+    healthy: Vec<f64>,
+    /// Stalled subscribers whose stream the server had closed by
+    /// [`STALLED_DROP_DEADLINE`].
+    stalled_dropped: usize,
+}
+
 /// `healthy` subscribers (and `stalled` ones that never read) on the job's
 /// SSE stream, `STREAMS_PER_BROWSER` per signed-in browser; the healthy
-/// ones' latencies over `window`.
+/// ones' latencies over `window`, and how many stalled ones were dropped.
+/// Stalled browsers are browsers of their own, with small HTTP/2 windows.
 async fn sse_fan_out(
     server: &BenchServer,
     job: i64,
     healthy: usize,
     stalled: usize,
     window: Duration,
-) -> anyhow::Result<Vec<f64>> {
-    let browsers = (healthy + stalled).div_ceil(STREAMS_PER_BROWSER);
+) -> anyhow::Result<FanOut> {
+    let opened_at = Instant::now();
+    let healthy_browsers = healthy.div_ceil(STREAMS_PER_BROWSER);
+    let browsers = healthy_browsers + stalled.div_ceil(STREAMS_PER_BROWSER);
     let signed_in = futures::stream::iter(0..browsers)
-        .map(|_| sign_in(server))
-        .buffer_unordered(8)
+        .map(|i| sign_in(server, i >= healthy_browsers))
+        .buffered(8)
         .collect::<Vec<_>>()
         .await
         .into_iter()
@@ -128,13 +163,14 @@ async fn sse_fan_out(
     let url = format!("{}/jobs/{job}/events", server.url);
     let mut opened = Vec::new();
     for (i, (client, cookie)) in signed_in.iter().enumerate() {
-        for s in 0..STREAMS_PER_BROWSER {
-            let index = i * STREAMS_PER_BROWSER + s;
-            if index >= healthy + stalled {
-                break;
-            }
+        let is_healthy = i < healthy_browsers;
+        let (first, of) = match is_healthy {
+            true => (i * STREAMS_PER_BROWSER, healthy),
+            false => ((i - healthy_browsers) * STREAMS_PER_BROWSER, stalled),
+        };
+        for _ in first..(first + STREAMS_PER_BROWSER).min(of) {
             opened.push((
-                index < healthy,
+                is_healthy,
                 client.get(&url).header("cookie", cookie.as_str()).send(),
             ));
         }
@@ -159,8 +195,61 @@ async fn sse_fan_out(
     for reader in readers {
         samples.extend(reader.await.context("a subscriber")??);
     }
-    drop(held);
-    Ok(samples)
+    let stalled_dropped = match held.is_empty() {
+        true => 0,
+        false => stalled_dropped(server, &url, held, opened_at).await?,
+    };
+    Ok(FanOut {
+        healthy: samples,
+        stalled_dropped,
+    })
+}
+
+/// How many of the `held` (stalled) streams the server had closed by
+/// [`STALLED_DROP_DEADLINE`] after `opened_at`. A control stream, opened
+/// like them but read throughout, must not count as closed: if it did, the
+/// check would be measuring something else (the job ending, say).
+async fn stalled_dropped(
+    server: &BenchServer,
+    url: &str,
+    held: Vec<reqwest::Response>,
+    opened_at: Instant,
+) -> anyhow::Result<usize> {
+    let (client, cookie) = sign_in(server, true).await?;
+    let mut control = client
+        .get(url)
+        .header("cookie", cookie.as_str())
+        .send()
+        .await
+        .context("opening the control stream")?;
+    let deadline = tokio::time::Instant::from(opened_at + STALLED_DROP_DEADLINE);
+    while let Ok(chunk) = tokio::time::timeout_at(deadline, control.chunk()).await {
+        if !matches!(chunk, Ok(Some(_))) {
+            bail!("the control stream, read throughout, ended before the check");
+        }
+    }
+    let ended = futures::future::join_all(held.into_iter().map(stream_has_ended)).await;
+    if stream_has_ended(control).await {
+        bail!("the control stream, read throughout, counts as closed: the check is wrong");
+    }
+    Ok(ended.into_iter().filter(|ended| *ended).count())
+}
+
+/// Whether a stalled stream was closed by the server: reading it gives what
+/// was buffered unread, then its end. One the server still serves goes on
+/// giving events as soon as it is read.
+async fn stream_has_ended(mut response: reqwest::Response) -> bool {
+    let ending = async {
+        loop {
+            match response.chunk().await {
+                Ok(Some(_)) => continue,
+                Ok(None) | Err(_) => return,
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(3), ending)
+        .await
+        .is_ok()
 }
 
 /// `n` subscribers of the reference, grouped into browsers the same way.
@@ -198,9 +287,18 @@ async fn reference_fan_out(
     Ok(samples)
 }
 
-/// A browser of its own: a client (its own connection) and a session.
-async fn sign_in(server: &BenchServer) -> anyhow::Result<(reqwest::Client, String)> {
-    let client = pinned_client(server.fingerprint.as_deref(), None)?;
+/// A browser of its own: a client (its own connection) and a session; a
+/// `stalling` one has small HTTP/2 windows, so that once it stops reading
+/// the server is held up within a few events.
+async fn sign_in(
+    server: &BenchServer,
+    stalling: bool,
+) -> anyhow::Result<(reqwest::Client, String)> {
+    let fingerprint = server.fingerprint.as_deref();
+    let client = match stalling {
+        true => small_window_client(fingerprint, STALLING_WINDOW)?,
+        false => pinned_client(fingerprint, None)?,
+    };
     let response = client
         .post(format!("{}/login", server.url))
         .form(&[("username", ADMIN), ("password", ADMIN_PASSWORD)])

@@ -28,7 +28,7 @@ const PAGES: [(&str, &str, f64); 3] = [
 pub async fn run(ctx: &Ctx, results: &mut Results) -> anyhow::Result<()> {
     let hosts = ctx.scale(1_000, 200);
     let per_host = ctx.scale(100, 30);
-    let window = ctx.scale(Duration::from_secs(20), Duration::from_secs(5));
+    let window = ctx.scale(Duration::from_secs(12), Duration::from_secs(5));
     let data_dir = ctx.work.join("b4-server");
     let began = Instant::now();
     let seeded = seed::fleet_history(&data_dir, hosts, per_host).await?;

@@ -235,10 +235,29 @@ pub fn pinned_client(
     fingerprint: Option<&str>,
     timeout: Option<Duration>,
 ) -> anyhow::Result<reqwest::Client> {
-    let mut builder = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
+    let mut builder = reqwest::Client::builder();
     if let Some(timeout) = timeout {
         builder = builder.timeout(timeout);
     }
+    pinned(builder, fingerprint)
+}
+
+/// A client pinned like [`pinned_client`] whose HTTP/2 streams take at most
+/// `window` bytes unread: a reader that stops reading holds the server up
+/// within a few events, as a dead link's would within its socket buffers.
+pub fn small_window_client(
+    fingerprint: Option<&str>,
+    window: u32,
+) -> anyhow::Result<reqwest::Client> {
+    let builder = reqwest::Client::builder().http2_initial_stream_window_size(window);
+    pinned(builder, fingerprint)
+}
+
+fn pinned(
+    builder: reqwest::ClientBuilder,
+    fingerprint: Option<&str>,
+) -> anyhow::Result<reqwest::Client> {
+    let mut builder = builder.redirect(reqwest::redirect::Policy::none());
     if let Some(fingerprint) = fingerprint {
         let pin = cairn_tls::parse_fingerprint(fingerprint).context("the server's fingerprint")?;
         let (config, _) = cairn_tls::client_config(&cairn_tls::Trust::Pinned(pin))

@@ -61,7 +61,7 @@ struct Args {
     /// `<!-- bench:begin -->` and `<!-- bench:end -->` markers.
     #[arg(long)]
     book: Option<PathBuf>,
-    /// B2's sustained window, in seconds (default 45, or 20 in the quick
+    /// B2's sustained window, in seconds (default 30, or 20 in the quick
     /// suite; DESIGN §17 asks 300, which takes the full suite past 20 minutes).
     #[arg(long, value_name = "SECONDS")]
     ingest_seconds: Option<u64>,

@@ -44,7 +44,7 @@ use tokio::sync::watch;
 pub use config::ServerConfig;
 pub use error::{ServiceError, ServiceResult};
 pub use health::HealthReport;
-pub use serve::{ACCEPT_BACKLOG, ClientAddr, listen};
+pub use serve::{ACCEPT_BACKLOG, ClientAddr, ConnectionCloser, listen};
 pub use startup::{Server, StartError};
 pub use worker::{WorkerState, WorkerStatus, Workers};
 

@@ -18,9 +18,9 @@ use cairn_tls::TlsAcceptor;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tower::ServiceExt;
@@ -35,6 +35,26 @@ use crate::startup::StartError;
 /// limits read it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddr(pub std::net::SocketAddr);
+
+/// Closes the connection a request came on, attached by the accept loop to
+/// every request beside [`ClientAddr`]. A response that hyper stopped
+/// polling (a live view whose reader stopped reading) cannot end itself:
+/// nothing of it runs until the client reads again. Closing its connection
+/// is the one way to let go of it.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectionCloser(std::sync::Arc<tokio::sync::Notify>);
+
+impl ConnectionCloser {
+    /// Closes the connection (every request on it) as soon as its task runs.
+    pub fn close(&self) {
+        self.0.notify_one();
+    }
+
+    /// Resolves once [`ConnectionCloser::close`] was called.
+    pub async fn closed(&self) {
+        self.0.notified().await;
+    }
+}
 
 /// The accept queue asked of the kernel (which caps it at
 /// `net.core.somaxconn`: 4096 by default since Linux 5.4, 128 before).
@@ -184,38 +204,14 @@ pub(crate) async fn serve(
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
-                    let service = router_for(router.clone(), peer);
-                    let builder = builder.clone();
-                    let watcher = graceful.watcher();
-                    let tls = tls.clone();
-                    // The TLS handshake runs in the connection's own task, so
-                    // a slow or silent client cannot hold up accepting others.
-                    connections.spawn(async move {
-                        let result = match tls {
-                            None => {
-                                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                                watcher.watch(conn.into_owned()).await
-                            }
-                            Some(acceptor) => {
-                                let stream = match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                                    Ok(Ok(stream)) => stream,
-                                    Ok(Err(err)) => {
-                                        tracing::debug!(%peer, error = %err, "TLS handshake failed");
-                                        return;
-                                    }
-                                    Err(_) => {
-                                        tracing::debug!(%peer, "TLS handshake timed out");
-                                        return;
-                                    }
-                                };
-                                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                                watcher.watch(conn.into_owned()).await
-                            }
-                        };
-                        if let Err(err) = result {
-                            tracing::debug!(%peer, error = %err, "connection ended with an error");
-                        }
-                    });
+                    connections.spawn(connection(
+                        stream,
+                        peer,
+                        router.clone(),
+                        builder.clone(),
+                        graceful.watcher(),
+                        tls.clone(),
+                    ));
                 }
                 Err(err) => {
                     // Out of file descriptors and the like: back off briefly
@@ -256,11 +252,59 @@ pub(crate) async fn serve(
     Ok(())
 }
 
+/// Serves one accepted connection until the client leaves, the server's
+/// drain closes it, or one of its responses asks it closed
+/// ([`ConnectionCloser`]). The TLS handshake runs here, in the connection's
+/// own task, so a slow or silent client cannot hold up accepting others.
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    router: Router,
+    builder: auto::Builder<TokioExecutor>,
+    watcher: Watcher,
+    tls: Option<TlsAcceptor>,
+) {
+    let closer = ConnectionCloser::default();
+    let service = router_for(router, peer, closer.clone());
+    let serving = async move {
+        let Some(acceptor) = tls else {
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            return watcher.watch(conn.into_owned()).await;
+        };
+        let stream =
+            match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(err)) => {
+                    tracing::debug!(%peer, error = %err, "TLS handshake failed");
+                    return Ok(());
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "TLS handshake timed out");
+                    return Ok(());
+                }
+            };
+        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+        watcher.watch(conn.into_owned()).await
+    };
+    let result = tokio::select! {
+        result = serving => result,
+        () = closer.closed() => {
+            tracing::debug!(%peer, "connection closed: a response on it could not be sent");
+            Ok(())
+        }
+    };
+    if let Err(err) = result {
+        tracing::debug!(%peer, error = %err, "connection ended with an error");
+    }
+}
+
 /// The router as a hyper service for one connection, with the peer's address
-/// attached to every request (for the audit log and rate limits).
+/// (for the audit log and rate limits) and the connection's closer attached
+/// to every request.
 fn router_for(
     router: Router,
     peer: SocketAddr,
+    closer: ConnectionCloser,
 ) -> TowerToHyperService<
     tower::util::MapRequest<
         Router,
@@ -269,6 +313,7 @@ fn router_for(
 > {
     let service = router.map_request(move |mut req: http::Request<Incoming>| {
         req.extensions_mut().insert(ClientAddr(peer));
+        req.extensions_mut().insert(closer.clone());
         req
     });
     TowerToHyperService::new(service)

@@ -94,6 +94,7 @@ pub(crate) async fn events(
     State(web): State<Web>,
     SignedIn(p): SignedIn,
     headers: HeaderMap,
+    closer: crate::live::Closer,
     Path(id): Path<i64>,
     Query(q): Query<EventsQuery>,
 ) -> Response {
@@ -133,5 +134,5 @@ pub(crate) async fn events(
         Some((sse_of(&event.event), watch))
     });
     let events = futures::StreamExt::chain(futures::stream::iter(missed), live);
-    crate::live::serve(&web, &p, &headers, events)
+    crate::live::serve(&web, &p, &headers, closer, events)
 }

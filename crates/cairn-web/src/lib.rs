@@ -46,6 +46,7 @@ mod schedule_preview;
 mod schedules;
 mod session;
 mod snapshots;
+mod stall;
 mod users;
 
 use axum::Router;

@@ -11,21 +11,26 @@
 //!   bounded broadcast (a browser that falls behind loses the oldest), the
 //!   fleet's through a `watch` that only keeps the latest beat. A stalled
 //!   browser never slows an agent or another browser.
+//! - A stream whose reader stopped reading loses its connection once it has
+//!   held an event unsent for [`crate::stall::STALLED_AFTER`] (see `stall`).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::Extension;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event as Sse, KeepAlive};
 use axum::response::{IntoResponse, Response};
+use cairn_server::ConnectionCloser;
 use cairn_server::auth::{Principal, Via};
 use futures::{Stream, StreamExt};
 
 use crate::Web;
 use crate::session::{SignedIn, session_cookie};
+use crate::stall::Flow;
 
 /// Live streams one session may hold at once.
 pub(crate) const MAX_STREAMS_PER_SESSION: usize = 4;
@@ -90,6 +95,7 @@ struct Keeper {
     web: Web,
     cookie: String,
     recheck: tokio::time::Interval,
+    flow: Arc<Flow>,
     _slot: Slot,
 }
 
@@ -103,9 +109,19 @@ impl Keeper {
     }
 }
 
+/// The connection a stream's request came on, to close should its reader
+/// stop reading; absent where no accept loop of the server's ran (tests).
+pub(crate) type Closer = Option<Extension<ConnectionCloser>>;
+
 /// Serves `events` as an SSE response under the rules in the module docs:
 /// refused (429) when the session holds its most streams already.
-pub(crate) fn serve<S>(web: &Web, p: &Principal, headers: &HeaderMap, events: S) -> Response
+pub(crate) fn serve<S>(
+    web: &Web,
+    p: &Principal,
+    headers: &HeaderMap,
+    closer: Closer,
+    events: S,
+) -> Response
 where
     S: Stream<Item = Sse> + Send + 'static,
 {
@@ -122,10 +138,12 @@ where
         web: web.clone(),
         cookie,
         recheck: tokio::time::interval_at(start, RECHECK),
+        flow: crate::stall::watched(closer.map(|Extension(c)| c)),
         _slot: slot,
     };
     let events = Box::pin(events);
     let stream = futures::stream::unfold((events, keeper), |(mut events, mut keeper)| async move {
+        keeper.flow.asked();
         loop {
             tokio::select! {
                 () = keeper.web.api.shutting_down() => return None,
@@ -135,6 +153,7 @@ where
                     }
                 }
                 event = events.next() => {
+                    keeper.flow.handed_over();
                     return event.map(|e| (Ok::<_, Infallible>(e), (events, keeper)));
                 }
             }
@@ -151,6 +170,7 @@ pub(crate) async fn fleet(
     State(web): State<Web>,
     SignedIn(p): SignedIn,
     headers: HeaderMap,
+    closer: Closer,
 ) -> Response {
     let changes = web.api.fleet.changes();
     let events = futures::stream::unfold(changes, |mut changes| async move {
@@ -165,5 +185,5 @@ pub(crate) async fn fleet(
             changes,
         ))
     });
-    serve(&web, &p, &headers, events)
+    serve(&web, &p, &headers, closer, events)
 }
