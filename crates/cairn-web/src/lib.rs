@@ -32,6 +32,7 @@ mod host_snapshots;
 mod hosts;
 mod job_events;
 mod jobs;
+mod least;
 mod live;
 mod notification_forms;
 mod notifications;
@@ -50,7 +51,7 @@ mod stall;
 mod users;
 
 use axum::Router;
-use axum::middleware::from_fn;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
 use cairn_server::Api;
 
@@ -77,83 +78,175 @@ pub fn router(api: Api) -> Router {
         .route("/tokens", post(pages::create_token))
         .route("/tokens/{id}/revoke", post(pages::revoke_token))
         .route("/hosts", get(hosts::list))
-        .route("/hosts/add", get(enroll::form).post(enroll::create_token))
+        .route(
+            "/hosts/add",
+            get(enroll::form)
+                .post(enroll::create_token)
+                .layer(from_fn_with_state(web.clone(), least::admins)),
+        )
         .route("/hosts/{id}", get(host_page::detail))
-        .route("/hosts/{id}/run", post(host_run::run))
-        .route("/hosts/{id}/{action}", post(host_page::act))
-        .route("/repositories", get(repos::list).post(repo_forms::create))
-        .route("/repositories/{id}", post(repo_forms::update))
-        .route("/repositories/{id}/edit", get(repo_forms::edit_form))
-        .route("/repositories/{id}/test", post(repos::test))
-        .route("/repositories/{id}/{action}", post(repo_forms::act))
+        .route(
+            "/hosts/{id}/run",
+            post(host_run::run).layer(from_fn_with_state(web.clone(), least::operators)),
+        )
+        .route(
+            "/hosts/{id}/{action}",
+            post(host_page::act).layer(from_fn_with_state(web.clone(), least::operators)),
+        )
+        .route(
+            "/repositories",
+            get(repos::list).merge(
+                post(repo_forms::create).layer(from_fn_with_state(web.clone(), least::admins)),
+            ),
+        )
+        .route(
+            "/repositories/{id}",
+            post(repo_forms::update).layer(from_fn_with_state(web.clone(), least::admins)),
+        )
+        .route(
+            "/repositories/{id}/edit",
+            get(repo_forms::edit_form).layer(from_fn_with_state(web.clone(), least::admins)),
+        )
+        .route(
+            "/repositories/{id}/test",
+            post(repos::test).layer(from_fn_with_state(web.clone(), least::operators)),
+        )
+        .route(
+            "/repositories/{id}/{action}",
+            post(repo_forms::act).layer(from_fn_with_state(web.clone(), least::admins)),
+        )
         .route(
             "/schedules",
-            get(schedules::list).post(schedule_forms::create),
+            get(schedules::list).merge(
+                post(schedule_forms::create)
+                    .layer(from_fn_with_state(web.clone(), least::operators)),
+            ),
         )
-        .route("/schedules/new", get(schedule_forms::new_form))
-        .route("/schedules/preview", get(schedule_preview::page))
-        .route("/schedules/{id}", post(schedule_forms::update))
-        .route("/schedules/{id}/edit", get(schedule_forms::edit_form))
-        .route("/schedules/{id}/{action}", post(schedule_forms::act))
-        .route("/users", get(users::list).post(users::create))
-        .route("/users/{id}", post(users::update))
-        .route("/audit", get(audit_page::audit))
-        .route("/audit/export", get(audit_page::export))
+        .route(
+            "/schedules/new",
+            get(schedule_forms::new_form).layer(from_fn_with_state(web.clone(), least::operators)),
+        )
+        .route(
+            "/schedules/preview",
+            get(schedule_preview::page).layer(from_fn_with_state(web.clone(), least::operators)),
+        )
+        .route(
+            "/schedules/{id}",
+            post(schedule_forms::update).layer(from_fn_with_state(web.clone(), least::operators)),
+        )
+        .route(
+            "/schedules/{id}/edit",
+            get(schedule_forms::edit_form).layer(from_fn_with_state(web.clone(), least::operators)),
+        )
+        .route(
+            "/schedules/{id}/{action}",
+            post(schedule_forms::act).layer(from_fn_with_state(web.clone(), least::operators)),
+        )
+        .route(
+            "/users",
+            get(users::list)
+                .post(users::create)
+                .layer(from_fn_with_state(web.clone(), least::admins)),
+        )
+        .route(
+            "/users/{id}",
+            post(users::update).layer(from_fn_with_state(web.clone(), least::admins)),
+        )
+        .route(
+            "/audit",
+            get(audit_page::audit).layer(from_fn_with_state(web.clone(), least::admins)),
+        )
+        .route(
+            "/audit/export",
+            get(audit_page::export).layer(from_fn_with_state(web.clone(), least::admins)),
+        )
         .route(
             "/settings",
-            get(admin_pages::settings).post(admin_pages::save_settings),
+            get(admin_pages::settings)
+                .post(admin_pages::save_settings)
+                .layer(from_fn_with_state(web.clone(), least::admins)),
         )
         .route("/alerts", get(alerts::list))
         .route("/alerts/rules", get(alert_rules::page))
-        .route("/alerts/rules/{id}", post(alert_rules::update))
+        .route(
+            "/alerts/rules/{id}",
+            post(alert_rules::update).layer(from_fn_with_state(web.clone(), least::admins)),
+        )
         .route(
             "/alerts/overrides/{action}",
-            post(alert_rules::override_act),
+            post(alert_rules::override_act).layer(from_fn_with_state(web.clone(), least::admins)),
         )
-        .route("/alerts/silences", post(alert_rules::silence))
+        .route(
+            "/alerts/silences",
+            post(alert_rules::silence).layer(from_fn_with_state(web.clone(), least::operators)),
+        )
         .route(
             "/alerts/silences/{id}/delete",
-            post(alert_rules::end_silence),
+            post(alert_rules::end_silence).layer(from_fn_with_state(web.clone(), least::operators)),
         )
-        .route("/alerts/{id}/{action}", post(alerts::act))
+        .route(
+            "/alerts/{id}/{action}",
+            post(alerts::act).layer(from_fn_with_state(web.clone(), least::operators)),
+        )
         .route("/notifications", get(notifications::page))
         .route(
             "/notifications/new",
-            get(notification_forms::new_form).post(notification_forms::create),
+            get(notification_forms::new_form)
+                .post(notification_forms::create)
+                .layer(from_fn_with_state(web.clone(), least::admins)),
         )
-        .route("/notifications/{id}", post(notification_forms::update))
+        .route(
+            "/notifications/{id}",
+            post(notification_forms::update).layer(from_fn_with_state(web.clone(), least::admins)),
+        )
         .route(
             "/notifications/{id}/edit",
-            get(notification_forms::edit_form),
+            get(notification_forms::edit_form)
+                .layer(from_fn_with_state(web.clone(), least::admins)),
         )
-        .route("/notifications/{id}/test", post(notifications::test))
+        .route(
+            "/notifications/{id}/test",
+            post(notifications::test).layer(from_fn_with_state(web.clone(), least::admins)),
+        )
         .route(
             "/notifications/{id}/delete",
-            post(notification_forms::delete),
+            post(notification_forms::delete).layer(from_fn_with_state(web.clone(), least::admins)),
         )
         .route("/jobs", get(jobs::list))
         .route("/jobs/{id}", get(jobs::detail))
-        .route("/jobs/{id}/cancel", post(jobs::cancel))
+        .route(
+            "/jobs/{id}/cancel",
+            post(jobs::cancel).layer(from_fn_with_state(web.clone(), least::operators)),
+        )
         .route("/jobs/{id}/events", get(job_events::events))
         .route("/events/fleet", get(live::fleet))
         .route("/hosts/{id}/snapshots", get(host_snapshots::for_host))
         .route("/snapshots", get(snapshots::list))
-        .route("/snapshots/refresh", post(snapshots::refresh))
+        .route(
+            "/snapshots/refresh",
+            post(snapshots::refresh).layer(from_fn_with_state(web.clone(), least::operators)),
+        )
         .route(
             "/snapshots/diff",
-            get(diff::page).layer(from_fn(csrf::not_sent_from_elsewhere)),
+            get(diff::page)
+                .layer(from_fn(csrf::not_sent_from_elsewhere))
+                .layer(from_fn_with_state(web.clone(), least::operators)),
         )
         .route(
             "/snapshots/{repo}/{snapshot}",
-            get(browse::page).layer(from_fn(csrf::not_sent_from_elsewhere)),
+            get(browse::page)
+                .layer(from_fn(csrf::not_sent_from_elsewhere))
+                .layer(from_fn_with_state(web.clone(), least::operators)),
         )
         .route(
             "/snapshots/{repo}/{snapshot}/tree",
-            get(browse::children).layer(from_fn(csrf::not_sent_from_elsewhere)),
+            get(browse::children)
+                .layer(from_fn(csrf::not_sent_from_elsewhere))
+                .layer(from_fn_with_state(web.clone(), least::operators)),
         )
         .route(
             "/snapshots/{repo}/{snapshot}/restore",
-            post(restore::restore),
+            post(restore::restore).layer(from_fn_with_state(web.clone(), least::operators)),
         )
         .route("/static/{name}", get(assets::asset))
         .layer(from_fn(csrf::same_origin_only))

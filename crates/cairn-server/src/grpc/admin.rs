@@ -7,13 +7,14 @@ use cairn_proto::v1::admin_service_server::AdminService;
 use cairn_store::{ApiTokenId, EnrollmentToken, EnrollmentTokenId, UserId, UserUpdate};
 use tonic::{Request, Response, Status};
 
-use super::authenticate;
 use super::convert::{
     page_from_pb, page_to_pb, role_from_pb, scope_from_pb, scope_to_pb, timestamp, token_to_pb,
     user_to_pb,
 };
+use super::{authenticate, authorize};
 use crate::Api;
 use crate::admin::{SettingsUpdate, TokenRequest};
+use cairn_store::Scope;
 
 /// The AdminService implementation.
 #[derive(Debug, Clone)]
@@ -82,7 +83,7 @@ impl AdminService for AdminGrpc {
         &self,
         request: Request<pb::CreateUserRequest>,
     ) -> Reply<pb::CreateUserResponse> {
-        let p = authenticate(&self.api, &request).await?;
+        let p = authorize(&self.api, &request, Scope::Admin).await?;
         let req = request.into_inner();
         let role = role_from_pb(req.role)?;
         let user = self

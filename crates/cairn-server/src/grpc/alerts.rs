@@ -16,11 +16,12 @@ use cairn_store::{
 };
 use tonic::{Request, Response, Status};
 
-use super::authenticate;
 use super::convert::{page_from_pb, page_to_pb, timestamp};
+use super::{authenticate, authorize};
 use crate::Api;
 use crate::alerts::{RuleUpdate, SilenceRequest};
 use crate::error::ServiceError;
+use cairn_store::Scope;
 
 /// The AlertService implementation.
 #[derive(Debug, Clone)]
@@ -289,7 +290,7 @@ impl AlertService for AlertsGrpc {
         &self,
         request: Request<pb::SetAlertOverrideRequest>,
     ) -> Reply<pb::SetAlertOverrideResponse> {
-        let p = authenticate(&self.api, &request).await?;
+        let p = authorize(&self.api, &request, Scope::Admin).await?;
         let r = request.into_inner();
         let on = target(r.host_id, r.schedule_id)?;
         self.api
@@ -303,7 +304,7 @@ impl AlertService for AlertsGrpc {
         &self,
         request: Request<pb::ClearAlertOverrideRequest>,
     ) -> Reply<pb::ClearAlertOverrideResponse> {
-        let p = authenticate(&self.api, &request).await?;
+        let p = authorize(&self.api, &request, Scope::Admin).await?;
         let r = request.into_inner();
         let on = target(r.host_id, r.schedule_id)?;
         self.api.alerts.clear_override(&p, r.rule_id, on).await?;
@@ -325,7 +326,7 @@ impl AlertService for AlertsGrpc {
         &self,
         request: Request<pb::CreateSilenceRequest>,
     ) -> Reply<pb::CreateSilenceResponse> {
-        let p = authenticate(&self.api, &request).await?;
+        let p = authorize(&self.api, &request, Scope::Operate).await?;
         let r = request.into_inner();
         let when = |t: Option<prost_types::Timestamp>, field| match t {
             None => Ok(None),

@@ -5,10 +5,11 @@ use cairn_proto::v1::host_service_server::HostService;
 use cairn_store::{HostId, HostStatus};
 use tonic::{Request, Response, Status};
 
-use super::authenticate;
 use super::convert::{page_from_pb, page_to_pb, timestamp};
+use super::{authenticate, authorize};
 use crate::Api;
 use crate::fleet::{HostQuery, HostView};
+use cairn_store::Scope;
 
 /// The HostService implementation.
 #[derive(Debug, Clone)]
@@ -117,7 +118,7 @@ impl HostService for HostsGrpc {
         &self,
         request: Request<pb::ApproveHostRequest>,
     ) -> Reply<pb::ApproveHostResponse> {
-        let p = authenticate(&self.api, &request).await?;
+        let p = authorize(&self.api, &request, Scope::Admin).await?;
         let req = request.into_inner();
         let host = self
             .api
@@ -131,7 +132,7 @@ impl HostService for HostsGrpc {
         &self,
         request: Request<pb::RejectHostRequest>,
     ) -> Reply<pb::RejectHostResponse> {
-        let p = authenticate(&self.api, &request).await?;
+        let p = authorize(&self.api, &request, Scope::Admin).await?;
         let req = request.into_inner();
         let host = self
             .api
@@ -145,7 +146,7 @@ impl HostService for HostsGrpc {
         &self,
         request: Request<pb::RevokeHostRequest>,
     ) -> Reply<pb::RevokeHostResponse> {
-        let p = authenticate(&self.api, &request).await?;
+        let p = authorize(&self.api, &request, Scope::Admin).await?;
         let req = request.into_inner();
         let host = self
             .api
@@ -159,7 +160,7 @@ impl HostService for HostsGrpc {
         &self,
         request: Request<pb::DeleteHostRequest>,
     ) -> Reply<pb::DeleteHostResponse> {
-        let p = authenticate(&self.api, &request).await?;
+        let p = authorize(&self.api, &request, Scope::Admin).await?;
         self.api
             .fleet
             .delete(&p, HostId(request.into_inner().host_id))

@@ -13,10 +13,11 @@ use cairn_store::{HostId, Job, JobFilter, JobId, LogLine, RepositoryId, Schedule
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
-use super::authenticate;
 use super::convert::{page_from_pb, page_to_pb, timestamp};
+use super::{authenticate, authorize};
 use crate::Api;
 use crate::jobs::{Event, JobEvent, JobRequest, schedule_spec};
+use cairn_store::Scope;
 
 /// The JobService implementation.
 #[derive(Debug, Clone)]
@@ -133,7 +134,7 @@ impl JobService for JobsGrpc {
         &self,
         request: Request<pb::RunBackupRequest>,
     ) -> Reply<pb::RunBackupResponse> {
-        let p = authenticate(&self.api, &request).await?;
+        let p = authorize(&self.api, &request, Scope::Operate).await?;
         let req = request.into_inner();
         let job = if req.schedule_id != 0 {
             if req.host_id != 0 || req.repository_id != 0 || req.spec.is_some() {
@@ -175,7 +176,7 @@ impl JobService for JobsGrpc {
     ) -> Reply<pb::RunMaintenanceResponse> {
         use pb::job_spec::Spec;
         use pb::run_maintenance_request::Spec as M;
-        let p = authenticate(&self.api, &request).await?;
+        let p = authorize(&self.api, &request, Scope::Operate).await?;
         let req = request.into_inner();
         let spec = match req.spec {
             Some(M::Forget(f)) => Spec::Forget(f),

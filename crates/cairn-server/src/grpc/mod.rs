@@ -154,6 +154,21 @@ impl Health {
     }
 }
 
+/// The principal behind a gRPC call, refused unless its scope is at least
+/// `need`: checked before the request's fields are read or any row looked
+/// up, so a refusal neither depends on nor tells anything but the caller's
+/// scope. The service checks again (and checks what depends on the fields,
+/// such as minting a token above one's own scope).
+pub(crate) async fn authorize<T>(
+    api: &Api,
+    request: &tonic::Request<T>,
+    need: cairn_store::Scope,
+) -> Result<Principal, tonic::Status> {
+    let principal = authenticate(api, request).await?;
+    principal.require(need)?;
+    Ok(principal)
+}
+
 /// The principal behind a gRPC call, from `authorization: Bearer <token>`.
 pub(crate) async fn authenticate<T>(
     api: &Api,

@@ -11,11 +11,12 @@ use cairn_proto::v1::notification_service_server::NotificationService;
 use cairn_store::ChannelId;
 use tonic::{Request, Response, Status};
 
-use super::authenticate;
 use super::convert::timestamp;
+use super::{authenticate, authorize};
 use crate::Api;
 use crate::error::ServiceError;
 use crate::notifications::{ChannelUpdate, ChannelView, DeliveryView, NewChannel};
+use cairn_store::Scope;
 
 /// The NotificationService implementation.
 #[derive(Debug, Clone)]
@@ -309,7 +310,7 @@ impl NotificationService for NotificationsGrpc {
         &self,
         request: Request<pb::CreateChannelRequest>,
     ) -> Reply<pb::CreateChannelResponse> {
-        let p = authenticate(&self.api, &request).await?;
+        let p = authorize(&self.api, &request, Scope::Admin).await?;
         let req = request.into_inner();
         let (settings, secrets) = config_from_pb(req.config)?;
         let route = req
@@ -374,7 +375,7 @@ impl NotificationService for NotificationsGrpc {
         &self,
         request: Request<pb::TestChannelRequest>,
     ) -> Reply<pb::TestChannelResponse> {
-        let p = authenticate(&self.api, &request).await?;
+        let p = authorize(&self.api, &request, Scope::Admin).await?;
         let id = ChannelId(request.into_inner().channel_id);
         let outcome = self.api.notifications.test(&p, id).await?;
         Ok(Response::new(pb::TestChannelResponse {

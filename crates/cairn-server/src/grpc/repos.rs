@@ -5,10 +5,11 @@ use cairn_proto::v1::repository_service_server::RepositoryService;
 use cairn_store::{HostId, Repository, RepositoryId};
 use tonic::{Request, Response, Status};
 
-use super::authenticate;
 use super::convert::{page_from_pb, page_to_pb, timestamp};
+use super::{authenticate, authorize};
 use crate::Api;
 use crate::repos::{NewRepository, RepositoryUpdate};
+use cairn_store::Scope;
 
 /// The RepositoryService implementation.
 #[derive(Debug, Clone)]
@@ -151,7 +152,7 @@ impl RepositoryService for ReposGrpc {
         &self,
         request: Request<pb::UnassignRepositoryRequest>,
     ) -> Reply<pb::UnassignRepositoryResponse> {
-        let p = authenticate(&self.api, &request).await?;
+        let p = authorize(&self.api, &request, Scope::Admin).await?;
         let req = request.into_inner();
         let repo = self
             .api
@@ -169,7 +170,7 @@ impl RepositoryService for ReposGrpc {
         &self,
         request: Request<pb::TestRepositoryRequest>,
     ) -> Reply<pb::TestRepositoryResponse> {
-        let p = authenticate(&self.api, &request).await?;
+        let p = authorize(&self.api, &request, Scope::Operate).await?;
         let req = request.into_inner();
         let host = (req.host_id != 0).then_some(HostId(req.host_id));
         let job = self

@@ -5,8 +5,8 @@ use cairn_proto::v1::schedule_service_server::ScheduleService;
 use cairn_store::{HostId, MaintenancePlan, RepositoryId, Schedule, ScheduleFields, ScheduleId};
 use tonic::{Request, Response, Status};
 
-use super::authenticate;
 use super::convert::{page_to_pb, timestamp};
+use super::{authenticate, authorize};
 use crate::Api;
 use crate::maintenance::{PlanRequest, next_due};
 use crate::schedules::{PendingRunFilter, ScheduleFilter};
@@ -14,6 +14,7 @@ use cairn_proto::convert::{
     catch_up_to_pb, check_subset_from_pb, check_subset_to_pb, max_unused_from_pb, max_unused_to_pb,
     pending_state_from_pb, pending_state_to_pb, retention_from_pb, retention_to_pb,
 };
+use cairn_store::Scope;
 
 /// The ScheduleService implementation.
 #[derive(Debug, Clone)]
@@ -151,7 +152,7 @@ impl ScheduleService for SchedulesGrpc {
         &self,
         request: Request<pb::UpdateScheduleRequest>,
     ) -> Reply<pb::UpdateScheduleResponse> {
-        let p = authenticate(&self.api, &request).await?;
+        let p = authorize(&self.api, &request, Scope::Operate).await?;
         let r = request.into_inner();
         let id = ScheduleId(r.schedule_id);
         let repository = (r.repository_id != 0).then_some(RepositoryId(r.repository_id));
@@ -179,7 +180,7 @@ impl ScheduleService for SchedulesGrpc {
         &self,
         request: Request<pb::SetScheduleEnabledRequest>,
     ) -> Reply<pb::SetScheduleEnabledResponse> {
-        let p = authenticate(&self.api, &request).await?;
+        let p = authorize(&self.api, &request, Scope::Operate).await?;
         let r = request.into_inner();
         let s = self
             .api

@@ -5,11 +5,12 @@ use cairn_proto::v1::snapshot_service_server::SnapshotService;
 use cairn_store::{CachedSnapshot, HostId, RepositoryId, SnapshotFilter};
 use tonic::{Request, Response, Status};
 
-use super::authenticate;
 use super::convert::{page_from_pb, page_to_pb, timestamp};
 use super::jobs::job_to_pb;
+use super::{authenticate, authorize};
 use crate::Api;
 use crate::jobs::RestoreRequest;
+use cairn_store::Scope;
 
 /// The SnapshotService implementation.
 #[derive(Debug, Clone)]
@@ -78,7 +79,7 @@ impl SnapshotService for SnapshotsGrpc {
         &self,
         request: Request<pb::RefreshSnapshotsRequest>,
     ) -> Reply<pb::RefreshSnapshotsResponse> {
-        let p = authenticate(&self.api, &request).await?;
+        let p = authorize(&self.api, &request, Scope::Operate).await?;
         let req = request.into_inner();
         let job = self
             .api
@@ -147,7 +148,7 @@ impl SnapshotService for SnapshotsGrpc {
         &self,
         request: Request<pb::RestoreSnapshotRequest>,
     ) -> Reply<pb::RestoreSnapshotResponse> {
-        let p = authenticate(&self.api, &request).await?;
+        let p = authorize(&self.api, &request, Scope::Operate).await?;
         let req = request.into_inner();
         let target_host = host(req.target_host_id).ok_or_else(|| {
             Status::invalid_argument("invalid target_host_id: say which host restores")

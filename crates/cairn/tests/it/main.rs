@@ -14,6 +14,8 @@ mod cli_admin;
 mod edges;
 mod grpc;
 mod hostile;
+mod inventory_grpc;
+mod inventory_web;
 mod isolation;
 mod leases;
 mod limits;
