@@ -83,10 +83,25 @@ pub struct Api {
     /// its delivery attempts here.
     pub metrics: metrics::Metrics,
     store: Store,
+    auditor: audit::Auditor,
     shutdown: watch::Receiver<bool>,
 }
 
 impl Api {
+    /// Refuses `p` unless its scope is at least `need`, auditing the refusal
+    /// of `action` (a route or an rpc): the edges' first check, before a
+    /// request's fields are read or any row looked up, so a refusal neither
+    /// depends on nor tells anything but the caller's scope. The services
+    /// check again, with their own action names.
+    pub async fn at_least(
+        &self,
+        p: &auth::Principal,
+        need: cairn_store::Scope,
+        action: &str,
+    ) -> ServiceResult<()> {
+        self.auditor.authorize(p, need, action, None).await
+    }
+
     /// Whether the server can answer requests (the database responds).
     pub async fn ready(&self) -> bool {
         self.store.ping().await.is_ok()

@@ -33,6 +33,11 @@ pub enum StartError {
     /// The key file is missing, malformed or too open.
     #[error(transparent)]
     KeyFile(#[from] KeyFileError),
+    /// The key file is gone, and the database holds secrets sealed with it.
+    #[error(
+        "the key file {path} is missing, and this database's secrets were sealed with it: restore it from your backup of the key (a new key cannot open them, so none was made)"
+    )]
+    KeyMissing { path: PathBuf },
     /// The key file is not the one this database was sealed with.
     #[error(
         "the key file {path} does not match this database: its secrets were sealed with another key. Restore the original key file"
@@ -82,10 +87,22 @@ impl Server {
     /// As [`Server::open`], with a given clock (tests move it by hand).
     pub async fn open_with_clock(config: ServerConfig, clock: Clock) -> Result<Server, StartError> {
         prepare_data_dir(&config)?;
-        let (sealer, _created) = load_or_create_key_file(&config.key_path())?;
+        let (sealer, created) = load_or_create_key_file(&config.key_path())?;
         let tls = server_identity(&config)?;
         let store = Store::open(&config.database_path()).await?;
-        check_key_matches(&store, &sealer, &config, &clock).await?;
+        if let Err(err) = check_key_matches(&store, &sealer, &config, &clock).await {
+            // A key made just now for a database sealed with another: the
+            // old one is missing, not wrong. Leaving the new one would turn
+            // the next start's message into a wrong key's.
+            if created && matches!(err, StartError::WrongKey { .. }) {
+                let path = config.key_path();
+                if let Err(remove) = std::fs::remove_file(&path) {
+                    tracing::error!(path = %path.display(), error = %remove, "could not remove the key file made over a sealed database");
+                }
+                return Err(StartError::KeyMissing { path });
+            }
+            return Err(err);
+        }
         // Before anything reads a job row: values Cairn 0.1 wrote become JSON.
         crate::grpc::legacy::upgrade(&store).await?;
 
@@ -190,6 +207,7 @@ impl Server {
             workers,
             metrics,
             store,
+            auditor: auditor.clone(),
             shutdown: shutdown_rx,
         };
         let setup_link = api

@@ -1,5 +1,5 @@
-//! The least a route asks of its caller, checked before anything of the
-//! request is read: a viewer posting to an admin's form is refused (403)
+//! The least a route asks of its caller, checked (and a refusal audited as
+//! `web:<method> <route>`) before anything of the request is read: a viewer posting to an admin's form is refused (403)
 //! whatever the form holds and whether or not the row it names exists, so a
 //! refusal never depends on, nor tells, anything but the caller's role.
 //!
@@ -7,7 +7,7 @@
 //! through the same functions); this is the console's own first gate, and
 //! `tests/it/inventory_web.rs` holds every route to it.
 
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use cairn_store::Scope;
@@ -32,7 +32,12 @@ async fn at_least(need: Scope, web: &Web, request: Request, next: Next) -> Respo
         Ok(SignedIn(principal)) => principal,
         Err(to_sign_in) => return to_sign_in.into_response(),
     };
-    if let Err(refused) = principal.require(need) {
+    let route = parts
+        .extensions
+        .get::<MatchedPath>()
+        .map_or_else(|| parts.uri.path().to_string(), |m| m.as_str().to_string());
+    let action = format!("web:{} {route}", parts.method);
+    if let Err(refused) = web.api.at_least(&principal, need, &action).await {
         return error_page(refused);
     }
     next.run(Request::from_parts(parts, body)).await

@@ -83,7 +83,7 @@ impl AdminService for AdminGrpc {
         &self,
         request: Request<pb::CreateUserRequest>,
     ) -> Reply<pb::CreateUserResponse> {
-        let p = authorize(&self.api, &request, Scope::Admin).await?;
+        let p = authorize(&self.api, &request, Scope::Admin, "AdminService/CreateUser").await?;
         let req = request.into_inner();
         let role = role_from_pb(req.role)?;
         let user = self

@@ -290,7 +290,13 @@ impl AlertService for AlertsGrpc {
         &self,
         request: Request<pb::SetAlertOverrideRequest>,
     ) -> Reply<pb::SetAlertOverrideResponse> {
-        let p = authorize(&self.api, &request, Scope::Admin).await?;
+        let p = authorize(
+            &self.api,
+            &request,
+            Scope::Admin,
+            "AlertService/SetAlertOverride",
+        )
+        .await?;
         let r = request.into_inner();
         let on = target(r.host_id, r.schedule_id)?;
         self.api
@@ -304,7 +310,13 @@ impl AlertService for AlertsGrpc {
         &self,
         request: Request<pb::ClearAlertOverrideRequest>,
     ) -> Reply<pb::ClearAlertOverrideResponse> {
-        let p = authorize(&self.api, &request, Scope::Admin).await?;
+        let p = authorize(
+            &self.api,
+            &request,
+            Scope::Admin,
+            "AlertService/ClearAlertOverride",
+        )
+        .await?;
         let r = request.into_inner();
         let on = target(r.host_id, r.schedule_id)?;
         self.api.alerts.clear_override(&p, r.rule_id, on).await?;
@@ -326,7 +338,13 @@ impl AlertService for AlertsGrpc {
         &self,
         request: Request<pb::CreateSilenceRequest>,
     ) -> Reply<pb::CreateSilenceResponse> {
-        let p = authorize(&self.api, &request, Scope::Operate).await?;
+        let p = authorize(
+            &self.api,
+            &request,
+            Scope::Operate,
+            "AlertService/CreateSilence",
+        )
+        .await?;
         let r = request.into_inner();
         let when = |t: Option<prost_types::Timestamp>, field| match t {
             None => Ok(None),

@@ -118,7 +118,13 @@ impl HostService for HostsGrpc {
         &self,
         request: Request<pb::ApproveHostRequest>,
     ) -> Reply<pb::ApproveHostResponse> {
-        let p = authorize(&self.api, &request, Scope::Admin).await?;
+        let p = authorize(
+            &self.api,
+            &request,
+            Scope::Operate,
+            "HostService/ApproveHost",
+        )
+        .await?;
         let req = request.into_inner();
         let host = self
             .api
@@ -132,7 +138,13 @@ impl HostService for HostsGrpc {
         &self,
         request: Request<pb::RejectHostRequest>,
     ) -> Reply<pb::RejectHostResponse> {
-        let p = authorize(&self.api, &request, Scope::Admin).await?;
+        let p = authorize(
+            &self.api,
+            &request,
+            Scope::Operate,
+            "HostService/RejectHost",
+        )
+        .await?;
         let req = request.into_inner();
         let host = self
             .api
@@ -146,7 +158,13 @@ impl HostService for HostsGrpc {
         &self,
         request: Request<pb::RevokeHostRequest>,
     ) -> Reply<pb::RevokeHostResponse> {
-        let p = authorize(&self.api, &request, Scope::Admin).await?;
+        let p = authorize(
+            &self.api,
+            &request,
+            Scope::Operate,
+            "HostService/RevokeHost",
+        )
+        .await?;
         let req = request.into_inner();
         let host = self
             .api
@@ -160,7 +178,13 @@ impl HostService for HostsGrpc {
         &self,
         request: Request<pb::DeleteHostRequest>,
     ) -> Reply<pb::DeleteHostResponse> {
-        let p = authorize(&self.api, &request, Scope::Admin).await?;
+        let p = authorize(
+            &self.api,
+            &request,
+            Scope::Operate,
+            "HostService/DeleteHost",
+        )
+        .await?;
         self.api
             .fleet
             .delete(&p, HostId(request.into_inner().host_id))

@@ -134,7 +134,7 @@ impl JobService for JobsGrpc {
         &self,
         request: Request<pb::RunBackupRequest>,
     ) -> Reply<pb::RunBackupResponse> {
-        let p = authorize(&self.api, &request, Scope::Operate).await?;
+        let p = authorize(&self.api, &request, Scope::Operate, "JobService/RunBackup").await?;
         let req = request.into_inner();
         let job = if req.schedule_id != 0 {
             if req.host_id != 0 || req.repository_id != 0 || req.spec.is_some() {
@@ -176,7 +176,13 @@ impl JobService for JobsGrpc {
     ) -> Reply<pb::RunMaintenanceResponse> {
         use pb::job_spec::Spec;
         use pb::run_maintenance_request::Spec as M;
-        let p = authorize(&self.api, &request, Scope::Operate).await?;
+        let p = authorize(
+            &self.api,
+            &request,
+            Scope::Operate,
+            "JobService/RunMaintenance",
+        )
+        .await?;
         let req = request.into_inner();
         let spec = match req.spec {
             Some(M::Forget(f)) => Spec::Forget(f),

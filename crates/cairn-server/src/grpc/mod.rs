@@ -154,18 +154,19 @@ impl Health {
     }
 }
 
-/// The principal behind a gRPC call, refused unless its scope is at least
-/// `need`: checked before the request's fields are read or any row looked
-/// up, so a refusal neither depends on nor tells anything but the caller's
-/// scope. The service checks again (and checks what depends on the fields,
-/// such as minting a token above one's own scope).
+/// The principal behind a gRPC call, refused (and the refusal audited as
+/// `rpc:<service>/<method>`) unless its scope is at least `need`; see
+/// [`Api::at_least`]. The service checks again, and checks what depends on
+/// the fields (such as minting a token above one's own scope).
 pub(crate) async fn authorize<T>(
     api: &Api,
     request: &tonic::Request<T>,
     need: cairn_store::Scope,
+    rpc: &str,
 ) -> Result<Principal, tonic::Status> {
     let principal = authenticate(api, request).await?;
-    principal.require(need)?;
+    api.at_least(&principal, need, &format!("rpc:{rpc}"))
+        .await?;
     Ok(principal)
 }
 

@@ -310,7 +310,13 @@ impl NotificationService for NotificationsGrpc {
         &self,
         request: Request<pb::CreateChannelRequest>,
     ) -> Reply<pb::CreateChannelResponse> {
-        let p = authorize(&self.api, &request, Scope::Admin).await?;
+        let p = authorize(
+            &self.api,
+            &request,
+            Scope::Admin,
+            "NotificationService/CreateChannel",
+        )
+        .await?;
         let req = request.into_inner();
         let (settings, secrets) = config_from_pb(req.config)?;
         let route = req
@@ -375,7 +381,13 @@ impl NotificationService for NotificationsGrpc {
         &self,
         request: Request<pb::TestChannelRequest>,
     ) -> Reply<pb::TestChannelResponse> {
-        let p = authorize(&self.api, &request, Scope::Admin).await?;
+        let p = authorize(
+            &self.api,
+            &request,
+            Scope::Admin,
+            "NotificationService/TestChannel",
+        )
+        .await?;
         let id = ChannelId(request.into_inner().channel_id);
         let outcome = self.api.notifications.test(&p, id).await?;
         Ok(Response::new(pb::TestChannelResponse {

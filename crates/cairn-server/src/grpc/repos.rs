@@ -152,7 +152,13 @@ impl RepositoryService for ReposGrpc {
         &self,
         request: Request<pb::UnassignRepositoryRequest>,
     ) -> Reply<pb::UnassignRepositoryResponse> {
-        let p = authorize(&self.api, &request, Scope::Admin).await?;
+        let p = authorize(
+            &self.api,
+            &request,
+            Scope::Admin,
+            "RepositoryService/UnassignRepository",
+        )
+        .await?;
         let req = request.into_inner();
         let repo = self
             .api
@@ -170,7 +176,13 @@ impl RepositoryService for ReposGrpc {
         &self,
         request: Request<pb::TestRepositoryRequest>,
     ) -> Reply<pb::TestRepositoryResponse> {
-        let p = authorize(&self.api, &request, Scope::Operate).await?;
+        let p = authorize(
+            &self.api,
+            &request,
+            Scope::Operate,
+            "RepositoryService/TestRepository",
+        )
+        .await?;
         let req = request.into_inner();
         let host = (req.host_id != 0).then_some(HostId(req.host_id));
         let job = self

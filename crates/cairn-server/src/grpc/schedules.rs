@@ -152,7 +152,13 @@ impl ScheduleService for SchedulesGrpc {
         &self,
         request: Request<pb::UpdateScheduleRequest>,
     ) -> Reply<pb::UpdateScheduleResponse> {
-        let p = authorize(&self.api, &request, Scope::Operate).await?;
+        let p = authorize(
+            &self.api,
+            &request,
+            Scope::Operate,
+            "ScheduleService/UpdateSchedule",
+        )
+        .await?;
         let r = request.into_inner();
         let id = ScheduleId(r.schedule_id);
         let repository = (r.repository_id != 0).then_some(RepositoryId(r.repository_id));
@@ -180,7 +186,13 @@ impl ScheduleService for SchedulesGrpc {
         &self,
         request: Request<pb::SetScheduleEnabledRequest>,
     ) -> Reply<pb::SetScheduleEnabledResponse> {
-        let p = authorize(&self.api, &request, Scope::Operate).await?;
+        let p = authorize(
+            &self.api,
+            &request,
+            Scope::Operate,
+            "ScheduleService/SetScheduleEnabled",
+        )
+        .await?;
         let r = request.into_inner();
         let s = self
             .api

@@ -79,7 +79,13 @@ impl SnapshotService for SnapshotsGrpc {
         &self,
         request: Request<pb::RefreshSnapshotsRequest>,
     ) -> Reply<pb::RefreshSnapshotsResponse> {
-        let p = authorize(&self.api, &request, Scope::Operate).await?;
+        let p = authorize(
+            &self.api,
+            &request,
+            Scope::Operate,
+            "SnapshotService/RefreshSnapshots",
+        )
+        .await?;
         let req = request.into_inner();
         let job = self
             .api
@@ -148,7 +154,13 @@ impl SnapshotService for SnapshotsGrpc {
         &self,
         request: Request<pb::RestoreSnapshotRequest>,
     ) -> Reply<pb::RestoreSnapshotResponse> {
-        let p = authorize(&self.api, &request, Scope::Operate).await?;
+        let p = authorize(
+            &self.api,
+            &request,
+            Scope::Operate,
+            "SnapshotService/RestoreSnapshot",
+        )
+        .await?;
         let req = request.into_inner();
         let target_host = host(req.target_host_id).ok_or_else(|| {
             Status::invalid_argument("invalid target_host_id: say which host restores")

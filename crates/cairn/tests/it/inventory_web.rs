@@ -42,12 +42,11 @@ const ROUTES: &[(&str, &str, &str, Least)] = &[
     // one's own is `web.rs`'s business.
     ("POST", "/tokens/{id}/revoke", "/tokens/9/revoke", Admin),
     ("GET", "/hosts", "/hosts", Viewer),
-    ("GET", "/hosts/add", "/hosts/add", Admin),
+    // The command to run on a host; the token in it is an admin's to make.
+    ("GET", "/hosts/add", "/hosts/add", Operator),
     ("POST", "/hosts/add", "/hosts/add", Admin),
     ("GET", "/hosts/{id}", "/hosts/9", Viewer),
     ("POST", "/hosts/{id}/run", "/hosts/9/run", Operator),
-    // Labels are an operator's; approving, rejecting, revoking and deleting
-    // an admin's, refused by the service (the gRPC inventory holds those).
     ("POST", "/hosts/{id}/{action}", "/hosts/9/labels", Operator),
     ("GET", "/hosts/{id}/snapshots", "/hosts/9/snapshots", Viewer),
     ("GET", "/repositories", "/repositories", Viewer),

@@ -17,6 +17,7 @@ mod hostile;
 mod inventory_grpc;
 mod inventory_web;
 mod isolation;
+mod key_file;
 mod leases;
 mod limits;
 mod maintenance;
