@@ -89,7 +89,7 @@ pub struct Api {
 
 impl Api {
     /// Refuses `p` unless its scope is at least `need`, auditing the refusal
-    /// of `action` (a route or an rpc): the edges' first check, before a
+    /// of `action` (a route or an rpc) on `target`: the edges' first check, before a
     /// request's fields are read or any row looked up, so a refusal neither
     /// depends on nor tells anything but the caller's scope. The services
     /// check again, with their own action names.
@@ -98,8 +98,9 @@ impl Api {
         p: &auth::Principal,
         need: cairn_store::Scope,
         action: &str,
+        target: Option<String>,
     ) -> ServiceResult<()> {
-        self.auditor.authorize(p, need, action, None).await
+        self.auditor.authorize(p, need, action, target).await
     }
 
     /// Whether the server can answer requests (the database responds).

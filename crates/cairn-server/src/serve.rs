@@ -50,7 +50,8 @@ impl ConnectionCloser {
         self.0.notify_one();
     }
 
-    /// Resolves once [`ConnectionCloser::close`] was called.
+    /// Resolves once [`ConnectionCloser::close`] was called, for one waiter:
+    /// the connection's task, the only one that waits on it.
     pub async fn closed(&self) {
         self.0.notified().await;
     }

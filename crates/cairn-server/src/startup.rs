@@ -4,8 +4,10 @@ use std::future::Future;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::PathBuf;
 
-use cairn_seal::{KeyFileError, SealContext, SealError, Sealer, load_or_create_key_file};
-use cairn_store::{SettingKey, Store, StoreError};
+mod key_check;
+
+use cairn_seal::{KeyFileError, Sealer, load_or_create_key_file};
+use cairn_store::{Store, StoreError};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -57,14 +59,6 @@ pub enum StartError {
     Service(#[from] crate::ServiceError),
 }
 
-/// The value sealed under the key when a database is created. Opening it at
-/// every start tells the right key file from a wrong one before anything
-/// else is decrypted.
-const SEAL_CHECK: &[u8] = b"cairn seal check v1";
-fn seal_check_context() -> SealContext<'static> {
-    SealContext::new("settings", 0, "seal_check")
-}
-
 /// An opened server, ready to serve.
 #[derive(Debug)]
 pub struct Server {
@@ -87,22 +81,11 @@ impl Server {
     /// As [`Server::open`], with a given clock (tests move it by hand).
     pub async fn open_with_clock(config: ServerConfig, clock: Clock) -> Result<Server, StartError> {
         prepare_data_dir(&config)?;
-        let (sealer, created) = load_or_create_key_file(&config.key_path())?;
+        key_check::refuse_a_missing_key(&config).await?;
+        let (sealer, _created) = load_or_create_key_file(&config.key_path())?;
         let tls = server_identity(&config)?;
         let store = Store::open(&config.database_path()).await?;
-        if let Err(err) = check_key_matches(&store, &sealer, &config, &clock).await {
-            // A key made just now for a database sealed with another: the
-            // old one is missing, not wrong. Leaving the new one would turn
-            // the next start's message into a wrong key's.
-            if created && matches!(err, StartError::WrongKey { .. }) {
-                let path = config.key_path();
-                if let Err(remove) = std::fs::remove_file(&path) {
-                    tracing::error!(path = %path.display(), error = %remove, "could not remove the key file made over a sealed database");
-                }
-                return Err(StartError::KeyMissing { path });
-            }
-            return Err(err);
-        }
+        key_check::check_key_matches(&store, &sealer, &config, &clock).await?;
         // Before anything reads a job row: values Cairn 0.1 wrote become JSON.
         crate::grpc::legacy::upgrade(&store).await?;
 
@@ -391,35 +374,4 @@ fn prepare_data_dir(config: &ServerConfig) -> Result<(), StartError> {
         )));
     }
     Ok(())
-}
-
-async fn check_key_matches(
-    store: &Store,
-    sealer: &Sealer,
-    config: &ServerConfig,
-    clock: &Clock,
-) -> Result<(), StartError> {
-    match store.setting(SettingKey::SealCheck).await? {
-        Some(sealed) => match sealer.open(seal_check_context(), &sealed) {
-            Ok(plain) if plain == SEAL_CHECK => Ok(()),
-            Ok(_) | Err(SealError::Rejected | SealError::Malformed | SealError::TooLarge) => {
-                Err(StartError::WrongKey {
-                    path: config.key_path(),
-                })
-            }
-        },
-        None => {
-            let sealed =
-                sealer
-                    .seal(seal_check_context(), SEAL_CHECK)
-                    .map_err(|e| StartError::DataDir {
-                        path: config.data_dir.clone(),
-                        reason: e.to_string(),
-                    })?;
-            store
-                .put_setting_if_absent(SettingKey::SealCheck, sealed, clock.now())
-                .await?;
-            Ok(())
-        }
-    }
 }

@@ -21,6 +21,9 @@ use crate::session::SignedIn;
 /// Pages of missed log lines a resuming stream sends at most (each up to
 /// `LOG_PAGE_MAX` lines); a job's log is capped well below that anyway.
 const MAX_RESUME_PAGES: usize = 20;
+/// Log lines in one resumed event, at most: about 100 KB of typical lines
+/// (at most 400 KB), which a 16 KB/s link sends within the stall limit.
+const RESUME_EVENT_LINES: usize = 100;
 
 /// Where the page's log stands, as its stream's URL says.
 #[derive(Debug, Default, Deserialize)]
@@ -122,7 +125,12 @@ pub(crate) async fn events(
             if lines.is_empty() {
                 break;
             }
-            missed.push(log_event(from, &lines));
+            // In events of a bounded size: the stream counts as stalled when
+            // one event stays unsent for 30 s (see `stall`), and a slow link
+            // must get each through well within that.
+            for (i, chunk) in lines.chunks(RESUME_EVENT_LINES).enumerate() {
+                missed.push(log_event(from + (i * RESUME_EVENT_LINES) as u64, chunk));
+            }
             from += lines.len() as u64;
             if lines.len() < LOG_PAGE_MAX as usize {
                 break;

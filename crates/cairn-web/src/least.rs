@@ -1,5 +1,6 @@
-//! The least a route asks of its caller, checked (and a refusal audited as
-//! `web:<method> <route>`) before anything of the request is read: a viewer posting to an admin's form is refused (403)
+//! The least a route asks of its caller, checked before anything of the
+//! request is read (a refusal is audited as `web:<method> <route>` on the
+//! path asked for): a viewer posting to an admin's form is refused (403)
 //! whatever the form holds and whether or not the row it names exists, so a
 //! refusal never depends on, nor tells, anything but the caller's role.
 //!
@@ -37,7 +38,9 @@ async fn at_least(need: Scope, web: &Web, request: Request, next: Next) -> Respo
         .get::<MatchedPath>()
         .map_or_else(|| parts.uri.path().to_string(), |m| m.as_str().to_string());
     let action = format!("web:{} {route}", parts.method);
-    if let Err(refused) = web.api.at_least(&principal, need, &action).await {
+    // The path itself is the target: which host, and which of its actions.
+    let target = Some(parts.uri.path().to_string());
+    if let Err(refused) = web.api.at_least(&principal, need, &action, target).await {
         return error_page(refused);
     }
     next.run(Request::from_parts(parts, body)).await

@@ -116,7 +116,7 @@ pub fn router(api: Api) -> Router {
         )
         .route(
             "/repositories/{id}/{action}",
-            post(repo_forms::act).layer(from_fn_with_state(web.clone(), least::admins)),
+            post(repo_forms::act).layer(from_fn_with_state(web.clone(), least::operators)),
         )
         .route(
             "/schedules",
@@ -210,7 +210,7 @@ pub fn router(api: Api) -> Router {
         )
         .route(
             "/notifications/{id}/test",
-            post(notifications::test).layer(from_fn_with_state(web.clone(), least::admins)),
+            post(notifications::test).layer(from_fn_with_state(web.clone(), least::operators)),
         )
         .route(
             "/notifications/{id}/delete",
@@ -233,20 +233,20 @@ pub fn router(api: Api) -> Router {
         .route(
             "/snapshots/diff",
             get(diff::page)
-                .layer(from_fn(csrf::not_sent_from_elsewhere))
-                .layer(from_fn_with_state(web.clone(), least::operators)),
+                .layer(from_fn_with_state(web.clone(), least::operators))
+                .layer(from_fn(csrf::not_sent_from_elsewhere)),
         )
         .route(
             "/snapshots/{repo}/{snapshot}",
             get(browse::page)
-                .layer(from_fn(csrf::not_sent_from_elsewhere))
-                .layer(from_fn_with_state(web.clone(), least::operators)),
+                .layer(from_fn_with_state(web.clone(), least::operators))
+                .layer(from_fn(csrf::not_sent_from_elsewhere)),
         )
         .route(
             "/snapshots/{repo}/{snapshot}/tree",
             get(browse::children)
-                .layer(from_fn(csrf::not_sent_from_elsewhere))
-                .layer(from_fn_with_state(web.clone(), least::operators)),
+                .layer(from_fn_with_state(web.clone(), least::operators))
+                .layer(from_fn(csrf::not_sent_from_elsewhere)),
         )
         .route(
             "/snapshots/{repo}/{snapshot}/restore",

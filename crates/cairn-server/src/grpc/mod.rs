@@ -165,7 +165,7 @@ pub(crate) async fn authorize<T>(
     rpc: &str,
 ) -> Result<Principal, tonic::Status> {
     let principal = authenticate(api, request).await?;
-    api.at_least(&principal, need, &format!("rpc:{rpc}"))
+    api.at_least(&principal, need, &format!("rpc:{rpc}"), None)
         .await?;
     Ok(principal)
 }

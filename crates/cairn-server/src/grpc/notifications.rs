@@ -384,7 +384,7 @@ impl NotificationService for NotificationsGrpc {
         let p = authorize(
             &self.api,
             &request,
-            Scope::Admin,
+            Scope::Operate,
             "NotificationService/TestChannel",
         )
         .await?;

@@ -155,7 +155,7 @@ impl RepositoryService for ReposGrpc {
         let p = authorize(
             &self.api,
             &request,
-            Scope::Admin,
+            Scope::Operate,
             "RepositoryService/UnassignRepository",
         )
         .await?;

@@ -101,7 +101,13 @@ impl SnapshotService for SnapshotsGrpc {
         &self,
         request: Request<pb::BrowseSnapshotRequest>,
     ) -> Reply<pb::BrowseSnapshotResponse> {
-        let p = authenticate(&self.api, &request).await?;
+        let p = authorize(
+            &self.api,
+            &request,
+            Scope::Operate,
+            "SnapshotService/BrowseSnapshot",
+        )
+        .await?;
         let req = request.into_inner();
         let (job, result) = self
             .api
@@ -130,7 +136,13 @@ impl SnapshotService for SnapshotsGrpc {
         &self,
         request: Request<pb::DiffSnapshotsRequest>,
     ) -> Reply<pb::DiffSnapshotsResponse> {
-        let p = authenticate(&self.api, &request).await?;
+        let p = authorize(
+            &self.api,
+            &request,
+            Scope::Operate,
+            "SnapshotService/DiffSnapshots",
+        )
+        .await?;
         let req = request.into_inner();
         let (job, diff) = self
             .api

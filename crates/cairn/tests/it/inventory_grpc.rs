@@ -76,7 +76,7 @@ const RPCS: &[(&str, &str, Least)] = &[
     ("NotificationService", "CreateChannel", Admin),
     ("NotificationService", "UpdateChannel", Admin),
     ("NotificationService", "DeleteChannel", Admin),
-    ("NotificationService", "TestChannel", Admin),
+    ("NotificationService", "TestChannel", Operate),
     ("NotificationService", "ListDeliveries", Read),
     ("RepositoryService", "ListRepositories", Read),
     ("RepositoryService", "GetRepository", Read),
@@ -84,7 +84,7 @@ const RPCS: &[(&str, &str, Least)] = &[
     ("RepositoryService", "UpdateRepository", Admin),
     ("RepositoryService", "DeleteRepository", Admin),
     ("RepositoryService", "AssignRepository", Admin),
-    ("RepositoryService", "UnassignRepository", Admin),
+    ("RepositoryService", "UnassignRepository", Operate),
     ("RepositoryService", "TestRepository", Operate),
     ("ScheduleService", "ListSchedules", Read),
     ("ScheduleService", "GetSchedule", Read),
@@ -99,8 +99,8 @@ const RPCS: &[(&str, &str, Least)] = &[
     ("ScheduleService", "DeleteMaintenancePlan", Operate),
     ("SnapshotService", "ListSnapshots", Read),
     ("SnapshotService", "RefreshSnapshots", Operate),
-    ("SnapshotService", "BrowseSnapshot", Read),
-    ("SnapshotService", "DiffSnapshots", Read),
+    ("SnapshotService", "BrowseSnapshot", Operate),
+    ("SnapshotService", "DiffSnapshots", Operate),
     ("SnapshotService", "RestoreSnapshot", Operate),
 ];
 

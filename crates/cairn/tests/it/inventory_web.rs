@@ -8,7 +8,7 @@
 
 use std::collections::BTreeSet;
 
-use cairn_store::Role;
+use cairn_store::{AuditFilter, Outcome, Page, Role};
 use cairn_testkit::TestServer;
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, LOCATION};
@@ -54,7 +54,9 @@ const ROUTES: &[(&str, &str, &str, Least)] = &[
     ("POST", "/repositories/{id}", "/repositories/9", Admin),
     ("GET", "/repositories/{id}/edit", "/repositories/9/edit", Admin),
     ("POST", "/repositories/{id}/test", "/repositories/9/test", Operator),
-    ("POST", "/repositories/{id}/{action}", "/repositories/9/delete", Admin),
+    // Unassigning is an operator's; assigning and deleting an admin's,
+    // refused by the service (the gRPC inventory holds those).
+    ("POST", "/repositories/{id}/{action}", "/repositories/9/unassign", Operator),
     ("GET", "/schedules", "/schedules", Viewer),
     ("POST", "/schedules", "/schedules", Operator),
     ("GET", "/schedules/new", "/schedules/new", Operator),
@@ -81,7 +83,7 @@ const ROUTES: &[(&str, &str, &str, Least)] = &[
     ("POST", "/notifications/new", "/notifications/new", Admin),
     ("POST", "/notifications/{id}", "/notifications/9", Admin),
     ("GET", "/notifications/{id}/edit", "/notifications/9/edit", Admin),
-    ("POST", "/notifications/{id}/test", "/notifications/9/test", Admin),
+    ("POST", "/notifications/{id}/test", "/notifications/9/test", Operator),
     ("POST", "/notifications/{id}/delete", "/notifications/9/delete", Admin),
     ("GET", "/jobs", "/jobs", Viewer),
     ("GET", "/jobs/{id}", "/jobs/9", Viewer),
@@ -103,6 +105,13 @@ const ROUTES: &[(&str, &str, &str, Least)] = &[
 fn declared_routes() -> BTreeSet<(String, String)> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../cairn-web/src/lib.rs");
     let source = std::fs::read_to_string(path).expect("cairn-web's lib.rs");
+    // Routes declared any other way would escape the inventory.
+    for other in [".nest(", ".route_service(", ".nest_service(", ".fallback("] {
+        assert!(
+            !source.contains(other),
+            "the router uses {other}: teach the inventory to read it"
+        );
+    }
     let mut routes = BTreeSet::new();
     for call in source.split(".route(").skip(1) {
         // The call ends where its parentheses close.
@@ -122,6 +131,13 @@ fn declared_routes() -> BTreeSet<(String, String)> {
         let Some(route) = call.split('"').nth(1) else {
             continue;
         };
+        for marker in ["put(", "delete(", "patch(", "any(", "on("] {
+            assert!(
+                !call.contains(&format!(" {marker}")) && !call.contains(&format!("({marker}")),
+                "{route} uses {marker}: teach the inventory that method"
+            );
+        }
+        let before = routes.len();
         for (method, marker) in [("GET", "get("), ("POST", "post(")] {
             let called = call.match_indices(marker).any(|(i, _)| {
                 !call[..i].ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == ':')
@@ -130,6 +146,10 @@ fn declared_routes() -> BTreeSet<(String, String)> {
                 routes.insert((method.to_string(), route.to_string()));
             }
         }
+        assert!(
+            routes.len() > before,
+            "{route}: no method the inventory knows"
+        );
     }
     routes
 }
@@ -261,4 +281,26 @@ async fn every_route_lets_in_exactly_the_roles_its_line_names_and_no_other_site(
         wrong.len(),
         wrong.join("\n")
     );
+
+    // A refusal at the gate is audited: who, which route, on which path.
+    let refused = server
+        .store()
+        .await
+        .list_audit(
+            AuditFilter {
+                action_prefix: Some("web:POST /hosts/{id}/run".into()),
+                target: Some("/hosts/9/run".into()),
+                outcome: Some(Outcome::Denied),
+                ..AuditFilter::default()
+            },
+            Page::first(10),
+        )
+        .await
+        .expect("audit");
+    let actors: Vec<_> = refused
+        .items
+        .iter()
+        .map(|r| r.entry.actor_name.as_str())
+        .collect();
+    assert_eq!(actors, ["vera"], "the viewer's refused run, audited once");
 }
