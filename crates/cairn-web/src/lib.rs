@@ -69,6 +69,9 @@ pub fn router(api: Api) -> Router {
         api,
         slots: Default::default(),
     };
+    // The least role of a route that needs more than a viewer (see `least`).
+    let operators = || from_fn_with_state(web.clone(), least::operators);
+    let admins = || from_fn_with_state(web.clone(), least::admins);
     Router::new()
         .route("/", get(dashboard::page))
         .route("/account", get(pages::account))
@@ -81,176 +84,153 @@ pub fn router(api: Api) -> Router {
         .route(
             "/hosts/add",
             get(enroll::form)
-                .layer(from_fn_with_state(web.clone(), least::operators))
-                .merge(
-                    post(enroll::create_token)
-                        .layer(from_fn_with_state(web.clone(), least::admins)),
-                ),
+                .layer(operators())
+                .merge(post(enroll::create_token).layer(admins())),
         )
         .route("/hosts/{id}", get(host_page::detail))
-        .route(
-            "/hosts/{id}/run",
-            post(host_run::run).layer(from_fn_with_state(web.clone(), least::operators)),
-        )
+        .route("/hosts/{id}/run", post(host_run::run).layer(operators()))
         .route(
             "/hosts/{id}/{action}",
-            post(host_page::act).layer(from_fn_with_state(web.clone(), least::operators)),
+            post(host_page::act).layer(operators()),
         )
         .route(
             "/repositories",
-            get(repos::list).merge(
-                post(repo_forms::create).layer(from_fn_with_state(web.clone(), least::admins)),
-            ),
+            get(repos::list).merge(post(repo_forms::create).layer(admins())),
         )
         .route(
             "/repositories/{id}",
-            post(repo_forms::update).layer(from_fn_with_state(web.clone(), least::admins)),
+            post(repo_forms::update).layer(admins()),
         )
         .route(
             "/repositories/{id}/edit",
-            get(repo_forms::edit_form).layer(from_fn_with_state(web.clone(), least::admins)),
+            get(repo_forms::edit_form).layer(admins()),
         )
         .route(
             "/repositories/{id}/test",
-            post(repos::test).layer(from_fn_with_state(web.clone(), least::operators)),
+            post(repos::test).layer(operators()),
         )
         .route(
             "/repositories/{id}/{action}",
-            post(repo_forms::act).layer(from_fn_with_state(web.clone(), least::operators)),
+            post(repo_forms::act).layer(operators()),
         )
         .route(
             "/schedules",
-            get(schedules::list).merge(
-                post(schedule_forms::create)
-                    .layer(from_fn_with_state(web.clone(), least::operators)),
-            ),
+            get(schedules::list).merge(post(schedule_forms::create).layer(operators())),
         )
         .route(
             "/schedules/new",
-            get(schedule_forms::new_form).layer(from_fn_with_state(web.clone(), least::operators)),
+            get(schedule_forms::new_form).layer(operators()),
         )
         .route(
             "/schedules/preview",
-            get(schedule_preview::page).layer(from_fn_with_state(web.clone(), least::operators)),
+            get(schedule_preview::page).layer(operators()),
         )
         .route(
             "/schedules/{id}",
-            post(schedule_forms::update).layer(from_fn_with_state(web.clone(), least::operators)),
+            post(schedule_forms::update).layer(operators()),
         )
         .route(
             "/schedules/{id}/edit",
-            get(schedule_forms::edit_form).layer(from_fn_with_state(web.clone(), least::operators)),
+            get(schedule_forms::edit_form).layer(operators()),
         )
         .route(
             "/schedules/{id}/{action}",
-            post(schedule_forms::act).layer(from_fn_with_state(web.clone(), least::operators)),
+            post(schedule_forms::act).layer(operators()),
         )
         .route(
             "/users",
-            get(users::list)
-                .post(users::create)
-                .layer(from_fn_with_state(web.clone(), least::admins)),
+            get(users::list).post(users::create).layer(admins()),
         )
-        .route(
-            "/users/{id}",
-            post(users::update).layer(from_fn_with_state(web.clone(), least::admins)),
-        )
+        .route("/users/{id}", post(users::update).layer(admins()))
         .route(
             "/audit",
             // The service refuses first, and audits it as `audit.read`.
             get(audit_page::audit),
         )
-        .route(
-            "/audit/export",
-            get(audit_page::export).layer(from_fn_with_state(web.clone(), least::admins)),
-        )
+        .route("/audit/export", get(audit_page::export).layer(admins()))
         .route(
             "/settings",
             get(admin_pages::settings)
                 .post(admin_pages::save_settings)
-                .layer(from_fn_with_state(web.clone(), least::admins)),
+                .layer(admins()),
         )
         .route("/alerts", get(alerts::list))
         .route("/alerts/rules", get(alert_rules::page))
         .route(
             "/alerts/rules/{id}",
-            post(alert_rules::update).layer(from_fn_with_state(web.clone(), least::admins)),
+            post(alert_rules::update).layer(admins()),
         )
         .route(
             "/alerts/overrides/{action}",
-            post(alert_rules::override_act).layer(from_fn_with_state(web.clone(), least::admins)),
+            post(alert_rules::override_act).layer(admins()),
         )
         .route(
             "/alerts/silences",
-            post(alert_rules::silence).layer(from_fn_with_state(web.clone(), least::operators)),
+            post(alert_rules::silence).layer(operators()),
         )
         .route(
             "/alerts/silences/{id}/delete",
-            post(alert_rules::end_silence).layer(from_fn_with_state(web.clone(), least::operators)),
+            post(alert_rules::end_silence).layer(operators()),
         )
         .route(
             "/alerts/{id}/{action}",
-            post(alerts::act).layer(from_fn_with_state(web.clone(), least::operators)),
+            post(alerts::act).layer(operators()),
         )
         .route("/notifications", get(notifications::page))
         .route(
             "/notifications/new",
             get(notification_forms::new_form)
                 .post(notification_forms::create)
-                .layer(from_fn_with_state(web.clone(), least::admins)),
+                .layer(admins()),
         )
         .route(
             "/notifications/{id}",
-            post(notification_forms::update).layer(from_fn_with_state(web.clone(), least::admins)),
+            post(notification_forms::update).layer(admins()),
         )
         .route(
             "/notifications/{id}/edit",
-            get(notification_forms::edit_form)
-                .layer(from_fn_with_state(web.clone(), least::admins)),
+            get(notification_forms::edit_form).layer(admins()),
         )
         .route(
             "/notifications/{id}/test",
-            post(notifications::test).layer(from_fn_with_state(web.clone(), least::operators)),
+            post(notifications::test).layer(operators()),
         )
         .route(
             "/notifications/{id}/delete",
-            post(notification_forms::delete).layer(from_fn_with_state(web.clone(), least::admins)),
+            post(notification_forms::delete).layer(admins()),
         )
         .route("/jobs", get(jobs::list))
         .route("/jobs/{id}", get(jobs::detail))
-        .route(
-            "/jobs/{id}/cancel",
-            post(jobs::cancel).layer(from_fn_with_state(web.clone(), least::operators)),
-        )
+        .route("/jobs/{id}/cancel", post(jobs::cancel).layer(operators()))
         .route("/jobs/{id}/events", get(job_events::events))
         .route("/events/fleet", get(live::fleet))
         .route("/hosts/{id}/snapshots", get(host_snapshots::for_host))
         .route("/snapshots", get(snapshots::list))
         .route(
             "/snapshots/refresh",
-            post(snapshots::refresh).layer(from_fn_with_state(web.clone(), least::operators)),
+            post(snapshots::refresh).layer(operators()),
         )
         .route(
             "/snapshots/diff",
             get(diff::page)
-                .layer(from_fn_with_state(web.clone(), least::operators))
+                .layer(operators())
                 .layer(from_fn(csrf::not_sent_from_elsewhere)),
         )
         .route(
             "/snapshots/{repo}/{snapshot}",
             get(browse::page)
-                .layer(from_fn_with_state(web.clone(), least::operators))
+                .layer(operators())
                 .layer(from_fn(csrf::not_sent_from_elsewhere)),
         )
         .route(
             "/snapshots/{repo}/{snapshot}/tree",
             get(browse::children)
-                .layer(from_fn_with_state(web.clone(), least::operators))
+                .layer(operators())
                 .layer(from_fn(csrf::not_sent_from_elsewhere)),
         )
         .route(
             "/snapshots/{repo}/{snapshot}/restore",
-            post(restore::restore).layer(from_fn_with_state(web.clone(), least::operators)),
+            post(restore::restore).layer(operators()),
         )
         .route("/static/{name}", get(assets::asset))
         .layer(from_fn(csrf::same_origin_only))
