@@ -9,6 +9,7 @@ mod alerts_web;
 mod api_truth;
 mod audit;
 mod backups;
+mod brute_force;
 mod cli;
 mod cli_admin;
 mod edges;
