@@ -28,6 +28,7 @@ mod notify_ctl;
 mod notify_web;
 mod paging;
 mod restore_overwrite;
+mod revocation;
 mod schedules;
 mod secrets;
 mod services;
