@@ -33,6 +33,7 @@ mod schedules;
 mod secrets;
 mod services;
 mod specs;
+mod ssrf_channels;
 mod tls;
 mod upgrade;
 mod watch;

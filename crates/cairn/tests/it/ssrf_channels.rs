@@ -1,0 +1,123 @@
+//! SSRF through every notification channel kind, not only webhooks: each
+//! kind that reaches a server the operator names (a webhook, an SMTP relay,
+//! an ntfy or Gotify server, a Slack or Discord webhook URL, a Healthchecks
+//! ping URL) is refused at save when it points at loopback, a private
+//! network or the cloud metadata address, and nothing is stored.
+
+use std::collections::BTreeMap;
+
+use cairn_notify::{Route, Secrets, Settings, SmtpTls};
+use cairn_server::ServiceError;
+use cairn_server::auth::Principal;
+use cairn_server::notifications::NewChannel;
+use cairn_testkit::TestServer;
+
+/// Addresses no notification may reach unless the operator allows it.
+const INNER: &[&str] = &["127.0.0.1", "10.0.0.8", "169.254.169.254", "[::1]"];
+
+/// One channel of each kind aimed at `host`.
+fn every_kind(host: &str) -> Vec<(&'static str, Settings, Secrets)> {
+    let url = format!("http://{host}/x");
+    vec![
+        (
+            "webhook",
+            Settings::Webhook { url: url.clone() },
+            Secrets::default(),
+        ),
+        (
+            "smtp",
+            Settings::Smtp {
+                host: host.to_string(),
+                port: 25,
+                tls: SmtpTls::None,
+                username: String::new(),
+                from: "cairn@example.com".into(),
+                to: vec!["ops@example.com".into()],
+            },
+            Secrets::default(),
+        ),
+        (
+            "ntfy",
+            Settings::Ntfy {
+                server_url: url.clone(),
+                topic: "backups".into(),
+                priority: 0,
+            },
+            Secrets::default(),
+        ),
+        (
+            "gotify",
+            Settings::Gotify {
+                server_url: url.clone(),
+                priority: 0,
+            },
+            Secrets {
+                token: Some("app-token".into()),
+                ..Secrets::default()
+            },
+        ),
+        (
+            "slack",
+            Settings::Slack {},
+            Secrets {
+                webhook_url: Some(url.clone()),
+                ..Secrets::default()
+            },
+        ),
+        (
+            "discord",
+            Settings::Discord {},
+            Secrets {
+                webhook_url: Some(url.clone()),
+                ..Secrets::default()
+            },
+        ),
+        (
+            "healthchecks",
+            Settings::Healthchecks { ping_start: false },
+            Secrets {
+                ping_urls: BTreeMap::from([(1, url)]),
+                ..Secrets::default()
+            },
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn every_channel_kind_aimed_inside_is_refused_at_save() {
+    let server = TestServer::start().await;
+    let api = &server.api.notifications;
+    let admin = Principal::local_cli();
+    let mut wrong = Vec::new();
+    for host in INNER {
+        for (kind, settings, secrets) in every_kind(host) {
+            let channel = NewChannel {
+                name: format!("{kind} at {host}"),
+                enabled: true,
+                settings,
+                secrets,
+                route: Route::default(),
+            };
+            match api.create(&admin, channel).await {
+                Err(ServiceError::InvalidArgument { reason, .. }) => {
+                    if !reason.contains("allow_private_notification_targets") {
+                        wrong.push(format!(
+                            "{kind} at {host}: refused, but not by the guard: {reason}"
+                        ));
+                    }
+                }
+                other => wrong.push(format!("{kind} at {host}: {other:?}")),
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} wrong:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+    assert!(
+        api.list(&admin).await.expect("list").is_empty(),
+        "nothing stored"
+    );
+}
