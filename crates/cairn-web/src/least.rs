@@ -15,7 +15,7 @@ use cairn_store::Scope;
 
 use crate::Web;
 use crate::reply::error_page;
-use crate::session::SignedIn;
+use crate::session::{Resolved, SignedIn};
 
 /// Lets in operators and admins only (signing in first, if need be).
 pub(crate) async fn operators(State(web): State<Web>, request: Request, next: Next) -> Response {
@@ -43,5 +43,6 @@ async fn at_least(need: Scope, web: &Web, request: Request, next: Next) -> Respo
     if let Err(refused) = web.api.at_least(&principal, need, &action, target).await {
         return error_page(refused);
     }
+    parts.extensions.insert(Resolved(principal));
     next.run(Request::from_parts(parts, body)).await
 }

@@ -57,7 +57,15 @@ pub(crate) fn client_addr(parts: &Parts) -> Option<String> {
         .map(|a| a.0.ip().to_string())
 }
 
+/// The operator a gate in front of the handler (`least`) already resolved
+/// from the session, so the handler does not look the session up again.
+#[derive(Debug, Clone)]
+pub(crate) struct Resolved(pub Principal);
+
 async fn resolve(parts: &Parts, web: &Web) -> Result<Option<Principal>, Response> {
+    if let Some(Resolved(principal)) = parts.extensions.get::<Resolved>() {
+        return Ok(Some(principal.clone()));
+    }
     let Some(cookie) = session_cookie(&parts.headers, web.api.secure_cookies) else {
         return Ok(None);
     };

@@ -86,6 +86,12 @@ pub async fn signed_in(
     role: cairn_store::Role,
 ) -> String {
     server.create_user(username, role).await;
+    sign_in(server, username).await
+}
+
+/// Signs an existing `username` in through the login form; returns the
+/// session cookie.
+pub async fn sign_in(server: &cairn_testkit::TestServer, username: &str) -> String {
     let response = server
         .http()
         .post(format!("{}/login", server.url))

@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use reqwest::header::LOCATION;
 use tonic::Code;
 
-use crate::{form_value, get_page, post_form, session_cookie, signed_in, with_token};
+use crate::{form_value, get_page, post_form, sign_in, signed_in, with_token};
 
 #[tokio::test]
 async fn a_disabled_operator_is_out_at_their_next_request_in_the_browser_and_the_api() {
@@ -18,18 +18,7 @@ async fn a_disabled_operator_is_out_at_their_next_request_in_the_browser_and_the
     let token = server
         .token_for("vera", Role::Operator, Scope::Operate)
         .await;
-    let signing_in = server
-        .http()
-        .post(format!("{}/login", server.url))
-        .header("sec-fetch-site", "same-origin")
-        .form(&[
-            ("username", "vera"),
-            ("password", cairn_testkit::TEST_PASSWORD),
-        ])
-        .send()
-        .await
-        .expect("login");
-    let vera = session_cookie(&signing_in).expect("signed in");
+    let vera = sign_in(&server, "vera").await;
     let (status, _) = get_page(&server, &vera, "/").await;
     assert_eq!(status, StatusCode::OK, "signed in");
     let who = AdminServiceClient::new(server.channel().await)
