@@ -5,12 +5,14 @@ use cairn_proto::v1::host_service_client::HostServiceClient;
 use cairn_proto::v1::job_service_client::JobServiceClient;
 use cairn_proto::v1::repository_service_client::RepositoryServiceClient;
 use cairn_proto::v1::snapshot_service_client::SnapshotServiceClient;
+use std::time::Duration;
+
 use cairn_store::{Role, Scope};
 use tonic::transport::Channel;
 
-use crate::TestServer;
 use crate::agents::{self, RunningAgent};
 use crate::jobs::{ended, wait_job};
+use crate::{Reachable, TestServer};
 
 /// A request carrying `authorization: Bearer <token>`.
 pub fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
@@ -22,7 +24,7 @@ pub fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
 
 /// Waits for `agent` to announce itself, approves it, and waits for its
 /// welcome; returns its host id.
-pub async fn approve(server: &TestServer, token: &str, agent: &mut RunningAgent) -> i64 {
+pub async fn approve(server: &impl Reachable, token: &str, agent: &mut RunningAgent) -> i64 {
     let host_id = match agent.welcomed(pb::WelcomeStatus::PendingApproval).await {
         cairn_agent::AgentEvent::Welcomed { host_id, .. } => host_id,
         other => panic!("expected a welcome, got {other:?}"),
@@ -43,7 +45,7 @@ pub async fn approve(server: &TestServer, token: &str, agent: &mut RunningAgent)
 
 /// Creates a repository and assigns it to `hosts`; returns its id.
 pub async fn repository(
-    server: &TestServer,
+    server: &impl Reachable,
     token: &str,
     name: &str,
     url: &str,
@@ -82,7 +84,7 @@ pub async fn repository(
 }
 
 /// Initialises `repository` from `host` and waits for it to succeed.
-pub async fn init(server: &TestServer, token: &str, host_id: i64, repository_id: i64) {
+pub async fn init(server: &impl Reachable, token: &str, host_id: i64, repository_id: i64) {
     let job = JobServiceClient::new(server.channel().await)
         .run_maintenance(authorized(
             pb::RunMaintenanceRequest {
@@ -218,10 +220,12 @@ impl Fleet {
             .map(|r| r.into_inner().job.expect("job"))
     }
 
-    /// Submits a backup of `source` held to 32 KiB/s, so it is still
-    /// running when the test acts on it; returns the job's id.
+    /// Submits a backup of `source` held to 32 KiB/s and returns the job's
+    /// id once the job is running and its restic has started on the host, so
+    /// the test can act on a backup in mid-upload.
     pub async fn slow_backup(&mut self, repository: i64, source: &std::path::Path) -> i64 {
-        self.jobs
+        let job = self
+            .jobs
             .run_backup(authorized(
                 pb::RunBackupRequest {
                     schedule_id: 0,
@@ -240,7 +244,36 @@ impl Fleet {
             .into_inner()
             .job
             .expect("job")
-            .id
+            .id;
+        let running = crate::jobs::status_in(&[pb::JobStatus::Running]);
+        wait_job(
+            &self.server,
+            &self.token,
+            job,
+            "the backup to be running",
+            running,
+        )
+        .await;
+        let marker = source.display().to_string();
+        crate::eventually(Duration::from_secs(60), "restic started", || {
+            crate::restic_running_on(&marker)
+        })
+        .await;
+        job
+    }
+
+    /// Runs `restic check` on the repository from the host, which must pass
+    /// (the agent removes stale locks first when one is in the way).
+    pub async fn check(&mut self, repository_id: i64) -> pb::Job {
+        let check = pb::run_maintenance_request::Spec::Check(pb::CheckSpec::default());
+        let checked = self.maintenance(repository_id, check).await;
+        assert_eq!(
+            checked.status,
+            pb::JobStatus::Succeeded as i32,
+            "restic check: {}",
+            checked.error
+        );
+        checked
     }
 
     /// Follows a job with `WatchJob` to its end.

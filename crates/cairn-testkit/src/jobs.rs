@@ -9,14 +9,14 @@ use cairn_proto::v1 as pb;
 use cairn_proto::v1::job_service_client::JobServiceClient;
 use tokio_stream::StreamExt;
 
-use crate::TestServer;
+use crate::Reachable;
 use crate::fleet::authorized;
 
 /// A generous end for one job on a loaded 2-core machine.
 pub const JOB_DEADLINE: Duration = Duration::from_secs(120);
 
 /// Follows a job with `WatchJob` to its end and returns the final record.
-pub async fn finish(server: &TestServer, token: &str, job_id: i64) -> pb::Job {
+pub async fn finish(server: &impl Reachable, token: &str, job_id: i64) -> pb::Job {
     let mut events = JobServiceClient::new(server.channel().await)
         .watch_job(authorized(pb::WatchJobRequest { job_id }, token))
         .await
@@ -37,7 +37,7 @@ pub async fn finish(server: &TestServer, token: &str, job_id: i64) -> pb::Job {
 /// Asks for job `job_id` until `done` holds for it, and returns it;
 /// panics naming `what` (and the job as last seen) after [`JOB_DEADLINE`].
 pub async fn wait_job(
-    server: &TestServer,
+    server: &impl Reachable,
     token: &str,
     job_id: i64,
     what: &str,
@@ -82,7 +82,7 @@ pub fn status_in(want: &[pb::JobStatus]) -> impl Fn(&pb::Job) -> bool + '_ {
 /// Runs one maintenance operation on `host`'s use of `repository` and
 /// returns the finished job.
 pub async fn maintenance(
-    server: &TestServer,
+    server: &impl Reachable,
     token: &str,
     host: i64,
     repository: i64,
@@ -107,7 +107,7 @@ pub async fn maintenance(
 
 /// Backs up `spec` from `host` into `repository` and returns the finished job.
 pub async fn backup(
-    server: &TestServer,
+    server: &impl Reachable,
     token: &str,
     host: i64,
     repository: i64,
@@ -164,7 +164,7 @@ pub fn snapshot_hostnames(repo: &Path, password: &str) -> Vec<String> {
 /// Waits for a job of `kind` on `host` to exist (queued by the server's own
 /// ticker, say) and returns it as first seen.
 pub async fn queued_of_kind(
-    server: &TestServer,
+    server: &impl Reachable,
     token: &str,
     host: i64,
     kind: pb::JobKind,

@@ -15,9 +15,11 @@ mod process;
 pub mod receivers;
 pub mod rest;
 mod server;
+mod server_process;
 mod wait;
 
 pub use data::noise;
-pub use process::{ChildGuard, command_lines, restic_running_on};
-pub use server::{TEST_PASSWORD, TestServer};
+pub use process::{ChildGuard, command_lines, restic_pid_on, restic_running_on};
+pub use server::{Reachable, TEST_PASSWORD, TestServer};
+pub use server_process::ServerProcess;
 pub use wait::{eventually, poll_pause};

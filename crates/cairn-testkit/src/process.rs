@@ -80,9 +80,15 @@ pub fn command_lines() -> Vec<(u32, String)> {
 /// Whether a restic whose command line holds `marker` (say, the path it
 /// backs up) is running.
 pub fn restic_running_on(marker: &str) -> bool {
+    restic_pid_on(marker).is_some()
+}
+
+/// The process id of a restic whose command line holds `marker`, if one runs.
+pub fn restic_pid_on(marker: &str) -> Option<u32> {
     command_lines()
-        .iter()
-        .any(|(_, cmd)| cmd.contains("restic") && cmd.contains(marker))
+        .into_iter()
+        .find(|(_, cmd)| cmd.contains("restic") && cmd.contains(marker))
+        .map(|(pid, _)| pid)
 }
 
 #[cfg(test)]

@@ -16,6 +16,26 @@ use tonic::transport::{Channel, Endpoint};
 /// A password good enough for every test account.
 pub const TEST_PASSWORD: &str = "correct horse battery staple";
 
+/// A server a test talks to over gRPC: in process ([`TestServer`]) or a
+/// real process ([`crate::ServerProcess`]). The fleet and job helpers take
+/// either.
+pub trait Reachable {
+    /// `http://<addr>` of its one port.
+    fn grpc_url(&self) -> &str;
+
+    /// A gRPC channel to it.
+    fn channel(&self) -> impl std::future::Future<Output = Channel> + Send {
+        let endpoint = Endpoint::from_shared(self.grpc_url().to_string()).expect("endpoint");
+        async move { endpoint.connect().await.expect("connect") }
+    }
+}
+
+impl Reachable for TestServer {
+    fn grpc_url(&self) -> &str {
+        &self.url
+    }
+}
+
 /// A running in-process server.
 #[derive(Debug)]
 pub struct TestServer {
@@ -318,11 +338,7 @@ impl TestServer {
 
     /// A gRPC channel to the server.
     pub async fn channel(&self) -> Channel {
-        Endpoint::from_shared(self.url.clone())
-            .expect("endpoint")
-            .connect()
-            .await
-            .expect("connect")
+        Reachable::channel(self).await
     }
 
     /// An HTTP client that does not follow redirects (tests look at them).

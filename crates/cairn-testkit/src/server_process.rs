@@ -1,0 +1,103 @@
+//! A real `cairn server` process on a data dir of its own, for the tests
+//! that kill it (`kill -9`) at a random moment and start it again on the
+//! same port and data: what an in-process server cannot show, since its
+//! death would be the test's.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::process::ChildGuard;
+use crate::server::Reachable;
+
+/// How long a restarted server may take to answer `/readyz` on a loaded
+/// machine (migrations, the first checks, a cold page cache).
+const READY_DEADLINE: Duration = Duration::from_secs(60);
+
+/// The `cairn` binary, a data dir and a port; the process when running.
+#[derive(Debug)]
+pub struct ServerProcess {
+    binary: PathBuf,
+    data_dir: PathBuf,
+    listen: std::net::SocketAddr,
+    url: String,
+    child: Option<ChildGuard>,
+    /// Extra `--flag value` pairs given at every start.
+    flags: Vec<String>,
+}
+
+impl ServerProcess {
+    /// A plaintext server for `data_dir` on a free loopback port, not yet
+    /// started; `flags` are added to every start.
+    pub fn new(binary: &Path, data_dir: &Path, flags: &[&str]) -> ServerProcess {
+        let listen = free_port();
+        ServerProcess {
+            binary: binary.to_path_buf(),
+            data_dir: data_dir.to_path_buf(),
+            listen,
+            url: format!("http://{listen}"),
+            child: None,
+            flags: flags.iter().map(|f| f.to_string()).collect(),
+        }
+    }
+
+    /// The data dir (its database is `cairn.db`).
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// Starts the process and waits until it answers `/readyz`.
+    pub async fn start(&mut self) {
+        assert!(self.child.is_none(), "the server is already running");
+        let mut command = Command::new(&self.binary);
+        command
+            .arg("server")
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .arg("--listen")
+            .arg(self.listen.to_string())
+            .arg("--plaintext")
+            .args(&self.flags)
+            .env("CAIRN_LOG_LEVEL", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null());
+        let mut child = ChildGuard::spawn("cairn server", &mut command);
+        let http = reqwest::Client::new();
+        let ready = format!("{}/readyz", self.url);
+        let deadline = tokio::time::Instant::now() + READY_DEADLINE;
+        loop {
+            if let Ok(answer) = http.get(&ready).send().await
+                && answer.status().is_success()
+            {
+                break;
+            }
+            assert!(child.running(), "cairn server exited while starting");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "cairn server was not ready within {READY_DEADLINE:?}"
+            );
+            crate::poll_pause().await;
+        }
+        self.child = Some(child);
+    }
+
+    /// Kills the process as `kill -9` does (no drain, no shutdown hooks).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill();
+        }
+    }
+}
+
+impl Reachable for ServerProcess {
+    fn grpc_url(&self) -> &str {
+        &self.url
+    }
+}
+
+/// A loopback port nobody listens on now (the OS's pick, released at once:
+/// the server binds it a moment later).
+fn free_port() -> std::net::SocketAddr {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a probe");
+    probe.local_addr().expect("probe address")
+}
