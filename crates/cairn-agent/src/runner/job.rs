@@ -227,7 +227,10 @@ impl Runner {
                 }
                 ExitKind::Failed => (
                     pb::JobOutcome::Failed,
-                    scrubber.scrub(&classify_stderr(&output.stderr).to_string()),
+                    match output.killed_by {
+                        Some(signal) => killed_message(signal),
+                        None => scrubber.scrub(&classify_stderr(&output.stderr).to_string()),
+                    },
                 ),
             }
         };
@@ -279,4 +282,14 @@ impl Runner {
             details,
         }
     }
+}
+
+/// What a job says when a signal, not Cairn, ended restic.
+fn killed_message(signal: i32) -> String {
+    let name =
+        nix::sys::signal::Signal::try_from(signal).map_or("an unknown signal", |s| s.as_str());
+    format!(
+        "restic was killed by {name} ({signal}) before it finished (out of memory, or killed on the host); \
+         a lock it left is removed by the next run"
+    )
 }

@@ -25,6 +25,9 @@ const MAX_JSON: usize = 16 * 1024 * 1024;
 /// What one restic run produced.
 pub(super) struct RunOutput {
     pub(super) exit: Option<i32>,
+    /// The signal that ended restic, when one did (an OOM kill, an operator's
+    /// `kill`): the job says so rather than "failed without a message".
+    pub(super) killed_by: Option<i32>,
     /// JSON documents restic printed (snapshot lists, ls), bounded.
     pub(super) json: String,
     pub(super) stderr: String,
@@ -65,6 +68,7 @@ impl Runner {
             Err(err) => {
                 return RunOutput {
                     exit: None,
+                    killed_by: None,
                     json: String::new(),
                     stderr: format!("cannot start restic ({}): {err}", self.restic),
                     summary: None,
@@ -169,8 +173,10 @@ impl Runner {
                 lines: batch,
             }));
         }
+        let status = status.ok();
         RunOutput {
-            exit: status.ok().and_then(|s| s.code()),
+            exit: status.and_then(|s| s.code()),
+            killed_by: status.and_then(|s| std::os::unix::process::ExitStatusExt::signal(&s)),
             json,
             stderr: stderr_text,
             summary,
