@@ -6,7 +6,7 @@ CARGO ?= cargo
 DEMO_DIR ?= ./cairn-data
 DEMO_LISTEN ?= 127.0.0.1:8080
 
-.PHONY: all build test test-repeat fmt fmt-check lint unit browser deps demo docs docs-watch clean help bench bench-quick
+.PHONY: all build test test-repeat fmt fmt-check lint unit browser deps demo docs docs-watch clean help bench bench-quick chaos
 
 all: build
 
@@ -19,6 +19,7 @@ help:
 	@echo "make fmt    - format the code"
 	@echo "make docs   - build the book into docs/book/book (make docs-watch serves it)"
 	@echo "make bench  - the benchmark suite on a release build, each row beside a reference; writes the book's table"
+	@echo "make chaos  - the long fault suite: 200 server kill -9 cycles under real backups (CHAOS_CYCLES=n, CAIRN_CHAOS_SEED=s replays)"
 	@echo "make bench-quick - a smaller benchmark suite, a few minutes (BENCH_ONLY=B0,B4 for some)"
 
 deps:
@@ -67,6 +68,13 @@ bench: deps
 bench-quick: deps
 	$(CARGO) build --release -p cairn -p cairn-bench
 	target/release/cairn-bench --quick $(BENCH_FLAGS)
+
+# The long fault series; `make test` runs a short one of each suite. The
+# seed is printed: CAIRN_CHAOS_SEED=<seed> make chaos replays a failure.
+CHAOS_CYCLES ?= 200
+
+chaos: deps
+	CAIRN_CHAOS_CYCLES=$(CHAOS_CYCLES) $(CARGO) test -p cairn --test it chaos_ -- --nocapture --test-threads=1
 
 demo: build
 	@echo "Starting the Cairn demo on http://$(DEMO_LISTEN) with everything in $(DEMO_DIR). Ctrl-C stops it."

@@ -227,19 +227,7 @@ async fn cancel_mid_backup_stops_restic_and_no_secret_is_in_any_argv() {
     );
 
     let job = fleet.slow_backup(repository, &source).await;
-    wait_job(
-        &fleet.server,
-        &fleet.token,
-        job,
-        "the backup to be running",
-        status_in(&[pb::JobStatus::Running]),
-    )
-    .await;
     let marker = source.display().to_string();
-    eventually(Duration::from_secs(60), "restic started", || {
-        restic_running_on(&marker)
-    })
-    .await;
     for (pid, cmd) in command_lines() {
         assert!(
             !cmd.contains(PASSWORD),
@@ -344,19 +332,7 @@ async fn a_killed_agent_leaves_no_restic_its_job_is_lost_and_the_next_run_succee
     );
 
     let job = fleet.slow_backup(repository, &source).await;
-    wait_job(
-        &fleet.server,
-        &fleet.token,
-        job,
-        "the backup to be running",
-        status_in(&[pb::JobStatus::Running]),
-    )
-    .await;
     let marker = source.display().to_string();
-    eventually(Duration::from_secs(60), "restic started", || {
-        restic_running_on(&marker)
-    })
-    .await;
 
     agent.kill();
     eventually(
@@ -390,6 +366,9 @@ async fn a_killed_agent_leaves_no_restic_its_job_is_lost_and_the_next_run_succee
         "{}",
         done.error
     );
+    // And the repository is whole: a check passes (the agent removes the
+    // killed run's stale lock first, stale locks only).
+    fleet.check(repository).await;
     agent.kill();
 }
 
@@ -956,14 +935,7 @@ async fn a_stale_lock_from_a_killed_restic_is_unlocked_and_the_job_retried() {
     killed.kill();
 
     // check needs an exclusive lock: the agent unlocks (stale locks only) and retries.
-    let check = pb::run_maintenance_request::Spec::Check(pb::CheckSpec::default());
-    let done = fleet.maintenance(repository, check).await;
-    assert_eq!(
-        done.status,
-        pb::JobStatus::Succeeded as i32,
-        "{}",
-        done.error
-    );
+    let done = fleet.check(repository).await;
     let logs = fleet.logs(done.id).await;
     assert!(
         logs.iter().any(|l| l.contains("running `restic unlock`")),

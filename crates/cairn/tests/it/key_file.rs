@@ -6,29 +6,9 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn cairn() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_cairn"))
-}
-
-/// `cairn admin … create-user <name>` on `data`: a command that opens the
-/// server's data dir, key and database, and ends.
-fn create_user(data: &Path, name: &str) -> Output {
-    let password = data.parent().expect("a parent").join("password");
-    std::fs::write(&password, cairn_testkit::TEST_PASSWORD).expect("password file");
-    cairn()
-        .arg("admin")
-        .arg("--data-dir")
-        .arg(data)
-        .args(["create-user", "--username", name, "--role", "admin"])
-        .arg("--password-file")
-        .arg(&password)
-        .env("CAIRN_LOG_LEVEL", "error")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("cairn admin runs")
-}
+use crate::chaos::create_user;
 
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
