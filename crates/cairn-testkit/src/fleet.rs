@@ -173,6 +173,11 @@ impl Fleet {
         }
     }
 
+    /// The agent's state dir (its identity, spool and schedules).
+    pub fn agent_state_dir(&self) -> std::path::PathBuf {
+        self.state.path().join("agent")
+    }
+
     /// Creates a repository at `url` and assigns it to the fleet's host.
     pub async fn repository(&mut self, url: &str, password: &str) -> i64 {
         let name = format!("repo-{}", url.len());

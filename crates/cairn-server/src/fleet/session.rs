@@ -98,13 +98,17 @@ impl Fleet {
                 self.store.check_enrollment(hash_token(enroll), now).await?,
                 EnrollmentCheck::Valid { .. }
             );
-        if !enrolled
-            && self
-                .store
-                .host_by_identity(identity_hash.clone())
-                .await?
-                .is_none()
+        let known = self.store.host_by_identity(identity_hash.clone()).await?;
+        // A second stream under a live identity (a cloned VM, a copied state
+        // dir) is refused before its Hello touches the host's record: the
+        // clone's facts and address never replace the live agent's.
+        if let Some(host) = known
+            && self.registry.is_online(host)
         {
+            let host = self.store.host(host).await?;
+            return Err(self.refuse_duplicate(&host, addr).await);
+        }
+        if !enrolled && known.is_none() {
             // A new identity adds a pending host: capped per address and in
             // total, so no peer can grow the approval queue without bound.
             let pending = self.store.pending_host_count().await?;
@@ -180,19 +184,10 @@ impl Fleet {
 
         let (tx, outbox) = mpsc::channel(OUTBOX_DEPTH);
         let pending = host.status != HostStatus::Approved;
+        // Two Hellos racing past the check above: one registers, the other
+        // is refused here.
         let Some(guard) = self.registry.register(host.id, tx.clone(), now, pending) else {
-            self.auditor
-                .record(
-                    actor(),
-                    "host.duplicate_stream",
-                    target,
-                    Outcome::Denied,
-                    Some("a session is already live".into()),
-                )
-                .await;
-            return Err(ServiceError::AlreadyExists(
-                "a live session for this agent identity",
-            ));
+            return Err(self.refuse_duplicate(&host, addr).await);
         };
         let approved = host.status == HostStatus::Approved;
         // The outbox is fresh and far larger than these two messages.
@@ -425,5 +420,21 @@ impl SessionHandle {
         if let Err(err) = self.fleet.store.touch_host(self.guard.host, now).await {
             tracing::warn!(host = %self.guard.host, error = %err, "could not record last sign of life");
         }
+    }
+}
+
+impl Fleet {
+    /// Audits and refuses a stream for an identity that already has one.
+    async fn refuse_duplicate(&self, host: &Host, addr: Option<String>) -> ServiceError {
+        self.auditor
+            .record(
+                agent_actor(host, addr),
+                "host.duplicate_stream",
+                Some(format!("host:{}", host.id)),
+                Outcome::Denied,
+                Some("a session is already live".into()),
+            )
+            .await;
+        ServiceError::AlreadyExists("a live session for this agent identity")
     }
 }
