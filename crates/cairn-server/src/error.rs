@@ -66,6 +66,12 @@ impl From<StoreError> for ServiceError {
         match err {
             StoreError::NotFound { what } => ServiceError::NotFound(what),
             StoreError::Conflict { what } => ServiceError::AlreadyExists(what),
+            other if other.storage_fault().is_some() => {
+                let why = other.storage_fault().unwrap_or_default();
+                ServiceError::Unavailable(format!(
+                    "the server cannot write its database now ({why}): nothing was changed; try again once space is freed"
+                ))
+            }
             other => {
                 tracing::error!(error = %other, "store error");
                 ServiceError::Internal(other.to_string())

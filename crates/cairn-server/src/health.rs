@@ -9,6 +9,9 @@ use crate::worker::WorkerStatus;
 pub struct HealthReport {
     /// Whether the database answers.
     pub database: bool,
+    /// Why the database cannot be written (the disk is full, an I/O error),
+    /// while that lasts: reads are served, writes are refused cleanly.
+    pub storage: Option<String>,
     /// Every background worker, in the order started.
     pub workers: Vec<WorkerStatus>,
 }
@@ -18,7 +21,7 @@ impl HealthReport {
     /// answered, but the work it did (dispatch, liveness, maintenance…) is
     /// not done until the server restarts.
     pub fn degraded(&self) -> bool {
-        self.workers.iter().any(|w| w.state.is_failed())
+        self.storage.is_some() || self.workers.iter().any(|w| w.state.is_failed())
     }
 
     /// Whether the server should get traffic.
@@ -33,19 +36,54 @@ impl HealthReport {
         if !self.database {
             return "database unavailable\n".into();
         }
-        let failed: Vec<String> = self
-            .workers
-            .iter()
-            .filter(|w| w.state.is_failed())
-            .map(|w| match w.state {
-                crate::worker::WorkerState::Panicked(_) => format!("{} panicked", w.name),
-                _ => format!("{} stopped", w.name),
-            })
+        let storage = self
+            .storage
+            .as_ref()
+            .map(|why| format!("database writes failing ({why})"));
+        let failed: Vec<String> = storage
+            .into_iter()
+            .chain(
+                self.workers
+                    .iter()
+                    .filter(|w| w.state.is_failed())
+                    .map(|w| match w.state {
+                        crate::worker::WorkerState::Panicked(_) => format!("{} panicked", w.name),
+                        _ => format!("{} stopped", w.name),
+                    }),
+            )
             .collect();
         if failed.is_empty() {
             "ready\n".into()
         } else {
             format!("degraded: {}\n", failed.join(", "))
+        }
+    }
+}
+
+/// How often a write is tried while the filesystem refuses them.
+pub(crate) const STORAGE_PROBE_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// While database writes fail, tries one small write every `every`, so the
+/// fault clears as soon as space returns, on an idle server too, with no
+/// restart.
+pub(crate) async fn run_storage_watch(
+    store: cairn_store::Store,
+    clock: crate::clock::Clock,
+    every: std::time::Duration,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                if store.storage_fault().is_some() {
+                    // Its outcome is the store's storage health itself.
+                    let _ = store.probe_write(clock.now()).await;
+                }
+            }
+            () = &mut stop => return,
         }
     }
 }
@@ -67,6 +105,7 @@ mod tests {
         workers.spawn("dispatcher", |stop| stop);
         let healthy = HealthReport {
             database: true,
+            storage: None,
             workers: workers.status(),
         };
         assert!(healthy.ready() && !healthy.degraded());
@@ -80,6 +119,7 @@ mod tests {
             .expect("workers alive");
         let report = HealthReport {
             database: true,
+            storage: None,
             workers: workers.status(),
         };
         assert!(report.degraded() && !report.ready());
@@ -91,8 +131,18 @@ mod tests {
                 .any(|w| w.state == WorkerState::Panicked("secret detail".into())),
             "the operator's report keeps the message"
         );
+        let full = HealthReport {
+            storage: Some("the disk is full".into()),
+            ..report.clone()
+        };
+        assert!(full.degraded() && !full.ready());
+        assert_eq!(
+            full.probe_text(),
+            "degraded: database writes failing (the disk is full), agent reaper panicked\n"
+        );
         let down = HealthReport {
             database: false,
+            storage: None,
             ..report
         };
         assert_eq!(down.probe_text(), "database unavailable\n");

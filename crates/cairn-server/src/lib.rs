@@ -112,6 +112,7 @@ impl Api {
     pub async fn health(&self) -> HealthReport {
         HealthReport {
             database: self.ready().await,
+            storage: self.store.storage_fault(),
             workers: self.workers.status(),
         }
     }

@@ -191,6 +191,13 @@ pub(crate) async fn serve(
         let admin = api.admin.clone();
         |stop| admin.run_log_retention(crate::retention::SWEEP_EVERY, stop)
     });
+    workers.spawn("storage watch", {
+        let store = api.store.clone();
+        let clock = api.admin.clock().clone();
+        move |stop| {
+            crate::health::run_storage_watch(store, clock, crate::health::STORAGE_PROBE_EVERY, stop)
+        }
+    });
     let mut worker_failed = workers.on_failure();
     let mut marked_degraded = false;
 

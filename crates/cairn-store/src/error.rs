@@ -45,6 +45,10 @@ pub enum StoreError {
     /// The store's connection threads have stopped (the store is shutting down).
     #[error("the store is closed")]
     Closed,
+    /// The database's filesystem refused the write (full, read-only, an I/O
+    /// error): nothing of it was kept, and the write can be tried again.
+    #[error("the database cannot be written: {0}")]
+    Storage(String),
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -66,6 +70,32 @@ impl From<rusqlite::Error> for StoreError {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 impl StoreError {
+    /// Whether this is the filesystem refusing a write (disk full, an I/O
+    /// error, a read-only mount) rather than the write itself being wrong:
+    /// what makes the store's storage health fail.
+    pub fn storage_fault(&self) -> Option<String> {
+        use rusqlite::ErrorCode;
+        match self {
+            StoreError::Storage(why) => Some(why.clone()),
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(
+                    e.code,
+                    ErrorCode::DiskFull
+                        | ErrorCode::SystemIoFailure
+                        | ErrorCode::ReadOnly
+                        | ErrorCode::CannotOpen
+                ) =>
+            {
+                Some(match e.code {
+                    ErrorCode::DiskFull => "the disk is full".to_string(),
+                    ErrorCode::ReadOnly => "the database is read-only".to_string(),
+                    _ => format!("an I/O error ({e})"),
+                })
+            }
+            _ => None,
+        }
+    }
+
     /// Turns "no rows" into `NotFound` and a broken UNIQUE rule into `Conflict`,
     /// naming `what` the statement was about.
     pub(crate) fn about(what: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {

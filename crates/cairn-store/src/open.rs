@@ -110,6 +110,12 @@ impl Store {
         &self.inner.path
     }
 
+    /// Why the database cannot be written right now (the disk is full, an
+    /// I/O error), or `None` while writes commit.
+    pub fn storage_fault(&self) -> Option<String> {
+        self.inner.writer.stats().storage_fault()
+    }
+
     /// The writer's counters.
     pub fn writer_stats(&self) -> Arc<WriterStats> {
         self.inner.writer.stats().clone()

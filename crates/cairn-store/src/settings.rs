@@ -17,6 +17,9 @@ pub enum SettingKey {
     AllowPrivateWebhookTargets,
     /// Days audit entries are kept (0: forever).
     AuditRetentionDays,
+    /// When the server last wrote to see whether writes work again after
+    /// the filesystem refused them.
+    WriteProbe,
 }
 
 impl SettingKey {
@@ -27,6 +30,7 @@ impl SettingKey {
             SettingKey::JobLogRetentionDays => "job_log_retention_days",
             SettingKey::AllowPrivateWebhookTargets => "allow_private_webhook_targets",
             SettingKey::AuditRetentionDays => "audit_retention_days",
+            SettingKey::WriteProbe => "write_probe",
         }
     }
 }
@@ -61,6 +65,13 @@ impl Store {
             Ok(())
         })
         .await
+    }
+
+    /// A small write that tells whether the database can be written again
+    /// (the storage fault clears when it commits).
+    pub async fn probe_write(&self, now: Millis) -> StoreResult<()> {
+        self.put_setting(SettingKey::WriteProbe, now.to_le_bytes().to_vec(), now)
+            .await
     }
 
     /// Sets a setting only if it is not set yet. Returns whether it was set now.

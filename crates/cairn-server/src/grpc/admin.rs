@@ -261,6 +261,7 @@ impl AdminService for AdminGrpc {
             database_ok: report.database,
             degraded: report.degraded(),
             workers: report.workers.iter().map(worker_to_pb).collect(),
+            storage_fault: report.storage.clone().unwrap_or_default(),
         }))
     }
 }

@@ -348,6 +348,16 @@ fn observe(meter: &Meter, state: &Arc<Mutex<Scraped>>) {
         .build();
     let s = state.clone();
     meter
+        .u64_observable_gauge("cairn_store_writes_failing")
+        .with_description("1 while the filesystem refuses the database's writes (disk full, I/O errors): the server is degraded; 0 while writes commit")
+        .with_callback(move |o| {
+            if let Some(w) = read(&s, |s| s.writer.clone()) {
+                o.observe(u64::from(w.storage_fault().is_some()), &[]);
+            }
+        })
+        .build();
+    let s = state.clone();
+    meter
         .u64_observable_counter("cairn_store_commits")
         .with_description("Group-commit transactions the store's writer ran")
         .with_callback(move |o| {

@@ -90,6 +90,14 @@ pub(super) async fn status(clients: &Clients) -> anyhow::Result<()> {
             "NOT ANSWERING"
         }
     );
+    println!(
+        "database writes: {}",
+        if status.storage_fault.is_empty() {
+            "ok".to_string()
+        } else {
+            format!("FAILING: {}", status.storage_fault)
+        }
+    );
     for w in &status.workers {
         let detail = if w.message.is_empty() {
             String::new()

@@ -23,6 +23,7 @@ async fn an_admin_sees_every_background_worker_running() {
         .into_inner();
     assert!(status.database_ok);
     assert!(!status.degraded);
+    assert_eq!(status.storage_fault, "", "writes commit");
     let workers: Vec<(&str, i32)> = status
         .workers
         .iter()
@@ -39,6 +40,7 @@ async fn an_admin_sees_every_background_worker_running() {
             ("maintenance ticker", running),
             ("alert engine", running),
             ("log retention", running),
+            ("storage watch", running),
         ]
     );
     assert!(status.workers.iter().all(|w| w.since.is_some()));
@@ -62,6 +64,6 @@ async fn an_admin_sees_every_background_worker_running() {
     let api = server.api.clone();
     server.stop().await.expect("stop");
     let states: Vec<_> = api.workers.status().into_iter().map(|w| w.state).collect();
-    assert_eq!(states, vec![cairn_server::WorkerState::Stopped; 7]);
+    assert_eq!(states, vec![cairn_server::WorkerState::Stopped; 8]);
     assert!(api.workers.failed().is_empty());
 }
