@@ -98,7 +98,9 @@ impl AgentConfig {
             backoff_base: Duration::from_millis(500),
             backoff_cap: Duration::from_secs(60),
             refused_backoff: Duration::from_secs(300),
-            keepalive_interval: Duration::from_secs(20),
+            // With the timeout: a silently dropped link is noticed within
+            // 35 s (the fault suite holds it to 45 s).
+            keepalive_interval: Duration::from_secs(15),
             keepalive_timeout: Duration::from_secs(20),
             spool_limits: SpoolLimits::default(),
             trust: Trust::System,

@@ -30,7 +30,18 @@ impl ServerProcess {
     /// A plaintext server for `data_dir` on a free loopback port, not yet
     /// started; `flags` are added to every start.
     pub fn new(binary: &Path, data_dir: &Path, flags: &[&str]) -> ServerProcess {
-        let listen = free_port();
+        ServerProcess::on(binary, data_dir, [127, 0, 0, 1].into(), flags)
+    }
+
+    /// As [`ServerProcess::new`], listening on a free port of `ip` (an
+    /// address of a link the test made, say a veth into a network namespace).
+    pub fn on(
+        binary: &Path,
+        data_dir: &Path,
+        ip: std::net::IpAddr,
+        flags: &[&str],
+    ) -> ServerProcess {
+        let listen = free_port(ip);
         ServerProcess {
             binary: binary.to_path_buf(),
             data_dir: data_dir.to_path_buf(),
@@ -95,9 +106,9 @@ impl Reachable for ServerProcess {
     }
 }
 
-/// A loopback port nobody listens on now (the OS's pick, released at once:
+/// A port of `ip` nobody listens on now (the OS's pick, released at once:
 /// the server binds it a moment later).
-fn free_port() -> std::net::SocketAddr {
-    let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a probe");
+fn free_port(ip: std::net::IpAddr) -> std::net::SocketAddr {
+    let probe = std::net::TcpListener::bind((ip, 0)).expect("bind a probe");
     probe.local_addr().expect("probe address")
 }

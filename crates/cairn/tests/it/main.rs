@@ -15,6 +15,7 @@ mod chaos_disk_full;
 mod chaos_duplicate_identity;
 mod chaos_restic_kill;
 mod chaos_server_kill;
+mod chaos_silent_drop;
 mod cli;
 mod cli_admin;
 mod edges;
