@@ -29,6 +29,13 @@ pub async fn approve(server: &impl Reachable, token: &str, agent: &mut RunningAg
         cairn_agent::AgentEvent::Welcomed { host_id, .. } => host_id,
         other => panic!("expected a welcome, got {other:?}"),
     };
+    approve_id(server, token, host_id).await;
+    agent.welcomed(pb::WelcomeStatus::Approved).await;
+    host_id
+}
+
+/// Approves host `host_id` (an agent the test did not start in process).
+pub async fn approve_id(server: &impl Reachable, token: &str, host_id: i64) {
     HostServiceClient::new(server.channel().await)
         .approve_host(authorized(
             pb::ApproveHostRequest {
@@ -39,8 +46,6 @@ pub async fn approve(server: &impl Reachable, token: &str, agent: &mut RunningAg
         ))
         .await
         .expect("approve");
-    agent.welcomed(pb::WelcomeStatus::Approved).await;
-    host_id
 }
 
 /// Creates a repository and assigns it to `hosts`; returns its id.

@@ -56,7 +56,8 @@ async fn a_silently_dropped_link_is_noticed_within_45_s_on_both_sides() {
             .stderr(std::fs::File::create(&agent_log).expect("agent log")),
     );
     let mut hosts = HostServiceClient::new(server.channel().await);
-    let host_id = approve_the_one_host(&mut hosts, &token).await;
+    let host_id = the_one_host(&mut hosts, &token).await;
+    cairn_testkit::fleet::approve_id(&server, &token, host_id).await;
     wait_for(&mut hosts, &token, host_id, true, "online after approval").await;
 
     // Cut: every packet dropped, both ways, nothing answered.
@@ -112,35 +113,24 @@ async fn a_silently_dropped_link_is_noticed_within_45_s_on_both_sides() {
     server.kill();
 }
 
-/// Approves the host that announced itself (the test's only agent).
-async fn approve_the_one_host(hosts: &mut HostServiceClient<Channel>, token: &str) -> i64 {
+/// The id of the host that announced itself (the test's only agent).
+async fn the_one_host(hosts: &mut HostServiceClient<Channel>, token: &str) -> i64 {
     let started = Instant::now();
-    let host_id = loop {
+    loop {
         let listed = hosts
             .list_hosts(authorized(pb::ListHostsRequest::default(), token))
             .await
             .expect("list hosts")
             .into_inner();
         if let Some(host) = listed.hosts.first() {
-            break host.id;
+            return host.id;
         }
         assert!(
             started.elapsed() < PATIENCE,
             "the agent never announced itself"
         );
         cairn_testkit::poll_pause().await;
-    };
-    hosts
-        .approve_host(authorized(
-            pb::ApproveHostRequest {
-                host_id,
-                expected_fingerprint: String::new(),
-            },
-            token,
-        ))
-        .await
-        .expect("approve");
-    host_id
+    }
 }
 
 async fn host(hosts: &mut HostServiceClient<Channel>, token: &str, host_id: i64) -> pb::Host {
