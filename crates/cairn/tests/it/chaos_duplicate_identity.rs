@@ -16,6 +16,8 @@ use tonic::Code;
 
 const PASSWORD: &str = "duplicate identity repository password";
 const BACKUPS: usize = 4;
+/// The clone's knocks at most (all audited, all read back in one page).
+const MAX_KNOCKS: usize = 200;
 
 /// What the clone saw over all its attempts.
 #[derive(Debug, Default)]
@@ -130,7 +132,7 @@ async fn a_cloned_identity_is_refused_every_time_and_never_handed_a_job() {
 /// hostname of its own, and records how each one ended.
 async fn clone_knocks(url: String, token: String, mut stop: watch::Receiver<bool>) -> CloneLog {
     let mut log = CloneLog::default();
-    while !*stop.borrow() {
+    while !*stop.borrow() && log.attempts < MAX_KNOCKS {
         log.attempts += 1;
         let hello = agents::hello(&token, &format!("clone-{}", log.attempts));
         let status = match agents::open(&url, hello).await {
@@ -151,7 +153,7 @@ async fn clone_knocks(url: String, token: String, mut stop: watch::Receiver<bool
         }
         tokio::select! {
             _ = stop.changed() => {}
-            () = tokio::time::sleep(Duration::from_millis(200)) => {}
+            () = cairn_testkit::poll_pause() => {}
         }
     }
     log

@@ -26,9 +26,12 @@ use crate::chaos::{Figures, Seeded, admin_token, cycles, integrity_check};
 const PASSWORD: &str = "chaos repository password";
 /// Cycles in `make test`'s short series.
 const SHORT_CYCLES: u32 = 20;
-/// The longest a kill waits after the server is up: backups take about a
+/// The most jobs acknowledged in a cycle before its kill: each job is asked
+/// for once the one before has left the queue, and a backup takes about a
 /// second, so kills land before, during and after dispatch, runs and finishes.
-const MAX_UPTIME_MS: u64 = 2_500;
+const MAX_ACKS_BEFORE_KILL: u64 = 6;
+/// How long a cycle may take to see its acknowledgements on a loaded machine.
+const CYCLE_PATIENCE: Duration = Duration::from_secs(120);
 /// How long the jobs left after the last cycle get to end.
 const SETTLE: Duration = Duration::from_secs(300);
 
@@ -69,7 +72,8 @@ async fn kill_9_at_random_moments_loses_no_acknowledged_job_and_runs_none_twice(
     let mut terminal: BTreeMap<i64, i32> = BTreeMap::new();
     let mut next_tag = 0u32;
     for cycle in 0..cycles {
-        // Jobs are asked for all the while; the kill lands wherever it lands.
+        // Jobs are asked for all the while; the kill lands after a random
+        // number of them were acknowledged, wherever the others stand.
         let (acks, mut acked) = mpsc::unbounded_channel();
         let submitter = tokio::spawn(submit_until_killed(
             server.channel().await,
@@ -80,7 +84,14 @@ async fn kill_9_at_random_moments_loses_no_acknowledged_job_and_runs_none_twice(
             next_tag,
             acks,
         ));
-        tokio::time::sleep(Duration::from_millis(rng.below(MAX_UPTIME_MS))).await;
+        let kill_after = rng.below(MAX_ACKS_BEFORE_KILL + 1);
+        for _ in 0..kill_after {
+            let (job_id, tag) = tokio::time::timeout(CYCLE_PATIENCE, acked.recv())
+                .await
+                .expect("jobs acknowledged within the cycle's patience")
+                .expect("the submitter runs");
+            acknowledged.insert(job_id, tag);
+        }
         server.kill();
         submitter.abort();
         let _ = submitter.await;
@@ -200,15 +211,32 @@ async fn submit_until_killed(
                 ..Default::default()
             }),
         };
-        match client.run_backup(authorized(request, &token)).await {
-            Ok(answer) => {
-                let job = answer.into_inner().job.expect("an acknowledged job");
-                let _ = acks.send((job.id, tag));
-            }
+        let job_id = match client.run_backup(authorized(request, &token)).await {
+            Ok(answer) => answer.into_inner().job.expect("an acknowledged job").id,
             // The server is going or gone; the test aborts this task.
             Err(_) => return,
+        };
+        let _ = acks.send((job_id, tag));
+        // The next job once this one has left the queue, so jobs stand at
+        // every stage when the kill comes.
+        loop {
+            match client
+                .get_job(authorized(pb::GetJobRequest { job_id }, &token))
+                .await
+            {
+                Ok(got)
+                    if got
+                        .get_ref()
+                        .job
+                        .as_ref()
+                        .is_some_and(|j| j.status != pb::JobStatus::Queued as i32) =>
+                {
+                    break;
+                }
+                Ok(_) => cairn_testkit::poll_pause().await,
+                Err(_) => return,
+            }
         }
-        tokio::time::sleep(Duration::from_millis(150)).await;
     }
 }
 
