@@ -6,7 +6,7 @@ CARGO ?= cargo
 DEMO_DIR ?= ./cairn-data
 DEMO_LISTEN ?= 127.0.0.1:8080
 
-.PHONY: all build test test-repeat fmt fmt-check lint unit browser deps demo docs docs-watch clean help bench bench-quick chaos
+.PHONY: all build test test-repeat fmt fmt-check lint unit browser deps demo docs docs-watch clean help bench bench-quick chaos fuzz
 
 all: build
 
@@ -20,6 +20,7 @@ help:
 	@echo "make docs   - build the book into docs/book/book (make docs-watch serves it)"
 	@echo "make bench  - the benchmark suite on a release build, each row beside a reference; writes the book's table"
 	@echo "make chaos  - the long fault suite: 200 server kill -9 cycles under real backups (CHAOS_CYCLES=n, CAIRN_CHAOS_SEED=s replays)"
+	@echo "make fuzz   - cargo-fuzz on every decoder of outside bytes, FUZZ_SECONDS (60) each; crashes are kept as regression tests"
 	@echo "make bench-quick - a smaller benchmark suite, a few minutes (BENCH_ONLY=B0,B4 for some)"
 
 deps:
@@ -75,6 +76,11 @@ CHAOS_CYCLES ?= 200
 
 chaos: deps
 	CAIRN_CHAOS_CYCLES=$(CHAOS_CYCLES) $(CARGO) test -p cairn --test it chaos_ -- --nocapture --test-threads=1
+
+# Coverage-guided fuzzing (never part of `make test`, which replays the
+# seeds and every kept crash on the stable toolchain: crates/cairn-fuzz).
+fuzz: deps
+	@scripts/fuzz
 
 demo: build
 	@echo "Starting the Cairn demo on http://$(DEMO_LISTEN) with everything in $(DEMO_DIR). Ctrl-C stops it."

@@ -23,6 +23,8 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod fleet;
+#[doc(hidden)]
+pub mod fuzz;
 mod grpc;
 pub mod health;
 pub mod jobs;

@@ -7,10 +7,12 @@ use std::path::{Path, PathBuf};
 const MAX_LINES: usize = 600;
 
 /// Where the wire protocol may be spoken inside cairn-server: the gRPC
-/// edge, and the composition root that wires it to a listener. (`lib.rs`
-/// is core but for its one `mod grpc;` line.)
+/// edge, the composition root that wires it to a listener, and the fuzzers'
+/// entry points, which feed the edge raw wire bytes. (`lib.rs` is core but
+/// for its one `mod grpc;` line.)
 const SERVER_EDGE: &[&str] = &[
     "crates/cairn-server/src/grpc/",
+    "crates/cairn-server/src/fuzz.rs",
     "crates/cairn-server/src/serve.rs",
     "crates/cairn-server/src/startup.rs",
 ];

@@ -54,6 +54,15 @@ impl Layers {
             reason,
         };
         let text = std::fs::read_to_string(path).map_err(|e| file_err(e.to_string()))?;
+        self.apply_text(path, &text)
+    }
+
+    /// Applies a configuration file's text, read from `path`.
+    pub(super) fn apply_text(&mut self, path: &Path, text: &str) -> Result<(), ConfigError> {
+        let file_err = |reason: String| ConfigError::File {
+            path: path.to_path_buf(),
+            reason,
+        };
         let table: toml::Table = text
             .parse()
             .map_err(|e: toml::de::Error| file_err(e.to_string()))?;

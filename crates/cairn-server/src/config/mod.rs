@@ -172,6 +172,14 @@ pub fn load(
     Ok((keys::build(&layers)?, warnings))
 }
 
+/// A configuration file's text alone, as `load` would take it (for the
+/// fuzzers: `crate::fuzz`).
+pub(crate) fn from_text(text: &str) -> Result<ServerConfig, ConfigError> {
+    let mut layers = Layers::defaults();
+    layers.apply_text(Path::new("<text>"), text)?;
+    keys::build(&layers)
+}
+
 /// The example configuration file: every key with its default and help.
 pub fn example_toml() -> String {
     let mut out = String::from(

@@ -4,7 +4,7 @@
 
 mod announce;
 mod catchup;
-mod clean;
+pub(crate) mod clean;
 mod enroll;
 mod firing;
 mod history;
@@ -12,7 +12,7 @@ mod hosts;
 mod inbound;
 mod outbound;
 mod registry;
-mod reports;
+pub(crate) mod reports;
 mod session;
 mod wake;
 

@@ -41,7 +41,7 @@ pub(crate) fn agent_time(at: Option<Millis>, now: Millis) -> Option<Millis> {
 
 /// A log line as stored; a line without a valid time gets the time it
 /// arrived (`now`).
-fn log_line(line: ReportedLine, now: Millis) -> LogLine {
+pub(crate) fn log_line(line: ReportedLine, now: Millis) -> LogLine {
     LogLine {
         at: agent_time(line.at, now).unwrap_or(now),
         stream: line.stream,

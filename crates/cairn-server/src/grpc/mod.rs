@@ -3,16 +3,16 @@
 //! and the service layer's own types.
 
 mod admin;
-mod agent;
+pub(crate) mod agent;
 mod alerts;
 mod audit;
-mod convert;
+pub(crate) mod convert;
 mod hosts;
 mod jobs;
 pub(crate) mod legacy;
-mod notifications;
+pub(crate) mod notifications;
 mod repos;
-mod schedules;
+pub(crate) mod schedules;
 mod snapshots;
 mod status;
 

@@ -36,7 +36,7 @@ fn invalid(field: &'static str, reason: impl Into<String>) -> Status {
     Status::from(ServiceError::invalid(field, reason))
 }
 
-fn route_from_pb(route: pb::ChannelRoute) -> Result<Route, Status> {
+pub(crate) fn route_from_pb(route: pb::ChannelRoute) -> Result<Route, Status> {
     let kinds = route
         .alert_kinds
         .iter()
@@ -83,7 +83,9 @@ fn small(value: u32, field: &'static str) -> Result<u8, Status> {
 }
 
 /// The settings and secrets a wire config carries.
-fn config_from_pb(config: Option<pb::ChannelConfig>) -> Result<(Settings, Secrets), Status> {
+pub(crate) fn config_from_pb(
+    config: Option<pb::ChannelConfig>,
+) -> Result<(Settings, Secrets), Status> {
     let config = config
         .and_then(|c| c.config)
         .ok_or_else(|| invalid("config", "set exactly one kind of channel settings"))?;

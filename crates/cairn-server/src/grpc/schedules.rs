@@ -63,6 +63,18 @@ macro_rules! schedule_fields {
     };
 }
 
+/// The schedule fields of a create request.
+pub(crate) fn created_fields(r: pb::CreateScheduleRequest) -> ScheduleFields {
+    let enabled = !r.disabled;
+    schedule_fields!(r, enabled)
+}
+
+/// The schedule fields of an update request (`edit` keeps whether the
+/// schedule is enabled, whatever is passed).
+pub(crate) fn updated_fields(r: pb::UpdateScheduleRequest) -> ScheduleFields {
+    schedule_fields!(r, true)
+}
+
 impl SchedulesGrpc {
     fn to_pb(&self, s: &Schedule) -> pb::Schedule {
         pb::Schedule {
@@ -136,12 +148,12 @@ impl ScheduleService for SchedulesGrpc {
     ) -> Reply<pb::CreateScheduleResponse> {
         let p = authenticate(&self.api, &request).await?;
         let r = request.into_inner();
-        let enabled = !r.disabled;
-        let fields = schedule_fields!(r, enabled);
+        let (host, repository) = (HostId(r.host_id), RepositoryId(r.repository_id));
+        let fields = created_fields(r);
         let s = self
             .api
             .schedules
-            .create(&p, HostId(r.host_id), RepositoryId(r.repository_id), fields)
+            .create(&p, host, repository, fields)
             .await?;
         Ok(Response::new(pb::CreateScheduleResponse {
             schedule: Some(self.to_pb(&s)),
@@ -162,8 +174,7 @@ impl ScheduleService for SchedulesGrpc {
         let r = request.into_inner();
         let id = ScheduleId(r.schedule_id);
         let repository = (r.repository_id != 0).then_some(RepositoryId(r.repository_id));
-        // `edit` keeps whether the schedule is enabled, whatever is passed.
-        let fields = schedule_fields!(r, true);
+        let fields = updated_fields(r);
         let s = self.api.schedules.edit(&p, id, repository, fields).await?;
         Ok(Response::new(pb::UpdateScheduleResponse {
             schedule: Some(self.to_pb(&s)),

@@ -11,7 +11,7 @@
 mod events;
 mod hub;
 mod scheduled;
-mod snapshots;
+pub(crate) mod snapshots;
 mod watch;
 
 use std::time::Duration;

@@ -16,7 +16,7 @@ use crate::fleet::{
 };
 
 /// A `Hello`.
-pub(super) fn hello(hello: pb::Hello) -> Hello {
+pub(crate) fn hello(hello: pb::Hello) -> Hello {
     let facts = hello.facts.unwrap_or_default();
     Hello {
         identity_token: hello.identity_token,
@@ -44,7 +44,7 @@ fn running(ids: &[i64]) -> Vec<JobId> {
 const MAX_IDS: usize = 4_096;
 
 /// Any message after `Hello`.
-pub(super) fn message(message: pb::AgentMessage) -> AgentMessage {
+pub(crate) fn message(message: pb::AgentMessage) -> AgentMessage {
     let report = match message.body {
         None => Report::Empty,
         Some(Body::Hello(_)) => Report::Hello,

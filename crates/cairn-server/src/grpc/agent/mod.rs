@@ -3,7 +3,7 @@
 //! This is the agent protocol's edge: messages are decoded (`decode`) into
 //! the fleet's types, and what the fleet sends is encoded (`encode`).
 
-mod decode;
+pub(crate) mod decode;
 mod encode;
 
 use std::pin::Pin;
