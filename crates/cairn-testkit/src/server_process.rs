@@ -24,6 +24,8 @@ pub struct ServerProcess {
     child: Option<ChildGuard>,
     /// Extra `--flag value` pairs given at every start.
     flags: Vec<String>,
+    /// Where the log goes, at `debug`, when a test reads it.
+    log: Option<PathBuf>,
 }
 
 impl ServerProcess {
@@ -49,7 +51,14 @@ impl ServerProcess {
             url: format!("http://{listen}"),
             child: None,
             flags: flags.iter().map(|f| f.to_string()).collect(),
+            log: None,
         }
+    }
+
+    /// Logs at `debug` into `path` (appended to at every start) instead of
+    /// warnings to the test's output: for a test that reads what was logged.
+    pub fn log_to(&mut self, path: &Path) {
+        self.log = Some(path.to_path_buf());
     }
 
     /// The data dir (its database is `cairn.db`).
@@ -72,6 +81,17 @@ impl ServerProcess {
             .env("CAIRN_LOG_LEVEL", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null());
+        if let Some(path) = &self.log {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .expect("the server's log file");
+            command
+                .env("CAIRN_LOG_LEVEL", "debug")
+                .env("NO_COLOR", "1")
+                .stderr(file);
+        }
         let mut child = ChildGuard::spawn("cairn server", &mut command);
         let http = reqwest::Client::new();
         let ready = format!("{}/readyz", self.url);

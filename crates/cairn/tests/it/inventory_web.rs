@@ -17,7 +17,7 @@ use crate::{form_value, get_page, signed_in};
 
 /// The least role a route lets in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Least {
+pub(crate) enum Least {
     /// Anyone, signed in or not.
     Public,
     Viewer,
@@ -29,7 +29,7 @@ use Least::{Admin, Operator, Public, Viewer};
 /// `(method, route as the router spells it, a path to request, least role)`.
 /// Ids name rows that need not exist: a refusal must come before the lookup.
 #[rustfmt::skip]
-const ROUTES: &[(&str, &str, &str, Least)] = &[
+pub(crate) const ROUTES: &[(&str, &str, &str, Least)] = &[
     ("GET", "/", "/", Viewer),
     ("GET", "/account", "/account", Viewer),
     ("GET", "/login", "/login", Public),
