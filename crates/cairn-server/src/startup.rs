@@ -107,6 +107,7 @@ impl Server {
             clock.clone(),
             auditor.clone(),
             config.allow_private_notification_targets,
+            auth.revocations().clone(),
         );
         let metrics = crate::metrics::Metrics::new();
         let (fleet, dispatch_wake) = Fleet::new(

@@ -5,8 +5,10 @@
 //!   a few open tabs would leave none for the pages themselves. A page opens
 //!   at most one stream.
 //! - A stream ends when the server shuts down, and when its session no longer
-//!   signs anyone in (signed out, expired, the account disabled), checked
-//!   every [`RECHECK`].
+//!   signs anyone in: checked at once when a sign-in ends through this
+//!   server (a sign-out, an account disabled or its role changed: the
+//!   service's `Revocations`), and every [`RECHECK`] for what no word comes
+//!   of (a session expiring, `cairn admin` run beside the server).
 //! - What feeds a stream is bounded: a job's events come through the hub's
 //!   bounded broadcast (a browser that falls behind loses the oldest), the
 //!   fleet's through a `watch` that only keeps the latest beat. A stalled
@@ -34,8 +36,9 @@ use crate::stall::Flow;
 
 /// Live streams one session may hold at once.
 pub(crate) const MAX_STREAMS_PER_SESSION: usize = 4;
-/// How often a stream checks that its session still signs someone in.
-pub(crate) const RECHECK: Duration = Duration::from_secs(15);
+/// How often a stream checks that its session still signs someone in, at
+/// the least (the promise: a revoked sign-in's streams end within 5 s).
+pub(crate) const RECHECK: Duration = Duration::from_secs(5);
 /// How often the fleet stream says "changed" with no change seen: ages and
 /// overdue schedules move with time alone.
 const FLEET_REFRESH: Duration = Duration::from_secs(60);
@@ -95,6 +98,7 @@ struct Keeper {
     web: Web,
     cookie: String,
     recheck: tokio::time::Interval,
+    revoked: tokio::sync::watch::Receiver<u64>,
     flow: Arc<Flow>,
     _slot: Slot,
 }
@@ -138,6 +142,7 @@ where
         web: web.clone(),
         cookie,
         recheck: tokio::time::interval_at(start, RECHECK),
+        revoked: web.api.auth.revocations().subscribe(),
         flow: crate::stall::watched(closer.map(|Extension(c)| c)),
         _slot: slot,
     };
@@ -149,6 +154,12 @@ where
                 () = keeper.web.api.shutting_down() => return None,
                 _ = keeper.recheck.tick() => {
                     if !keeper.still_signed_in().await {
+                        return None;
+                    }
+                }
+                changed = keeper.revoked.changed() => {
+                    // A closed sender means the server is going away.
+                    if changed.is_err() || !keeper.still_signed_in().await {
                         return None;
                     }
                 }

@@ -58,6 +58,8 @@ pub struct Admin {
     /// The server configuration's `allow_private_notification_targets`,
     /// shown among the settings but never changed at run time.
     private_targets: bool,
+    /// Told when an account is disabled or its role changes.
+    revocations: crate::auth::Revocations,
 }
 
 impl Admin {
@@ -73,12 +75,19 @@ impl Admin {
         &self.clock
     }
 
-    pub(crate) fn new(store: Store, clock: Clock, auditor: Auditor, private_targets: bool) -> Self {
+    pub(crate) fn new(
+        store: Store,
+        clock: Clock,
+        auditor: Auditor,
+        private_targets: bool,
+        revocations: crate::auth::Revocations,
+    ) -> Self {
         Self {
             store,
             clock,
             auditor,
             private_targets,
+            revocations,
         }
     }
 
@@ -198,6 +207,8 @@ impl Admin {
                 .unwrap_or_default()
         );
         let user = self.store.update_user(id, update, self.clock.now()).await?;
+        // A live stream of this user's re-checks its session at once.
+        self.revocations.bump();
         self.auditor
             .record(
                 p,

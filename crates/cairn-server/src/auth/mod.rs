@@ -7,6 +7,7 @@
 
 pub(crate) mod limiter;
 mod password;
+mod revocations;
 mod secret;
 mod service;
 
@@ -15,6 +16,7 @@ use cairn_store::{ApiTokenId, Role, Scope, SessionId, UserId};
 pub use limiter::LoginLimiter;
 pub(crate) use password::hash_password as hash_password_for_admin;
 pub use password::{validate_password, validate_username};
+pub use revocations::Revocations;
 pub(crate) use secret::hash_secret as hash_token;
 pub use secret::{Secret, SecretToken, TokenKind};
 pub use service::{Auth, AuthSettings, NewLogin};

@@ -54,6 +54,8 @@ pub struct Auth {
     /// The hash of the live setup token, while the server awaits its first
     /// admin. Cleared when setup succeeds: the link works once.
     setup_token_hash: Arc<Mutex<Option<Vec<u8>>>>,
+    /// Bumped whenever a sign-in may have ended.
+    revocations: super::Revocations,
 }
 
 /// Don't write `last_seen_at` more often than this per session.
@@ -88,7 +90,14 @@ impl Auth {
             limiter: Arc::new(limiter),
             settings,
             setup_token_hash: Arc::new(Mutex::new(None)),
+            revocations: super::Revocations::default(),
         }
+    }
+
+    /// Word of sessions that may have ended (sign-outs here; disabled or
+    /// changed accounts through `Admin`, which shares it).
+    pub fn revocations(&self) -> &super::Revocations {
+        &self.revocations
     }
 
     /// While no operator exists, arms a one-time setup token (the preset one,
@@ -383,6 +392,7 @@ impl Auth {
         self.store
             .delete_session_by_token_hash(hash_secret(cookie))
             .await?;
+        self.revocations.bump();
         Ok(())
     }
 
@@ -390,6 +400,7 @@ impl Auth {
     pub async fn logout(&self, principal: &Principal) -> ServiceResult<()> {
         if let Via::Session { session_id, .. } = &principal.via {
             self.store.delete_session(*session_id).await?;
+            self.revocations.bump();
             self.auditor
                 .record(
                     principal,
