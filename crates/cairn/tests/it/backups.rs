@@ -924,11 +924,19 @@ async fn a_stale_lock_from_a_killed_restic_is_unlocked_and_the_job_retried() {
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null()),
     );
-    // A lock file that is whole: restic creates the file before it writes
-    // it, and one killed in between leaves an empty file, which is no lock.
+    // A lock file that is whole: restic writes a lock into a temporary file
+    // (`<id>-tmp-…`) and renames it to its id, and a restic killed before
+    // the rename leaves a file no restic reads as a lock.
     eventually(Duration::from_secs(60), "a written lock file", || {
         std::fs::read_dir(repo_path.join("locks"))
-            .map(|d| d.flatten().any(|e| e.metadata().is_ok_and(|m| m.len() > 0)))
+            .map(|d| {
+                d.flatten().any(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    name.len() == 64
+                        && name.bytes().all(|b| b.is_ascii_hexdigit())
+                        && e.metadata().is_ok_and(|m| m.len() > 0)
+                })
+            })
             .unwrap_or(false)
     })
     .await;
