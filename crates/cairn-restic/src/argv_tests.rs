@@ -373,3 +373,26 @@ fn browse_snapshot_and_path() {
     }));
     assert_eq!(args, ["ls", "--json", "aaaaaaaa", "--", "/srv"]);
 }
+
+#[test]
+fn snapshot_ids_that_look_like_one_are_refused_and_case_is_one_id() {
+    use crate::SnapshotRef;
+    assert_eq!(
+        SnapshotRef::new("AbCdEf12").map(|r| r.as_str().to_string()),
+        Ok("abcdef12".to_string()),
+        "hex in either case is one id"
+    );
+    for lookalike in [
+        "ａｂｃｄｅｆ１２", // full-width
+        "abcdef1\u{200B}2", // a zero-width space
+        "abcdef12\0",
+        "abcdef12 ",
+        "Latest",
+        "latest~1",
+        "abcdef1",
+        "0xabcdef12",
+        "--latest",
+    ] {
+        assert!(SnapshotRef::new(lookalike).is_err(), "{lookalike:?}");
+    }
+}

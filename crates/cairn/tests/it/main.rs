@@ -27,6 +27,7 @@ mod isolation;
 mod key_file;
 mod leases;
 mod limits;
+mod lookalike_ids;
 mod maintenance;
 mod metrics;
 mod netns;
