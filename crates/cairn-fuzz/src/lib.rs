@@ -17,6 +17,9 @@ use prost::Message;
 
 pub mod seeds;
 
+/// The server's own targets, by their names here.
+pub use cairn_server::fuzz::{agent_message, client_request, config_file as server_config};
+
 /// A fuzz target: a name and the function that takes its input.
 #[derive(Debug)]
 pub struct Target {
@@ -28,15 +31,15 @@ pub struct Target {
 pub const TARGETS: &[Target] = &[
     Target {
         name: "agent_message",
-        run: cairn_server::fuzz::agent_message,
+        run: agent_message,
     },
     Target {
         name: "client_request",
-        run: cairn_server::fuzz::client_request,
+        run: client_request,
     },
     Target {
         name: "server_config",
-        run: cairn_server::fuzz::config_file,
+        run: server_config,
     },
     Target {
         name: "run_job",
