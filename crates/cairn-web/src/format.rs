@@ -54,6 +54,28 @@ pub(crate) fn duration(ms: Millis) -> String {
     }
 }
 
+/// An agent's clock against the server's, and whether it is off enough
+/// to matter (more than a minute: schedules fire on the agent's clock).
+pub(crate) fn clock_offset(offset_ms: Option<i64>) -> Option<(String, bool)> {
+    let ms = offset_ms?;
+    if ms.abs() <= 60_000 {
+        return Some(("in step with the server's".into(), false));
+    }
+    let way = if ms > 0 { "ahead of" } else { "behind" };
+    Some((
+        format!(
+            "{} {way} the server's: its schedules fire at the wrong times{}; set its time (NTP)",
+            duration(ms.abs()),
+            if ms > 600_000 {
+                ", and the server refuses firings that far ahead"
+            } else {
+                ""
+            }
+        ),
+        true,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,6 +89,15 @@ mod tests {
         assert_eq!(duration(200_000), "3 min 20 s");
         assert_eq!(duration(3_900_000), "1 h 05 min");
         assert_eq!(duration(-5), "0 s");
+        assert_eq!(clock_offset(None), None);
+        assert_eq!(
+            clock_offset(Some(-1_500)),
+            Some(("in step with the server's".into(), false))
+        );
+        let (text, off) = clock_offset(Some(3_600_000)).expect("measured");
+        assert!(off && text.starts_with("1 h 00 min ahead of") && text.contains("refuses"));
+        let (text, _) = clock_offset(Some(-90_000 * 1_000)).expect("measured");
+        assert!(text.starts_with("25 h 00 min behind") && !text.contains("refuses"));
         assert_eq!(time(None), "never");
         assert_eq!(time(Some(1_767_225_600_000)), "2026-01-01 00:00 UTC");
     }

@@ -59,6 +59,8 @@ struct HostPage {
     kernel: String,
     restic: String,
     address: String,
+    /// The agent's clock against the server's, and whether it is off.
+    clock: Option<(String, bool)>,
     created_at: String,
     schedules_desired: u64,
     schedules_applied: u64,
@@ -135,6 +137,7 @@ pub(crate) async fn render_host(
         run.repository = only.id.0.to_string();
     }
     let page = HostPage {
+        clock: crate::format::clock_offset(view.clock_offset_ms),
         user: p.user.clone(),
         csrf: csrf_of(p),
         reason: h.status_reason.clone().unwrap_or_default(),

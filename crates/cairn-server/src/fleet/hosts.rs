@@ -28,7 +28,12 @@ pub struct HostQuery {
 impl Fleet {
     fn view(&self, host: Host) -> HostView {
         let online = self.registry.is_online(host.id);
-        HostView { host, online }
+        let clock_offset_ms = self.registry.clock_offset(host.id);
+        HostView {
+            host,
+            online,
+            clock_offset_ms,
+        }
     }
 
     /// Hosts, filtered by status, labels (all must match), liveness and a
@@ -50,10 +55,10 @@ impl Fleet {
         // Every filter is part of the store's query, so pages are full while
         // a next one exists. One look at the registry both filters and shows
         // liveness, so a host listed as online is shown online.
-        let live = self.registry.online_hosts();
+        let live = self.registry.online_offsets();
         let ids = query.online.map(|wanted| match wanted {
-            true => HostIds::In(live.iter().copied().collect()),
-            false => HostIds::NotIn(live.iter().copied().collect()),
+            true => HostIds::In(live.keys().copied().collect()),
+            false => HostIds::NotIn(live.keys().copied().collect()),
         });
         let filter = HostFilter {
             status: query.status,
@@ -66,7 +71,8 @@ impl Fleet {
             .items
             .into_iter()
             .map(|host| HostView {
-                online: live.contains(&host.id),
+                online: live.contains_key(&host.id),
+                clock_offset_ms: live.get(&host.id).copied().flatten(),
                 host,
             })
             .collect();

@@ -52,6 +52,8 @@ pub enum Report {
     Hello,
     Heartbeat {
         running: Vec<JobId>,
+        /// When the agent sent it, by its own clock.
+        sent_at: Option<Millis>,
     },
     SchedulesApplied {
         version: u64,

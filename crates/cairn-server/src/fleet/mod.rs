@@ -77,6 +77,9 @@ pub struct FleetSettings {
 pub struct HostView {
     pub host: Host,
     pub online: bool,
+    /// How far its agent's clock is from the server's (ms, ahead > 0), while
+    /// online and once a heartbeat measured it.
+    pub clock_offset_ms: Option<i64>,
 }
 
 /// An enrollment token just made, with its secret (shown once).

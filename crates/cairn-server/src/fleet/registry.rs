@@ -27,10 +27,16 @@ struct Live {
     last_seen: Arc<AtomicI64>,
     closed: watch::Sender<bool>,
     synced: Arc<AtomicBool>,
+    /// How far the agent's clock is from the server's (ms, ahead > 0), from
+    /// its last heartbeat; `UNKNOWN_OFFSET` before the first.
+    clock_offset: Arc<AtomicI64>,
     /// When the session opened, while its host waits for approval (0 once
     /// approved): a pending session is closed after a while.
     pending_since: Millis,
 }
+
+/// A clock offset not yet measured.
+pub(crate) const UNKNOWN_OFFSET: i64 = i64::MIN;
 
 /// The registry of live sessions.
 #[derive(Debug, Default)]
@@ -53,6 +59,8 @@ pub(crate) struct SessionGuard {
     /// Set once the agent's spool replay has been applied: from then on, a
     /// firing it has not reported is one it did not fire.
     pub synced: Arc<AtomicBool>,
+    /// The agent's clock offset, for the session to set at each heartbeat.
+    pub clock_offset: Arc<AtomicI64>,
 }
 
 impl Drop for SessionGuard {
@@ -96,6 +104,7 @@ impl Registry {
         let last_seen = Arc::new(AtomicI64::new(now));
         let (closed_tx, closed_rx) = watch::channel(false);
         let synced = Arc::new(AtomicBool::new(false));
+        let clock_offset = Arc::new(AtomicI64::new(UNKNOWN_OFFSET));
         live.insert(
             host,
             Live {
@@ -104,6 +113,7 @@ impl Registry {
                 last_seen: last_seen.clone(),
                 closed: closed_tx,
                 synced: synced.clone(),
+                clock_offset: clock_offset.clone(),
                 pending_since: if pending { now } else { 0 },
             },
         );
@@ -115,6 +125,7 @@ impl Registry {
             last_seen,
             closed: closed_rx,
             synced,
+            clock_offset,
         })
     }
 
@@ -157,9 +168,20 @@ impl Registry {
             .collect()
     }
 
-    /// Every host with a live session now.
-    pub(crate) fn online_hosts(&self) -> std::collections::HashSet<HostId> {
-        self.lock().keys().copied().collect()
+    /// Every host with a live session now, with its agent's clock offset
+    /// (ms, ahead > 0) once a heartbeat measured it.
+    pub(crate) fn online_offsets(&self) -> HashMap<HostId, Option<i64>> {
+        self.lock()
+            .iter()
+            .map(|(host, l)| (*host, offset_of(&l.clock_offset)))
+            .collect()
+    }
+
+    /// `host`'s agent's clock offset, if it is online and was measured.
+    pub(crate) fn clock_offset(&self, host: HostId) -> Option<i64> {
+        self.lock()
+            .get(&host)
+            .and_then(|l| offset_of(&l.clock_offset))
     }
 
     /// Whether `host` has a live session.
@@ -230,6 +252,10 @@ impl Registry {
             self.close(host, status());
         }
     }
+}
+
+fn offset_of(cell: &AtomicI64) -> Option<i64> {
+    Some(cell.load(Ordering::Relaxed)).filter(|&ms| ms != UNKNOWN_OFFSET)
 }
 
 #[cfg(test)]

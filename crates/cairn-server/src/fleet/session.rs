@@ -23,6 +23,9 @@ use crate::audit::Actor;
 use crate::auth::hash_token;
 use crate::error::{ServiceError, ServiceResult};
 
+/// An agent clock further off than this is one to tell the operator of.
+pub(crate) const CLOCK_OFF_MS: i64 = 60_000;
+
 /// Persist a host's last-seen time at most this often while it is connected.
 const PERSIST_SEEN_EVERY: Millis = 30_000;
 /// Progress is stored at most this often per job.
@@ -292,7 +295,10 @@ impl SessionHandle {
             (Report::Hello, _) => {
                 return Err(ServiceError::invalid("hello", "Hello is sent once, first"));
             }
-            (Report::Heartbeat { running }, _) => return self.heartbeat(running, now).await,
+            (Report::Heartbeat { running, sent_at }, _) => {
+                self.clock_offset(*sent_at, now);
+                return self.heartbeat(running, now).await;
+            }
             (_, 0) => {
                 return Err(ServiceError::invalid(
                     "seq",
@@ -336,6 +342,25 @@ impl SessionHandle {
     /// A heartbeat: the jobs the agent says it runs stay alive, however long
     /// they are silent. The lease is only for an agent that vanished or a job
     /// it forgot.
+    /// Measures how far the agent's clock is from the server's, from a
+    /// heartbeat's send time (the time in flight counts as the agent being
+    /// behind, a few ms). Schedules fire on the agent's clock, so an agent
+    /// far off has its firings refused: the host page says why, and the log
+    /// says it once per session.
+    fn clock_offset(&self, sent_at: Option<Millis>, now: Millis) {
+        let Some(sent_at) = sent_at else { return };
+        let offset = sent_at.saturating_sub(now);
+        let before = self.guard.clock_offset.swap(offset, Ordering::Relaxed);
+        let off = |ms: i64| ms != super::registry::UNKNOWN_OFFSET && ms.abs() > CLOCK_OFF_MS;
+        if off(offset) && !off(before) {
+            tracing::warn!(
+                host = %self.guard.host,
+                offset_seconds = offset / 1_000,
+                "this host's clock is off from the server's: its schedules fire at the wrong times, and firings more than 10 minutes ahead are refused; set its time (NTP)"
+            );
+        }
+    }
+
     async fn heartbeat(&self, running: &[JobId], now: Millis) -> ServiceResult<()> {
         if running.is_empty() || !self.is_approved().await? {
             return Ok(());

@@ -64,6 +64,7 @@ pub(crate) fn host_to_pb(view: &HostView) -> pb::Host {
         desired_schedule_set_version: h.schedules_desired_version,
         applied_schedule_set_version: h.schedules_applied_version,
         repository_ids: h.repository_ids.iter().map(|r| r.0).collect(),
+        clock_offset_ms: view.clock_offset_ms,
     }
 }
 

@@ -11,6 +11,7 @@ mod audit;
 mod backups;
 mod brute_force;
 mod chaos;
+mod chaos_clock_skew;
 mod chaos_disk_full;
 mod chaos_duplicate_identity;
 mod chaos_restic_kill;

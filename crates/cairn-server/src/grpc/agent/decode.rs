@@ -50,6 +50,7 @@ pub(crate) fn message(message: pb::AgentMessage) -> AgentMessage {
         Some(Body::Hello(_)) => Report::Hello,
         Some(Body::Heartbeat(beat)) => Report::Heartbeat {
             running: running(&beat.running_job_ids),
+            sent_at: beat.sent_at.as_ref().and_then(millis),
         },
         Some(Body::SchedulesApplied(applied)) => Report::SchedulesApplied {
             version: applied.version,
