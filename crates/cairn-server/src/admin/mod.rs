@@ -208,7 +208,7 @@ impl Admin {
         );
         let user = self.store.update_user(id, update, self.clock.now()).await?;
         // A live stream of this user's re-checks its session at once.
-        self.revocations.bump();
+        self.revocations.beat();
         self.auditor
             .record(
                 p,

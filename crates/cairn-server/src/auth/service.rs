@@ -392,7 +392,7 @@ impl Auth {
         self.store
             .delete_session_by_token_hash(hash_secret(cookie))
             .await?;
-        self.revocations.bump();
+        self.revocations.beat();
         Ok(())
     }
 
@@ -400,7 +400,7 @@ impl Auth {
     pub async fn logout(&self, principal: &Principal) -> ServiceResult<()> {
         if let Via::Session { session_id, .. } = &principal.via {
             self.store.delete_session(*session_id).await?;
-            self.revocations.bump();
+            self.revocations.beat();
             self.auditor
                 .record(
                     principal,
