@@ -20,7 +20,7 @@ use cairn_testkit::fleet::{self, authorized, backup_now};
 use cairn_testkit::jobs::{ended, wait_job};
 use cairn_testkit::{ChildGuard, TestServer};
 
-use crate::netns::{PATIENCE, host, read, wait_for};
+use crate::netns::{PATIENCE, host, new_host, read, wait_for};
 
 /// libfaketime, as Debian installs it (scripts/install-deps).
 const FAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
@@ -65,7 +65,8 @@ async fn skewed_agent_clocks_are_measured_and_never_expire_a_lease_or_fire_twice
                 .stdout(Stdio::null())
                 .stderr(std::fs::File::create(&log).expect("agent log")),
         );
-        let host_id = new_host(&mut hosts, &token, &skewed).await;
+        let known: Vec<i64> = skewed.iter().map(|k: &Skewed| k.host).collect();
+        let host_id = new_host(&mut hosts, &token, &known).await;
         fleet::approve_id(&server, &token, host_id).await;
         let repo = dir.path().join(format!("repo-{n}"));
         let repository = fleet::repository(
@@ -207,32 +208,4 @@ async fn skewed_agent_clocks_are_measured_and_never_expire_a_lease_or_fire_twice
         "clock skew: offsets measured within 30 s, 4 jobs ran to the end, no firing twice ({})",
         figures.join(", ")
     );
-}
-
-/// The id of the host that announced itself last, not one of `known`.
-async fn new_host(
-    hosts: &mut HostServiceClient<tonic::transport::Channel>,
-    token: &str,
-    known: &[Skewed],
-) -> i64 {
-    let started = Instant::now();
-    loop {
-        let listed = hosts
-            .list_hosts(authorized(pb::ListHostsRequest::default(), token))
-            .await
-            .expect("list hosts")
-            .into_inner();
-        if let Some(h) = listed
-            .hosts
-            .iter()
-            .find(|h| !known.iter().any(|k| k.host == h.id))
-        {
-            return h.id;
-        }
-        assert!(
-            started.elapsed() < PATIENCE,
-            "the agent never announced itself"
-        );
-        cairn_testkit::poll_pause().await;
-    }
 }

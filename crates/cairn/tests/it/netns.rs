@@ -18,6 +18,11 @@ pub const PATIENCE: Duration = Duration::from_secs(120);
 
 /// The id of the host that announced itself (the test's only agent).
 pub async fn the_one_host(hosts: &mut HostServiceClient<Channel>, token: &str) -> i64 {
+    new_host(hosts, token, &[]).await
+}
+
+/// The id of a host that announced itself and is not one of `known`.
+pub async fn new_host(hosts: &mut HostServiceClient<Channel>, token: &str, known: &[i64]) -> i64 {
     let started = Instant::now();
     loop {
         let listed = hosts
@@ -25,7 +30,7 @@ pub async fn the_one_host(hosts: &mut HostServiceClient<Channel>, token: &str) -
             .await
             .expect("list hosts")
             .into_inner();
-        if let Some(host) = listed.hosts.first() {
+        if let Some(host) = listed.hosts.iter().find(|h| !known.contains(&h.id)) {
             return host.id;
         }
         assert!(
