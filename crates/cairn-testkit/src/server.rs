@@ -136,6 +136,14 @@ impl TestServer {
         self.restart_with_pause(std::time::Duration::ZERO).await
     }
 
+    /// Stops the server and starts it again on the same address and data
+    /// dir with its configuration changed, as an operator editing the config
+    /// file and restarting would.
+    pub async fn restart_adjusted(mut self, adjust: impl FnOnce(&mut ServerConfig)) -> TestServer {
+        adjust(&mut self.config);
+        self.restart().await
+    }
+
     async fn restart_with_pause(self, down: std::time::Duration) -> TestServer {
         self.restart_when(tokio::time::sleep(down)).await
     }

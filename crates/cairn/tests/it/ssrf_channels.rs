@@ -2,7 +2,9 @@
 //! kind that reaches a server the operator names (a webhook, an SMTP relay,
 //! an ntfy or Gotify server, a Slack or Discord webhook URL, a Healthchecks
 //! ping URL) is refused at save when it points at loopback, a private
-//! network or the cloud metadata address, and nothing is stored.
+//! network or the cloud metadata address, and nothing is stored. A channel
+//! saved while the operator allowed private targets is refused again at send
+//! once they stop allowing them: the guard runs at both ends, for every kind.
 
 use std::collections::BTreeMap;
 
@@ -119,5 +121,65 @@ async fn every_channel_kind_aimed_inside_is_refused_at_save() {
     assert!(
         api.list(&admin).await.expect("list").is_empty(),
         "nothing stored"
+    );
+}
+
+#[tokio::test]
+async fn every_channel_kind_aimed_inside_is_refused_again_at_send() {
+    // Saved while private targets were allowed...
+    let open = TestServer::start_with(|c| c.allow_private_notification_targets = true).await;
+    let admin = Principal::local_cli();
+    let mut saved = Vec::new();
+    for host in INNER {
+        for (kind, settings, secrets) in every_kind(host) {
+            let channel = NewChannel {
+                name: format!("{kind} at {host}"),
+                enabled: true,
+                settings,
+                secrets,
+                route: Route::default(),
+            };
+            let view = open
+                .api
+                .notifications
+                .create(&admin, channel)
+                .await
+                .unwrap_or_else(|err| panic!("{kind} at {host} saved while allowed: {err:?}"));
+            saved.push((format!("{kind} at {host}"), view.id));
+        }
+    }
+    // ...and sent after the operator took the allowance back.
+    let closed = open
+        .restart_adjusted(|c| c.allow_private_notification_targets = false)
+        .await;
+    let api = &closed.api.notifications;
+    let mut wrong = Vec::new();
+    for (name, id) in &saved {
+        let outcome = api.test(&admin, *id).await.expect("tested");
+        if outcome.ok
+            || !outcome
+                .detail
+                .contains("allow_private_notification_targets")
+        {
+            wrong.push(format!("{name}: {outcome:?}"));
+        }
+        let view = api.get(&admin, *id).await.expect("get");
+        if view.last_error.as_deref() != Some(outcome.detail.as_str()) {
+            wrong.push(format!(
+                "{name}: the refusal is not the channel's last error"
+            ));
+        }
+    }
+    println!(
+        "ssrf at send: {} channels of {} kinds, {} reached their target",
+        saved.len(),
+        every_kind("x").len(),
+        wrong.len()
+    );
+    assert!(
+        wrong.is_empty(),
+        "{} wrong:\n{}",
+        wrong.len(),
+        wrong.join("\n")
     );
 }
