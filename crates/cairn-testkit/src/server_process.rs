@@ -112,6 +112,21 @@ impl ServerProcess {
         self.child = Some(child);
     }
 
+    /// The running process's id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(ChildGuard::id)
+    }
+
+    /// Whether the process is still running (it has not exited or died).
+    pub fn running(&mut self) -> bool {
+        self.child.as_mut().is_some_and(ChildGuard::running)
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.listen
+    }
+
     /// Kills the process as `kill -9` does (no drain, no shutdown hooks).
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -85,12 +85,9 @@ fn every_kind(host: &str) -> Vec<(&'static str, Settings, Secrets)> {
     ]
 }
 
-#[tokio::test]
-async fn every_channel_kind_aimed_inside_is_refused_at_save() {
-    let server = TestServer::start().await;
-    let api = &server.api.notifications;
-    let admin = Principal::local_cli();
-    let mut wrong = Vec::new();
+/// One channel of each kind at each inner address, named for both.
+fn every_inner_channel() -> Vec<(&'static str, &'static str, NewChannel)> {
+    let mut out = Vec::new();
     for host in INNER {
         for (kind, settings, secrets) in every_kind(host) {
             let channel = NewChannel {
@@ -100,16 +97,28 @@ async fn every_channel_kind_aimed_inside_is_refused_at_save() {
                 secrets,
                 route: Route::default(),
             };
-            match api.create(&admin, channel).await {
-                Err(ServiceError::InvalidArgument { reason, .. }) => {
-                    if !reason.contains("allow_private_notification_targets") {
-                        wrong.push(format!(
-                            "{kind} at {host}: refused, but not by the guard: {reason}"
-                        ));
-                    }
+            out.push((kind, *host, channel));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn every_channel_kind_aimed_inside_is_refused_at_save() {
+    let server = TestServer::start().await;
+    let api = &server.api.notifications;
+    let admin = Principal::local_cli();
+    let mut wrong = Vec::new();
+    for (kind, host, channel) in every_inner_channel() {
+        match api.create(&admin, channel).await {
+            Err(ServiceError::InvalidArgument { reason, .. }) => {
+                if !reason.contains("allow_private_notification_targets") {
+                    wrong.push(format!(
+                        "{kind} at {host}: refused, but not by the guard: {reason}"
+                    ));
                 }
-                other => wrong.push(format!("{kind} at {host}: {other:?}")),
             }
+            other => wrong.push(format!("{kind} at {host}: {other:?}")),
         }
     }
     assert!(
@@ -130,23 +139,14 @@ async fn every_channel_kind_aimed_inside_is_refused_again_at_send() {
     let open = TestServer::start_with(|c| c.allow_private_notification_targets = true).await;
     let admin = Principal::local_cli();
     let mut saved = Vec::new();
-    for host in INNER {
-        for (kind, settings, secrets) in every_kind(host) {
-            let channel = NewChannel {
-                name: format!("{kind} at {host}"),
-                enabled: true,
-                settings,
-                secrets,
-                route: Route::default(),
-            };
-            let view = open
-                .api
-                .notifications
-                .create(&admin, channel)
-                .await
-                .unwrap_or_else(|err| panic!("{kind} at {host} saved while allowed: {err:?}"));
-            saved.push((format!("{kind} at {host}"), view.id));
-        }
+    for (kind, host, channel) in every_inner_channel() {
+        let view = open
+            .api
+            .notifications
+            .create(&admin, channel)
+            .await
+            .unwrap_or_else(|err| panic!("{kind} at {host} saved while allowed: {err:?}"));
+        saved.push((format!("{kind} at {host}"), view.id));
     }
     // ...and sent after the operator took the allowance back.
     let closed = open
