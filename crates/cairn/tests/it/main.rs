@@ -14,6 +14,7 @@ mod chaos;
 mod chaos_clock_skew;
 mod chaos_disk_full;
 mod chaos_duplicate_identity;
+mod chaos_link_cut;
 mod chaos_restic_kill;
 mod chaos_server_kill;
 mod chaos_silent_drop;

@@ -83,12 +83,16 @@ pub struct Netns {
 
 impl Netns {
     pub fn create() -> Netns {
+        // Several tests of one process each make one: the process id and a
+        // count name it, and pick its /30.
+        static MADE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let id = std::process::id();
-        let subnet = (id % 200) as u8 + 20;
+        let k = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let subnet = ((id.wrapping_mul(7) + k) % 200) as u8 + 20;
         let net = Netns {
-            name: format!("cairn-drop-{id}"),
-            outer: format!("cdo{id}"),
-            inner: format!("cdi{id}"),
+            name: format!("cairn-net-{id}-{k}"),
+            outer: format!("cdo{id}x{k}"),
+            inner: format!("cdi{id}x{k}"),
             subnet,
         };
         let outer_ip = format!("10.231.{subnet}.1/30");
