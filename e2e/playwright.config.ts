@@ -5,6 +5,7 @@
 //   first-run  the setup link → the first admin → signed in (storage state)
 //   fleet      the pending host approved by its fingerprint, a repository
 //   console    every page, axe, screenshots, a backup from the UI
+//   attacks    stored XSS planted in every outside text, checked in the browser
 // Issue #14 adds its own projects (metrics, weather) after `console`.
 import { defineConfig } from '@playwright/test';
 import { ADMIN_STATE } from './specs/support/env';
@@ -69,6 +70,14 @@ export default defineConfig({
       testMatch: 'console/*.spec.ts',
       testIgnore: ['console/first-run.spec.ts', 'console/approve-host.spec.ts'],
       dependencies: ['fleet'],
+      use: { storageState: ADMIN_STATE },
+    },
+    {
+      // Last: it plants hostile text (a host, files, tags, an audit actor)
+      // the pages and screenshots before it should not show.
+      name: 'attacks',
+      testMatch: 'attacks/*.spec.ts',
+      dependencies: ['console'],
       use: { storageState: ADMIN_STATE },
     },
   ],
