@@ -46,7 +46,7 @@ pairs!(trigger_to_pb, trigger_from_pb: Trigger => JobTrigger {
 pairs!(alert_kind_to_pb, alert_kind_from_pb: AlertKind => AlertKind {
     JobFailed = JobFailed, HostOffline = HostOffline, BackupOverdue = BackupOverdue,
     CheckFailed = CheckFailed, MissedRuns = MissedRuns, RepoUnreachable = RepoUnreachable,
-    Anomaly = Anomaly,
+    Anomaly = Anomaly, StorageFailing = StorageFailing,
 });
 
 pairs!(alert_state_to_pb, alert_state_from_pb: AlertState => AlertState {

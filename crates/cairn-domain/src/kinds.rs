@@ -214,6 +214,9 @@ vocabulary! {
         /// A backup far outside its schedule's usual size, file count or
         /// duration.
         Anomaly = "anomaly",
+        /// The server cannot write its database (the disk is full, an I/O
+        /// error, a read-only mount): one alert for the whole server.
+        StorageFailing = "storage_failing",
     }
 }
 

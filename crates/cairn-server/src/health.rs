@@ -63,9 +63,9 @@ impl HealthReport {
 /// How often a write is tried while the filesystem refuses them.
 pub(crate) const STORAGE_PROBE_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// While database writes fail, tries one small write every `every`, so the
-/// fault clears as soon as space returns, on an idle server too, with no
-/// restart.
+/// While database writes fail, looks every `every` whether space returned
+/// (remaking the disk-space reserve) and tries one small write, so the fault
+/// clears by itself, on an idle server too, with no restart.
 pub(crate) async fn run_storage_watch(
     store: cairn_store::Store,
     clock: crate::clock::Clock,
@@ -79,8 +79,7 @@ pub(crate) async fn run_storage_watch(
         tokio::select! {
             _ = tick.tick() => {
                 if store.storage_fault().is_some() {
-                    // Its outcome is the store's storage health itself.
-                    let _ = store.probe_write(clock.now()).await;
+                    store.recover_storage(clock.now()).await;
                 }
             }
             () = &mut stop => return,

@@ -150,8 +150,10 @@ impl Server {
         );
         let maintenance =
             Maintenance::new(store.clone(), clock.clone(), auditor.clone(), jobs.clone());
+        // Alerts and their notifications may use the disk-space reserve: a
+        // full disk refuses everything else, not the alert saying so.
         let notifications = Notifications::new(
-            store.clone(),
+            store.reserved(),
             clock.clone(),
             auditor.clone(),
             sealer.clone(),
@@ -167,7 +169,7 @@ impl Server {
         // The alert engine tells the channels; they route and deliver.
         let notices: crate::notice::Notices = std::sync::Arc::new(notifications.clone());
         let alerts = crate::alerts::Alerts::new(
-            store.clone(),
+            store.reserved(),
             clock.clone(),
             auditor.clone(),
             fleet.clone(),

@@ -96,6 +96,12 @@ impl StoreError {
         }
     }
 
+    /// Whether the filesystem refused the write for want of space.
+    pub fn disk_full(&self) -> bool {
+        self.storage_fault()
+            .is_some_and(|why| why.starts_with("the disk is full"))
+    }
+
     /// Turns "no rows" into `NotFound` and a broken UNIQUE rule into `Conflict`,
     /// naming `what` the statement was about.
     pub(crate) fn about(what: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {

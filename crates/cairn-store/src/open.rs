@@ -10,7 +10,8 @@ use rusqlite_migration::SchemaVersion;
 
 use crate::error::{StoreError, StoreResult};
 use crate::migrations::migrations;
-use crate::writer::{Writer, WriterStats};
+use crate::reserve::Reserve;
+use crate::writer::{HELD_BACK, Writer, WriterStats};
 
 /// Reader connections. WAL lets them read while the writer commits.
 const READERS: usize = 4;
@@ -24,10 +25,14 @@ const BUSY_TIMEOUT_MS: u32 = 5_000;
 #[derive(Clone)]
 pub struct Store {
     inner: Arc<Inner>,
+    /// Whether this handle's writes may use the disk-space reserve (see
+    /// [`Store::reserved`]).
+    reserved: bool,
 }
 
 struct Inner {
     path: PathBuf,
+    reserve: Reserve,
     readers: Vec<tokio_rusqlite::Connection>,
     next_reader: AtomicUsize,
     writer: Writer,
@@ -95,12 +100,17 @@ impl Store {
                 .await?;
             readers.push(reader);
         }
+        let writer = Writer::start(writer_conn);
+        let reserve = Reserve::beside(path, writer.stats().clone());
+        reserve.ensure();
         Ok(Store {
+            reserved: false,
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
+                reserve,
                 readers,
                 next_reader: AtomicUsize::new(0),
-                writer: Writer::start(writer_conn),
+                writer,
             }),
         })
     }
@@ -114,6 +124,26 @@ impl Store {
     /// I/O error), or `None` while writes commit.
     pub fn storage_fault(&self) -> Option<String> {
         self.inner.writer.stats().storage_fault()
+    }
+
+    /// This store, for the writes that keep an operator told: the alert
+    /// engine and notification deliveries. Once a full disk has released
+    /// the reserve, only these go through.
+    pub fn reserved(&self) -> Store {
+        Store {
+            inner: self.inner.clone(),
+            reserved: true,
+        }
+    }
+
+    /// While writes fail: remakes the reserve once space returned, and tries
+    /// one small write, so a fault clears on an idle server too.
+    pub async fn recover_storage(&self, now: cairn_domain::Millis) {
+        let reserve_free = self.inner.reserve.try_restore();
+        if reserve_free && self.inner.writer.stats().commit_fault().is_some() {
+            // Its outcome is the storage health itself.
+            let _ = self.probe_write(now).await;
+        }
     }
 
     /// The writer's counters.
@@ -137,7 +167,16 @@ impl Store {
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
         T: Send + 'static,
     {
-        self.inner.writer.write(f).await
+        if !self.reserved && self.inner.reserve.in_use() {
+            return Err(StoreError::Storage(HELD_BACK.to_string()));
+        }
+        let written = self.inner.writer.write(f).await;
+        if let Err(err) = &written
+            && err.disk_full()
+        {
+            self.inner.reserve.release();
+        }
+        written
     }
 
     /// The schema version of the open database.

@@ -38,7 +38,14 @@ pub struct WriterStats {
     commit_micros: AtomicU64,
     /// Why writes are failing, while the filesystem refuses them.
     storage: std::sync::Mutex<Option<String>>,
+    /// The disk filled and its reserve is spent: only reserved writes go
+    /// through until space returns (see `reserve`).
+    pub(crate) reserve_spent: std::sync::atomic::AtomicBool,
 }
+
+/// What a write held back on a spent reserve is told.
+pub(crate) const HELD_BACK: &str = "the disk is full: changes are refused until space returns \
+                                    (the last reserve of space is kept for alerts)";
 
 impl WriterStats {
     /// Transactions committed (or attempted) so far.
@@ -58,8 +65,17 @@ impl WriterStats {
 
     /// Why the database cannot be written right now (the disk is full, an
     /// I/O error), or `None` when the last write committed. It clears on the
-    /// first commit after space returns, with no restart.
+    /// first commit after space returns (and once a spent reserve is made
+    /// again), with no restart.
     pub fn storage_fault(&self) -> Option<String> {
+        if self.reserve_spent.load(Ordering::SeqCst) {
+            return Some(HELD_BACK.to_string());
+        }
+        self.commit_fault()
+    }
+
+    /// The fault of the last batch alone, a spent reserve aside.
+    pub(crate) fn commit_fault(&self) -> Option<String> {
         self.storage
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -83,7 +83,10 @@ fn meaning(kind: AlertKind) -> &'static str {
         AlertKind::BackupOverdue => "times the schedule's interval without a success",
         AlertKind::MissedRuns => "missed runs waiting",
         AlertKind::Anomaly => "times (or one over) the usual",
-        AlertKind::JobFailed | AlertKind::CheckFailed | AlertKind::RepoUnreachable => "",
+        AlertKind::JobFailed
+        | AlertKind::CheckFailed
+        | AlertKind::RepoUnreachable
+        | AlertKind::StorageFailing => "",
     }
 }
 

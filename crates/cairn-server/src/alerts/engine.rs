@@ -47,7 +47,10 @@ pub fn default_threshold(kind: AlertKind, offline_after_secs: f64) -> Option<f64
         AlertKind::BackupOverdue => Some(2.0),
         AlertKind::MissedRuns => Some(1.0),
         AlertKind::Anomaly => Some(10.0),
-        AlertKind::JobFailed | AlertKind::CheckFailed | AlertKind::RepoUnreachable => None,
+        AlertKind::JobFailed
+        | AlertKind::CheckFailed
+        | AlertKind::RepoUnreachable
+        | AlertKind::StorageFailing => None,
     }
 }
 
@@ -105,6 +108,7 @@ impl Alerts {
                     &hostname,
                     now,
                 ),
+                AlertKind::StorageFailing => rules::storage_failing(self.store.storage_fault()),
                 AlertKind::Anomaly => rules::anomalies(
                     &ends,
                     &|e| t.for_target(Some(e.host_id), e.schedule_id),

@@ -87,9 +87,10 @@ pub fn check_threshold(kind: AlertKind, value: f64) -> ServiceResult<f64> {
         AlertKind::Anomaly if value <= 1.0 => {
             Err(bad("the anomaly factor must be more than 1".into()))
         }
-        AlertKind::JobFailed | AlertKind::CheckFailed | AlertKind::RepoUnreachable => {
-            Err(bad(format!("{kind} has no threshold")))
-        }
+        AlertKind::JobFailed
+        | AlertKind::CheckFailed
+        | AlertKind::RepoUnreachable
+        | AlertKind::StorageFailing => Err(bad(format!("{kind} has no threshold"))),
         _ => Ok(value),
     }
 }

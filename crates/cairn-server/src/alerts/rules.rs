@@ -151,6 +151,26 @@ pub fn unreachable_repos(
     out
 }
 
+/// The server's own database: one condition, about the server, while it
+/// cannot be written.
+pub fn storage_failing(fault: Option<String>) -> Vec<Condition> {
+    fault
+        .map(|why| Condition {
+            kind: AlertKind::StorageFailing,
+            subject: "server".into(),
+            host_id: None,
+            schedule_id: None,
+            job_id: None,
+            repository_id: None,
+            message: format!(
+                "The server cannot write its database: {why}. Changes are refused until it can \
+                 (nothing acknowledged is lost); free space on the data directory's filesystem"
+            ),
+        })
+        .into_iter()
+        .collect()
+}
+
 /// Host offline: silent longer than its threshold (seconds), counting from
 /// `listening_since` at the earliest (when the server started).
 pub fn offline_hosts(

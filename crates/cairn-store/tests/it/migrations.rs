@@ -35,6 +35,10 @@ const LANDED: &[(&str, &str)] = &[
         "0007_host_backup_lookup_index.sql",
         "54dbb2a564898583406471130fa3c04c65987e623862f788f0997769c859e440",
     ),
+    (
+        "0008_storage_alert.sql",
+        "f9ca6998373bb1be66ce1df64494b92f6fa2669ce06ed8c0fc160860ef8b71a2",
+    ),
 ];
 
 #[test]

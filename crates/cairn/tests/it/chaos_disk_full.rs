@@ -2,8 +2,11 @@
 //! of the test's own): every write the API acknowledged is kept, the first
 //! one the disk refuses fails cleanly (`Unavailable`, saying why, nothing
 //! half-written), the server reports itself degraded while reads go on, and
-//! once space returns it recovers by itself within 60 s, no restart. After a
-//! `kill -9` the database passes `PRAGMA integrity_check` and holds exactly
+//! raises the `storage_failing` alert, which reaches a real webhook receiver:
+//! the disk-space reserve beside the database is released for it, and every
+//! other write is held back. Once space returns the server recovers by itself
+//! within 60 s, no restart, remakes the reserve and resolves the alert. After
+//! a `kill -9` the database passes `PRAGMA integrity_check` and holds exactly
 //! the acknowledged writes.
 //!
 //! Mounting a tmpfs needs root, as CI runs.
@@ -14,8 +17,11 @@ use std::time::{Duration, Instant};
 
 use cairn_proto::v1 as pb;
 use cairn_proto::v1::admin_service_client::AdminServiceClient;
+use cairn_proto::v1::alert_service_client::AlertServiceClient;
+use cairn_proto::v1::notification_service_client::NotificationServiceClient;
 use cairn_proto::v1::repository_service_client::RepositoryServiceClient;
 use cairn_testkit::fleet::authorized;
+use cairn_testkit::receivers::HttpReceiver;
 use cairn_testkit::{Reachable, ServerProcess};
 use tonic::Code;
 use tonic::transport::Channel;
@@ -28,6 +34,9 @@ const TMPFS_SIZE: &str = "24m";
 const MAX_WRITES: usize = 20_000;
 /// The promise: writes work again this soon after space returns.
 const RECOVERY: Duration = Duration::from_secs(60);
+/// How long the alert may take, on a loaded machine (it is evaluated every
+/// second here).
+const ALERTED: Duration = Duration::from_secs(60);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_refuses_writes_cleanly_degrades_and_recovers_without_a_restart() {
@@ -35,11 +44,24 @@ async fn a_full_disk_refuses_writes_cleanly_degrades_and_recovers_without_a_rest
     let small = Tmpfs::mount(&dir.path().join("small"), TMPFS_SIZE);
     let data = small.path.join("data");
     let token = admin_token(&data);
-    let mut server = ServerProcess::new(env!("CARGO_BIN_EXE_cairn").as_ref(), &data, &[]);
+    let mut server = ServerProcess::new(
+        env!("CARGO_BIN_EXE_cairn").as_ref(),
+        &data,
+        &[
+            "--alert-evaluate-every",
+            "1s",
+            "--allow-private-notification-targets",
+        ],
+    );
     server.start().await;
     let channel = server.channel().await;
     let mut repos = RepositoryServiceClient::new(channel.clone());
-    let mut admin = AdminServiceClient::new(channel);
+    let mut admin = AdminServiceClient::new(channel.clone());
+    let mut alerts = AlertServiceClient::new(channel.clone());
+    let receiver = HttpReceiver::start().await;
+    webhook(channel, &token, &receiver.url("/hook")).await;
+    let reserve = data.join("cairn.reserve");
+    assert!(reserve.exists(), "the reserve is made at start");
 
     // Fill the filesystem to the last byte, then write until it refuses.
     let filler = small.path.join("filler");
@@ -72,20 +94,32 @@ async fn a_full_disk_refuses_writes_cleanly_degrades_and_recovers_without_a_rest
     let (code, probe) = readyz(&server).await;
     assert_eq!(code, 503, "{probe}");
     assert!(probe.contains("database writes failing"), "{probe}");
-    let metrics = reqwest::get(format!("{}/metrics", server.grpc_url()))
-        .await
-        .expect("metrics answer")
-        .text()
-        .await
-        .expect("metrics text");
     assert!(
-        metrics
-            .lines()
-            .any(|l| l.starts_with("cairn_store_writes_failing") && l.ends_with(" 1")),
-        "the gauge Prometheus alerts on: {metrics}"
+        failing_gauge(&server).await,
+        "the gauge Prometheus alerts on"
     );
     let listed = names(&mut repos, &token).await;
     assert_eq!(listed, acknowledged, "every acknowledged write is readable");
+
+    // The alert, written into the reserve's space, and told.
+    let full = Instant::now();
+    assert!(!reserve.exists(), "the reserve was released for the alert");
+    let alert = wait_alert(&mut alerts, &token, pb::AlertState::Firing).await;
+    assert!(alert.message.contains("disk is full"), "{alert:?}");
+    assert_eq!(alert.subject, "server");
+    let alerted_in = full.elapsed();
+    wait_event(&receiver, "alert.fired").await;
+    let told_in = full.elapsed();
+    // Other writes stay held back, saying why.
+    let held = create(&mut repos, &token, "held-back")
+        .await
+        .expect_err("held back");
+    assert_eq!(held.code(), Code::Unavailable, "{held:?}");
+    assert!(held.message().contains("disk is full"), "{held:?}");
+    assert!(
+        failing_gauge(&server).await,
+        "the gauge stays up while the reserve is spent"
+    );
 
     // Space returns: the server sees it by itself.
     std::fs::remove_file(&filler).expect("free the space");
@@ -104,6 +138,9 @@ async fn a_full_disk_refuses_writes_cleanly_degrades_and_recovers_without_a_rest
         .await
         .expect("a write after recovery");
     acknowledged.push("after-recovery".into());
+    assert!(reserve.exists(), "the reserve is remade");
+    wait_alert(&mut alerts, &token, pb::AlertState::Resolved).await;
+    wait_event(&receiver, "alert.resolved").await;
 
     // Nothing corrupt, nothing lost, nothing half-kept.
     server.kill();
@@ -116,11 +153,90 @@ async fn a_full_disk_refuses_writes_cleanly_degrades_and_recovers_without_a_rest
     assert!(!kept.contains(&refused_name));
     println!(
         "disk full: {} writes acknowledged on a full disk before the first refusal, 0 lost, \
+         alert raised in {:.1} s and at the webhook in {:.1} s, \
          recovered {:.1} s after space returned, integrity_check ok",
         acknowledged.len() - 1,
+        alerted_in.as_secs_f64(),
+        told_in.as_secs_f64(),
         recovered_in.as_secs_f64()
     );
     server.kill();
+}
+
+/// Whether `/metrics` says database writes are failing.
+async fn failing_gauge(server: &ServerProcess) -> bool {
+    let metrics = reqwest::get(format!("{}/metrics", server.grpc_url()))
+        .await
+        .expect("metrics answer")
+        .text()
+        .await
+        .expect("metrics text");
+    metrics
+        .lines()
+        .any(|l| l.starts_with("cairn_store_writes_failing") && l.ends_with(" 1"))
+}
+
+/// A webhook channel (every kind, every severity) to `url`.
+async fn webhook(channel: Channel, token: &str, url: &str) {
+    NotificationServiceClient::new(channel)
+        .create_channel(authorized(
+            pb::CreateChannelRequest {
+                name: "ops hook".into(),
+                config: Some(pb::ChannelConfig {
+                    config: Some(pb::channel_config::Config::Webhook(
+                        pb::WebhookChannelConfig {
+                            url: url.into(),
+                            ..Default::default()
+                        },
+                    )),
+                }),
+                ..Default::default()
+            },
+            token,
+        ))
+        .await
+        .expect("a webhook channel");
+}
+
+/// The server's storage alert, once it is in `state`.
+async fn wait_alert(
+    alerts: &mut AlertServiceClient<Channel>,
+    token: &str,
+    state: pb::AlertState,
+) -> pb::Alert {
+    let started = Instant::now();
+    loop {
+        let listed = alerts
+            .list_alerts(authorized(
+                pb::ListAlertsRequest {
+                    kind: pb::AlertKind::StorageFailing as i32,
+                    include_resolved: true,
+                    ..Default::default()
+                },
+                token,
+            ))
+            .await
+            .expect("list alerts")
+            .into_inner()
+            .alerts;
+        if let Some(alert) = listed.into_iter().find(|a| a.state == state as i32) {
+            return alert;
+        }
+        assert!(started.elapsed() < ALERTED, "no storage alert {state:?}");
+        cairn_testkit::poll_pause().await;
+    }
+}
+
+/// Waits for the webhook to receive a delivery of `event` about storage.
+async fn wait_event(receiver: &HttpReceiver, event: &str) {
+    let started = Instant::now();
+    while !receiver.received().iter().any(|r| {
+        let body = r.json();
+        body["event"] == event && body.to_string().contains("storage_failing")
+    }) {
+        assert!(started.elapsed() < ALERTED, "no {event} at the webhook");
+        cairn_testkit::poll_pause().await;
+    }
 }
 
 async fn create(
