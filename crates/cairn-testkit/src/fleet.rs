@@ -128,6 +128,32 @@ pub fn backup_now(host_id: i64, repository_id: i64, paths: &[&str]) -> pb::RunBa
     }
 }
 
+/// Backs `paths` of `host_id` up into `repository_id` now, waits for the
+/// job to end and asserts it succeeded; the job.
+pub async fn backup_succeeds(
+    server: &impl Reachable,
+    token: &str,
+    host_id: i64,
+    repository_id: i64,
+    paths: &[&str],
+) -> pb::Job {
+    let job = JobServiceClient::new(server.channel().await)
+        .run_backup(authorized(backup_now(host_id, repository_id, paths), token))
+        .await
+        .expect("run now")
+        .into_inner()
+        .job
+        .expect("job");
+    let done = wait_job(server, token, job.id, "the backup", ended).await;
+    assert_eq!(
+        done.status,
+        pb::JobStatus::Succeeded as i32,
+        "{}",
+        done.error
+    );
+    done
+}
+
 /// One approved agent whose restores may write below its state dir, an
 /// admin token, and clients: what most job tests start from.
 #[derive(Debug)]

@@ -16,8 +16,7 @@ use cairn_proto::v1::host_service_client::HostServiceClient;
 use cairn_proto::v1::job_service_client::JobServiceClient;
 use cairn_proto::v1::schedule_service_client::ScheduleServiceClient;
 use cairn_store::{Role, Scope};
-use cairn_testkit::fleet::{self, authorized, backup_now};
-use cairn_testkit::jobs::{ended, wait_job};
+use cairn_testkit::fleet::{self, authorized};
 use cairn_testkit::{ChildGuard, TestServer};
 
 use crate::netns::{PATIENCE, host, new_host, read, wait_for};
@@ -148,24 +147,8 @@ async fn skewed_agent_clocks_are_measured_and_never_expire_a_lease_or_fire_twice
     let mut jobs = JobServiceClient::new(server.channel().await);
     let mut figures = Vec::new();
     for (s, schedule) in skewed.iter().zip(&schedule_of) {
-        let job = jobs
-            .run_backup(authorized(
-                backup_now(s.host, s.repository, &[&source.display().to_string()]),
-                &token,
-            ))
-            .await
-            .expect("run now")
-            .into_inner()
-            .job
-            .expect("job")
-            .id;
-        let done = wait_job(&server, &token, job, "the backup", ended).await;
-        assert_eq!(
-            done.status,
-            pb::JobStatus::Succeeded as i32,
-            "{}",
-            done.error
-        );
+        let source = source.display().to_string();
+        fleet::backup_succeeds(&server, &token, s.host, s.repository, &[&source]).await;
 
         let fired = jobs
             .list_jobs(authorized(

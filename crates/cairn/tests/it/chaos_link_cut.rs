@@ -15,7 +15,7 @@ use cairn_proto::v1 as pb;
 use cairn_proto::v1::host_service_client::HostServiceClient;
 use cairn_proto::v1::job_service_client::JobServiceClient;
 use cairn_proto::v1::schedule_service_client::ScheduleServiceClient;
-use cairn_testkit::fleet::{self, authorized, backup_now};
+use cairn_testkit::fleet::{self, authorized};
 use cairn_testkit::jobs::{ended, wait_job};
 use cairn_testkit::{ChildGuard, Reachable, ServerProcess};
 use tonic::transport::Channel;
@@ -165,32 +165,14 @@ impl Cut<'_> {
 
         // A job run now ends later on the same stream than anything the
         // agent held from before: once it is in, the firing was judged.
-        let now = self
-            .jobs
-            .run_backup(authorized(
-                backup_now(self.host_id, self.repository, &[self.source]),
-                self.token,
-            ))
-            .await
-            .expect("run now")
-            .into_inner()
-            .job
-            .expect("job")
-            .id;
-        let done = wait_job(
+        fleet::backup_succeeds(
             self.server,
             self.token,
-            now,
-            "the backup after healing",
-            ended,
+            self.host_id,
+            self.repository,
+            &[self.source],
         )
         .await;
-        assert_eq!(
-            done.status,
-            pb::JobStatus::Succeeded as i32,
-            "{}",
-            done.error
-        );
 
         let runs = self.runs_of(schedule).await;
         assert_eq!(
