@@ -144,6 +144,9 @@ test('a hostname made of markup reads as text on the host list, the host page an
 test('a path made of markup reads as text in the job list, the job page and its log', async ({ page }) => {
   await visit(page, '/jobs', []);
   await visit(page, `/jobs/${failedJob}`, [MISSING]);
+  // restic named the path in its own output: a log line, not only the error.
+  await expect(page.locator('#job-log')).toContainText(MISSING);
+  expect(await breaches(page)).toEqual([]);
   await visit(page, '/alerts', []);
 });
 
