@@ -310,8 +310,16 @@ fn observe(meter: &Meter, state: &Arc<Mutex<Scraped>>) {
         .with_description("Alerts firing (not acknowledged, not resolved), by kind")
         .with_callback(move |o| {
             read(&s, |s| {
-                for (kind, n) in &s.gauges.alerts_firing {
-                    o.observe(*n, &[KeyValue::new("kind", kind.clone())]);
+                // Every kind has a series, 0 while none fires: a rule on
+                // `cairn_alerts_firing{kind="…"} > 0` never sees it vanish.
+                for kind in cairn_domain::AlertKind::ALL {
+                    let n = s
+                        .gauges
+                        .alerts_firing
+                        .iter()
+                        .find(|(k, _)| k.as_str() == kind.as_str())
+                        .map_or(0, |(_, n)| *n);
+                    o.observe(n, &[KeyValue::new("kind", kind.as_str())]);
                 }
             })
         })
