@@ -14,7 +14,9 @@ export async function ctl(args: string[], timeoutMs = 120_000): Promise<string> 
   try {
     const { stdout } = await run(env.cairn, ['ctl', '--server', env.baseUrl, ...args], {
       // The token travels in a file named in the environment, never in argv.
-      env: { ...process.env, CAIRN_TOKEN_FILE: ADMIN_TOKEN_FILE, CAIRN_TOKEN: '' },
+      // The server is this machine's own (on a veth address when the agent
+      // has a namespace): plaintext to it is the test fleet's, not a leak.
+      env: { ...process.env, CAIRN_TOKEN_FILE: ADMIN_TOKEN_FILE, CAIRN_TOKEN: '', CAIRN_ALLOW_PLAINTEXT: 'true' },
       timeout: timeoutMs,
     });
     return stdout;

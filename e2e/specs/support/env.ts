@@ -43,6 +43,9 @@ export const env = {
   restoreRoot: need('CAIRN_E2E_RESTORE_ROOT'),
   scratch: need('CAIRN_E2E_SCRATCH'),
   artifacts: need('CAIRN_E2E_ARTIFACTS'),
-  /** `loopback` today; issue #14 adds network namespaces. */
+  /** `netns` (the agent in a namespace of its own, its link cuttable) or `loopback`. */
   network: need('CAIRN_E2E_NETWORK'),
+  /** With `netns`: the namespace and the agent's end of the veth pair. */
+  netns: process.env.CAIRN_E2E_NETNS ?? '',
+  agentLink: process.env.CAIRN_E2E_AGENT_LINK ?? '',
 };
