@@ -6,14 +6,15 @@ CARGO ?= cargo
 DEMO_DIR ?= ./cairn-data
 DEMO_LISTEN ?= 127.0.0.1:8080
 
-.PHONY: all build test test-repeat fmt fmt-check lint unit browser deps demo docs docs-watch clean help bench bench-quick chaos fuzz
+.PHONY: all build test test-repeat fmt fmt-check lint unit browser e2e e2e-selftest deps demo docs docs-watch clean help bench bench-quick chaos fuzz
 
 all: build
 
 help:
 	@echo "make demo   - server + approved local agent + local repository + a first backup, on $(DEMO_LISTEN)"
 	@echo "make test   - formatting, clippy (warnings are errors) and every test, browser tests last"
-	@echo "make browser - the browser tests alone (e2e/run: Playwright + Chromium against a real server and agent)"
+	@echo "make browser - the browser tests alone (e2e/run: Playwright + Chromium against a real server and agent); make e2e is the same"
+	@echo "make e2e-selftest - a deliberately broken assertion fails the e2e run and leaves its artefacts"
 	@echo "make test-repeat - the whole CI from fresh clones, 5 times in a row (RUNS=n for another count)"
 	@echo "make build  - build the cairn binary"
 	@echo "make fmt    - format the code"
@@ -47,7 +48,15 @@ unit:
 browser:
 	CARGO=$(CARGO) e2e/run
 
-test: deps fmt-check lint unit browser
+# The same suite under the name the end-to-end docs use.
+e2e: browser
+
+# The runner's own check: a deliberately broken assertion must fail the run
+# and leave its screenshot, trace and logs behind (e2e/selftest).
+e2e-selftest:
+	CARGO=$(CARGO) e2e/selftest
+
+test: deps fmt-check lint unit e2e-selftest browser
 
 # The whole CI from fresh clones of HEAD, several times in a row: flaky tests
 # show up here, not in CI.
