@@ -55,17 +55,13 @@ async function hostileAgent(): Promise<number> {
     ],
     { stdio: ['ignore', log, log] },
   );
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    const row = (await ctl(['hosts', 'list'])).split('\n').find((l) => l.includes(HOSTNAME));
-    if (row) {
-      const id = Number(row.trim().split(/\s+/)[0]);
-      await ctl(['hosts', 'approve', String(id)]);
-      return id;
-    }
-    if (Date.now() > deadline) throw new Error(`the agent named ${HOSTNAME} never announced itself`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  const row = async () => (await ctl(['hosts', 'list'])).split('\n').find((l) => l.includes(HOSTNAME));
+  await expect
+    .poll(row, { message: `the agent named ${HOSTNAME} announces itself`, timeout: 120_000 })
+    .toBeDefined();
+  const id = Number((await row())?.trim().split(/\s+/)[0]);
+  await ctl(['hosts', 'approve', String(id)]);
+  return id;
 }
 
 test.beforeAll(async ({ browser }) => {

@@ -1,9 +1,10 @@
 //! A link cut exactly at a schedule firing: a real agent in a network
 //! namespace of the test's own, whose every packet is dropped from a second
-//! before its schedule fires. Twice: healed before the server's grace runs
-//! out (the firing, held in the agent, arrives late), and healed only after
-//! the server has seen the host go offline and recorded the firing as missed
-//! (the agent's spooled firing and the server's catch-up meet). Either way:
+//! before its schedule fires. Twice: healed once the agent has fired, before
+//! the server's grace runs out (the firing, held in the agent, arrives
+//! late), and healed only after the server has seen the host go offline and
+//! recorded the firing as missed (the agent's spooled firing and the
+//! server's catch-up meet). Either way:
 //! exactly one run once the link heals, and no firing silently missed.
 //!
 //! Network namespaces need root, as CI runs.
@@ -32,8 +33,8 @@ const GRACE: Duration = Duration::from_secs(20);
 /// How long the link stays down.
 #[derive(Clone, Copy, Debug)]
 enum Down {
-    /// A few seconds: well inside the grace, before either side gives up
-    /// on the connection.
+    /// Until the agent has fired into it: well inside the grace, before
+    /// either side gives up on the connection.
     Briefly,
     /// Until the server has marked the host offline and the firing missed.
     UntilMissed,
@@ -141,10 +142,9 @@ impl Cut<'_> {
             cairn_testkit::poll_pause().await;
         }
         let missed = match down {
-            Down::Briefly => {
-                tokio::time::sleep_until((cut + Duration::from_secs(5)).into()).await;
-                false
-            }
+            // Healed as soon as the agent has fired into the dead link: the
+            // firing waits in its stream, well inside the server's grace.
+            Down::Briefly => false,
             Down::UntilMissed => {
                 wait_for(&mut self.hosts, self.token, self.host_id, false, "offline").await;
                 self.wait_missed(schedule).await;
