@@ -1,5 +1,6 @@
 # What the browser tests need beyond `scripts/install-deps` (restic, rclone,
-# openssl, setpriv): Debian's Chromium and the pinned npm packages. Each is
+# openssl, setpriv): Debian's Chromium, Node.js 20 or later (lib/node.sh) and
+# the pinned npm packages. Each is
 # installed only when missing, so every run can call this.
 
 ensure_deps() {
@@ -13,20 +14,7 @@ ensure_deps() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium
   fi
 
-  if ! command -v node >/dev/null 2>&1; then
-    # Debian 12's own nodejs is 18; a NodeSource (or backports) source gives
-    # 20. Whatever apt has is tried, and the version checked below.
-    say "installing Node.js from apt"
-    local sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq nodejs || true
-    command -v npm >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq npm || true
-  fi
-  command -v node >/dev/null 2>&1 || die "Node.js 20 or later is needed (node is not on PATH, and apt has none)"
-  local major
-  major=$(node -p 'process.versions.node.split(".")[0]')
-  [ "$major" -ge 20 ] || die "Node.js 20 or later is needed (this is $(node --version)): add NodeSource's apt source for node_20.x and run again"
+  ensure_node
 
   # npm ci again only when package-lock.json changed since the last install;
   # Playwright never downloads a browser of its own: it drives Debian's.
