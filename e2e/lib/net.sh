@@ -24,20 +24,25 @@ setup_network() {
   subnet=$((id % 200 + 20))
   local name="cairn-e2e-$id" outer="ce2o$id" inner="ce2i$id"
   local outer_ip="10.233.$subnet.1" inner_ip="10.233.$subnet.2"
-  if ! command -v ip >/dev/null 2>&1 || ! ip netns add "$name" 2>/dev/null; then
-    say "network: namespaces are not available here (root and iproute2 are needed): the agent runs on loopback, and the weather spec is skipped"
+  E2E_NETNS=$name
+  E2E_VETH_OUTER=$outer
+  # Every step is checked: a chroot or a container can make a namespace yet
+  # refuse to enter it (`ip netns exec` needs / to be a mount point), and a
+  # half-made network must fall back, not fail the run.
+  if ! command -v ip >/dev/null 2>&1 ||
+    ! { ip netns add "$name" &&
+      ip link add "$outer" type veth peer name "$inner" &&
+      ip link set "$inner" netns "$name" &&
+      ip addr add "$outer_ip/30" dev "$outer" &&
+      ip link set "$outer" up &&
+      ip netns exec "$name" ip addr add "$inner_ip/30" dev "$inner" &&
+      ip netns exec "$name" ip link set "$inner" up &&
+      ip netns exec "$name" ip link set lo up; } 2>/dev/null; then
+    teardown_network
+    say "network: namespaces are not available here (root, iproute2 and a mount namespace that can be entered are needed): the agent runs on loopback, and the weather spec is skipped"
     export CAIRN_E2E_NETWORK=loopback
     return 0
   fi
-  E2E_NETNS=$name
-  E2E_VETH_OUTER=$outer
-  ip link add "$outer" type veth peer name "$inner"
-  ip link set "$inner" netns "$name"
-  ip addr add "$outer_ip/30" dev "$outer"
-  ip link set "$outer" up
-  ip netns exec "$name" ip addr add "$inner_ip/30" dev "$inner"
-  ip netns exec "$name" ip link set "$inner" up
-  ip netns exec "$name" ip link set lo up
   E2E_SERVER_HOST=$outer_ip
   E2E_AGENT_WRAP=(ip netns exec "$name")
   export CAIRN_E2E_NETWORK=netns
