@@ -9,6 +9,7 @@ mod admin_cmd;
 mod agent_cmd;
 mod ctl;
 mod demo_cmd;
+mod docs_cmd;
 mod logging;
 mod server_cmd;
 mod server_flags;
@@ -23,7 +24,7 @@ const EXIT_USAGE: u8 = 64;
 /// Cairn: a control plane for fleets of hosts backed up with restic.
 #[derive(Debug, Parser)]
 #[command(name = "cairn", version, propagate_version = true)]
-struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     command: Command,
 }
@@ -41,6 +42,10 @@ enum Command {
     /// Run the whole product on this machine: server, approved local agent,
     /// local repository, and a first backup.
     Demo(demo_cmd::DemoArgs),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell).
+    Completions(docs_cmd::CompletionsArgs),
+    /// Write a man page for every command into a directory.
+    Man(docs_cmd::ManArgs),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +60,12 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             };
         }
+    };
+    // Neither needs the runtime, a config or a network.
+    let cli = match cli.command {
+        Command::Completions(args) => return docs_cmd::completions(args),
+        Command::Man(args) => return docs_cmd::man(args),
+        _ => cli,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -73,6 +84,8 @@ fn main() -> ExitCode {
             Command::Ctl(args) => ctl::run(args).await,
             Command::Admin(args) => admin_cmd::run(args).await,
             Command::Demo(args) => demo_cmd::run(args).await,
+            Command::Completions(args) => docs_cmd::completions(args),
+            Command::Man(args) => docs_cmd::man(args),
         }
     })
 }

@@ -164,3 +164,88 @@ fn every_command_is_in_the_reference() {
         );
     }
 }
+
+/// `cairn man DIR` writes one page per command the reference walk finds,
+/// named for its path, each a man page that names its own command.
+#[test]
+fn man_pages_cover_every_command() {
+    let mut paths = Vec::new();
+    command_paths(Vec::new(), &mut paths);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("man1");
+    let output = cairn()
+        .arg("man")
+        .arg(&out)
+        .output()
+        .expect("run cairn man");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut written: Vec<String> = std::fs::read_dir(&out)
+        .expect("man dir")
+        .map(|entry| {
+            entry
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    written.sort();
+    let mut expected: Vec<String> = paths
+        .iter()
+        .map(|(path, _)| {
+            let mut name = vec!["cairn".to_string()];
+            name.extend(path.iter().cloned());
+            format!("{}.1", name.join("-"))
+        })
+        .collect();
+    expected.sort();
+    assert_eq!(written, expected);
+    let approve = std::fs::read_to_string(out.join("cairn-ctl-hosts-approve.1")).expect("page");
+    assert!(
+        approve.contains(".TH cairn-ctl-hosts-approve 1"),
+        "{approve}"
+    );
+    assert!(approve.contains("fingerprint"), "{approve}");
+}
+
+/// The bash completion script loads in bash and completes the binary's
+/// real subcommands; an unknown shell is a usage error that names the
+/// choices.
+#[test]
+fn bash_completions_load_and_know_the_subcommands() {
+    let output = cairn()
+        .args(["completions", "bash"])
+        .output()
+        .expect("run cairn");
+    assert!(output.status.success());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = dir.path().join("cairn.bash");
+    std::fs::write(&script, &output.stdout).expect("write script");
+    let check = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "set -e; source {}; complete -p cairn >/dev/null; COMP_WORDS=(cairn ct); COMP_CWORD=1; _cairn cairn ct cairn; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+            script.display()
+        ))
+        .output()
+        .expect("run bash");
+    let shown = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        check.status.success(),
+        "{shown}{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    assert!(shown.lines().any(|line| line == "ctl"), "{shown}");
+
+    let bad = cairn()
+        .args(["completions", "tcsh"])
+        .output()
+        .expect("run cairn");
+    assert_eq!(bad.status.code(), Some(64));
+    let error = String::from_utf8_lossy(&bad.stderr);
+    assert!(error.contains("tcsh") && error.contains("bash"), "{error}");
+}
