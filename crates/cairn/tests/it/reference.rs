@@ -60,6 +60,14 @@ fn command_paths(prefix: Vec<String>, out: &mut Vec<(Vec<String>, String)>) {
     }
 }
 
+/// `cairn ctl hosts` for the path `[ctl, hosts]`, joined by `separator`.
+fn command_name(path: &[String], separator: &str) -> String {
+    std::iter::once("cairn")
+        .chain(path.iter().map(String::as_str))
+        .collect::<Vec<_>>()
+        .join(separator)
+}
+
 fn cli_page() -> String {
     let mut paths = Vec::new();
     command_paths(Vec::new(), &mut paths);
@@ -69,19 +77,13 @@ fn cli_page() -> String {
         version = printed(&["--version"]).trim_start_matches("cairn ").trim()
     );
     for (path, _) in &paths {
-        let name = std::iter::once("cairn")
-            .chain(path.iter().map(String::as_str))
-            .collect::<Vec<_>>()
-            .join(" ");
+        let name = command_name(path, " ");
         let indent = "  ".repeat(path.len().saturating_sub(1));
         let anchor = name.replace(' ', "-");
         page.push_str(&format!("{indent}- [`{name}`](#{anchor})\n"));
     }
     for (path, help) in &paths {
-        let name = std::iter::once("cairn")
-            .chain(path.iter().map(String::as_str))
-            .collect::<Vec<_>>()
-            .join(" ");
+        let name = command_name(path, " ");
         page.push_str(&format!(
             "\n## {name}\n\n```text\n{}\n```\n",
             help.trim_end()
@@ -196,11 +198,7 @@ fn man_pages_cover_every_command() {
     written.sort();
     let mut expected: Vec<String> = paths
         .iter()
-        .map(|(path, _)| {
-            let mut name = vec!["cairn".to_string()];
-            name.extend(path.iter().cloned());
-            format!("{}.1", name.join("-"))
-        })
+        .map(|(path, _)| format!("{}.1", command_name(path, "-")))
         .collect();
     expected.sort();
     assert_eq!(written, expected);
