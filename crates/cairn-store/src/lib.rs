@@ -15,6 +15,7 @@ mod agent_seq;
 mod alert_inputs;
 mod alerts;
 mod audit;
+mod backup;
 pub mod codec;
 mod enrollment;
 mod error;
@@ -50,6 +51,7 @@ pub use alerts::{
     RuleChange, Severity,
 };
 pub use audit::{ActorKind, AuditEntry, AuditFilter, AuditRecord, Outcome};
+pub use backup::{DatabaseCopy, copy_database};
 pub use enrollment::{EnrollmentCheck, EnrollmentToken, NewEnrollmentToken};
 pub use error::{StoreError, StoreResult};
 pub use gauges::{Gauges, LastBackup};

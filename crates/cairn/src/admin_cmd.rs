@@ -58,6 +58,13 @@ enum AdminCommand {
         #[arg(long, default_value_t = 0)]
         ttl_days: u64,
     },
+    /// Copy the database, consistently, while the server runs (the sealing
+    /// key is not in the copy: back `seal.key` up separately).
+    BackupDatabase {
+        /// Where to write the copy; it must not exist yet.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
 }
 
 pub(crate) async fn run(args: AdminArgs) -> ExitCode {
@@ -73,12 +80,18 @@ pub(crate) async fn run(args: AdminArgs) -> ExitCode {
 
 async fn execute(args: AdminArgs) -> anyhow::Result<()> {
     let mut config = ServerConfig::for_data_dir(&args.data_dir);
+    let command = match args.command {
+        AdminCommand::BackupDatabase { out } => return backup_database(&config, &out),
+        provisioning => provisioning,
+    };
     // This command never serves: it needs no certificate.
     config.tls = cairn_server::config::TlsMode::Plaintext;
     let server = Server::open(config).await?;
     let api = server.api();
     let cli = Principal::local_cli();
-    match args.command {
+    match command {
+        // Handled above, before anything was opened.
+        AdminCommand::BackupDatabase { .. } => {}
         AdminCommand::CreateUser {
             username,
             role,
@@ -128,5 +141,19 @@ async fn execute(args: AdminArgs) -> anyhow::Result<()> {
             println!("{}", created.secret.expose());
         }
     }
+    Ok(())
+}
+
+/// Never through `Server::open`: a copy must not create, migrate or unseal
+/// anything.
+fn backup_database(config: &ServerConfig, out: &std::path::Path) -> anyhow::Result<()> {
+    let copy = cairn_store::copy_database(&config.database_path(), out)?;
+    println!(
+        "copied the database to {} ({} bytes, schema version {}); back up {} separately",
+        out.display(),
+        copy.bytes,
+        copy.schema_version,
+        config.key_path().display()
+    );
     Ok(())
 }
