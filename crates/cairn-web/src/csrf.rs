@@ -2,13 +2,15 @@
 //!
 //! 1. Every state-changing request must come from this site: the browser's
 //!    `Sec-Fetch-Site` must say `same-origin` (or `none`, a typed URL), and
-//!    failing that the `Origin` must match the `Host`. A request with neither
+//!    failing that the `Origin` must match the `Host` or be the origin of
+//!    `public_url` (what a browser sends through a reverse proxy, which may
+//!    pass the host on without its port). A request with neither
 //!    header does not come from a browser page and carries no ambient
 //!    authority worth forging.
 //! 2. Every state change by a signed-in operator must echo the session's CSRF
 //!    token, as the `_csrf` form field or the `X-CSRF-Token` header (HTMX).
 
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -42,13 +44,20 @@ pub(crate) async fn not_sent_from_elsewhere(request: Request, next: Next) -> Res
 }
 
 /// Layer 1: refuses cross-site state changes before any handler runs.
-pub(crate) async fn same_origin_only(request: Request, next: Next) -> Response {
+pub(crate) async fn same_origin_only(
+    State(public_origin): State<PublicOrigin>,
+    request: Request,
+    next: Next,
+) -> Response {
     let safe = matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     );
     let authority = request.uri().authority().map(|a| a.as_str().to_string());
-    if !safe && !is_same_origin(request.headers(), authority.as_deref()) {
+    if !safe
+        && !is_same_origin(request.headers(), authority.as_deref())
+        && !public_origin.is(request.headers())
+    {
         tracing::warn!(path = %request.uri().path(), "refused a cross-site request");
         return (StatusCode::FORBIDDEN, "cross-site request refused\n").into_response();
     }
@@ -74,6 +83,37 @@ fn is_same_origin(headers: &HeaderMap, authority: Option<&str>) -> bool {
             });
             matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
         }
+    }
+}
+
+/// The origin operators reach the console at (`public_url`'s scheme, host
+/// and port, the default port left out as browsers do).
+#[derive(Debug, Clone)]
+pub(crate) struct PublicOrigin(Option<String>);
+
+impl PublicOrigin {
+    pub(crate) fn of(public_url: &str) -> PublicOrigin {
+        let origin = public_url.split_once("://").and_then(|(scheme, rest)| {
+            let authority = rest.split(['/', '?', '#']).next()?.to_ascii_lowercase();
+            let authority = match scheme {
+                "https" => authority.strip_suffix(":443").unwrap_or(&authority),
+                "http" => authority.strip_suffix(":80").unwrap_or(&authority),
+                _ => return None,
+            }
+            .to_string();
+            (!authority.is_empty()).then(|| format!("{scheme}://{authority}"))
+        });
+        PublicOrigin(origin)
+    }
+
+    /// Whether the request's `Origin` is this origin (and fetch metadata,
+    /// when the browser sends it, does not say another site).
+    fn is(&self, headers: &HeaderMap) -> bool {
+        if let Some(site) = headers.get("sec-fetch-site") {
+            return matches!(site.to_str(), Ok("same-origin" | "none"));
+        }
+        let origin = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok());
+        matches!((origin, &self.0), (Some(o), Some(p)) if o.eq_ignore_ascii_case(p))
     }
 }
 
@@ -105,6 +145,26 @@ mod tests {
             map.insert(*k, HeaderValue::from_static(v));
         }
         map
+    }
+
+    #[test]
+    fn the_public_urls_origin_is_accepted_whatever_host_the_proxy_passes() {
+        let public = PublicOrigin::of("https://Cairn.example.com:443/console");
+        assert!(public.is(&headers(&[("origin", "https://cairn.example.com")])));
+        assert!(!public.is(&headers(&[("origin", "https://evil.example")])));
+        assert!(!public.is(&headers(&[("origin", "http://cairn.example.com")])));
+        assert!(!public.is(&headers(&[])), "no Origin is not this origin");
+        assert!(
+            !public.is(&headers(&[
+                ("origin", "https://cairn.example.com"),
+                ("sec-fetch-site", "cross-site")
+            ])),
+            "fetch metadata still decides"
+        );
+        let port = PublicOrigin::of("http://127.0.0.1:8080");
+        assert!(port.is(&headers(&[("origin", "http://127.0.0.1:8080")])));
+        assert!(!port.is(&headers(&[("origin", "http://127.0.0.1")])));
+        assert!(!PublicOrigin::of("not a url").is(&headers(&[("origin", "null")])));
     }
 
     #[test]

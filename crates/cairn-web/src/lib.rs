@@ -233,7 +233,10 @@ pub fn router(api: Api) -> Router {
             post(restore::restore).layer(operators()),
         )
         .route("/static/{name}", get(assets::asset))
-        .layer(from_fn(csrf::same_origin_only))
+        .layer(from_fn_with_state(
+            csrf::PublicOrigin::of(&web.api.public_url),
+            csrf::same_origin_only,
+        ))
         .layer(from_fn(headers::security_headers))
         .with_state(web)
 }

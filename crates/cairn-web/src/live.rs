@@ -170,9 +170,16 @@ where
             }
         }
     });
-    axum::response::sse::Sse::new(stream)
+    let mut response = axum::response::sse::Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
-        .into_response()
+        .into_response();
+    // nginx buffers a proxied response unless told not to, and a live view
+    // would then arrive in lumps (see the book's reverse-proxy section).
+    response.headers_mut().insert(
+        "x-accel-buffering",
+        axum::http::HeaderValue::from_static("no"),
+    );
+    response
 }
 
 /// `GET /events/fleet`: says `changed` whenever what the dashboard shows may

@@ -183,6 +183,8 @@ async fn the_fleet_stream_says_changed_is_capped_per_session_and_ends_with_the_s
     assert_eq!(stream.status(), StatusCode::OK);
     assert_eq!(stream.headers()["content-type"], "text/event-stream");
     assert!(stream.headers().contains_key("content-security-policy"));
+    // A proxy is told not to buffer it.
+    assert_eq!(stream.headers()["x-accel-buffering"], "no");
     approve(&server, host).await;
     let changed = tokio::time::timeout(
         Duration::from_secs(60),
