@@ -69,3 +69,36 @@ fn write_tree(dir: &Path, command: &clap::Command) -> std::io::Result<usize> {
     }
     Ok(count)
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every command and argument says what it is: the reference page, the
+    /// man pages and `--help` would otherwise list it bare.
+    #[test]
+    fn every_command_and_argument_has_help() {
+        let mut bare = Vec::new();
+        walk(&crate::Cli::command(), "cairn", &mut bare);
+        assert!(bare.is_empty(), "write a doc comment for each: {bare:#?}");
+    }
+
+    fn walk(command: &clap::Command, path: &str, bare: &mut Vec<String>) {
+        if command.get_about().is_none() && command.get_long_about().is_none() {
+            bare.push(path.to_string());
+        }
+        for arg in command.get_arguments() {
+            let generated = matches!(arg.get_id().as_str(), "help" | "version");
+            if !generated
+                && !arg.is_hide_set()
+                && arg.get_help().is_none()
+                && arg.get_long_help().is_none()
+            {
+                bare.push(format!("{path} {}", arg.get_id()));
+            }
+        }
+        for sub in command.get_subcommands() {
+            walk(sub, &format!("{path} {}", sub.get_name()), bare);
+        }
+    }
+}

@@ -23,6 +23,7 @@ pub(super) enum AlertsCommand {
         /// Only this kind (job_failed, host_offline, …).
         #[arg(long)]
         kind: Option<String>,
+        /// Only alerts about this host (its id).
         #[arg(long)]
         host: Option<i64>,
         /// info, warning or critical.
@@ -30,16 +31,23 @@ pub(super) enum AlertsCommand {
         severity: Option<String>,
     },
     /// Show one alert.
-    Show { id: i64 },
+    Show {
+        /// The alert's id.
+        id: i64,
+    },
     /// Acknowledge an alert: it notifies no more until it resolves.
     Ack {
+        /// The alert's id.
         id: i64,
+        /// Why, or what is being done (kept in the alert's history).
         #[arg(long, default_value = "")]
         note: String,
     },
     /// Take an acknowledgement back.
     Unack {
+        /// The alert's id.
         id: i64,
+        /// Why it needs attention again.
         #[arg(long, default_value = "")]
         note: String,
     },
@@ -49,8 +57,10 @@ pub(super) enum AlertsCommand {
     RuleSet {
         /// The rule's kind (job_failed, host_offline, backup_overdue, …).
         kind: String,
+        /// Whether the rule raises alerts at all (true or false).
         #[arg(long)]
         enabled: Option<bool>,
+        /// info, warning or critical.
         #[arg(long)]
         severity: Option<String>,
         /// The kind's threshold (seconds offline, overdue factor, missed runs, anomaly factor).
@@ -62,6 +72,7 @@ pub(super) enum AlertsCommand {
         /// Remind this often while unacknowledged (e.g. 4h), or "off".
         #[arg(long, value_name = "DURATION")]
         repeat_every: Option<String>,
+        /// Whether channels hear when the alert resolves (true or false).
         #[arg(long)]
         notify_on_resolve: Option<bool>,
     },
@@ -81,26 +92,32 @@ pub(super) enum OverrideCommand {
     Set {
         /// The rule's kind.
         kind: String,
+        /// The host it applies to (its id).
         #[arg(
             long,
             required_unless_present = "schedule",
             conflicts_with = "schedule"
         )]
         host: Option<i64>,
+        /// The schedule it applies to (its id).
         #[arg(long)]
         schedule: Option<i64>,
+        /// The threshold there, in the kind's unit (see `rule-set`).
         #[arg(long)]
         threshold: f64,
     },
     /// Clear such an override.
     Clear {
+        /// The rule's kind.
         kind: String,
+        /// The host it applied to (its id).
         #[arg(
             long,
             required_unless_present = "schedule",
             conflicts_with = "schedule"
         )]
         host: Option<i64>,
+        /// The schedule it applied to (its id).
         #[arg(long)]
         schedule: Option<i64>,
     },
@@ -112,16 +129,21 @@ pub(super) enum SilenceCommand {
     List,
     /// Open a window on a host from now.
     Add {
+        /// The host (its id).
         #[arg(long)]
         host: i64,
         /// How long (e.g. 2h).
         #[arg(long = "for", value_name = "DURATION")]
         length: String,
+        /// What the window is for ("kernel upgrade").
         #[arg(long, default_value = "")]
         note: String,
     },
     /// Delete a window (end it now).
-    Delete { id: i64 },
+    Delete {
+        /// The window's id.
+        id: i64,
+    },
 }
 
 fn kind_of(text: &str) -> anyhow::Result<AlertKind> {

@@ -64,13 +64,25 @@ pub(super) enum JobsCommand {
         trigger: Option<String>,
     },
     /// Show one job.
-    Get { id: i64 },
+    Get {
+        /// The job's id.
+        id: i64,
+    },
     /// Print a job's log.
-    Logs { id: i64 },
+    Logs {
+        /// The job's id.
+        id: i64,
+    },
     /// Cancel a job.
-    Cancel { id: i64 },
+    Cancel {
+        /// The job's id.
+        id: i64,
+    },
     /// Follow a job to its end; exit 0 only if it succeeded.
-    Watch { id: i64 },
+    Watch {
+        /// The job's id.
+        id: i64,
+    },
 }
 
 fn print_job(job: &pb::Job) {

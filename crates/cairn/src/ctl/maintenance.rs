@@ -11,31 +11,43 @@ use super::format::date;
 pub(super) enum MaintenanceCommand {
     /// List maintenance plans.
     List {
+        /// Only this host's plans (its id).
         #[arg(long)]
         host: Option<i64>,
     },
     /// Create or replace the plan of a host's use of a repository.
     Set(SetPlan),
     /// Delete a plan.
-    Delete { id: i64 },
+    Delete {
+        /// The plan's id.
+        id: i64,
+    },
 }
 
 #[derive(Debug, Args)]
 pub(super) struct SetPlan {
+    /// The host whose snapshots it keeps and forgets (its id).
     #[arg(long)]
     host: i64,
+    /// The repository (its id).
     #[arg(long = "repo")]
     repository: i64,
+    /// Keep the last N snapshots (0: not by this rule).
     #[arg(long, default_value_t = 0)]
     keep_last: u32,
+    /// Keep the last snapshot of each of the last N hours (0: not by this rule).
     #[arg(long, default_value_t = 0)]
     keep_hourly: u32,
+    /// Keep the last snapshot of each of the last N days (0: not by this rule).
     #[arg(long, default_value_t = 0)]
     keep_daily: u32,
+    /// Keep the last snapshot of each of the last N weeks (0: not by this rule).
     #[arg(long, default_value_t = 0)]
     keep_weekly: u32,
+    /// Keep the last snapshot of each of the last N months (0: not by this rule).
     #[arg(long, default_value_t = 0)]
     keep_monthly: u32,
+    /// Keep the last snapshot of each of the last N years (0: not by this rule).
     #[arg(long, default_value_t = 0)]
     keep_yearly: u32,
     /// Keep snapshots with this tag (repeatable).

@@ -92,7 +92,9 @@ pub(super) enum NotificationsCommand {
     List,
     /// Add a channel.
     Add {
+        /// What it sends through.
         kind: KindArg,
+        /// A name for it, shown in the console and in deliveries.
         #[arg(long)]
         name: String,
         /// Create it turned off.
@@ -103,7 +105,9 @@ pub(super) enum NotificationsCommand {
     },
     /// Change a channel: only what is given changes; secrets not given stay.
     Update {
+        /// The channel's id.
         id: i64,
+        /// A new name.
         #[arg(long)]
         name: Option<String>,
         /// Turn it on (true) or off (false).
@@ -113,14 +117,21 @@ pub(super) enum NotificationsCommand {
         flags: ChannelFlags,
     },
     /// Remove a channel.
-    Remove { id: i64 },
+    Remove {
+        /// The channel's id.
+        id: i64,
+    },
     /// Send a test through a channel now; fails if it was not accepted.
-    Test { id: i64 },
+    Test {
+        /// The channel's id.
+        id: i64,
+    },
     /// The latest deliveries with every attempt.
     Deliveries {
         /// Only this channel's.
         #[arg(long)]
         channel: Option<i64>,
+        /// How many deliveries to show.
         #[arg(long, default_value_t = 20)]
         limit: u32,
     },

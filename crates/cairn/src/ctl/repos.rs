@@ -14,11 +14,13 @@ use crate::read_secret;
 pub(super) enum ReposCommand {
     /// List repositories (optionally those a host may use).
     List {
+        /// Only those this host may use (its id).
         #[arg(long)]
         host: Option<i64>,
     },
     /// Create a repository. Its URL and password are sealed on the server.
     Create {
+        /// A name for it, unique on this server.
         #[arg(long)]
         name: String,
         /// The restic repository URL (a URL with credentials is better given
@@ -38,7 +40,9 @@ pub(super) enum ReposCommand {
     /// Change a repository: only what is given changes. Its URL, password
     /// and backend keys stay sealed on the server.
     Update {
+        /// The repository's id.
         id: i64,
+        /// A new name.
         #[arg(long)]
         name: Option<String>,
         /// A new repository URL (one with credentials is better given with
@@ -60,16 +64,23 @@ pub(super) enum ReposCommand {
         unset_env: Vec<String>,
     },
     /// Delete a repository from Cairn (its data stays where it is).
-    Delete { id: i64 },
+    Delete {
+        /// The repository's id.
+        id: i64,
+    },
     /// Let a host use a repository.
     Assign {
+        /// The repository's id.
         id: i64,
+        /// The host (its id).
         #[arg(long)]
         host: i64,
     },
     /// Stop a host from using a repository.
     Unassign {
+        /// The repository's id.
         id: i64,
+        /// The host (its id).
         #[arg(long)]
         host: i64,
     },

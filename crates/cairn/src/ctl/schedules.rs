@@ -11,6 +11,7 @@ use super::format::{date, pending_state_name};
 pub(super) enum SchedulesCommand {
     /// List schedules (with their next firing and whether they are overdue).
     List {
+        /// Only this host's (its id).
         #[arg(long)]
         host: Option<i64>,
     },
@@ -19,15 +20,26 @@ pub(super) enum SchedulesCommand {
     /// Replace a schedule's fields (its host and repository stay).
     Edit(EditSchedule),
     /// Turn a schedule on.
-    Enable { id: i64 },
+    Enable {
+        /// The schedule's id.
+        id: i64,
+    },
     /// Turn a schedule off.
-    Disable { id: i64 },
+    Disable {
+        /// The schedule's id.
+        id: i64,
+    },
     /// Delete a schedule.
-    Delete { id: i64 },
+    Delete {
+        /// The schedule's id.
+        id: i64,
+    },
     /// List missed runs and how catch-up settled them.
     Missed {
+        /// Only this schedule's (its id).
         #[arg(long)]
         schedule: Option<i64>,
+        /// Only this host's (its id).
         #[arg(long)]
         host: Option<i64>,
     },
@@ -35,8 +47,10 @@ pub(super) enum SchedulesCommand {
 
 #[derive(Debug, Args)]
 pub(super) struct CreateSchedule {
+    /// The host that backs up (its id).
     #[arg(long)]
     host: i64,
+    /// The repository it backs up to (its id).
     #[arg(long = "repo")]
     repository: i64,
     #[command(flatten)]
@@ -58,6 +72,7 @@ pub(super) struct EditSchedule {
 /// What a schedule does and when, as create and edit take it.
 #[derive(Debug, Args)]
 pub(super) struct ScheduleArgs {
+    /// A name for it, unique on its host.
     #[arg(long)]
     name: String,
     /// Cron expression: five fields, or six with seconds (write `5-59/5`, not `5/5`).
@@ -69,8 +84,10 @@ pub(super) struct ScheduleArgs {
     /// A path to back up (repeatable).
     #[arg(long = "path", required = true)]
     paths: Vec<String>,
+    /// An exclude pattern, as restic's --exclude (repeatable).
     #[arg(long = "exclude")]
     excludes: Vec<String>,
+    /// A tag for its snapshots (repeatable).
     #[arg(long = "tag")]
     tags: Vec<String>,
     /// A hook defined in the host's agent.toml (repeatable).

@@ -54,6 +54,7 @@ fn overwrite_mode(text: &str) -> Result<RestoreOverwrite, String> {
 pub(super) enum SnapshotsCommand {
     /// List a repository's cached snapshots, newest first.
     List {
+        /// The repository (its id).
         #[arg(long = "repo")]
         repository: i64,
         /// Only those this host made.
@@ -65,8 +66,10 @@ pub(super) enum SnapshotsCommand {
     },
     /// List one directory of a snapshot (restic ls, run on a host).
     Browse {
+        /// The repository (its id).
         #[arg(long = "repo")]
         repository: i64,
+        /// The snapshot's id (or its short form).
         #[arg(long)]
         snapshot: String,
         /// The directory; the snapshot's root when left out.
@@ -78,6 +81,7 @@ pub(super) enum SnapshotsCommand {
     },
     /// Compare two snapshots (restic diff, run on a host).
     Diff {
+        /// The repository (its id).
         #[arg(long = "repo")]
         repository: i64,
         /// The older snapshot.
@@ -90,8 +94,10 @@ pub(super) enum SnapshotsCommand {
     },
     /// List the repository anew on a host.
     Refresh {
+        /// The repository (its id).
         #[arg(long = "repo")]
         repository: i64,
+        /// The host that lists it (default: one that uses the repository).
         #[arg(long)]
         host: Option<i64>,
     },
