@@ -6,7 +6,7 @@ CARGO ?= cargo
 DEMO_DIR ?= ./cairn-data
 DEMO_LISTEN ?= 127.0.0.1:8080
 
-.PHONY: all build test test-repeat fmt fmt-check lint unit browser e2e e2e-selftest deps demo reference deb deb-check package-check docs-check docs docs-watch clean help bench bench-quick chaos fuzz
+.PHONY: all build test test-repeat fmt fmt-check lint unit browser e2e e2e-selftest deps demo reference deb deb-check package-check docs-check docs docs-watch screenshots screenshots-check clean help bench bench-quick chaos fuzz
 
 all: build
 
@@ -21,6 +21,7 @@ help:
 	@echo "make deb   - the .deb (server, agent, units, completions, man pages) into target/debian/; deb-check runs lintian"
 	@echo "make reference - regenerate the book's command-line and example-config pages from the binary"
 	@echo "make docs   - build the book into docs/book/book (make docs-watch serves it)"
+	@echo "make screenshots - the README's six images, captured live from a fresh server (Playwright) into docs/screenshots/"
 	@echo "make bench  - the benchmark suite on a release build, each row beside a reference; writes the book's table"
 	@echo "make chaos  - the long fault suite: 200 server kill -9 cycles under real backups (CHAOS_CYCLES=n, CAIRN_CHAOS_SEED=s replays)"
 	@echo "make fuzz   - cargo-fuzz on every decoder of outside bytes, FUZZ_SECONDS (60) each; crashes are kept as regression tests"
@@ -58,7 +59,7 @@ e2e: browser
 e2e-selftest:
 	CARGO=$(CARGO) e2e/selftest
 
-test: deps fmt-check lint unit package-check docs-check e2e-selftest browser
+test: deps fmt-check lint unit package-check docs-check e2e-selftest screenshots-check browser
 
 # The whole CI from fresh clones of HEAD, several times in a row: flaky tests
 # show up here, not in CI.
@@ -130,6 +131,17 @@ docs-check:
 
 docs-watch:
 	$(MDBOOK) serve docs/book
+
+# The README's six screenshots (login, dashboard, add-host, alerts, settings,
+# audit log), captured from a fresh server bootstrap by the readme project of
+# the browser suite. screenshots-check, in make test, captures them into a
+# scratch directory so the command cannot rot; it runs before `browser`,
+# which starts from clean artefacts.
+screenshots:
+	CARGO=$(CARGO) CAIRN_E2E_README=1 e2e/run --project=readme
+
+screenshots-check:
+	@out=$$(mktemp -d); trap 'rm -rf "$$out"' EXIT; 	CARGO=$(CARGO) CAIRN_E2E_README=1 CAIRN_E2E_README_OUT="$$out" e2e/run --project=readme && 	n=$$(ls "$$out"/*.png | wc -l) && [ "$$n" -eq 6 ] || { echo "screenshots-check: expected 6 images in $$out"; exit 1; }
 
 clean:
 	$(CARGO) clean

@@ -7,6 +7,7 @@
 //   console    every page, axe, screenshots, a backup from the UI
 //   weather    the agent's link cut and healed: offline, alerted, missed, drained
 //   attacks    stored XSS planted in every outside text, checked in the browser
+//   readme     `make screenshots` alone (CAIRN_E2E_README=1): the README's images
 import { defineConfig } from '@playwright/test';
 import { ADMIN_STATE } from './specs/support/env';
 
@@ -63,6 +64,11 @@ export default defineConfig({
     video: 'off',
   },
   projects: [
+    // `make screenshots` runs this one alone, on a server of its own: it
+    // spends the setup link, so a normal run leaves it out.
+    ...(process.env.CAIRN_E2E_README === '1'
+      ? [{ name: 'readme', testMatch: 'readme/*.spec.ts' }]
+      : []),
     {
       // Checks of the harness itself, no browser: compose.e2e.yml in step
       // with the runner.

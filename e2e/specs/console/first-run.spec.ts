@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import { expect, test } from '@playwright/test';
 import { ctl } from '../support/cairn';
-import { axeViolations, loadCleanly, screenshotAll, SCHEMES, useScheme } from '../support/console';
+import { axeViolations, createFirstAdmin, loadCleanly, screenshotAll, SCHEMES, useScheme } from '../support/console';
 import { ADMIN_STATE, ADMIN_TOKEN_FILE, env } from '../support/env';
 
 test.describe.configure({ mode: 'serial' });
@@ -20,12 +20,7 @@ test('the setup page loads cleanly, is accessible and fits a phone', async ({ pa
 });
 
 test('the setup link makes the first admin, signed in, and then stops working', async ({ page, browser }) => {
-  await page.goto(env.setupUrl);
-  await page.getByLabel('Username').fill(env.adminUser);
-  await page.getByLabel(/^Password \(at least/).fill(env.adminPassword);
-  await page.getByLabel('Password again').fill(env.adminPassword);
-  await page.getByRole('button', { name: 'Create admin and sign in' }).click();
-  await expect(page.locator('nav .who')).toContainText(env.adminUser);
+  await createFirstAdmin(page);
 
   // The link works once: a second browser gets "setup is complete".
   const other = await browser.newContext();

@@ -160,3 +160,13 @@ export async function screenshotAll(page: Page, name: string): Promise<string[]>
   await useScheme(page, 'light');
   return overflows;
 }
+
+/** Spends the one-time setup link on the first admin, who is then signed in. */
+export async function createFirstAdmin(page: Page): Promise<void> {
+  await page.goto(env.setupUrl);
+  await page.getByLabel('Username').fill(env.adminUser);
+  await page.getByLabel(/^Password \(at least/).fill(env.adminPassword);
+  await page.getByLabel('Password again').fill(env.adminPassword);
+  await page.getByRole('button', { name: 'Create admin and sign in' }).click();
+  await expect(page.locator('nav .who')).toContainText(env.adminUser);
+}
