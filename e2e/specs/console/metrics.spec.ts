@@ -1,5 +1,5 @@
 // /metrics after the operator's flow (a host approved, backups run): every
-// metric the book's Observability chapter documents is served, with its
+// metric the book's metrics reference documents is served, with its
 // documented type, and the ones the flow drives carry what happened.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -7,9 +7,9 @@ import { expect, test } from '@playwright/test';
 import { ctl } from '../support/cairn';
 import { ADMIN_TOKEN_FILE } from '../support/env';
 
-const BOOK = path.join(__dirname, '..', '..', '..', 'docs', 'book', 'src', 'observability.md');
+const BOOK = path.join(__dirname, '..', '..', '..', 'docs', 'book', 'src', 'reference', 'metrics.md');
 
-/** The documented families: the table rows of the chapter, name and type. */
+/** The documented families: the table rows of the reference page, name and type. */
 function documented(): { name: string; type: string }[] {
   const rows = fs.readFileSync(BOOK, 'utf8').split('\n');
   return rows

@@ -10,8 +10,8 @@
 //!   counters. The database part is a few aggregate queries bounded by the
 //!   number of hosts and repositories, never by the jobs kept.
 //!
-//! Every name is listed, with type and labels, in the book's observability
-//! chapter (a test checks the endpoint against it).
+//! Every name is listed, with type and labels, in the book's metrics
+//! reference (a test checks the endpoint against it, both ways).
 //!
 //! [`JobHub::finished`]: crate::jobs::JobHub::finished
 

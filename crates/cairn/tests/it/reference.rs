@@ -104,6 +104,7 @@ fn example_page(title: &str, what: &str, args: &[&str]) -> String {
 fn pages() -> Vec<(&'static str, String)> {
     vec![
         ("cli.md", cli_page()),
+        ("grpc.md", super::grpc_reference::grpc_page().0),
         (
             "server-config.md",
             example_page(
