@@ -80,15 +80,27 @@ impl Comments {
     }
 }
 
-/// A proto comment as one line of Markdown: lines joined, table pipes escaped.
+/// A proto comment as one line of Markdown: lines joined, table pipes
+/// escaped, and `<…>` outside code spans shown as text, not taken for HTML.
 fn paragraph(comment: &str) -> String {
-    comment
+    let line = comment
         .lines()
         .map(str::trim)
         .filter(|line| !line.is_empty())
         .collect::<Vec<_>>()
         .join(" ")
-        .replace('|', "\\|")
+        .replace('|', "\\|");
+    line.split('`')
+        .enumerate()
+        .map(|(i, part)| {
+            if i % 2 == 0 {
+                part.replace('<', "&lt;").replace('>', "&gt;")
+            } else {
+                part.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("`")
 }
 
 /// `.cairn.v1.Host` → a link to its heading; other packages' types as code.
