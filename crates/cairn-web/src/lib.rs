@@ -31,6 +31,7 @@ mod host_run;
 mod host_snapshots;
 mod hosts;
 mod job_events;
+mod job_log_file;
 mod jobs;
 mod least;
 mod live;
@@ -203,6 +204,7 @@ pub fn router(api: Api) -> Router {
         .route("/jobs/{id}", get(jobs::detail))
         .route("/jobs/{id}/cancel", post(jobs::cancel).layer(operators()))
         .route("/jobs/{id}/events", get(job_events::events))
+        .route("/jobs/{id}/log", get(job_log_file::download))
         .route("/events/fleet", get(live::fleet))
         .route("/hosts/{id}/snapshots", get(host_snapshots::for_host))
         .route("/snapshots", get(snapshots::list))

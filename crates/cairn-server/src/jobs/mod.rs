@@ -10,6 +10,7 @@
 
 mod events;
 mod hub;
+mod log_export;
 mod scheduled;
 pub(crate) mod snapshots;
 mod watch;
@@ -24,6 +25,7 @@ use cairn_store::{
 
 pub use events::{Event, JobEvent};
 pub use hub::{JobHub, JobResult};
+pub use log_export::LogFormat;
 pub use scheduled::schedule_spec;
 pub use snapshots::{RestoreCheck, RestoreRequest};
 pub use watch::JobWatch;

@@ -1,6 +1,7 @@
 //! The console's jobs pages over real HTTP: the list with its filters in the
-//! URL, one job with its live stream, cancel; hostile strings render inert,
-//! and a viewer can neither see nor use a cancel.
+//! URL, one job with its live stream and its log as a download, cancel;
+//! hostile strings render inert, and a viewer can neither see nor use a
+//! cancel.
 
 use std::time::Duration;
 
@@ -256,5 +257,90 @@ async fn a_long_log_opens_at_its_newest_lines_and_says_what_it_left_out() {
     assert!(
         page.contains("201 earlier lines are not shown"),
         "and it says so"
+    );
+}
+
+#[tokio::test]
+async fn the_whole_log_downloads_as_text_and_as_json_lines() {
+    let server = TestServer::start().await;
+    let cookie = signed_in(&server, "ann", Role::Viewer).await;
+    let job = hostile_job(&server).await;
+    let store = server.store().await;
+    let host = store.job(job).await.expect("job").host_id;
+    // More than one page of the store's reads.
+    let lines = (0..6_000)
+        .map(|n| LogLine {
+            at: 1_767_225_600_000 + n,
+            stream: LogStream::Stderr,
+            level: LogLevel::Warn,
+            line: format!("line number {n:04}"),
+        })
+        .collect();
+    let effect = cairn_store::append_job_log(host, job, lines, 10_000);
+    store
+        .apply_agent_message_with(host, 2, 2, effect)
+        .await
+        .expect("log");
+    let (_, page) = get_page(&server, &cookie, &format!("/jobs/{}", job.0)).await;
+    assert!(page.contains(&format!("/jobs/{}/log?format=ndjson", job.0)));
+
+    let download = |format: &'static str| {
+        server
+            .http()
+            .get(format!("{}/jobs/{}/log?format={format}", server.url, job.0))
+            .header(COOKIE, &cookie)
+            .send()
+    };
+    let text = download("txt").await.expect("txt");
+    assert_eq!(text.status(), StatusCode::OK);
+    assert_eq!(text.headers()["content-type"], "text/plain; charset=utf-8");
+    assert_eq!(
+        text.headers()["content-disposition"],
+        format!("attachment; filename=\"cairn-job-{}.txt\"", job.0)
+    );
+    let body = text.text().await.expect("body");
+    let rows: Vec<&str> = body.lines().collect();
+    assert_eq!(rows.len(), 6_001, "every line, the first page and the rest");
+    assert!(
+        rows[0].ends_with(&format!("stdout info file {HOSTILE}")),
+        "{}",
+        rows[0]
+    );
+    assert_eq!(
+        rows[6_000],
+        "2026-01-01T00:00:05.999Z stderr warn line number 5999"
+    );
+
+    let json = download("ndjson").await.expect("ndjson");
+    assert_eq!(json.headers()["content-type"], "application/x-ndjson");
+    let body = json.text().await.expect("body");
+    let parsed: Vec<serde_json::Value> = body
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON object per line"))
+        .collect();
+    assert_eq!(parsed.len(), 6_001);
+    assert_eq!(parsed[0]["line"], format!("file {HOSTILE}"));
+    assert_eq!(parsed[6_000]["level"], "warn");
+
+    let refused = download("html").await.expect("html");
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let missing = server
+        .http()
+        .get(format!("{}/jobs/999999/log?format=txt", server.url))
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .expect("missing");
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    let anonymous = server
+        .http()
+        .get(format!("{}/jobs/{}/log?format=txt", server.url, job.0))
+        .send()
+        .await
+        .expect("anonymous");
+    assert!(
+        !anonymous.status().is_success(),
+        "no log without a session: {}",
+        anonymous.status()
     );
 }
