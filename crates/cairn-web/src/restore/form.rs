@@ -20,6 +20,8 @@ pub(super) struct Posted {
     pub(super) step: String,
     /// The directory the operator was looking at.
     pub(super) at: String,
+    /// The hostname typed to confirm a restore in place.
+    pub(super) confirm_host: String,
     pub(super) fields: RestoreFields,
 }
 
@@ -28,6 +30,7 @@ pub(super) fn parse(body: &[u8]) -> Posted {
         csrf: String::new(),
         step: String::new(),
         at: "/".into(),
+        confirm_host: String::new(),
         fields: RestoreFields::default(),
     };
     // A field repeated (the ticked paths) is why this is not `Form`.
@@ -37,6 +40,7 @@ pub(super) fn parse(body: &[u8]) -> Posted {
             "_csrf" => posted.csrf = value,
             "step" => posted.step = value,
             "at" => posted.at = value,
+            "confirm_host" => posted.confirm_host = value,
             "select" => {
                 posted.fields.selected.insert(value);
             }

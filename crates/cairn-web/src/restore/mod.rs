@@ -164,6 +164,11 @@ struct SummaryPage {
     overwrite: &'static str,
     overwrite_explain: &'static str,
     cross_host: bool,
+    /// The files land where they were, over the host's own: the operator
+    /// types the hostname to confirm.
+    in_place: bool,
+    /// Why the confirm did not run (a hostname not typed as it is).
+    error: Option<String>,
     ctl: String,
     /// The form's fields, carried to the confirm (and back to the form).
     selected: Vec<String>,
@@ -208,7 +213,24 @@ pub(crate) async fn restore(
         }
     };
     let host = request.target_host.0;
-    if posted.step == "confirm" {
+    let target_host = match web.api.fleet.get_host(&p, request.target_host).await {
+        Ok(view) => view,
+        Err(err) => {
+            let (bad, text) = refusal(&err, host);
+            fields.bad = bad;
+            fields.error = Some(text);
+            return back(fields, status_of(&err)).await;
+        }
+    };
+    let hostname = target_host.host.facts.hostname.clone();
+    let in_place = request.target_path.trim_end_matches('/').is_empty();
+    let mut error = None;
+    if posted.step == "confirm" && in_place && posted.confirm_host.trim() != hostname {
+        // Back to the summary, which asks for the name: nothing is queued.
+        error = Some(format!(
+            "This restore writes over {hostname}'s own files: type its hostname to confirm."
+        ));
+    } else if posted.step == "confirm" {
         return match web.api.jobs.restore(&p, request).await {
             Ok(job) => Redirect::to(&format!("/jobs/{}", job.id.0)).into_response(),
             Err(err) => {
@@ -228,10 +250,6 @@ pub(crate) async fn restore(
             return back(fields, status_of(&err)).await;
         }
     };
-    let target_host = match web.api.fleet.get_host(&p, request.target_host).await {
-        Ok(view) => view,
-        Err(err) => return error_page(err),
-    };
     let root = request.target_path.trim_end_matches('/');
     let everything = request.includes.is_empty();
     let items = if everything {
@@ -245,7 +263,12 @@ pub(crate) async fn restore(
             .map(|p| (p.clone(), format!("{root}{p}")))
             .collect()
     };
-    SummaryPage {
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let page = SummaryPage {
         user: p.user.clone(),
         csrf: csrf_of(&p),
         facts: snapshot_row(&snap, &repo.name),
@@ -254,7 +277,7 @@ pub(crate) async fn restore(
         items,
         everything,
         host_id: host,
-        hostname: target_host.host.facts.hostname,
+        hostname,
         host_online: target_host.online,
         target: request.target_path.clone(),
         verify: request.verify,
@@ -262,11 +285,13 @@ pub(crate) async fn restore(
         overwrite: request.overwrite.as_str(),
         overwrite_explain: explain(request.overwrite),
         cross_host: checked.cross_host,
+        in_place,
         ctl: ctl_line(&request),
         selected: fields.selected.into_iter().collect(),
         host_field: fields.host,
         target_field: fields.target,
         limit_field: fields.limit,
-    }
-    .into_response()
+        error,
+    };
+    (status, page).into_response()
 }
