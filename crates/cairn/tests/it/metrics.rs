@@ -89,7 +89,7 @@ fn families(text: &str) -> Vec<(String, String)> {
 }
 
 /// The metrics reference's table: `| \`name\` | type | …` rows.
-fn documented() -> Vec<(String, String)> {
+pub(super) fn documented() -> Vec<(String, String)> {
     REFERENCE
         .lines()
         .filter_map(|l| l.strip_prefix("| `"))
