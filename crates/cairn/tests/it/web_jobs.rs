@@ -37,6 +37,32 @@ async fn hostile_job(server: &TestServer) -> JobId {
     job
 }
 
+/// `count` more log lines for `job`, "line number 0000" on, a millisecond
+/// apart, as its agent's second message.
+async fn append_numbered_lines(
+    server: &TestServer,
+    job: JobId,
+    count: i64,
+    stream: LogStream,
+    level: LogLevel,
+) {
+    let store = server.store().await;
+    let host = store.job(job).await.expect("job").host_id;
+    let lines = (0..count)
+        .map(|n| LogLine {
+            at: 1_767_225_600_000 + n,
+            stream,
+            level,
+            line: format!("line number {n:04}"),
+        })
+        .collect();
+    let effect = cairn_store::append_job_log(host, job, lines, 10_000);
+    store
+        .apply_agent_message_with(host, 2, 2, effect)
+        .await
+        .expect("log");
+}
+
 fn inert(html: &str) {
     assert!(!html.contains("<script>alert"), "raw markup in the page");
     assert!(!html.contains("<img src=x"), "raw markup in the page");
@@ -230,21 +256,7 @@ async fn a_long_log_opens_at_its_newest_lines_and_says_what_it_left_out() {
     let server = TestServer::start().await;
     let cookie = signed_in(&server, "ann", Role::Viewer).await;
     let job = hostile_job(&server).await;
-    let store = server.store().await;
-    let host = store.job(job).await.expect("job").host_id;
-    let lines = (0..700)
-        .map(|n| LogLine {
-            at: 1_767_225_600_000,
-            stream: LogStream::Stdout,
-            level: LogLevel::Info,
-            line: format!("line number {n:04}"),
-        })
-        .collect();
-    let effect = cairn_store::append_job_log(host, job, lines, 10_000);
-    store
-        .apply_agent_message_with(host, 2, 2, effect)
-        .await
-        .expect("log");
+    append_numbered_lines(&server, job, 700, LogStream::Stdout, LogLevel::Info).await;
     let (_, page) = get_page(&server, &cookie, &format!("/jobs/{}", job.0)).await;
     assert!(
         page.contains("line number 0699"),
@@ -265,22 +277,8 @@ async fn the_whole_log_downloads_as_text_and_as_json_lines() {
     let server = TestServer::start().await;
     let cookie = signed_in(&server, "ann", Role::Viewer).await;
     let job = hostile_job(&server).await;
-    let store = server.store().await;
-    let host = store.job(job).await.expect("job").host_id;
     // More than one page of the store's reads.
-    let lines = (0..6_000)
-        .map(|n| LogLine {
-            at: 1_767_225_600_000 + n,
-            stream: LogStream::Stderr,
-            level: LogLevel::Warn,
-            line: format!("line number {n:04}"),
-        })
-        .collect();
-    let effect = cairn_store::append_job_log(host, job, lines, 10_000);
-    store
-        .apply_agent_message_with(host, 2, 2, effect)
-        .await
-        .expect("log");
+    append_numbered_lines(&server, job, 6_000, LogStream::Stderr, LogLevel::Warn).await;
     let (_, page) = get_page(&server, &cookie, &format!("/jobs/{}", job.0)).await;
     assert!(page.contains(&format!("/jobs/{}/log?format=ndjson", job.0)));
 
