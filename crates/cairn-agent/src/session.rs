@@ -264,6 +264,7 @@ impl Agent {
                 last_seq: self.spool.last_seq(),
                 schedule_set_version: self.scheduler.version(),
                 running_job_ids: self.runner.running(),
+                protocol_version: cairn_domain::protocol::PROTOCOL_VERSION,
             })),
         };
         if tx.send(hello).await.is_err() {
@@ -320,6 +321,8 @@ impl Agent {
                                         "waiting for an operator to approve this host; compare the fingerprint"
                                     );
                                 }
+                                // Rejected or incompatible: retried slowly (an
+                                // operator's decision or an upgrade changes it).
                                 _ => return End::Refused(welcome.reason),
                             }
                         }

@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 mod kinds;
+pub mod protocol;
 mod report;
 mod results;
 mod spec;

@@ -63,6 +63,8 @@ pub struct HostFacts {
     pub kernel: String,
     pub agent_version: String,
     pub restic_version: String,
+    /// The protocol version its agent announced (0: not known).
+    pub protocol_version: u32,
 }
 
 /// A host as stored.
@@ -148,7 +150,8 @@ const HOST_COLUMNS: &str =
      agent_version, restic_version, labels, enrollment_token_id, created_at, status_changed_at,
      last_seen_at, last_addr, schedules_desired_version, schedules_applied_version,
      (SELECT json_group_array(repository_id) FROM
-        (SELECT repository_id FROM host_repos WHERE host_id = hosts.id ORDER BY repository_id))";
+        (SELECT repository_id FROM host_repos WHERE host_id = hosts.id ORDER BY repository_id)),
+     protocol_version";
 
 fn corrupt(column: usize, detail: String) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, detail.into())
@@ -171,6 +174,7 @@ fn host_from_row(row: &Row<'_>) -> rusqlite::Result<Host> {
             kernel: row.get(8)?,
             agent_version: row.get(9)?,
             restic_version: row.get(10)?,
+            protocol_version: row.get(20)?,
         },
         labels: serde_json::from_str(&labels).map_err(|e| corrupt(11, e.to_string()))?,
         enrollment_token_id: row.get(12)?,
@@ -216,9 +220,10 @@ impl Store {
             if let Some(id) = existing {
                 c.execute(
                     "UPDATE hosts SET hostname = ?2, os = ?3, os_version = ?4, arch = ?5, kernel = ?6,
-                            agent_version = ?7, restic_version = ?8, last_seen_at = ?9, last_addr = ?10
+                            agent_version = ?7, restic_version = ?8, last_seen_at = ?9, last_addr = ?10,
+                            protocol_version = ?11
                      WHERE id = ?1",
-                    params![id, f.hostname, f.os, f.os_version, f.arch, f.kernel, f.agent_version, f.restic_version, a.now, a.addr],
+                    params![id, f.hostname, f.os, f.os_version, f.arch, f.kernel, f.agent_version, f.restic_version, a.now, a.addr, f.protocol_version],
                 )?;
                 return Ok(Announced { host: host_in(c, id)?, created: false, enrollment: None });
             }
@@ -237,8 +242,8 @@ impl Store {
             c.execute(
                 "INSERT INTO hosts (identity_hash, fingerprint, status, status_reason, hostname, os, os_version,
                                     arch, kernel, agent_version, restic_version, labels, enrollment_token_id,
-                                    created_at, status_changed_at, last_seen_at, last_addr)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?14, ?15)",
+                                    created_at, status_changed_at, last_seen_at, last_addr, protocol_version)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?14, ?15, ?16)",
                 params![
                     a.identity_hash,
                     a.fingerprint,
@@ -254,7 +259,8 @@ impl Store {
                     labels_json(&labels),
                     token_id,
                     a.now,
-                    a.addr
+                    a.addr,
+                    f.protocol_version
                 ],
             )?;
             let id = HostId(c.last_insert_rowid());

@@ -74,6 +74,9 @@ pub(crate) struct HostRow {
     /// Each label as `key=value`, with the list filtered by it.
     pub(crate) labels: Vec<(String, String)>,
     pub(crate) fingerprint: String,
+    /// Why this server turns the host's agent away (its protocol version),
+    /// if it does; empty when it does not, or the agent never said.
+    pub(crate) incompatible: String,
 }
 
 pub(crate) fn host_row(view: &HostView) -> HostRow {
@@ -87,6 +90,13 @@ pub(crate) fn host_row(view: &HostView) -> HostRow {
             .trim()
             .to_string(),
         agent: h.facts.agent_version.clone(),
+        incompatible: match h.facts.protocol_version {
+            0 => String::new(),
+            announced => cairn_domain::protocol::check_agent_here(announced)
+                .err()
+                .map(|why| why.to_string())
+                .unwrap_or_default(),
+        },
         last_seen: time(h.last_seen_at),
         last_seen_iso: h.last_seen_at.map(iso).unwrap_or_default(),
         labels: h

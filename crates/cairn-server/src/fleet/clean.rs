@@ -51,6 +51,7 @@ pub(crate) fn clean_facts(facts: HostFacts) -> Result<HostFacts, ServiceError> {
         kernel: clean_text(&facts.kernel, MAX_FACT),
         agent_version: clean_text(&facts.agent_version, MAX_FACT),
         restic_version: clean_text(&facts.restic_version, MAX_FACT),
+        protocol_version: facts.protocol_version,
     })
 }
 

@@ -33,6 +33,8 @@ pub enum Greeting {
     Approved,
     PendingApproval,
     Rejected,
+    /// The agent's protocol version is outside the server's window.
+    Incompatible,
 }
 
 /// The first message of a session.
@@ -45,6 +47,10 @@ pub struct Welcome {
     pub heartbeat_interval_seconds: u32,
     pub server_time: Millis,
     pub max_message_bytes: u32,
+    /// The protocol version the server speaks, and the oldest agent one it
+    /// accepts.
+    pub protocol_version: u32,
+    pub oldest_agent_protocol: u32,
 }
 
 /// A job to run, with its repository's secrets (redacted in `Debug`).
@@ -85,6 +91,8 @@ fn greet(
         heartbeat_interval_seconds: s.heartbeat_interval.as_secs().max(1) as u32,
         server_time: now,
         max_message_bytes: u32::try_from(s.max_message_size).unwrap_or(u32::MAX),
+        protocol_version: cairn_domain::protocol::PROTOCOL_VERSION,
+        oldest_agent_protocol: cairn_domain::protocol::OLDEST_AGENT_PROTOCOL,
     })
 }
 
@@ -106,6 +114,17 @@ pub(crate) fn welcome(host: &Host, settings: &FleetSettings, now: Millis) -> ToA
         ),
     };
     greet(host, greeting, reason, settings, now)
+}
+
+/// A `Welcome` that turns away an agent whose protocol version is outside
+/// the window.
+pub(crate) fn incompatible(
+    host: &Host,
+    why: cairn_domain::protocol::Incompatible,
+    settings: &FleetSettings,
+    now: Millis,
+) -> ToAgent {
+    greet(host, Greeting::Incompatible, why.to_string(), settings, now)
 }
 
 /// A `Welcome` that turns the agent away for `reason`.

@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, watch};
 use super::Fleet;
 use super::clean::{check_token, clean_facts};
 use super::inbound::{AgentMessage, Hello, Report};
-use super::outbound::{ToAgent, welcome};
+use super::outbound::{ToAgent, incompatible, welcome};
 use super::registry::{OUTBOX_DEPTH, Outbound, SessionGuard};
 use crate::audit::Actor;
 use crate::auth::hash_token;
@@ -172,17 +172,35 @@ impl Fleet {
             None => {}
         }
 
-        if matches!(host.status, HostStatus::Rejected | HostStatus::Revoked) {
+        // Turned away: a refused identity, or an agent this server cannot
+        // speak with (its facts are recorded, so the console shows why).
+        let refusal = if matches!(host.status, HostStatus::Rejected | HostStatus::Revoked) {
+            Some((
+                format!("identity {}", host.status),
+                welcome(&host, &self.settings, now),
+            ))
+        } else if let Err(why) =
+            cairn_domain::protocol::check_agent_here(host.facts.protocol_version)
+        {
+            tracing::warn!(host = %host.id, hostname = %host.facts.hostname, %why, "agent turned away: protocol version");
+            Some((
+                why.to_string(),
+                incompatible(&host, why, &self.settings, now),
+            ))
+        } else {
+            None
+        };
+        if let Some((detail, answer)) = refusal {
             self.auditor
                 .record(
                     actor(),
                     "host.connect",
                     target,
                     Outcome::Denied,
-                    Some(format!("identity {}", host.status)),
+                    Some(detail),
                 )
                 .await;
-            return Ok(Opened::Refused(welcome(&host, &self.settings, now)));
+            return Ok(Opened::Refused(answer));
         }
 
         let (tx, outbox) = mpsc::channel(OUTBOX_DEPTH);

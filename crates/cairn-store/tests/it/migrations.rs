@@ -39,6 +39,10 @@ const LANDED: &[(&str, &str)] = &[
         "0008_storage_alert.sql",
         "f9ca6998373bb1be66ce1df64494b92f6fa2669ce06ed8c0fc160860ef8b71a2",
     ),
+    (
+        "0009_host_protocol_version.sql",
+        "1b16eb95182fc37205ece374b6a454c2933501e99294f0f4c842cecf1cbff39a",
+    ),
 ];
 
 #[test]

@@ -46,6 +46,7 @@ mod notify_ctl;
 mod notify_web;
 mod packaging;
 mod paging;
+mod protocol;
 mod proxies;
 mod reference;
 mod restore_overwrite;

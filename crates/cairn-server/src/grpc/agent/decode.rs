@@ -29,6 +29,7 @@ pub(crate) fn hello(hello: pb::Hello) -> Hello {
             kernel: facts.kernel,
             agent_version: facts.agent_version,
             restic_version: facts.restic_version,
+            protocol_version: hello.protocol_version,
         },
         last_seq: hello.last_seq,
         running: running(&hello.running_job_ids),

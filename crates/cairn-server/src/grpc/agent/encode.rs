@@ -36,6 +36,7 @@ fn welcome_to_pb(w: Welcome) -> pb::Welcome {
             Greeting::Approved => pb::WelcomeStatus::Approved,
             Greeting::PendingApproval => pb::WelcomeStatus::PendingApproval,
             Greeting::Rejected => pb::WelcomeStatus::Rejected,
+            Greeting::Incompatible => pb::WelcomeStatus::Incompatible,
         } as i32,
         reason: w.reason,
         host_id: w.host_id.0,
@@ -43,6 +44,8 @@ fn welcome_to_pb(w: Welcome) -> pb::Welcome {
         heartbeat_interval_seconds: w.heartbeat_interval_seconds,
         server_time: Some(timestamp(w.server_time)),
         max_message_bytes: w.max_message_bytes,
+        protocol_version: w.protocol_version,
+        oldest_agent_protocol: w.oldest_agent_protocol,
     }
 }
 
