@@ -89,6 +89,7 @@ pub(crate) const ROUTES: &[(&str, &str, &str, Least)] = &[
     ("GET", "/jobs/{id}", "/jobs/9", Viewer),
     ("POST", "/jobs/{id}/cancel", "/jobs/9/cancel", Operator),
     ("GET", "/jobs/{id}/events", "/jobs/9/events", Viewer),
+    ("GET", "/jobs/{id}/log", "/jobs/9/log", Viewer),
     ("GET", "/events/fleet", "/events/fleet", Viewer),
     ("GET", "/snapshots", "/snapshots", Viewer),
     ("POST", "/snapshots/refresh", "/snapshots/refresh", Operator),
