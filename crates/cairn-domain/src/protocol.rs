@@ -65,6 +65,16 @@ pub fn check_agent_here(announced: u32) -> Result<(), Incompatible> {
     check_agent(announced, OLDEST_AGENT_PROTOCOL, PROTOCOL_VERSION)
 }
 
+/// Why this build turns away a host whose agent last announced `announced`,
+/// as shown to operators; `None` within the window. A host that never said
+/// hello (0 on record) has nothing to say yet.
+pub fn incompatibility_here(announced: u32) -> Option<String> {
+    match announced {
+        0 => None,
+        announced => check_agent_here(announced).err().map(|why| why.to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

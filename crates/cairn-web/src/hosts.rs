@@ -90,13 +90,8 @@ pub(crate) fn host_row(view: &HostView) -> HostRow {
             .trim()
             .to_string(),
         agent: h.facts.agent_version.clone(),
-        incompatible: match h.facts.protocol_version {
-            0 => String::new(),
-            announced => cairn_domain::protocol::check_agent_here(announced)
-                .err()
-                .map(|why| why.to_string())
-                .unwrap_or_default(),
-        },
+        incompatible: cairn_domain::protocol::incompatibility_here(h.facts.protocol_version)
+            .unwrap_or_default(),
         last_seen: time(h.last_seen_at),
         last_seen_iso: h.last_seen_at.map(iso).unwrap_or_default(),
         labels: h

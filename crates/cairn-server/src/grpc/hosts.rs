@@ -65,6 +65,11 @@ pub(crate) fn host_to_pb(view: &HostView) -> pb::Host {
         applied_schedule_set_version: h.schedules_applied_version,
         repository_ids: h.repository_ids.iter().map(|r| r.0).collect(),
         clock_offset_ms: view.clock_offset_ms,
+        agent_protocol_version: h.facts.protocol_version,
+        protocol_incompatible: cairn_domain::protocol::incompatibility_here(
+            h.facts.protocol_version,
+        )
+        .unwrap_or_default(),
     }
 }
 

@@ -8,13 +8,26 @@ use std::time::Duration;
 use cairn_agent::AgentEvent;
 use cairn_domain::protocol::{OLDEST_AGENT_PROTOCOL, PROTOCOL_VERSION};
 use cairn_proto::v1 as pb;
-use cairn_store::{AuditFilter, HostId, Outcome, Page, Role};
+use cairn_proto::v1::host_service_client::HostServiceClient;
+use cairn_store::{AuditFilter, HostId, Outcome, Page, Role, Scope};
 use cairn_testkit::TestServer;
 use cairn_testkit::agents::{self, RunningAgent};
+use cairn_testkit::fleet::authorized;
 
 use crate::{get_page, signed_in};
 
 const WITHIN: Duration = Duration::from_secs(60);
+
+/// The host as a script reads it over gRPC.
+async fn host_over_grpc(server: &TestServer, token: &str, host_id: i64) -> pb::Host {
+    HostServiceClient::new(server.channel().await)
+        .get_host(authorized(pb::GetHostRequest { host_id }, token))
+        .await
+        .expect("get host")
+        .into_inner()
+        .host
+        .expect("a host")
+}
 
 /// A raw session's Hello announcing `version`; the server's Welcome.
 async fn announce(
@@ -71,6 +84,15 @@ async fn an_agent_newer_than_the_server_is_turned_away_and_the_console_says_why(
     assert!(page.contains("upgrade the server"));
     let (_, list) = get_page(&server, &cookie, "/hosts").await;
     assert!(list.contains(">incompatible</span>"), "{list}");
+    // And so does the API.
+    let token = server.token_for("script", Role::Viewer, Scope::Read).await;
+    let shown = host_over_grpc(&server, &token, welcome.host_id).await;
+    assert_eq!(shown.agent_protocol_version, too_new);
+    assert!(
+        shown.protocol_incompatible.contains("upgrade the server"),
+        "{}",
+        shown.protocol_incompatible
+    );
 
     let audit = server
         .store()
@@ -129,5 +151,18 @@ async fn an_agent_from_before_versions_and_the_real_agent_are_taken() {
     let cookie = signed_in(&server, "ann", Role::Viewer).await;
     let (_, page) = get_page(&server, &cookie, &format!("/hosts/{host_id}")).await;
     assert!(!page.contains("id=\"host-incompatible\""));
+    let token = server.token_for("script", Role::Viewer, Scope::Read).await;
+    let shown = host_over_grpc(&server, &token, host_id).await;
+    assert_eq!(shown.agent_protocol_version, PROTOCOL_VERSION);
+    assert_eq!(shown.protocol_incompatible, "");
+    let legacy = host_over_grpc(&server, &token, welcome.host_id).await;
+    assert_eq!(
+        (
+            legacy.agent_protocol_version,
+            legacy.protocol_incompatible.as_str()
+        ),
+        (0, ""),
+        "an agent from before versions is within the window"
+    );
     agent.stop().await.expect("stop");
 }
