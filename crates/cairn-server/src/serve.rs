@@ -125,12 +125,14 @@ pub(crate) async fn serve(
     // tonic answers unknown paths with HTTP 200 + "unimplemented"; browsers
     // and probes deserve a plain 404 (gRPC clients read a 404 as UNIMPLEMENTED).
     let mut router = grpc_routes.merge(probes).merge(ui);
-    // With a listener of its own, /metrics moves there (and is open there).
+    // With a listener of its own, /metrics moves there.
     if config.metrics_listen.is_none() {
-        router = router.merge(crate::metrics::metrics_router(
-            api.clone(),
-            crate::metrics::MetricsAccess::LoopbackOrRead,
-        ));
+        let access = crate::metrics::MetricsAccess::from_config(
+            &config,
+            crate::metrics::MetricsListener::Main,
+        );
+        tracing::info!(access = %access.describe(), "serving /metrics on the main listener");
+        router = router.merge(crate::metrics::metrics_router(api.clone(), access));
     }
     // The layer goes last so that it wraps the fallback too.
     let router = router

@@ -250,7 +250,7 @@ impl Server {
         self.setup_link.as_deref()
     }
 
-    /// Serves `/metrics` alone, without authentication, on `listener` (bound
+    /// Serves `/metrics` alone, under `metrics_trusted` and `metrics_token`, on `listener` (bound
     /// from `metrics_listen`) until `shutdown` resolves. Call it before
     /// [`Server::serve`], which consumes the server.
     pub fn serve_metrics(
@@ -258,11 +258,15 @@ impl Server {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> impl Future<Output = std::io::Result<()>> + Send + 'static {
-        let router =
-            crate::metrics::metrics_router(self.api.clone(), crate::metrics::MetricsAccess::Open);
+        let access = crate::metrics::MetricsAccess::from_config(
+            &self.config,
+            crate::metrics::MetricsListener::OwnListener,
+        );
         if let Ok(addr) = listener.local_addr() {
-            tracing::info!(address = %addr, "serving /metrics (unauthenticated)");
+            tracing::info!(address = %addr, access = %access.describe(), "serving /metrics");
         }
+        let router = crate::metrics::metrics_router(self.api.clone(), access)
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
         async move {
             axum::serve(listener, router)
                 .with_graceful_shutdown(shutdown)

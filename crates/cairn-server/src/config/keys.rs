@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::layers::Layers;
 use super::parse;
 use super::table::{FlagSpec, KeySpec, SecretValue, config_table};
-use super::{ConfigError, LogFormat, TlsMode};
+use super::{ConfigError, LogFormat, Networks, TlsMode};
 use crate::auth::Secret;
 
 config_table! {
@@ -23,9 +23,12 @@ config_table! {
         /// Address for gRPC, the web UI, /healthz and /readyz (one port)
         field listen: SocketAddr = "127.0.0.1:8080",
             env "CAIRN_LISTEN", flag "listen" "ADDR", parse parse::socket_addr;
-        /// Address for /metrics alone, unauthenticated (unset: /metrics is on listen, open to loopback, else needs read scope)
+        /// Address for /metrics alone (unset: /metrics is served on listen); see metrics_trusted and metrics_token for who may read it
         field metrics_listen: SocketAddr = unset,
             env "CAIRN_METRICS_LISTEN", flag "metrics-listen" "ADDR", parse parse::socket_addr;
+        /// Networks whose peers read /metrics with no credential, comma-separated, e.g. 10.0.0.0/8, ::1 ("" for none; unset: loopback, or everyone on metrics_listen when no metrics_token is set)
+        field metrics_trusted: Networks = unset,
+            env "CAIRN_METRICS_TRUSTED", flag "metrics-trusted" "NETWORKS", parse parse::networks;
         /// Directory for the database and the sealing key
         field data_dir: PathBuf = "./cairn-data",
             env "CAIRN_DATA_DIR", flag "data-dir" "DIR", parse parse::non_empty_path;
@@ -137,9 +140,12 @@ config_table! {
         field allow_private_notification_targets: bool = "false",
             env "CAIRN_ALLOW_PRIVATE_NOTIFICATION_TARGETS", switch "allow-private-notification-targets" "BOOL",
             parse parse::boolean;
+        /// A bearer token (16 characters or more) that reads /metrics from any address, for a Prometheus outside metrics_trusted
+        field metrics_token: Secret = unset,
+            env "CAIRN_METRICS_TOKEN", secret, parse parse::long_secret;
         /// Preset one-time setup token (default: a random one, logged at start while no admin exists)
         field setup_token: Secret = unset,
-            env "CAIRN_SETUP_TOKEN", secret, parse parse::setup_token;
+            env "CAIRN_SETUP_TOKEN", secret, parse parse::long_secret;
     }
 }
 

@@ -14,6 +14,7 @@
 
 mod keys;
 mod layers;
+mod networks;
 mod parse;
 mod table;
 #[cfg(test)]
@@ -24,6 +25,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use self::keys::{KEYS, ServerConfig};
+pub use self::networks::Networks;
 pub use self::parse::parse_duration;
 pub use self::table::{FlagSpec, KeySpec};
 pub use crate::auth::Secret;

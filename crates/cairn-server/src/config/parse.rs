@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::LogFormat;
+use super::{LogFormat, Networks};
 use crate::auth::Secret;
 
 pub(super) fn socket_addr(v: &str) -> Result<SocketAddr, String> {
@@ -106,12 +106,17 @@ pub(super) fn job_timeout(v: &str) -> Result<Duration, String> {
     }
 }
 
-pub(super) fn setup_token(v: &str) -> Result<Secret, String> {
+/// A preset token: long enough that guessing it over the network is hopeless.
+pub(super) fn long_secret(v: &str) -> Result<Secret, String> {
     if v.len() < 16 {
         Err("must be at least 16 characters".into())
     } else {
         Ok(Secret::new(v.to_string()))
     }
+}
+
+pub(super) fn networks(v: &str) -> Result<Networks, String> {
+    Networks::parse(v)
 }
 
 /// Parses `90`, `90s`, `15m`, `12h` or `7d` (seconds when there is no unit).

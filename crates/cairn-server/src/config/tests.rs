@@ -233,6 +233,7 @@ fn sample(name: &'static str) -> Vec<(&'static str, &'static str)> {
     let value = match name {
         "listen" => "127.0.0.1:9000",
         "metrics_listen" => "127.0.0.1:9464",
+        "metrics_trusted" => "10.0.0.0/8, fd00::/8",
         "data_dir" => "/srv/cairn",
         "tls_cert" | "tls_key" => {
             return vec![
@@ -253,6 +254,7 @@ fn sample(name: &'static str) -> Vec<(&'static str, &'static str)> {
         "agent_offline_after" | "job_lease" | "schedule_grace" | "announce_window" => "3h",
         "pending_session_timeout" | "maintenance_tick" | "alert_evaluate_every" => "3h",
         "setup_token" => "a-long-enough-setup-token",
+        "metrics_token" => "a-long-enough-metrics-token",
         other => panic!("add a sample value for the new key `{other}`"),
     };
     vec![(name, value)]
@@ -261,13 +263,16 @@ fn sample(name: &'static str) -> Vec<(&'static str, &'static str)> {
 /// The secrets a config holds, shown, to compare them (Debug hides them).
 fn exposed_secrets(config: &ServerConfig) -> Vec<Option<String>> {
     for key in KEYS.iter().filter(|k| k.secret) {
-        assert_eq!(
-            key.name, "setup_token",
+        assert!(
+            ["setup_token", "metrics_token"].contains(&key.name),
             "expose the new secret `{}` here",
             key.name
         );
     }
-    vec![config.setup_token.as_ref().map(|s| s.expose().to_string())]
+    [&config.setup_token, &config.metrics_token]
+        .iter()
+        .map(|s| s.as_ref().map(|s| s.expose().to_string()))
+        .collect()
 }
 
 /// Every key, set alone through the file, the environment and the flags,

@@ -1,24 +1,69 @@
-//! `/metrics`. On its own listener (`metrics_listen`) it is open: whoever
-//! can reach that address may scrape. On the main listener it is open only
-//! to a loopback peer; anyone else needs an API token (`authorization:
-//! Bearer …`) or a console session with at least read scope.
+//! `/metrics`, and who may read it. One rule on either listener: a peer in
+//! the trusted networks reads it with no credential; anyone else brings
+//! `authorization: Bearer …` with the configured `metrics_token`, or an API
+//! token (or console session) with read scope.
+//!
+//! Trusted networks are `metrics_trusted` when it is set. Unset, they are
+//! loopback, except on a listener of its own (`metrics_listen`) with no
+//! `metrics_token`: there whoever reaches the address may scrape, since the
+//! operator chose the address for exactly that.
+
+use std::net::SocketAddr;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use cairn_store::Scope;
 
+use crate::config::{Networks, Secret, ServerConfig};
 use crate::{Api, ClientAddr};
 
-/// Who may read `/metrics` on a router.
+/// Which listener a `/metrics` router is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MetricsAccess {
-    /// Anyone who reaches the listener (the dedicated metrics listener).
-    Open,
-    /// Loopback peers, or a caller with read scope (the main listener).
-    LoopbackOrRead,
+pub enum MetricsListener {
+    /// The main listener (gRPC, the console, the probes).
+    Main,
+    /// `metrics_listen`, serving `/metrics` alone.
+    OwnListener,
+}
+
+/// Who may read `/metrics` on a router.
+#[derive(Debug, Clone)]
+pub struct MetricsAccess {
+    /// Peers let in with no credential.
+    pub trusted: Networks,
+    /// The bearer token that lets anyone else in (besides read-scope API
+    /// tokens and sessions).
+    pub token: Option<Secret>,
+}
+
+impl MetricsAccess {
+    /// The rule `config` sets for `listener`.
+    pub fn from_config(config: &ServerConfig, listener: MetricsListener) -> MetricsAccess {
+        let trusted = match (&config.metrics_trusted, listener, &config.metrics_token) {
+            (Some(trusted), _, _) => trusted.clone(),
+            (None, MetricsListener::OwnListener, None) => Networks::everyone(),
+            (None, _, _) => Networks::loopback(),
+        };
+        MetricsAccess {
+            trusted,
+            token: config.metrics_token.clone(),
+        }
+    }
+
+    /// One line for the log at start: the rule, without the token.
+    pub fn describe(&self) -> String {
+        format!(
+            "trusted networks {:?}; {}",
+            self.trusted,
+            match self.token {
+                Some(_) => "others need metrics_token or an API token with read scope",
+                None => "others need an API token with read scope",
+            }
+        )
+    }
 }
 
 /// The router serving `/metrics` with the given access rule.
@@ -34,28 +79,36 @@ const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 async fn serve_metrics(
     State((api, access)): State<(Api, MetricsAccess)>,
     client: Option<axum::Extension<ClientAddr>>,
+    connected: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
 ) -> Response {
-    let client = client.map(|c| c.0.0);
-    if access == MetricsAccess::LoopbackOrRead {
-        let loopback = client.is_some_and(|a| a.ip().to_canonical().is_loopback());
-        if !loopback && let Err(refusal) = authorize(&api, &headers, client).await {
-            return refusal;
-        }
+    // The main listener names the peer in ClientAddr; the metrics listener
+    // in axum's ConnectInfo. With neither, nobody is trusted by address.
+    let client = client.map(|c| c.0.0).or(connected.map(|c| c.0.0));
+    let trusted = client.is_some_and(|a| access.trusted.contains(a.ip()));
+    if !trusted && let Err(refusal) = authorize(&api, &access, &headers, client).await {
+        return refusal;
     }
     let body = api.metrics.render(&api.store, api.fleet.connected()).await;
     ([(header::CONTENT_TYPE, TEXT_FORMAT)], body).into_response()
 }
 
-/// A non-loopback caller on the main listener: a bearer token or a session,
-/// with read scope.
+/// A caller outside the trusted networks: the metrics token, or a bearer
+/// token or session with read scope.
 async fn authorize(
     api: &Api,
+    access: &MetricsAccess,
     headers: &HeaderMap,
-    client: Option<std::net::SocketAddr>,
+    client: Option<SocketAddr>,
 ) -> Result<(), Response> {
+    let presented = bearer(headers);
+    if let (Some(token), Some(presented)) = (&access.token, presented)
+        && *token == Secret::new(presented.to_string())
+    {
+        return Ok(());
+    }
     let source = client.map(|a| a.ip().to_string());
-    let principal = if let Some(token) = bearer(headers) {
+    let principal = if let Some(token) = presented {
         api.auth.authenticate_bearer(token, source).await.ok()
     } else if let Some(cookie) = crate::auth::session_cookie(headers, api.secure_cookies) {
         api.auth
@@ -72,7 +125,7 @@ async fn authorize(
         None => Err((
             StatusCode::UNAUTHORIZED,
             [(header::WWW_AUTHENTICATE, "Bearer")],
-            "/metrics needs an API token with read scope from a non-loopback address\n",
+            "/metrics needs the metrics token or an API token with read scope from this address\n",
         )
             .into_response()),
     }

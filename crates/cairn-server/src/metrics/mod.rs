@@ -26,7 +26,7 @@ use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Counter, Histogram, Meter, MeterProvider};
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 
-pub use endpoint::{MetricsAccess, metrics_router};
+pub use endpoint::{MetricsAccess, MetricsListener, metrics_router};
 pub(crate) use layer::track_requests;
 
 /// Seconds: from a tenth of a second to a day (jobs run from moments to hours).

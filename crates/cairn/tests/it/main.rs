@@ -40,6 +40,7 @@ mod limits;
 mod lookalike_ids;
 mod maintenance;
 mod metrics;
+mod metrics_access;
 mod netns;
 mod notify;
 mod notify_ctl;

@@ -1,17 +1,9 @@
-//! `/metrics`: Prometheus text after a real backup, who may read it, and its
-//! own listener; every metric served is listed in the book.
+//! `/metrics`: Prometheus text after a real backup; every metric served is
+//! listed in the book (`metrics_access.rs` has who may read it).
 
-use std::net::SocketAddr;
-
-use axum::body::Body;
 use cairn_proto::v1 as pb;
-use cairn_server::ClientAddr;
-use cairn_server::metrics::{MetricsAccess, metrics_router};
-use cairn_store::{Role, Scope};
-use cairn_testkit::TestServer;
 use cairn_testkit::fleet::Fleet;
 use prometheus_parse::{Scrape, Value};
-use tower::ServiceExt;
 
 const PASSWORD: &str = "metrics-repo-password";
 const REFERENCE: &str = include_str!("../../../../docs/book/src/reference/metrics.md");
@@ -19,7 +11,7 @@ const REFERENCE: &str = include_str!("../../../../docs/book/src/reference/metric
 /// cause.
 const SERVED_ONLY_AFTER_AN_EVENT: &[&str] = &["cairn_notification_deliveries_total"];
 
-async fn scrape(url: &str) -> (reqwest::StatusCode, String) {
+pub(super) async fn scrape(url: &str) -> (reqwest::StatusCode, String) {
     let response = reqwest::get(format!("{url}/metrics"))
         .await
         .expect("GET /metrics");
@@ -29,7 +21,7 @@ async fn scrape(url: &str) -> (reqwest::StatusCode, String) {
 
 /// Checks every line against the text format's grammar (the parser crate
 /// skips what it does not understand), then parses.
-fn parse_strictly(text: &str) -> Scrape {
+pub(super) fn parse_strictly(text: &str) -> Scrape {
     for line in text.lines() {
         if line.is_empty() {
             continue;
@@ -67,7 +59,7 @@ fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
 }
 
-fn value_of(scrape: &Scrape, metric: &str, labels: &[(&str, &str)]) -> Option<f64> {
+pub(super) fn value_of(scrape: &Scrape, metric: &str, labels: &[(&str, &str)]) -> Option<f64> {
     scrape
         .samples
         .iter()
@@ -228,51 +220,4 @@ async fn after_a_real_backup_metrics_parse_and_carry_the_job_counters_and_histog
         );
     }
     assert!(!text.contains(PASSWORD));
-}
-
-async fn call(api: &cairn_server::Api, peer: &str, auth: Option<&str>) -> http::StatusCode {
-    let mut request = http::Request::get("/metrics");
-    if let Some(token) = auth {
-        request = request.header("authorization", format!("Bearer {token}"));
-    }
-    let mut request = request.body(Body::empty()).expect("request");
-    let peer: SocketAddr = peer.parse().expect("addr");
-    request.extensions_mut().insert(ClientAddr(peer));
-    metrics_router(api.clone(), MetricsAccess::LoopbackOrRead)
-        .oneshot(request)
-        .await
-        .expect("answer")
-        .status()
-}
-
-#[tokio::test]
-async fn on_the_main_listener_metrics_are_open_to_loopback_and_otherwise_need_read_scope() {
-    let server = TestServer::start().await;
-    let viewer = server.token_for("viewer", Role::Viewer, Scope::Read).await;
-    let api = &server.api;
-    assert_eq!(call(api, "127.0.0.1:5000", None).await, 200);
-    assert_eq!(call(api, "[::1]:5000", None).await, 200);
-    assert_eq!(call(api, "[::ffff:127.0.0.1]:5000", None).await, 200);
-    assert_eq!(call(api, "10.1.2.3:5000", None).await, 401);
-    assert_eq!(
-        call(api, "10.1.2.3:5000", Some("cairn_not-a-token")).await,
-        401
-    );
-    assert_eq!(call(api, "192.0.2.7:5000", Some(&viewer)).await, 200);
-}
-
-#[tokio::test]
-async fn metrics_can_move_to_a_listener_of_their_own() {
-    let server = TestServer::start_with(|c| {
-        c.metrics_listen = Some("127.0.0.1:0".parse().expect("addr"));
-    })
-    .await;
-    let addr = server.metrics_addr.expect("a metrics listener");
-    let (status, text) = scrape(&format!("http://{addr}")).await;
-    assert_eq!(status, 200);
-    let metrics = parse_strictly(&text);
-    assert_eq!(value_of(&metrics, "cairn_agents_connected", &[]), Some(0.0));
-    // Moved, not copied: the main listener no longer serves it.
-    let (status, _) = scrape(&server.url).await;
-    assert_eq!(status, 404);
 }
